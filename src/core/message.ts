@@ -1,0 +1,75 @@
+import type { Address } from './address';
+import type { Route } from './route';
+
+/**
+ * Node-local facts attached to a message by the workers it passed through on this node (for example the
+ * authenticated identifier of the secure channel it arrived on). Never encoded, never sent on the wire.
+ */
+export type LocalInfo = Readonly<Record<string, unknown>>;
+
+/** What a worker's handler receives: the body and the routes it travelled with. */
+export interface Routed<T = unknown> {
+  /** The decoded body. */
+  readonly body: T;
+  /** The onward route as it reached this worker: its first hop is the address it arrived on. */
+  readonly onwardRoute: Route;
+  /** Where replies go. */
+  readonly returnRoute: Route;
+  /** The address it arrived on (`onwardRoute.next`). */
+  readonly address: Address;
+  /** The first hop of the return route: whoever will receive a reply first. */
+  readonly sender: Address | undefined;
+  /** Node-local facts (secure channel identity, transport connection). */
+  readonly localInfo: LocalInfo;
+  /** The message itself, to forward it on unchanged or with another route. */
+  readonly message: LocalMessage;
+}
+
+const NO_INFO: LocalInfo = Object.freeze({});
+
+/**
+ * A message inside a node. The body stays a JavaScript value: local sends never serialize. It is encoded
+ * only when it leaves the node (a transport or a secure channel), as a `TransportMessage`.
+ */
+export class LocalMessage<T = unknown> implements Routed<T> {
+  readonly localInfo: LocalInfo;
+
+  constructor(
+    readonly onwardRoute: Route,
+    readonly returnRoute: Route,
+    readonly body: T,
+    localInfo?: LocalInfo,
+  ) {
+    this.localInfo = localInfo ?? NO_INFO;
+  }
+
+  get address(): Address {
+    return this.onwardRoute.nextOrThrow();
+  }
+
+  get sender(): Address | undefined {
+    return this.returnRoute.next;
+  }
+
+  get message(): LocalMessage<T> {
+    return this;
+  }
+
+  /** The same message with the given routes (body and local info kept). */
+  withRoutes(onwardRoute: Route, returnRoute: Route): LocalMessage<T> {
+    return new LocalMessage(onwardRoute, returnRoute, this.body, this.localInfo);
+  }
+
+  /** The same message with extra local info merged in. */
+  withLocalInfo(extra: LocalInfo): LocalMessage<T> {
+    return new LocalMessage(this.onwardRoute, this.returnRoute, this.body, { ...this.localInfo, ...extra });
+  }
+}
+
+/** A message as it crosses a transport: routes plus an already encoded body. See docs/PROTOCOL.md. */
+export interface TransportMessage {
+  readonly onwardRoute: Route;
+  readonly returnRoute: Route;
+  /** The body, encoded by `encodeBody`. */
+  readonly payload: Uint8Array;
+}
