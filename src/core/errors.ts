@@ -3,15 +3,7 @@
  * only and is never matched on.
  */
 export type ErrorOrigin =
-  | 'core'
-  | 'node'
-  | 'vault'
-  | 'identity'
-  | 'noise'
-  | 'channel'
-  | 'transport'
-  | 'services'
-  | 'di';
+  'core' | 'node' | 'vault' | 'identity' | 'noise' | 'channel' | 'transport' | 'services' | 'di';
 
 /**
  * Base class of every error Sealroute throws. Subclasses set a stable `name`, an `origin` and a `code`;
@@ -32,7 +24,11 @@ export class SealrouteError extends Error {
 /** An address or route string that does not parse, or an address type that is not registered. */
 export class AddressError extends SealrouteError {
   override readonly name = 'AddressError';
-  constructor(code: 'INVALID_ADDRESS' | 'UNKNOWN_ADDRESS_TYPE', message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: 'INVALID_ADDRESS' | 'UNKNOWN_ADDRESS_TYPE',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('core', code, message, options);
   }
 }
@@ -57,7 +53,12 @@ export class MessageTooLargeError extends SealrouteError {
     readonly limit: number,
     options?: { cause?: unknown },
   ) {
-    super('core', 'MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds the limit of ${limit} bytes`, options);
+    super(
+      'core',
+      'MESSAGE_TOO_LARGE',
+      `message of ${size} bytes exceeds the limit of ${limit} bytes`,
+      options,
+    );
   }
 }
 

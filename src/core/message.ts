@@ -73,3 +73,9 @@ export interface TransportMessage {
   /** The body, encoded by `encodeBody`. */
   readonly payload: Uint8Array;
 }
+
+/**
+ * The `localInfo` key a transport sets on every message it receives from a connection (its value describes
+ * the connection). Workers that did not opt in to transport messages refuse messages that carry it.
+ */
+export const TRANSPORT_INFO = 'transport';

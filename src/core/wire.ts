@@ -60,7 +60,8 @@ export class Reader {
 
   take(length: number): Uint8Array {
     // Checked against what is actually present before anything is allocated or sliced.
-    if (length > this.remaining) throw new DecodeError('TRUNCATED', `need ${length} bytes, have ${this.remaining}`);
+    if (length > this.remaining)
+      throw new DecodeError('TRUNCATED', `need ${length} bytes, have ${this.remaining}`);
     const out = this.bytes.subarray(this.offset, this.offset + length);
     this.offset += length;
     return out;
@@ -106,7 +107,10 @@ export function encodeTransportMessage(
   checkRoute(message.returnRoute);
   const encoded: Uint8Array[] = [];
   const size =
-    1 + routeSize(message.onwardRoute, encoded) + routeSize(message.returnRoute, encoded) + message.payload.length;
+    1 +
+    routeSize(message.onwardRoute, encoded) +
+    routeSize(message.returnRoute, encoded) +
+    message.payload.length;
   if (size > maxSize) throw new MessageTooLargeError(size, maxSize);
   const out = new Uint8Array(size);
   out[0] = WIRE_VERSION;
@@ -125,7 +129,8 @@ function checkRoute(route: Route): void {
 /** Reads one route; throws `DecodeError` for anything malformed. */
 export function readRoute(reader: Reader): Route {
   const count = reader.varint();
-  if (count > MAX_ROUTE_LENGTH) throw new DecodeError('TOO_LARGE', `route of ${count} hops exceeds ${MAX_ROUTE_LENGTH}`);
+  if (count > MAX_ROUTE_LENGTH)
+    throw new DecodeError('TOO_LARGE', `route of ${count} hops exceeds ${MAX_ROUTE_LENGTH}`);
   const hops: Address[] = [];
   for (let i = 0; i < count; i++) {
     const type = reader.varint();
@@ -154,7 +159,8 @@ export function decodeTransportMessage(
   bytes: Uint8Array,
   maxSize: number = DEFAULT_MAX_MESSAGE_SIZE,
 ): TransportMessage {
-  if (bytes.length > maxSize) throw new DecodeError('TOO_LARGE', `message of ${bytes.length} bytes exceeds ${maxSize}`);
+  if (bytes.length > maxSize)
+    throw new DecodeError('TOO_LARGE', `message of ${bytes.length} bytes exceeds ${maxSize}`);
   const reader = new Reader(bytes);
   const version = reader.u8();
   if (version !== WIRE_VERSION) throw new DecodeError('UNSUPPORTED_VERSION', `wire version ${version}`);

@@ -1,0 +1,41 @@
+/**
+ * Sealroute's public surface. Everything an application needs is exported here; anything not exported
+ * here is internal and may change.
+ */
+import 'reflect-metadata';
+
+// core
+export { Address, LOCAL, TCP, registerAddressType, addressTypeName, type AddressType } from './core/address';
+export { Route, route, type RoutePart } from './core/route';
+export {
+  LocalMessage,
+  TRANSPORT_INFO,
+  type LocalInfo,
+  type Routed,
+  type TransportMessage,
+} from './core/message';
+export { codecs, encodeBody, decodeBody, type Codec } from './core/codec';
+export { encodeTransportMessage, decodeTransportMessage, DEFAULT_MAX_MESSAGE_SIZE } from './core/wire';
+export {
+  SealrouteError,
+  AddressError,
+  DecodeError,
+  MessageTooLargeError,
+  TimeoutError,
+  type ErrorOrigin,
+} from './core/errors';
+
+// node
+export { NodeRuntime, type NodeOptions, type NodeEvents, type StartClassOptions } from './node/node-runtime';
+export { Context, type Destination, type WaitOptions } from './node/context';
+export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/worker';
+export { DeadLetters, type DeadLetter, type DropReason } from './node/dead-letters';
+export { NodeError } from './node/errors';
+export { defaultLogger, silentLogger, type Logger } from './node/logger';
+
+// di
+export { Worker, Node, type WorkerDecoratorOptions, type NodeApplication } from './di/decorators';
+export { createNode, run, LOGGER, type CreateNodeOptions, type NodeWithContainer } from './di/create-node';
+export { DiError } from './di/errors';
+// tsyringe's own decorators for services, re-exported so that reflect-metadata is always loaded first.
+export { injectable, singleton, inject, container } from 'tsyringe';

@@ -1,0 +1,230 @@
+import { Address } from '../core/address';
+import { TimeoutError } from '../core/errors';
+import { LocalMessage, TRANSPORT_INFO, type Routed } from '../core/message';
+import { Route, route as buildRoute, type RoutePart } from '../core/route';
+import { NodeError } from './errors';
+import type { Logger } from './logger';
+import { Mailbox } from './mailbox';
+import type { NodeRuntime, StartClassOptions, WorkerConstructor } from './node-runtime';
+import type { Deliverable } from './router';
+import { RingQueue } from './ring-queue';
+import type { Worker, WorkerOptions } from './worker';
+
+/** Where a message goes: a route, an address, or anything `route(...)` takes as one piece. */
+export type Destination = Route | Address | string | readonly RoutePart[];
+
+/** Options of calls that wait. */
+export interface WaitOptions {
+  /** Milliseconds before the call rejects with `TimeoutError`. Default: the node's `defaultTimeoutMs`. */
+  readonly timeout?: number;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+function toRoute(to: Destination): Route {
+  if (to instanceof Route) return to;
+  if (to instanceof Address) return Route.of([to]);
+  if (typeof to === 'string') return buildRoute(to);
+  return buildRoute(...to);
+}
+
+/**
+ * A worker's (or a program's) handle on its node: its own address, sending, receiving, and starting and
+ * stopping workers. A message sent from a context carries the context's address as its return route.
+ */
+export class Context {
+  /** The return route of messages sent from here, built once. */
+  private readonly fromHere: Route;
+
+  constructor(
+    /** The node this context belongs to. */
+    readonly node: NodeRuntime,
+    /** The context's primary address. */
+    readonly address: Address,
+    /** Every address of the worker (the primary first). */
+    readonly addresses: readonly Address[],
+    readonly logger: Logger,
+    private readonly inbox?: Inbox,
+  ) {
+    this.fromHere = Route.of([address]);
+  }
+
+  /**
+   * Sends `body` along `to`, with this context's address as the return route. Resolves once the message is
+   * queued at its next hop: at once unless that mailbox is full, in which case it waits (backpressure).
+   */
+  send(to: Destination, body: unknown): Promise<void> {
+    return this.forward(new LocalMessage(toRoute(to), this.fromHere, body));
+  }
+
+  /** Sends with another return route's first hop (a worker replying on behalf of another address). */
+  sendFrom(from: Address, to: Destination, body: unknown): Promise<void> {
+    return this.forward(new LocalMessage(toRoute(to), Route.of([from]), body));
+  }
+
+  /** Hands on a complete message as it is (routes, body and local info). */
+  forward(message: LocalMessage): Promise<void> {
+    return this.node.deliver(message) ?? RESOLVED;
+  }
+
+  /**
+   * The next message for this context. Only contexts made by `node.context()` (or a program's `main`)
+   * receive this way; a worker receives through `handleMessage`. Rejects with `TimeoutError`.
+   */
+  receive<T = unknown>(options: WaitOptions = {}): Promise<Routed<T>> {
+    if (this.inbox === undefined) {
+      return Promise.reject(
+        new NodeError(
+          'RECEIVE_UNSUPPORTED',
+          `${this.address.key} is a worker: it receives in handleMessage (use ctx.request to await a reply)`,
+        ),
+      );
+    }
+    return this.inbox.receive(options.timeout ?? this.node.defaultTimeoutMs) as Promise<Routed<T>>;
+  }
+
+  /**
+   * Sends `body` and waits for the reply. The reply comes to a one-off address, not to this context's
+   * mailbox, so a worker can await it inside its handler. Rejects with `TimeoutError`.
+   */
+  request<T = unknown>(to: Destination, body: unknown, options: WaitOptions = {}): Promise<Routed<T>> {
+    const timeout = options.timeout ?? this.node.defaultTimeoutMs;
+    const slot = new ReplySlot(this.node, timeout);
+    const sent = this.forward(new LocalMessage(toRoute(to), slot.returnRoute, body));
+    if (sent !== RESOLVED) sent.catch((err: unknown) => slot.fail(err));
+    return slot.reply as Promise<Routed<T>>;
+  }
+
+  /** Starts a worker from an instance, or from a decorated class; see `NodeRuntime.startWorker`. */
+  startWorker<T>(
+    address: string | Address | readonly (string | Address)[],
+    worker: Worker<T>,
+    options?: WorkerOptions<T>,
+  ): Promise<Context>;
+  startWorker(workerClass: WorkerConstructor, overrides?: StartClassOptions): Promise<Context>;
+  startWorker(
+    first: string | Address | readonly (string | Address)[] | WorkerConstructor,
+    second?: Worker<unknown> | StartClassOptions,
+    third?: WorkerOptions<unknown>,
+  ): Promise<Context> {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one implementation behind two overloads
+    return (this.node.startWorker as any)(first, second, third);
+  }
+
+  /** Stops the worker at `address` (shutdown runs; queued messages become dead letters). */
+  stopWorker(address: string | Address): Promise<void> {
+    return this.node.stopWorker(address);
+  }
+
+  /** Stops the whole node. */
+  stop(): Promise<void> {
+    return this.node.stop();
+  }
+}
+
+interface Receiver {
+  readonly resolve: (message: LocalMessage) => void;
+  readonly reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** The mailbox of a detached context: messages wait for `receive`, and receivers wait for messages. */
+export class Inbox implements Deliverable {
+  private readonly mailbox: Mailbox;
+  private readonly receivers = new RingQueue<Receiver>();
+  private closedWith: Error | undefined;
+
+  constructor(
+    owner: string,
+    capacity: number,
+    sendTimeoutMs: number,
+    private readonly onDropped: (message: LocalMessage, detail: string) => void,
+    private readonly acceptsTransport = false,
+  ) {
+    this.mailbox = new Mailbox(owner, capacity, sendTimeoutMs);
+  }
+
+  deliver(message: LocalMessage): Promise<void> | undefined {
+    if (!this.acceptsTransport && message.localInfo[TRANSPORT_INFO] !== undefined) {
+      this.onDropped(message, 'it arrived from a transport connection');
+      return undefined;
+    }
+    let receiver: Receiver | undefined;
+    while ((receiver = this.receivers.shift()) !== undefined) {
+      if (receiver.timer === undefined) continue;
+      clearTimeout(receiver.timer);
+      receiver.resolve(message);
+      return undefined;
+    }
+    return this.mailbox.offer(message);
+  }
+
+  receive(timeoutMs: number): Promise<LocalMessage> {
+    if (this.closedWith !== undefined) return Promise.reject(this.closedWith);
+    const queued = this.mailbox.take();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise<LocalMessage>((resolve, reject) => {
+      const receiver: Receiver = { resolve, reject, timer: undefined };
+      receiver.timer = setTimeout(() => {
+        receiver.timer = undefined;
+        reject(new TimeoutError(`receive timed out after ${timeoutMs} ms`, timeoutMs));
+      }, timeoutMs);
+      this.receivers.push(receiver);
+    });
+  }
+
+  close(error: Error): void {
+    this.closedWith = error;
+    this.receivers.drain((receiver) => {
+      if (receiver.timer === undefined) return;
+      clearTimeout(receiver.timer);
+      receiver.reject(error);
+    });
+    this.mailbox.close(error, (message) => this.onDropped(message, 'its context was closed'));
+  }
+}
+
+/** A one-off address that takes exactly one reply, then unregisters itself. */
+class ReplySlot implements Deliverable {
+  readonly address = Address.unique('reply.');
+  readonly returnRoute = Route.of([this.address]);
+  readonly reply: Promise<LocalMessage>;
+  private resolve!: (message: LocalMessage) => void;
+  private reject!: (error: unknown) => void;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly node: NodeRuntime,
+    timeoutMs: number,
+  ) {
+    this.reply = new Promise<LocalMessage>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    node.registerPending(this.address, this);
+    this.timer = setTimeout(
+      () => this.fail(new TimeoutError(`no reply within ${timeoutMs} ms`, timeoutMs)),
+      timeoutMs,
+    );
+  }
+
+  deliver(message: LocalMessage): undefined {
+    if (message.localInfo[TRANSPORT_INFO] !== undefined) {
+      this.node.deadLetters.record('access-denied', 'a reply slot refuses transport messages', message);
+      return undefined;
+    }
+    this.finish();
+    this.resolve(message);
+    return undefined;
+  }
+
+  fail(error: unknown): void {
+    this.finish();
+    this.reject(error);
+  }
+
+  private finish(): void {
+    clearTimeout(this.timer);
+    this.node.unregisterPending(this.address, this);
+  }
+}

@@ -1,0 +1,290 @@
+import { EventEmitter } from 'eventemitter3';
+import { Address, type AddressType } from '../core/address';
+import type { LocalMessage } from '../core/message';
+import { Context, Inbox } from './context';
+import { DeadLetters } from './dead-letters';
+import { NodeError } from './errors';
+import { defaultLogger, type Logger } from './logger';
+import { Router, type Deliverable } from './router';
+import { Scheduler, type SchedulerOptions } from './scheduler';
+import type { Worker, WorkerOptions } from './worker';
+import { WorkerCell, type CellHost } from './worker-cell';
+
+/** How a node is configured. Every field has a default. */
+export interface NodeOptions extends SchedulerOptions {
+  /** Where the node logs. Default: pino on standard error, level from `SEALROUTE_LOG`. */
+  readonly logger?: Logger;
+  /** Messages a worker's mailbox holds before senders wait. Default 1024. */
+  readonly mailboxCapacity?: number;
+  /** How long a sender waits for room in a full mailbox before `MAILBOX_FULL`. Default 30 s. */
+  readonly sendTimeoutMs?: number;
+  /** Default timeout of `receive` and `request`. Default 30 s. */
+  readonly defaultTimeoutMs?: number;
+  /** How long stopping a worker waits for its handler in flight. Default 5 s. */
+  readonly stopTimeoutMs?: number;
+  /** Builds workers from classes (`startWorker(Class)`); `createNode()` installs a dependency injector. */
+  readonly workerFactory?: WorkerFactory;
+}
+
+/** A class whose instances are workers. */
+export type WorkerConstructor = abstract new (...args: never[]) => Worker<never>;
+
+/** What a worker factory makes of a class: the instance, its default addresses and its options. */
+export interface BuiltWorker {
+  readonly worker: Worker<unknown>;
+  readonly addresses: readonly string[];
+  readonly options: WorkerOptions<unknown>;
+}
+
+/** Makes worker instances from classes (see `createNode` in di/). */
+export type WorkerFactory = (workerClass: WorkerConstructor) => BuiltWorker;
+
+/** Overrides for a worker started from a class. */
+export interface StartClassOptions extends WorkerOptions<unknown> {
+  /** Replaces the address(es) declared in `@Worker({ address })`. */
+  readonly address?: string | Address | readonly (string | Address)[];
+}
+
+/** Events a node emits. */
+export interface NodeEvents {
+  /** A worker started (after `initialize`). */
+  workerStarted: [Address];
+  /** A worker stopped (after `shutdown`). */
+  workerStopped: [Address];
+  /** The node stopped. */
+  stopped: [];
+}
+
+function toAddress(address: string | Address): Address {
+  return typeof address === 'string' ? Address.local(address) : address;
+}
+
+/**
+ * A node: a router, one mailbox per worker and a scheduler. Start workers at local addresses, send
+ * messages along routes, stop it to run every worker's shutdown and close everything.
+ */
+export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
+  readonly logger: Logger;
+  readonly deadLetters: DeadLetters;
+  readonly scheduler: Scheduler;
+  readonly router: Router;
+  readonly sendTimeoutMs: number;
+  readonly defaultTimeoutMs: number;
+  readonly defaultMailboxCapacity: number;
+  readonly stopTimeoutMs: number;
+  private readonly cells = new Map<string, WorkerCell>();
+  private readonly inboxes = new Map<string, Inbox>();
+  private readonly pending = new Map<string, { fail(error: unknown): void }>();
+  private stopping: Promise<void> | undefined;
+  private readonly workerFactory: WorkerFactory | undefined;
+  private signalHandler: (() => void) | undefined;
+
+  constructor(options: NodeOptions = {}) {
+    super();
+    this.logger = options.logger ?? defaultLogger();
+    this.deadLetters = new DeadLetters(this.logger.child({ component: 'dead-letters' }));
+    this.scheduler = new Scheduler(options);
+    this.router = new Router(this.deadLetters);
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
+    this.defaultMailboxCapacity = options.mailboxCapacity ?? 1024;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
+    this.workerFactory = options.workerFactory;
+  }
+
+  get isStopped(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** Addresses of the running workers (primary addresses). */
+  workers(): Address[] {
+    return [...new Set(this.cells.values())].map((cell) => cell.address);
+  }
+
+  /**
+   * Starts a worker at one or more local addresses, or builds one from a decorated class
+   * (`startWorker(Echoer)`, addresses from `@Worker({ address })` unless overridden). Resolves with its
+   * context once `initialize` has run; rejects with `NodeError` `ADDRESS_IN_USE` or `INITIALIZE_FAILED`.
+   */
+  startWorker<T>(
+    addresses: string | Address | readonly (string | Address)[],
+    worker: Worker<T>,
+    options?: WorkerOptions<T>,
+  ): Promise<Context>;
+  startWorker(workerClass: WorkerConstructor, overrides?: StartClassOptions): Promise<Context>;
+  async startWorker(
+    first: string | Address | readonly (string | Address)[] | WorkerConstructor,
+    second?: Worker<unknown> | StartClassOptions,
+    third?: WorkerOptions<unknown>,
+  ): Promise<Context> {
+    this.assertRunning();
+    if (typeof first === 'function') {
+      if (this.workerFactory === undefined) {
+        throw new NodeError(
+          'WORKER_NOT_FOUND',
+          `cannot build ${first.name}: this node has no worker factory (create it with createNode() or run())`,
+        );
+      }
+      const built = this.workerFactory(first);
+      const { address, ...overrides } = (second ?? {}) as StartClassOptions;
+      const addresses = address ?? built.addresses;
+      if (Array.isArray(addresses) && addresses.length === 0) {
+        throw new NodeError(
+          'WORKER_NOT_FOUND',
+          `${first.name} has no address: give @Worker({ address }) or one here`,
+        );
+      }
+      return this.spawn(addresses, built.worker, { ...built.options, ...overrides });
+    }
+    return this.spawn(first, second as Worker<unknown>, third ?? {});
+  }
+
+  private async spawn(
+    addresses: string | Address | readonly (string | Address)[],
+    worker: Worker<unknown>,
+    options: WorkerOptions<unknown>,
+  ): Promise<Context> {
+    const list = (Array.isArray(addresses) ? addresses : [addresses]).map(toAddress);
+    if (list.length === 0) throw new NodeError('WORKER_NOT_FOUND', 'a worker needs at least one address');
+    const logger = this.logger.child({ worker: list[0]!.key });
+    const ctx = new Context(this, list[0]!, list, logger);
+    const cell = new WorkerCell(this, list, worker, options, ctx, logger);
+    for (const [i, address] of list.entries()) {
+      try {
+        this.router.register(address, cell);
+      } catch (err) {
+        for (const added of list.slice(0, i)) this.router.unregister(added, cell);
+        throw err;
+      }
+    }
+    for (const address of list) this.cells.set(address.key, cell);
+    await cell.start();
+    this.emit('workerStarted', cell.address);
+    return ctx;
+  }
+
+  /** Stops the worker at `address`. Rejects with `WORKER_NOT_FOUND` if there is none. */
+  async stopWorker(address: string | Address): Promise<void> {
+    const cell = this.cells.get(toAddress(address).key);
+    if (cell === undefined) throw new NodeError('WORKER_NOT_FOUND', `no worker at ${toAddress(address).key}`);
+    await cell.stop();
+  }
+
+  /** The worker at `address` is running. */
+  hasWorker(address: string | Address): boolean {
+    return this.cells.get(toAddress(address).key)?.isRunning ?? false;
+  }
+
+  /**
+   * A detached context: an address with an inbox that the program reads with `receive`, for code that is
+   * not a worker (a program's main, a test).
+   */
+  context(name?: string, options: { acceptsTransportMessages?: boolean } = {}): Context {
+    this.assertRunning();
+    const address = name === undefined ? Address.unique('ctx.') : Address.local(name);
+    const inbox = new Inbox(
+      address.key,
+      this.defaultMailboxCapacity,
+      this.sendTimeoutMs,
+      (message, detail) =>
+        this.deadLetters.record('access-denied', `${address.key} refused it: ${detail}`, message),
+      options.acceptsTransportMessages ?? false,
+    );
+    this.router.register(address, inbox);
+    this.inboxes.set(address.key, inbox);
+    return new Context(this, address, [address], this.logger.child({ context: address.key }), inbox);
+  }
+
+  /** Closes a detached context: pending receives reject, its address is released. */
+  closeContext(ctx: Context): void {
+    const inbox = this.inboxes.get(ctx.address.key);
+    if (inbox === undefined) return;
+    this.inboxes.delete(ctx.address.key);
+    this.router.unregister(ctx.address, inbox);
+    inbox.close(new NodeError('WORKER_STOPPED', `context ${ctx.address.key} was closed`));
+  }
+
+  /** Routes every address of `type` (a transport's) to the worker at `routerAddress`. */
+  registerTypeRouter(type: AddressType, routerAddress: Address): void {
+    this.router.registerTypeRouter(type, routerAddress);
+  }
+
+  unregisterTypeRouter(type: AddressType, routerAddress: Address): void {
+    this.router.unregisterTypeRouter(type, routerAddress);
+  }
+
+  /** Hands a message to its next hop. Used by contexts; throws `NODE_STOPPED` once the node is stopping. */
+  deliver(message: LocalMessage): Promise<void> | undefined {
+    if (this.stopping !== undefined) {
+      this.deadLetters.record('node-stopped', 'the node is stopping', message);
+      return Promise.reject(new NodeError('NODE_STOPPED', 'the node is stopping'));
+    }
+    return this.router.deliver(message);
+  }
+
+  /** @internal Registers a one-off reply address (see `Context.request`). */
+  registerPending(address: Address, slot: Deliverable & { fail(error: unknown): void }): void {
+    this.router.register(address, slot);
+    this.pending.set(address.key, slot);
+  }
+
+  /** @internal */
+  unregisterPending(address: Address, slot: Deliverable): void {
+    this.router.unregister(address, slot);
+    this.pending.delete(address.key);
+  }
+
+  /** @internal Called by a cell as it stops taking messages. */
+  release(cell: WorkerCell): void {
+    for (const address of cell.addresses) {
+      this.router.unregister(address, cell);
+      if (this.cells.get(address.key) === cell) this.cells.delete(address.key);
+    }
+    this.emit('workerStopped', cell.address);
+  }
+
+  /**
+   * Stops every worker (each runs its `shutdown`; the last started stop first, so services stop before
+   * the transports they use), rejects pending receives and requests, and releases signal handlers.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const stopped = new NodeError('NODE_STOPPED', 'the node stopped');
+    for (const slot of [...this.pending.values()]) slot.fail(stopped);
+    for (const inbox of this.inboxes.values()) inbox.close(stopped);
+    this.inboxes.clear();
+    const cells = [...new Set(this.cells.values())].reverse();
+    for (const cell of cells) await cell.stop();
+    this.removeSignalHandlers();
+    this.emit('stopped');
+  }
+
+  /** Stops the node gracefully on SIGINT or SIGTERM (a second signal exits at once). */
+  stopOnSignals(): void {
+    if (this.signalHandler !== undefined) return;
+    let signalled = false;
+    this.signalHandler = () => {
+      if (signalled) process.exit(130);
+      signalled = true;
+      this.logger.info({}, 'signal received: stopping the node');
+      void this.stop();
+    };
+    process.on('SIGINT', this.signalHandler);
+    process.on('SIGTERM', this.signalHandler);
+  }
+
+  private removeSignalHandlers(): void {
+    if (this.signalHandler === undefined) return;
+    process.off('SIGINT', this.signalHandler);
+    process.off('SIGTERM', this.signalHandler);
+    this.signalHandler = undefined;
+  }
+
+  private assertRunning(): void {
+    if (this.stopping !== undefined) throw new NodeError('NODE_STOPPED', 'the node has stopped');
+  }
+}

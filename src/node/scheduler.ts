@@ -1,0 +1,82 @@
+/** Something the scheduler can give a turn: a worker with queued messages. */
+export interface Runnable {
+  /** Processes up to `budget` messages and returns how many it processed. */
+  runTurn(budget: number): number;
+}
+
+/** How a scheduler shares the thread. */
+export interface SchedulerOptions {
+  /** Messages one worker may process before the next ready worker gets a turn. */
+  readonly turnBudget?: number;
+  /** Messages processed (across workers) before the scheduler yields to I/O with setImmediate. */
+  readonly yieldBudget?: number;
+}
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * Runs ready workers round robin on the event loop. A ready worker gets a turn of at most `turnBudget`
+ * messages, then goes to the back of the line, so one busy worker cannot starve others; after `yieldBudget`
+ * messages the scheduler continues in a macrotask (setImmediate) so sockets and timers run too.
+ * Work scheduled while the scheduler is idle starts in a microtask: a message sent and handled locally never
+ * waits for the event loop.
+ */
+export class Scheduler {
+  private readonly ready: Runnable[] = [];
+  private head = 0;
+  private draining = false;
+  private pending = false;
+  private sinceYield = 0;
+  private readonly turnBudget: number;
+  private readonly yieldBudget: number;
+
+  constructor(options: SchedulerOptions = {}) {
+    this.turnBudget = options.turnBudget ?? 64;
+    this.yieldBudget = options.yieldBudget ?? 8192;
+  }
+
+  /** Puts a worker in line for a turn. The caller makes sure a worker is in line at most once. */
+  schedule(runnable: Runnable): void {
+    this.ready.push(runnable);
+    if (!this.draining && !this.pending) {
+      this.pending = true;
+      if (this.sinceYield >= this.yieldBudget) setImmediate(this.resume);
+      else void RESOLVED.then(this.drain);
+    }
+  }
+
+  private readonly resume = (): void => {
+    this.sinceYield = 0;
+    this.drain();
+  };
+
+  private readonly drain = (): void => {
+    this.pending = false;
+    this.draining = true;
+    try {
+      while (this.head < this.ready.length) {
+        const runnable = this.ready[this.head++]!;
+        this.sinceYield += runnable.runTurn(this.turnBudget);
+        if (this.sinceYield >= this.yieldBudget && this.head < this.ready.length) {
+          this.pending = true;
+          setImmediate(this.resume);
+          break;
+        }
+      }
+    } finally {
+      this.compact();
+      this.draining = false;
+    }
+  };
+
+  /** Drops consumed slots; amortised O(1) per scheduled worker. */
+  private compact(): void {
+    if (this.head === this.ready.length) {
+      this.ready.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.ready.length) {
+      this.ready.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}

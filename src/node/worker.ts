@@ -1,0 +1,48 @@
+import type { Codec } from '../core/codec';
+import type { LocalMessage, Routed } from '../core/message';
+import type { Context } from './context';
+
+/**
+ * A worker: an actor with one or more addresses. The node calls `initialize` once, then `handleMessage` for
+ * each message in order, never two at a time, then `shutdown` when it stops. An error thrown by
+ * `handleMessage` is logged with the worker's address and the worker lives on; an error thrown by
+ * `initialize` stops the worker.
+ */
+export interface Worker<T = unknown> {
+  initialize?(ctx: Context): void | Promise<void>;
+  handleMessage(ctx: Context, message: Routed<T>): void | Promise<void>;
+  shutdown?(ctx: Context): void | Promise<void>;
+}
+
+/**
+ * An incoming access rule. A message is delivered only if every rule of the worker authorizes it; a refusal
+ * is dropped, counted and logged with the rule's name and reason.
+ */
+export interface AccessRule {
+  /** Shown in logs and dead letters. */
+  readonly name: string;
+  /** `true` to allow; `false` or a reason string to refuse. */
+  check(message: LocalMessage): boolean | string | Promise<boolean | string>;
+}
+
+/** How a worker is started. */
+export interface WorkerOptions<T = unknown> {
+  /** The codec of the bodies it accepts; others are dropped as `wrong-body-type`. Default: any body. */
+  readonly message?: Codec<T>;
+  /** Incoming access rules (all must allow). */
+  readonly access?: AccessRule | readonly AccessRule[];
+  /**
+   * Whether messages that arrived from a transport connection (not from a worker on this node) may reach
+   * it. Default false: only workers that expect network traffic (secure channel listeners and decryptors,
+   * a hub's services, the transports themselves) opt in, so a hostile peer cannot drive other workers.
+   */
+  readonly acceptsTransportMessages?: boolean;
+  /** Mailbox capacity; senders wait when it is full. Default: the node's `mailboxCapacity`. */
+  readonly mailboxCapacity?: number;
+}
+
+/** An access rule that allows everything (the default). */
+export const allowAll: AccessRule = { name: 'allow-all', check: () => true };
+
+/** An access rule that refuses everything (useful for send-only workers). */
+export const denyAll: AccessRule = { name: 'deny-all', check: () => 'this worker accepts no messages' };
