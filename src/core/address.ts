@@ -98,12 +98,12 @@ export class Address {
 }
 
 let counter = 0;
-const nodeSalt = Math.floor(Math.random() * 0xffffffff)
-  .toString(16)
-  .padStart(8, '0');
+// A per-process salt, so that a restarted process does not reuse the addresses a late reply may still seek.
+const processSalt = Math.floor(Math.random() * 36 ** 4)
+  .toString(36)
+  .padStart(4, '0');
 
-/** Unique within the process and unguessable enough to not collide across nodes. */
+/** Unique within the process; short, because these strings are hashed on every hop. */
 function uniqueSuffix(): string {
-  counter = (counter + 1) >>> 0;
-  return nodeSalt + counter.toString(16).padStart(8, '0');
+  return processSalt + (++counter).toString(36);
 }

@@ -7,6 +7,7 @@ import type { Logger } from './logger';
 import { Mailbox } from './mailbox';
 import type { NodeRuntime, StartClassOptions, WorkerConstructor } from './node-runtime';
 import type { Deliverable } from './router';
+import type { Deadline } from './deadlines';
 import { RingQueue } from './ring-queue';
 import type { Worker, WorkerOptions } from './worker';
 
@@ -186,12 +187,12 @@ export class Inbox implements Deliverable {
 
 /** A one-off address that takes exactly one reply, then unregisters itself. */
 class ReplySlot implements Deliverable {
-  readonly address = Address.unique('reply.');
+  readonly address = Address.unique('r.');
   readonly returnRoute = Route.of([this.address]);
   readonly reply: Promise<LocalMessage>;
   private resolve!: (message: LocalMessage) => void;
   private reject!: (error: unknown) => void;
-  private readonly timer: NodeJS.Timeout;
+  private readonly deadline: Deadline;
 
   constructor(
     private readonly node: NodeRuntime,
@@ -201,10 +202,13 @@ class ReplySlot implements Deliverable {
       this.resolve = resolve;
       this.reject = reject;
     });
-    node.registerPending(this.address, this);
-    this.timer = setTimeout(
-      () => this.fail(new TimeoutError(`no reply within ${timeoutMs} ms`, timeoutMs)),
-      timeoutMs,
+    node.router.registerUnique(this.address, this);
+    this.deadline = node.deadlines.add(timeoutMs, (cause) =>
+      this.fail(
+        cause === 'timeout'
+          ? new TimeoutError(`no reply within ${timeoutMs} ms`, timeoutMs)
+          : new NodeError('NODE_STOPPED', 'the node stopped before the reply came'),
+      ),
     );
   }
 
@@ -224,7 +228,7 @@ class ReplySlot implements Deliverable {
   }
 
   private finish(): void {
-    clearTimeout(this.timer);
-    this.node.unregisterPending(this.address, this);
+    this.deadline.cancel();
+    this.node.router.unregister(this.address, this);
   }
 }

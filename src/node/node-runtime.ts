@@ -3,9 +3,10 @@ import { Address, type AddressType } from '../core/address';
 import type { LocalMessage } from '../core/message';
 import { Context, Inbox } from './context';
 import { DeadLetters } from './dead-letters';
+import { Deadlines } from './deadlines';
 import { NodeError } from './errors';
 import { defaultLogger, type Logger } from './logger';
-import { Router, type Deliverable } from './router';
+import { Router } from './router';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import type { Worker, WorkerOptions } from './worker';
 import { WorkerCell, type CellHost } from './worker-cell';
@@ -72,9 +73,10 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
   readonly defaultTimeoutMs: number;
   readonly defaultMailboxCapacity: number;
   readonly stopTimeoutMs: number;
+  /** Shared timeouts of requests (one timer for all). */
+  readonly deadlines = new Deadlines();
   private readonly cells = new Map<string, WorkerCell>();
   private readonly inboxes = new Map<string, Inbox>();
-  private readonly pending = new Map<string, { fail(error: unknown): void }>();
   private stopping: Promise<void> | undefined;
   private readonly workerFactory: WorkerFactory | undefined;
   private signalHandler: (() => void) | undefined;
@@ -222,18 +224,6 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     return this.router.deliver(message);
   }
 
-  /** @internal Registers a one-off reply address (see `Context.request`). */
-  registerPending(address: Address, slot: Deliverable & { fail(error: unknown): void }): void {
-    this.router.register(address, slot);
-    this.pending.set(address.key, slot);
-  }
-
-  /** @internal */
-  unregisterPending(address: Address, slot: Deliverable): void {
-    this.router.unregister(address, slot);
-    this.pending.delete(address.key);
-  }
-
   /** @internal Called by a cell as it stops taking messages. */
   release(cell: WorkerCell): void {
     for (const address of cell.addresses) {
@@ -254,7 +244,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
 
   private async doStop(): Promise<void> {
     const stopped = new NodeError('NODE_STOPPED', 'the node stopped');
-    for (const slot of [...this.pending.values()]) slot.fail(stopped);
+    this.deadlines.flush(); // pending requests reject with NODE_STOPPED
     for (const inbox of this.inboxes.values()) inbox.close(stopped);
     this.inboxes.clear();
     const cells = [...new Set(this.cells.values())].reverse();

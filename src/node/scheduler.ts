@@ -1,3 +1,5 @@
+import { RingQueue } from './ring-queue';
+
 /** Something the scheduler can give a turn: a worker with queued messages. */
 export interface Runnable {
   /** Processes up to `budget` messages and returns how many it processed. */
@@ -22,8 +24,7 @@ const RESOLVED = Promise.resolve();
  * waits for the event loop.
  */
 export class Scheduler {
-  private readonly ready: Runnable[] = [];
-  private head = 0;
+  private readonly ready = new RingQueue<Runnable>(256);
   private draining = false;
   private pending = false;
   private sinceYield = 0;
@@ -54,29 +55,17 @@ export class Scheduler {
     this.pending = false;
     this.draining = true;
     try {
-      while (this.head < this.ready.length) {
-        const runnable = this.ready[this.head++]!;
+      let runnable: Runnable | undefined;
+      while ((runnable = this.ready.shift()) !== undefined) {
         this.sinceYield += runnable.runTurn(this.turnBudget);
-        if (this.sinceYield >= this.yieldBudget && this.head < this.ready.length) {
+        if (this.sinceYield >= this.yieldBudget && !this.ready.isEmpty) {
           this.pending = true;
           setImmediate(this.resume);
           break;
         }
       }
     } finally {
-      this.compact();
       this.draining = false;
     }
   };
-
-  /** Drops consumed slots; amortised O(1) per scheduled worker. */
-  private compact(): void {
-    if (this.head === this.ready.length) {
-      this.ready.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.ready.length) {
-      this.ready.splice(0, this.head);
-      this.head = 0;
-    }
-  }
 }
