@@ -6,7 +6,7 @@ import 'reflect-metadata';
 
 // core
 export { Address, LOCAL, TCP, registerAddressType, addressTypeName, type AddressType } from './core/address';
-export { Route, route, type RoutePart } from './core/route';
+export { Route, route, type RoutePart, type Addressable } from './core/route';
 export {
   LocalMessage,
   TRANSPORT_INFO,

@@ -1,8 +1,16 @@
 import { Address, type AddressType } from './address';
 import { AddressError } from './errors';
 
-/** Anything `route(...)` accepts as a piece: an address, its text form, a `[type, value]` tuple or a route. */
-export type RoutePart = Address | string | readonly [AddressType, string] | Route;
+/** Anything with an address: a context, a secure channel, a connection. */
+export interface Addressable {
+  readonly address: Address;
+}
+
+/**
+ * Anything `route(...)` accepts as a piece: an address, its text form, a `[type, value]` tuple, a route,
+ * or something with an address (a secure channel, a context).
+ */
+export type RoutePart = Address | string | readonly [AddressType, string] | Route | Addressable;
 
 /**
  * An immutable list of addresses: where a message goes next (onward route) or how a reply finds its way
@@ -112,6 +120,7 @@ export function route(...parts: readonly RoutePart[]): Route {
     else if (part instanceof Route) hops.push(...part.addresses());
     else if (typeof part === 'string') hops.push(Address.parse(part));
     else if (Array.isArray(part)) hops.push(new Address(part[0], part[1]));
+    else if ((part as Addressable).address instanceof Address) hops.push((part as Addressable).address);
     else throw new AddressError('INVALID_ADDRESS', `not a route part: ${String(part)}`);
   }
   return Route.of(hops);

@@ -1,7 +1,7 @@
 import { Address } from '../core/address';
 import { TimeoutError } from '../core/errors';
 import { LocalMessage, TRANSPORT_INFO, type Routed } from '../core/message';
-import { Route, route as buildRoute, type RoutePart } from '../core/route';
+import { Route, route as buildRoute, type Addressable, type RoutePart } from '../core/route';
 import { NodeError } from './errors';
 import type { Logger } from './logger';
 import { Mailbox } from './mailbox';
@@ -12,7 +12,7 @@ import { RingQueue } from './ring-queue';
 import type { Worker, WorkerOptions } from './worker';
 
 /** Where a message goes: a route, an address, or anything `route(...)` takes as one piece. */
-export type Destination = Route | Address | string | readonly RoutePart[];
+export type Destination = Route | Address | string | Addressable | readonly RoutePart[];
 
 /** Options of calls that wait. */
 export interface WaitOptions {
@@ -26,7 +26,8 @@ function toRoute(to: Destination): Route {
   if (to instanceof Route) return to;
   if (to instanceof Address) return Route.of([to]);
   if (typeof to === 'string') return buildRoute(to);
-  return buildRoute(...to);
+  if (Array.isArray(to)) return buildRoute(...(to as readonly RoutePart[]));
+  return buildRoute(to as Addressable);
 }
 
 /**
