@@ -14,7 +14,6 @@ export interface SchedulerOptions {
   readonly yieldBudget?: number;
 }
 
-const RESOLVED = Promise.resolve();
 
 /**
  * Runs ready workers round robin on the event loop. A ready worker gets a turn of at most `turnBudget`
@@ -42,7 +41,7 @@ export class Scheduler {
     if (!this.draining && !this.pending) {
       this.pending = true;
       if (this.sinceYield >= this.yieldBudget) setImmediate(this.resume);
-      else void RESOLVED.then(this.drain);
+      else queueMicrotask(this.drain);
     }
   }
 
