@@ -53,7 +53,13 @@ export interface Vault {
   /** A hash of `data`. */
   hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array;
   /** RFC 5869 HKDF with the given hash: `length` bytes from (salt, ikm, info). */
-  hkdf(algorithm: HashAlgorithm, salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  hkdf(
+    algorithm: HashAlgorithm,
+    salt: Uint8Array,
+    ikm: Uint8Array,
+    info: Uint8Array,
+    length: number,
+  ): Uint8Array;
   /** AEAD encryption with a caller-held key (for example a Noise transport key). 12-byte nonce. */
   aeadEncrypt(
     algorithm: AeadAlgorithm,

@@ -1,0 +1,313 @@
+/**
+ * A vault persisted to one file, with every secret encrypted at rest.
+ *
+ * ## File format, version 1 (all integers big-endian)
+ * ```
+ * offset  size  field
+ *      0     8  magic "SRVAULT\0" (53 52 56 41 55 4c 54 00)
+ *      8     1  version = 1
+ *      9     1  kdf: 1 = Argon2id v1.3 over a passphrase, 2 = none (a 32-byte application key)
+ *     10     4  Argon2id opslimit (0 for kdf 2)
+ *     14     4  Argon2id memlimit in bytes (0 for kdf 2)
+ *     18    16  Argon2id salt (zero for kdf 2); fixed for the life of the file
+ *     34    24  XChaCha20-Poly1305 nonce, fresh random on every write
+ *     58    32  key check = crypto_kdf_derive_from_key(32, id 2, ctx "SRVAULT1", master)
+ *     90    16  header checksum = BLAKE2b-128(bytes 0..89)
+ *    106     n  body ciphertext || 16-byte tag: XChaCha20-Poly1305 with
+ *               key = crypto_kdf_derive_from_key(32, id 1, ctx "SRVAULT1", master), ad = bytes 0..105
+ * ```
+ * `master` is Argon2id(passphrase, salt, opslimit, memlimit) with a 32-byte output, or the application key.
+ *
+ * Body (plaintext): u32 key count, then per key: u8 type (1 = X25519, 2 = Ed25519), u8 id length, the id in
+ * UTF-8, and the 32-byte secret (the X25519 private scalar, or the Ed25519 seed of RFC 8032). Public keys are
+ * recomputed from the secrets on load. A binary body, rather than JSON, keeps secrets in byte arrays that can
+ * be wiped instead of immutable strings.
+ *
+ * ## How opening a file fails
+ * - `CORRUPT_FILE`: bad magic (including random garbage and an empty file), a truncated file, a header
+ *   checksum mismatch (any damaged header byte, including the key check), out-of-range KDF parameters, an
+ *   AEAD tag failure once the key check has matched (any damaged body byte), or a malformed body.
+ * - `UNSUPPORTED_VERSION`: a version byte above 1 (checked before the checksum, whose position a later
+ *   version may move; so a version byte damaged to a higher value reads as this rather than as corrupt).
+ * - `WRONG_PASSPHRASE`: the checksum is good but the key check does not match the secret given, or a key was
+ *   given for a passphrase file (or the reverse). A deliberate forger who recomputes the checksum can make a
+ *   damaged file read as a wrong passphrase; random damage cannot.
+ * No check ever yields keys from a damaged file: the AEAD tag covers the whole header and body.
+ *
+ * ## Writes, locking, permissions
+ * Each `generateKey` (non-ephemeral) and `deleteKey` rewrites the whole file atomically (temp file, fsync,
+ * rename, directory fsync; see `atomic-file.ts`), serialised in one queue, and changes the in-memory key set
+ * only once the write succeeded. A crash leaves the old or the new file. The file is created 0600, and an
+ * existing file readable or writable by group or others is refused (`INSECURE_PERMISSIONS`), as ssh does.
+ * `<path>.lock` keeps a second opener out (`LOCKED`); see `file-lock.ts`.
+ */
+import { lstat, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { removeStaleTempFiles, writeFileAtomic } from './atomic-file';
+import { errnoCode } from './errno';
+import { VaultError } from './errors';
+import {
+  ARGON2ID_INTERACTIVE,
+  checkParams,
+  checkSecret,
+  decodeFile,
+  encodeFile,
+  newFileKeys,
+  wipeFileKeys,
+  type Argon2Params,
+  type FileKeys,
+  type FileVaultSecret,
+  type StoredKey,
+} from './file-format';
+import { FileLock } from './file-lock';
+import { KeyStore, entryFromSecret, keyInfo, wipeEntry, type KeyEntry } from './key-store';
+import * as primitives from './primitives';
+import { sodium, sodiumReady } from './sodium';
+import type {
+  AeadAlgorithm,
+  GenerateKeyOptions,
+  HashAlgorithm,
+  KeyId,
+  KeyInfo,
+  KeyType,
+  Vault,
+} from './vault';
+
+/** Options for `FileVault.open`. */
+export interface FileVaultOptions {
+  /**
+   * Argon2id cost for a NEW passphrase-protected file (default `ARGON2ID_INTERACTIVE`, about 0.3 s). An
+   * existing file is opened with the cost recorded in its header. Tests may pass `ARGON2ID_MIN`.
+   */
+  readonly kdf?: Argon2Params;
+}
+
+/**
+ * A persistent vault in one encrypted file (format above). Open it with `FileVault.open`; `close` it to
+ * release the lock and wipe the keys. Ephemeral keys live in memory only.
+ */
+export class FileVault implements Vault {
+  private readonly keys = new KeyStore();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    /** The absolute path of the vault file. */
+    readonly path: string,
+    private readonly lock: FileLock,
+    private readonly fileKeys: FileKeys,
+  ) {}
+
+  /**
+   * Opens the vault file at `path`, creating it (with no keys) if it does not exist, unlocked by a passphrase
+   * or a 32-byte application key. Takes `<path>.lock` for as long as the vault is open.
+   *
+   * Throws `VaultError`: `INVALID_ARGUMENT`, `LOCKED`, `WRONG_PASSPHRASE`, `CORRUPT_FILE`,
+   * `UNSUPPORTED_VERSION`, `INSECURE_PERMISSIONS` or `IO`. Argon2id runs synchronously (it blocks the event
+   * loop for its duration).
+   */
+  static async open(
+    path: string,
+    secret: FileVaultSecret,
+    options: FileVaultOptions = {},
+  ): Promise<FileVault> {
+    await sodiumReady();
+    checkSecret(secret);
+    const params = options.kdf ?? ARGON2ID_INTERACTIVE;
+    checkParams(params);
+    const absolute = resolve(path);
+    const lock = await FileLock.acquire(`${absolute}.lock`);
+    let fileKeys: FileKeys | undefined;
+    let stored: StoredKey[] = [];
+    try {
+      const existing = await readVaultFile(absolute);
+      if (existing === undefined) {
+        fileKeys = newFileKeys(secret, params);
+        await io(`cannot create ${absolute}`, writeFileAtomic(absolute, encodeFile(fileKeys, [])));
+      } else {
+        ({ fileKeys, keys: stored } = decodeFile(existing, secret));
+      }
+      // Holding the lock, no other writer can have a temp file in flight: any left are from a crash.
+      await io(`cannot clean up after ${absolute}`, removeStaleTempFiles(absolute));
+      const vault = new FileVault(absolute, lock, fileKeys);
+      for (const key of stored) {
+        vault.keys.add(entryFromSecret(key.id, key.type, key.secret, false));
+      }
+      return vault;
+    } catch (error) {
+      if (fileKeys !== undefined) {
+        wipeFileKeys(fileKeys);
+      }
+      await lock.release().catch(() => undefined);
+      throw error;
+    } finally {
+      stored.forEach((key) => sodium().memzero(key.secret));
+    }
+  }
+
+  async generateKey(type: KeyType, options?: GenerateKeyOptions): Promise<KeyId> {
+    this.checkOpen();
+    const ephemeral = options?.ephemeral ?? false;
+    if (ephemeral) {
+      const entry = this.keys.create(type, true);
+      this.keys.add(entry);
+      return entry.id;
+    }
+    return this.serially(async () => {
+      const entry = this.keys.create(type, false);
+      try {
+        await this.persist([...this.keys.all(), entry]);
+      } catch (error) {
+        wipeEntry(entry);
+        throw error;
+      }
+      this.keys.add(entry);
+      return entry.id;
+    });
+  }
+
+  async listKeys(): Promise<readonly KeyInfo[]> {
+    this.checkOpen();
+    return this.keys.all().map(keyInfo);
+  }
+
+  async publicKey(id: KeyId): Promise<Uint8Array> {
+    this.checkOpen();
+    return this.keys.get(id).publicKey.slice();
+  }
+
+  async dh(id: KeyId, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    this.checkOpen();
+    return this.keys.dh(id, peerPublicKey);
+  }
+
+  async sign(id: KeyId, data: Uint8Array): Promise<Uint8Array> {
+    this.checkOpen();
+    return this.keys.sign(id, data);
+  }
+
+  verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+    return primitives.verify(publicKey, data, signature);
+  }
+
+  async deleteKey(id: KeyId): Promise<void> {
+    this.checkOpen();
+    if (!this.keys.has(id)) {
+      return;
+    }
+    if (this.keys.get(id).ephemeral) {
+      this.keys.delete(id);
+      return;
+    }
+    await this.serially(async () => {
+      if (!this.keys.has(id)) {
+        return; // deleted by an earlier queued call
+      }
+      await this.persist(this.keys.all().filter((key) => key.id !== id));
+      this.keys.delete(id);
+    });
+  }
+
+  /**
+   * Waits for pending writes, wipes every key and the file keys, and releases the lock. Idempotent; every
+   * key operation afterwards throws `CLOSED` (the stateless primitives keep working).
+   */
+  async close(): Promise<void> {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    this.keys.clear();
+    wipeFileKeys(this.fileKeys);
+    await this.lock.release();
+  }
+
+  hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array {
+    return primitives.hash(algorithm, data);
+  }
+
+  hkdf(
+    algorithm: HashAlgorithm,
+    salt: Uint8Array,
+    ikm: Uint8Array,
+    info: Uint8Array,
+    length: number,
+  ): Uint8Array {
+    return primitives.hkdf(algorithm, salt, ikm, info, length);
+  }
+
+  aeadEncrypt(
+    algorithm: AeadAlgorithm,
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    ad: Uint8Array,
+  ): Uint8Array {
+    return primitives.aeadEncrypt(algorithm, key, nonce, plaintext, ad);
+  }
+
+  aeadDecrypt(
+    algorithm: AeadAlgorithm,
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ciphertext: Uint8Array,
+    ad: Uint8Array,
+  ): Uint8Array {
+    return primitives.aeadDecrypt(algorithm, key, nonce, ciphertext, ad);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) {
+      throw new VaultError('CLOSED', `the vault ${this.path} is closed`);
+    }
+  }
+
+  /** Runs `task` after every earlier queued write, so writes never interleave and each sees the last state. */
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    // No closed check here: close() stops new calls but lets the ones already queued finish first.
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes the file holding exactly the non-ephemeral keys among `entries`. */
+  private async persist(entries: readonly KeyEntry[]): Promise<void> {
+    const stored = entries.filter((entry) => !entry.ephemeral);
+    const file = encodeFile(this.fileKeys, stored);
+    await io(`cannot write ${this.path}`, writeFileAtomic(this.path, file));
+  }
+}
+
+/** The file's bytes, or undefined if it does not exist. Refuses anything but a private regular file. */
+async function readVaultFile(path: string): Promise<Uint8Array | undefined> {
+  let info;
+  try {
+    info = await lstat(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') {
+      return undefined;
+    }
+    throw new VaultError('IO', `cannot stat ${path}`, { cause: error });
+  }
+  if (!info.isFile()) {
+    // Symlinks included: the atomic rename of every write would replace the link with a file.
+    throw new VaultError('IO', `${path} is not a regular file`);
+  }
+  if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
+    throw new VaultError(
+      'INSECURE_PERMISSIONS',
+      `${path} is accessible to group or others (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 on it`,
+    );
+  }
+  return io(`cannot read ${path}`, readFile(path));
+}
+
+/** Awaits `operation`, wrapping a file system failure in `VaultError` `IO` (a VaultError passes through). */
+async function io<T>(message: string, operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (error) {
+    throw error instanceof VaultError ? error : new VaultError('IO', message, { cause: error });
+  }
+}

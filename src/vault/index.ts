@@ -1,0 +1,15 @@
+/** The vault layer's public surface: the interface, both implementations and their errors. */
+export type {
+  AeadAlgorithm,
+  GenerateKeyOptions,
+  HashAlgorithm,
+  KeyId,
+  KeyInfo,
+  KeyType,
+  Vault,
+} from './vault';
+export { VaultError, isVaultError, type VaultErrorCode } from './errors';
+export { InMemoryVault } from './in-memory-vault';
+export { FileVault, type FileVaultOptions } from './file-vault';
+export { ARGON2ID_INTERACTIVE, ARGON2ID_MIN, type Argon2Params, type FileVaultSecret } from './file-format';
+export { sodiumReady } from './sodium';
