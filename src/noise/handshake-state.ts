@@ -1,0 +1,383 @@
+import { sodiumReady } from '../vault/sodium';
+import { TAG_LENGTH } from './cipher-functions';
+import { CipherState, MAX_MESSAGE_LENGTH } from './cipher-state';
+import { NoiseError } from './errors';
+import { HandshakePattern, Token } from './handshake-patterns';
+import { DEFAULT_PROTOCOL_NAME, parseProtocolName } from './protocol-name';
+import { NoiseStaticKey } from './static-key';
+import { SymmetricState } from './symmetric-state';
+import { DH_LEN, x25519 } from './x25519';
+
+/** What a handshake is built from. */
+export interface HandshakeOptions {
+  /** `Noise_<XX|IK|NK>_25519_<ChaChaPoly|AESGCM>_<SHA256|SHA512|BLAKE2b|BLAKE2s>`; default `DEFAULT_PROTOCOL_NAME`. */
+  readonly protocolName?: string;
+  /** Whether this side sends the first message. */
+  readonly initiator: boolean;
+  /** Data both sides must agree on (a version string, the transport context); mixed into h. Default empty. */
+  readonly prologue?: Uint8Array;
+  /** This side's static key, if the pattern uses one. */
+  readonly s?: NoiseStaticKey;
+  /** The remote static public key known in advance (IK and NK initiators). */
+  readonly rs?: Uint8Array;
+  /** The ephemeral private key to use instead of a fresh random one: for test vectors only. */
+  readonly e?: Uint8Array;
+}
+
+/** Who acts next: this side writes, this side reads, or the handshake is over (call `split()`). */
+export type HandshakeTurn = 'write' | 'read' | 'complete';
+
+/** The transport ciphers of one side after the handshake: one per direction. */
+export interface TransportCiphers {
+  readonly send: CipherState;
+  readonly receive: CipherState;
+}
+
+interface KeyPair {
+  readonly privateKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
+/** The mutable part of a handshake, worked on as a copy and committed only when a message succeeds. */
+interface Working {
+  readonly ss: SymmetricState;
+  e: KeyPair | undefined;
+  re: Uint8Array | undefined;
+  rs: Uint8Array | undefined;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A Noise HandshakeState (spec section 5.3) for the XX, IK and NK patterns: one `writeMessage` and one
+ * `readMessage` that walk the pattern's tokens. Each step works on a copy of the state and commits it only
+ * when the whole message succeeded, so a tampered or truncated message throws a `NoiseError` and leaves the
+ * handshake exactly as it was. Steps are async because a vault-held static key may answer DH
+ * asynchronously; one step at a time, in turn, or `OUT_OF_TURN`.
+ */
+export class HandshakeState {
+  private ss: SymmetricState;
+  private e: KeyPair | undefined;
+  private re: Uint8Array | undefined;
+  private rs: Uint8Array | undefined;
+  private injectedE: Uint8Array | undefined;
+  private index = 0; // the next message pattern of `pattern.messages`
+  private busy = false;
+  private finished = false; // split() or destroy() has run: the state holds no secrets any more
+
+  private constructor(
+    /** The full protocol name this handshake runs. */
+    readonly protocolName: string,
+    /** Whether this side sent the first message. */
+    readonly initiator: boolean,
+    private readonly pattern: HandshakePattern,
+    ss: SymmetricState,
+    private readonly s: NoiseStaticKey | undefined,
+    rs: Uint8Array | undefined,
+    injectedE: Uint8Array | undefined,
+  ) {
+    this.ss = ss;
+    this.rs = rs;
+    this.injectedE = injectedE;
+  }
+
+  /**
+   * Initialize(handshake_pattern, initiator, prologue, s, e, rs, re) (spec 5.3): h and ck from the protocol
+   * name, MixHash(prologue), then MixHash of each pre-message public key, the initiator's first. Throws
+   * `UNSUPPORTED_PROTOCOL`, `MISSING_KEY` (a key the pattern needs from this side) or `INVALID_KEY`.
+   */
+  static async create(options: HandshakeOptions): Promise<HandshakeState> {
+    await sodiumReady();
+    const protocol = parseProtocolName(options.protocolName ?? DEFAULT_PROTOCOL_NAME);
+    const { pattern } = protocol;
+    const { initiator, s, rs, e } = options;
+
+    if (s === undefined && needsLocalStatic(pattern, initiator)) {
+      throw new NoiseError('MISSING_KEY', `${pattern.name} needs this side's static key (s)`);
+    }
+    if (s !== undefined && s.publicKey.length !== DH_LEN) {
+      throw new NoiseError(
+        'INVALID_KEY',
+        `a static public key is ${DH_LEN} bytes, got ${s.publicKey.length}`,
+      );
+    }
+    const remotePreMessages = initiator ? pattern.responderPreMessages : pattern.initiatorPreMessages;
+    if (remotePreMessages.includes('s')) {
+      if (rs === undefined) {
+        throw new NoiseError('MISSING_KEY', `${pattern.name} needs the remote static key in advance (rs)`);
+      }
+      if (rs.length !== DH_LEN) {
+        throw new NoiseError('INVALID_KEY', `a remote static key is ${DH_LEN} bytes, got ${rs.length}`);
+      }
+    } else if (rs !== undefined) {
+      // Silently ignoring it would let a caller believe the peer is pinned when the pattern learns rs itself.
+      throw new NoiseError('INVALID_KEY', `${pattern.name} learns the remote static key; do not pass rs`);
+    }
+    if (e !== undefined && e.length !== DH_LEN) {
+      throw new NoiseError('INVALID_KEY', `an ephemeral private key is ${DH_LEN} bytes, got ${e.length}`);
+    }
+
+    const ss = SymmetricState.initialize(protocol.name, protocol.hash, protocol.cipher);
+    ss.mixHash(options.prologue ?? EMPTY);
+    // Pre-messages: the initiator's keys are hashed first, then the responder's (spec 7.1).
+    for (const _token of pattern.initiatorPreMessages) ss.mixHash(initiator ? s!.publicKey : rs!);
+    for (const _token of pattern.responderPreMessages) ss.mixHash(initiator ? rs! : s!.publicKey);
+
+    return new HandshakeState(
+      protocol.name,
+      initiator,
+      pattern,
+      ss,
+      s,
+      rs === undefined ? undefined : Uint8Array.from(rs),
+      e === undefined ? undefined : Uint8Array.from(e),
+    );
+  }
+
+  /** Whose move it is. */
+  get turn(): HandshakeTurn {
+    if (this.index >= this.pattern.messages.length) return 'complete';
+    return (this.index % 2 === 0) === this.initiator ? 'write' : 'read';
+  }
+
+  /** Whether every handshake message has been written or read; `split()` is next. */
+  get isComplete(): boolean {
+    return this.index >= this.pattern.messages.length;
+  }
+
+  /** The handshake hash h (a copy). Both sides hold the same value once complete: use it for channel binding. */
+  get handshakeHash(): Uint8Array {
+    return this.ss.handshakeHash;
+  }
+
+  /** The peer's static public key (a copy), once known: in advance (IK, NK) or received (XX). */
+  get remoteStaticPublicKey(): Uint8Array | undefined {
+    return this.rs === undefined ? undefined : Uint8Array.from(this.rs);
+  }
+
+  /**
+   * WriteMessage(payload, message_buffer) (spec 5.3): walks the next message pattern and appends
+   * EncryptAndHash(payload). Throws `OUT_OF_TURN`, `HANDSHAKE_COMPLETE` or `MESSAGE_TOO_LARGE` (the message
+   * would exceed 65535 bytes); on any error nothing is committed.
+   */
+  async writeMessage(payload: Uint8Array = EMPTY): Promise<Uint8Array> {
+    this.enter('write');
+    const w = this.working();
+    let fresh: KeyPair | undefined; // an ephemeral made by this attempt, wiped if the attempt fails
+    try {
+      if (payload.length > MAX_MESSAGE_LENGTH) {
+        // Fail before any DH or hashing; the exact bound (tokens and tags included) is checked below.
+        throw new NoiseError('MESSAGE_TOO_LARGE', `a ${payload.length}-byte payload exceeds the Noise limit`);
+      }
+      const parts: Uint8Array[] = [];
+      for (const token of this.pattern.messages[this.index]!) {
+        switch (token) {
+          case 'e': {
+            // e: e = GENERATE_KEYPAIR() (or the injected one); append e.public_key; MixHash(e.public_key)
+            const privateKey =
+              this.injectedE === undefined ? x25519.generatePrivateKey() : Uint8Array.from(this.injectedE);
+            fresh = { privateKey, publicKey: x25519.publicKey(privateKey) };
+            w.e = fresh;
+            parts.push(fresh.publicKey);
+            w.ss.mixHash(fresh.publicKey);
+            break;
+          }
+          case 's':
+            // s: append EncryptAndHash(s.public_key)
+            parts.push(w.ss.encryptAndHash(required(this.s, 's').publicKey));
+            break;
+          default:
+            await this.mixDh(w, token);
+        }
+      }
+      // payload: append EncryptAndHash(payload)
+      parts.push(w.ss.encryptAndHash(payload));
+      const message = concat(parts);
+      if (message.length > MAX_MESSAGE_LENGTH) {
+        throw new NoiseError('MESSAGE_TOO_LARGE', `a ${message.length}-byte handshake message exceeds 65535`);
+      }
+      this.commit(w);
+      if (fresh !== undefined) this.clearInjectedE();
+      fresh = undefined;
+      return message;
+    } catch (error) {
+      w.ss.destroy();
+      fresh?.privateKey.fill(0);
+      throw error;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * ReadMessage(message, payload_buffer) (spec 5.3): walks the next message pattern over `message` and
+   * returns DecryptAndHash of the rest, the payload. Throws `OUT_OF_TURN`, `HANDSHAKE_COMPLETE`,
+   * `BAD_MESSAGE` (too short or too long for its tokens), `DECRYPT_FAILED` or `INVALID_KEY` (a low-order
+   * public key); on any error nothing is committed and the state can still read the genuine message.
+   */
+  async readMessage(message: Uint8Array): Promise<Uint8Array> {
+    this.enter('read');
+    const w = this.working();
+    try {
+      if (message.length > MAX_MESSAGE_LENGTH) throw badMessage();
+      let offset = 0;
+      for (const token of this.pattern.messages[this.index]!) {
+        switch (token) {
+          case 'e':
+            // e: re = the next DHLEN bytes; MixHash(re.public_key)
+            if (message.length - offset < DH_LEN) throw badMessage();
+            w.re = message.slice(offset, offset + DH_LEN);
+            offset += DH_LEN;
+            w.ss.mixHash(w.re);
+            break;
+          case 's': {
+            // s: rs = DecryptAndHash(the next DHLEN + 16 bytes if k is set, else DHLEN bytes)
+            const length = DH_LEN + (w.ss.hasKey() ? TAG_LENGTH : 0);
+            if (message.length - offset < length) throw badMessage();
+            const ciphertext = message.subarray(offset, offset + length);
+            const rs = w.ss.decryptAndHash(ciphertext);
+            w.rs = rs === ciphertext ? rs.slice() : rs; // without a key it is a view of the caller's bytes
+            offset += length;
+            break;
+          }
+          default:
+            await this.mixDh(w, token);
+        }
+      }
+      // payload: DecryptAndHash(the remaining bytes)
+      const rest = message.subarray(offset);
+      if (w.ss.hasKey() && rest.length < TAG_LENGTH) throw badMessage();
+      const payload = w.ss.decryptAndHash(rest);
+      this.commit(w);
+      return payload === rest ? rest.slice() : payload;
+    } catch (error) {
+      w.ss.destroy();
+      throw error;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Split() (spec 5.2), oriented for this side: the initiator sends with c1 and receives with c2, the
+   * responder the reverse. Callable once, after the last message; it wipes the handshake's secrets (ck, k,
+   * the ephemeral private key). Throws `OUT_OF_TURN` before completion or when called again.
+   */
+  split(): TransportCiphers {
+    if (this.finished || this.busy || !this.isComplete) {
+      throw new NoiseError(
+        'OUT_OF_TURN',
+        this.finished
+          ? 'the handshake state was already split or destroyed'
+          : 'the handshake is not complete',
+      );
+    }
+    const [c1, c2] = this.ss.split();
+    this.destroy();
+    return this.initiator ? { send: c1, receive: c2 } : { send: c2, receive: c1 };
+  }
+
+  /** Wipes every secret this state holds (for an abandoned handshake); it accepts no further steps. */
+  destroy(): void {
+    this.ss.destroy();
+    this.e?.privateKey.fill(0);
+    this.e = undefined;
+    this.clearInjectedE();
+    this.index = this.pattern.messages.length;
+    this.finished = true;
+  }
+
+  private enter(action: 'write' | 'read'): void {
+    if (this.busy) throw new NoiseError('OUT_OF_TURN', 'another handshake step is still in progress');
+    const turn = this.turn;
+    if (turn === 'complete') throw new NoiseError('HANDSHAKE_COMPLETE', 'the handshake is already complete');
+    if (turn !== action) {
+      throw new NoiseError('OUT_OF_TURN', `it is this side's turn to ${turn}, not to ${action}`);
+    }
+    this.busy = true;
+  }
+
+  private working(): Working {
+    return { ss: this.ss.clone(), e: this.e, re: this.re, rs: this.rs };
+  }
+
+  private commit(w: Working): void {
+    this.ss.destroy();
+    this.ss = w.ss;
+    if (this.e !== undefined && this.e !== w.e) this.e.privateKey.fill(0);
+    this.e = w.e;
+    this.re = w.re;
+    this.rs = w.rs;
+    this.index += 1;
+  }
+
+  private clearInjectedE(): void {
+    this.injectedE?.fill(0);
+    this.injectedE = undefined;
+  }
+
+  /**
+   * The DH tokens: MixKey(DH(local, remote)). "es" is DH(e, rs) for the initiator and DH(s, re) for the
+   * responder, "se" the mirror image: the first letter names the initiator's key (spec 7.1).
+   */
+  private async mixDh(w: Working, token: Exclude<Token, 'e' | 's'>): Promise<void> {
+    let output: Uint8Array;
+    switch (token) {
+      case 'ee':
+        // ee: MixKey(DH(e, re))
+        output = x25519.dh(required(w.e, 'e').privateKey, required(w.re, 're'));
+        break;
+      case 'es':
+        // es: MixKey(DH(e, rs)) if initiator, MixKey(DH(s, re)) if responder
+        output = this.initiator
+          ? x25519.dh(required(w.e, 'e').privateKey, required(w.rs, 'rs'))
+          : await required(this.s, 's').dh(required(w.re, 're'));
+        break;
+      case 'se':
+        // se: MixKey(DH(s, re)) if initiator, MixKey(DH(e, rs)) if responder
+        output = this.initiator
+          ? await required(this.s, 's').dh(required(w.re, 're'))
+          : x25519.dh(required(w.e, 'e').privateKey, required(w.rs, 'rs'));
+        break;
+      case 'ss':
+        // ss: MixKey(DH(s, rs))
+        output = await required(this.s, 's').dh(required(w.rs, 'rs'));
+        break;
+    }
+    w.ss.mixKey(output);
+    output.fill(0);
+  }
+}
+
+/** Whether this side's static key occurs in the pattern: sent, pre-known by the peer, or in a DH. */
+function needsLocalStatic(pattern: HandshakePattern, initiator: boolean): boolean {
+  const own = initiator ? pattern.initiatorPreMessages : pattern.responderPreMessages;
+  if (own.includes('s')) return true;
+  // The first letter of a DH token names the initiator's key, the second the responder's.
+  const dhUsesOwnS = initiator ? ['se', 'ss'] : ['es', 'ss'];
+  return pattern.messages.some(
+    (tokens, i) =>
+      tokens.some((t) => dhUsesOwnS.includes(t)) || ((i % 2 === 0) === initiator && tokens.includes('s')),
+  );
+}
+
+function required<T>(value: T | undefined, name: string): T {
+  if (value === undefined) throw new NoiseError('MISSING_KEY', `the handshake has no ${name} at this point`);
+  return value;
+}
+
+function badMessage(): NoiseError {
+  return new NoiseError('BAD_MESSAGE', 'handshake message has the wrong length for its pattern');
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
