@@ -11,6 +11,7 @@ import {
   staticKeyFromVault,
   TransportCiphers,
 } from '../../src/noise';
+import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import type { Vault } from '../../src/vault/vault';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -151,6 +152,23 @@ describe('HandshakeState', () => {
       s: responderStatic,
     });
     await runHandshake({ initiator, responder, initiatorStatic: held, responderStatic });
+    exchange(initiator.split(), responder.split());
+  });
+
+  it('runs XX with both static keys held in InMemoryVaults', async () => {
+    const vaults = [await InMemoryVault.create(), await InMemoryVault.create()];
+    const [initiatorStatic, responderStatic] = await Promise.all(
+      vaults.map(async (vault) => staticKeyFromVault(vault, await vault.generateKey('x25519'))),
+    );
+    const initiator = await HandshakeState.create({ initiator: true, s: initiatorStatic });
+    const responder = await HandshakeState.create({ initiator: false, s: responderStatic });
+    await runHandshake({
+      initiator,
+      responder,
+      initiatorStatic: initiatorStatic!,
+      responderStatic: responderStatic!,
+    });
+    expect(hex(responder.remoteStaticPublicKey!)).toBe(hex(initiatorStatic!.publicKey));
     exchange(initiator.split(), responder.split());
   });
 
