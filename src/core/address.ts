@@ -77,7 +77,7 @@ export class Address {
    * temporary and per-connection workers. Cheap, not secret: use `crypto.randomBytes` for capabilities.
    */
   static unique(prefix = ''): Address {
-    return new Address(LOCAL, prefix + uniqueSuffix());
+    return new Address(LOCAL, uniqueName(prefix));
   }
 
   get isLocal(): boolean {
@@ -103,7 +103,7 @@ const processSalt = Math.floor(Math.random() * 36 ** 4)
   .toString(36)
   .padStart(4, '0');
 
-/** Unique within the process; short, because these strings are hashed on every hop. */
-function uniqueSuffix(): string {
-  return processSalt + (++counter).toString(36);
+/** A local address value unique within the process; short, because these strings are hashed on every hop. */
+export function uniqueName(prefix = ''): string {
+  return prefix + processSalt + (++counter).toString(36);
 }

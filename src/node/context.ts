@@ -6,7 +6,7 @@ import { NodeError } from './errors';
 import type { Logger } from './logger';
 import { Mailbox } from './mailbox';
 import type { NodeRuntime, StartClassOptions, WorkerConstructor } from './node-runtime';
-import type { Deliverable } from './router';
+import { ReplyAddress, type Deliverable } from './router';
 import type { Deadline } from './deadlines';
 import { RingQueue } from './ring-queue';
 import type { Worker, WorkerOptions } from './worker';
@@ -186,9 +186,11 @@ export class Inbox implements Deliverable {
   }
 }
 
+let replySlots = 0;
+
 /** A one-off address that takes exactly one reply, then unregisters itself. */
 class ReplySlot implements Deliverable {
-  readonly address = Address.unique('r.');
+  readonly address = new ReplyAddress(++replySlots, this);
   readonly returnRoute = Route.of([this.address]);
   readonly reply: Promise<LocalMessage>;
   private resolve!: (message: LocalMessage) => void;
@@ -203,7 +205,7 @@ class ReplySlot implements Deliverable {
       this.resolve = resolve;
       this.reject = reject;
     });
-    node.router.registerUnique(this.address, this);
+    node.router.registerReply(this.address);
     this.deadline = node.deadlines.add(timeoutMs, (cause) =>
       this.fail(
         cause === 'timeout'
@@ -230,6 +232,6 @@ class ReplySlot implements Deliverable {
 
   private finish(): void {
     this.deadline.cancel();
-    this.node.router.unregister(this.address, this);
+    this.node.router.unregisterReply(this.address);
   }
 }

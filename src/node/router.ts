@@ -1,4 +1,4 @@
-import { LOCAL, type Address, type AddressType } from '../core/address';
+import { Address, LOCAL, uniqueName, type AddressType } from '../core/address';
 import type { LocalMessage } from '../core/message';
 import type { DeadLetters } from './dead-letters';
 import { NodeError } from './errors';
@@ -9,6 +9,27 @@ export interface Deliverable {
   deliver(message: LocalMessage): Promise<void> | undefined;
 }
 
+/** Values of one-off reply addresses: this prefix, then the slot number in base 36. */
+const REPLY_PREFIX = uniqueName('r.') + '.';
+
+/**
+ * A one-off reply address that carries its target with it. Hashing a fresh address string into the
+ * router's map was the bulk of a local round trip's cost, so reply addresses skip it: a reply sent along the
+ * very route object the request carried finds its slot through the object, and one that comes back decoded
+ * from a wire (a new Address object) through the slot number in its value, an integer-keyed lookup.
+ */
+export class ReplyAddress extends Address {
+  target: Deliverable | undefined;
+
+  constructor(
+    readonly slot: number,
+    target: Deliverable,
+  ) {
+    super(LOCAL, REPLY_PREFIX + slot.toString(36));
+    this.target = target;
+  }
+}
+
 /**
  * Maps addresses to what receives their messages. Local addresses map to a `Deliverable`; every other
  * address type maps to the local address of the worker that routes that type (a transport), so a route may
@@ -17,6 +38,7 @@ export interface Deliverable {
 export class Router {
   private readonly local = new Map<string, Deliverable>();
   private readonly typeRouters = new Map<AddressType, Address>();
+  private readonly replies = new Map<number, ReplyAddress>();
 
   constructor(private readonly deadLetters: DeadLetters) {}
 
@@ -29,12 +51,14 @@ export class Router {
     this.local.set(address.key, target);
   }
 
-  /**
-   * Registers an address known to be fresh (from `Address.unique`), skipping the in-use check: one hash
-   * lookup less on every request.
-   */
-  registerUnique(address: Address, target: Deliverable): void {
-    this.local.set(address.key, target);
+  /** Registers a reply address (see `ReplyAddress`). */
+  registerReply(address: ReplyAddress): void {
+    this.replies.set(address.slot, address);
+  }
+
+  unregisterReply(address: ReplyAddress): void {
+    address.target = undefined;
+    this.replies.delete(address.slot);
   }
 
   /** Removes an address if it still maps to `target` (when given). */
@@ -60,6 +84,12 @@ export class Router {
     if (this.typeRouters.get(type)?.key === routerAddress.key) this.typeRouters.delete(type);
   }
 
+  private replyTarget(value: string): Deliverable | undefined {
+    if (!value.startsWith(REPLY_PREFIX)) return undefined;
+    const slot = this.replies.get(parseInt(value.slice(REPLY_PREFIX.length), 36));
+    return slot?.value === value ? slot.target : undefined;
+  }
+
   /** Hands a message to whatever its next hop maps to; unknown hops become dead letters. */
   deliver(message: LocalMessage): Promise<void> | undefined {
     const next = message.onwardRoute.next;
@@ -68,8 +98,10 @@ export class Router {
       return undefined;
     }
     let target: Deliverable | undefined;
-    if (next.type === LOCAL) {
-      target = this.local.get(next.key);
+    if (next instanceof ReplyAddress) {
+      target = next.target;
+    } else if (next.type === LOCAL) {
+      target = this.local.get(next.key) ?? this.replyTarget(next.value);
     } else {
       const routerAddress = this.typeRouters.get(next.type);
       target = routerAddress === undefined ? undefined : this.local.get(routerAddress.key);

@@ -1,5 +1,7 @@
 import { RingQueue } from './ring-queue';
 
+const RESOLVED = Promise.resolve();
+
 /** Something the scheduler can give a turn: a worker with queued messages. */
 export interface Runnable {
   /** Processes up to `budget` messages and returns how many it processed. */
@@ -13,7 +15,6 @@ export interface SchedulerOptions {
   /** Messages processed (across workers) before the scheduler yields to I/O with setImmediate. */
   readonly yieldBudget?: number;
 }
-
 
 /**
  * Runs ready workers round robin on the event loop. A ready worker gets a turn of at most `turnBudget`
@@ -41,7 +42,7 @@ export class Scheduler {
     if (!this.draining && !this.pending) {
       this.pending = true;
       if (this.sinceYield >= this.yieldBudget) setImmediate(this.resume);
-      else queueMicrotask(this.drain);
+      else void RESOLVED.then(this.drain); // cheaper than queueMicrotask, measured
     }
   }
 
