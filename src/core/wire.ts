@@ -80,6 +80,10 @@ function routeSize(route: Route, encoded: Uint8Array[]): number {
   let size = varintSize(route.length);
   for (const address of route) {
     const value = addressBytes(address);
+    // The decoder refuses longer values, so encoding one would only produce a message no peer can read.
+    if (value.length > MAX_ADDRESS_BYTES) {
+      throw new DecodeError('TOO_LARGE', `address of ${value.length} bytes exceeds ${MAX_ADDRESS_BYTES}`);
+    }
     encoded.push(value);
     size += varintSize(address.type) + varintSize(value.length) + value.length;
   }

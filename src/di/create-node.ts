@@ -47,7 +47,8 @@ function build<T>(container: DependencyContainer, target: new (...args: never[])
       'UNRESOLVED_DEPENDENCY',
       `cannot build ${role} ${target.name}: a constructor dependency is not resolvable. Mark the dependency's ` +
         'class @injectable() or @singleton(), or register it in the node container ' +
-        `(never \`import type\` a class that is injected). tsyringe said: ${(cause as Error).message}`,
+        '(never `import type` a class that is injected); a parameter typed by an interface or a primitive ' +
+        `needs @inject(token) with that token registered. tsyringe said: ${(cause as Error).message}`,
       { cause },
     );
   }

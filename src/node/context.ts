@@ -169,6 +169,8 @@ export class Inbox implements Deliverable {
       const receiver: Receiver = { resolve, reject, timer: undefined };
       receiver.timer = setTimeout(() => {
         receiver.timer = undefined;
+        // Timed-out receivers leave the line now, not at the next message, or a polling loop piles them up.
+        while (this.receivers.peek()?.timer === undefined && !this.receivers.isEmpty) this.receivers.shift();
         reject(new TimeoutError(`receive timed out after ${timeoutMs} ms`, timeoutMs));
       }, timeoutMs);
       this.receivers.push(receiver);

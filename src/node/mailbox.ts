@@ -43,6 +43,7 @@ export class Mailbox {
       const waiter: Waiter = { message, resolve, reject, timer: undefined };
       waiter.timer = setTimeout(() => {
         waiter.timer = undefined;
+        this.dropExpired();
         reject(
           new NodeError(
             'MAILBOX_FULL',
@@ -59,6 +60,15 @@ export class Mailbox {
     const message = this.queue.shift();
     if (message !== undefined && !this.waiters.isEmpty) this.admit();
     return message;
+  }
+
+  /**
+   * Forgets timed-out senders (and their messages) at once, so that senders retrying against a stuck
+   * worker do not pile up. Every sender waits the same `sendTimeoutMs`, so they time out in line order and
+   * the expired ones are always at the head.
+   */
+  private dropExpired(): void {
+    while (!this.waiters.isEmpty && this.waiters.peek()!.timer === undefined) this.waiters.shift();
   }
 
   private admit(): void {

@@ -182,9 +182,12 @@ export class WorkerCell implements Deliverable, Runnable {
       if (verdict === true) continue;
       if (typeof verdict === 'object') {
         // An asynchronous rule: hold the mailbox until it answers, then carry on with the remaining rules.
+        // A rejected check is a refusal, like a throwing one: the message is dead-lettered, not lost.
         this.enter(
-          verdict.then((answer) =>
-            answer === true ? this.checkFrom(message, i + 1) : this.deny(message, rule.name, answer),
+          verdict.then(
+            (answer) =>
+              answer === true ? this.checkFrom(message, i + 1) : this.deny(message, rule.name, answer),
+            (err: unknown) => this.deny(message, rule.name, `the rule threw: ${String(err)}`),
           ),
         );
         return;
@@ -199,17 +202,20 @@ export class WorkerCell implements Deliverable, Runnable {
   private async checkFrom(message: LocalMessage, index: number): Promise<void> {
     for (let i = index; i < this.rules.length; i++) {
       const rule = this.rules[i]!;
-      const verdict = await rule.check(message);
+      let verdict: boolean | string;
+      try {
+        verdict = await rule.check(message);
+      } catch (err) {
+        verdict = `the rule threw: ${String(err)}`;
+      }
       if (verdict !== true) return this.deny(message, rule.name, verdict);
     }
-    const codec = this.options.message;
-    if (codec !== undefined && !codec.accepts(message.body)) return this.wrongType(message);
+    if (!this.acceptsBody(message.body)) return this.wrongType(message);
     await this.worker.handleMessage(this.ctx, message);
   }
 
   private handle(message: LocalMessage): void {
-    const codec = this.options.message;
-    if (codec !== undefined && !codec.accepts(message.body)) {
+    if (!this.acceptsBody(message.body)) {
       this.wrongType(message);
       return;
     }
@@ -221,6 +227,20 @@ export class WorkerCell implements Deliverable, Runnable {
       return;
     }
     if (result !== undefined && typeof (result as Promise<void>).then === 'function') this.enter(result);
+  }
+
+  /**
+   * Whether the declared codec accepts the body. A guard that throws (say, on a null body from a peer)
+   * refuses it: the throw would otherwise escape the scheduler and end the process.
+   */
+  private acceptsBody(body: unknown): boolean {
+    const codec = this.options.message;
+    if (codec === undefined) return true;
+    try {
+      return codec.accepts(body);
+    } catch {
+      return false;
+    }
   }
 
   /** Marks the worker busy until `pending` settles. */

@@ -1,0 +1,75 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** A promise with its resolve and reject exposed, for gating handlers in tests. */
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Resolves after the current macrotask: every pending microtask (local deliveries, handlers) has run. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Rejects when `promise` has not settled within `ms`, so a hung runtime fails the test instead of Jest. */
+export async function within<T>(promise: Promise<T>, ms: number, what = 'operation'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `condition` once per event-loop turn until it holds; throws after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    await nextTurn();
+  }
+}
+
+/** Reports whether `promise` is still pending after the event loop has had a turn. */
+export async function isPending(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await nextTurn();
+  return !settled;
+}
+
+let gcFunction: (() => void) | undefined;
+
+/**
+ * A full garbage collection, so heap measurements compare live data rather than garbage. Jest does not
+ * start Node with --expose-gc, so the flag is set at run time and `gc` is taken from a fresh V8 context.
+ */
+export function collectGarbage(): void {
+  if (gcFunction === undefined) {
+    setFlagsFromString('--expose-gc');
+    gcFunction = runInNewContext('gc') as () => void;
+  }
+  gcFunction();
+}

@@ -1,0 +1,162 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+/** The repository root: examples run from there, as a user would run them. */
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/** How an example process ended. */
+export interface ExampleResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Non-empty standard output lines, trimmed. */
+  readonly lines: string[];
+  readonly durationMs: number;
+  /** True when the process was killed for running past its timeout. */
+  readonly timedOut: boolean;
+}
+
+/** Options of `runExample`. */
+export interface RunExampleOptions {
+  /** Kill the process after this long. Default 60 s (ts-node type-checks the example first). */
+  readonly timeoutMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly args?: readonly string[];
+}
+
+/** Node with ts-node's require hook, type-checking on, from the repository root, output piped. */
+function spawnExample(file: string, options: RunExampleOptions) {
+  return spawn(process.execPath, ['-r', 'ts-node/register', file, ...(options.args ?? [])], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * Runs an example (path relative to the repository root) as a real process through ts-node, with type
+ * checking on so that decorator metadata is emitted exactly as for a user. Never rejects for a failing
+ * example: the caller asserts on the exit code and output.
+ */
+export function runExample(file: string, options: RunExampleOptions = {}): Promise<ExampleResult> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const started = Date.now();
+  return new Promise((resolveResult, reject) => {
+    const child = spawnExample(file, options);
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolveResult({
+        code,
+        signal,
+        stdout,
+        stderr,
+        lines: stdout
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => line.length > 0),
+        durationMs: Date.now() - started,
+        timedOut,
+      });
+    });
+  });
+}
+
+/** A readable summary for assertion messages: exit status plus both streams. */
+export function describeRun(result: ExampleResult): string {
+  return [
+    `exit ${result.code ?? result.signal}${result.timedOut ? ' (timed out)' : ''} in ${result.durationMs} ms`,
+    `--- stdout ---\n${result.stdout}`,
+    `--- stderr ---\n${result.stderr}`,
+  ].join('\n');
+}
+
+/** A long-running example process (a hub, a listener) that a test drives and then stops. */
+export interface RunningExample {
+  /** Standard output so far. */
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Resolves with the first stdout line matching `pattern`; rejects on exit or after `timeoutMs`. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Sends `signal` (default SIGINT, a graceful stop) and resolves with the exit code and signal. */
+  stop(
+    signal?: NodeJS.Signals,
+    timeoutMs?: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts an example that keeps running (for example a hub that Alice and Bob connect to). The caller must
+ * `stop()` it; `stop` escalates to SIGKILL when the process ignores the signal for `timeoutMs`.
+ */
+export function startExample(
+  file: string,
+  options: Omit<RunExampleOptions, 'timeoutMs'> = {},
+): RunningExample {
+  const child = spawnExample(file, options);
+  let stdout = '';
+  let stderr = '';
+  const listeners = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    for (const listener of listeners) listener();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.on('error', (err) => (stderr += `${String(err)}\n`));
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) =>
+    child.on('close', (code, signal) => {
+      done = true;
+      resolveExit({ code, signal });
+      for (const listener of listeners) listener();
+    }),
+  );
+
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    waitForLine(pattern, timeoutMs = 60_000) {
+      return new Promise((resolveLine, reject) => {
+        const check = () => {
+          const line = stdout.split('\n').find((candidate) => pattern.test(candidate));
+          if (line !== undefined) finish(() => resolveLine(line));
+          else if (done)
+            finish(() => reject(new Error(`${file} exited before printing ${pattern}\n${stderr}`)));
+        };
+        const timer = setTimeout(
+          () => finish(() => reject(new Error(`${file} did not print ${pattern} within ${timeoutMs} ms`))),
+          timeoutMs,
+        );
+        const finish = (settle: () => void) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          settle();
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    async stop(signal = 'SIGINT', timeoutMs = 10_000) {
+      if (!done) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
