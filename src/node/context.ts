@@ -92,8 +92,17 @@ export class Context {
   request<T = unknown>(to: Destination, body: unknown, options: WaitOptions = {}): Promise<Routed<T>> {
     const timeout = options.timeout ?? this.node.defaultTimeoutMs;
     const slot = new ReplySlot(this.node, timeout);
+    const deadLetters = this.node.deadLetters;
+    const dropped = deadLetters.count;
     const sent = this.forward(new LocalMessage(toRoute(to), slot.returnRoute, body));
-    if (sent !== RESOLVED) sent.catch((err: unknown) => slot.fail(err));
+    if (sent !== RESOLVED) {
+      sent.catch((err: unknown) => slot.fail(err));
+    } else if (deadLetters.count !== dropped) {
+      // Dropped synchronously (no such local address): no reply can come, so fail now rather than at the
+      // timeout. Comparing counts costs nothing on the hot path; nothing else runs in between.
+      const letter = deadLetters.recent().at(-1);
+      slot.fail(new NodeError('NO_ROUTE', `request not delivered: ${letter?.detail ?? 'dead-lettered'}`));
+    }
     return slot.reply as Promise<Routed<T>>;
   }
 

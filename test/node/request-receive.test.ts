@@ -127,3 +127,17 @@ describe('Context.request', () => {
     expect((await within(ctx.receive({ timeout: 1_000 }), 2_000)).body).toBe('to my inbox');
   });
 });
+
+describe('Context.request to nowhere', () => {
+  it('fails at once with NO_ROUTE when the first hop is an unknown local address', async () => {
+    const node = newNode();
+    const ctx = node.context();
+    const started = Date.now();
+    const error = await within(ctx.request('nobody', 'x', { timeout: 10_000 }), 2_000).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: 'NodeError', code: 'NO_ROUTE' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(node.deadLetters.countOf('no-route')).toBe(1);
+  });
+});
