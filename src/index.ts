@@ -39,3 +39,45 @@ export { createNode, run, LOGGER, type CreateNodeOptions, type NodeWithContainer
 export { DiError } from './di/errors';
 // tsyringe's own decorators for services, re-exported so that reflect-metadata is always loaded first.
 export { injectable, singleton, inject, container } from 'tsyringe';
+
+// identity (and the vaults identities live in)
+export { InMemoryVault, FileVault, VaultError, type Vault, type KeyId, type FileVaultOptions } from './vault';
+export {
+  Identity,
+  identifierOf,
+  verifyBinding,
+  IdentityError,
+  TrustEveryone,
+  TrustIdentifier,
+  anyOf,
+  allOf,
+  trustIf,
+  type TrustPolicy,
+  type PeerIdentity,
+} from './identity';
+
+// channel
+export {
+  createSecureChannel,
+  createSecureChannelListener,
+  SecureChannel,
+  SecureChannelListener,
+  SecureChannelError,
+  fromSecureChannel,
+  remoteIdentifierOf,
+  secureChannelInfoOf,
+  SECURE_CHANNEL_INFO,
+  SECURE_CHANNEL_DEFAULTS,
+  type SecureChannelOptions,
+  type SecureChannelListenerOptions,
+  type SecureChannelListenerStats,
+  type SecureChannelListenerEvents,
+  type SecureChannelEvents,
+  type SecureChannelStats,
+  type SecureChannelInfo,
+  type SecureChannelErrorCode,
+  type ChannelEndOptions,
+  type CloseReason,
+  type DroppedFrames,
+  type RefusalReason,
+} from './channel';

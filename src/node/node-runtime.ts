@@ -230,7 +230,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
       this.router.unregister(address, cell);
       if (this.cells.get(address.key) === cell) this.cells.delete(address.key);
     }
-    this.emit('workerStopped', cell.address);
+    if (cell.started) this.emit('workerStopped', cell.address);
   }
 
   /**

@@ -35,6 +35,8 @@ export class WorkerCell implements Deliverable, Runnable {
   /** A handler (or an async access check) is in flight: no other message may start. */
   private busy = false;
   private stopRequested = false;
+  /** It got past `initialize` (so its stop is announced). */
+  started = false;
   private whenIdle: (() => void) | undefined;
   private stopped: Promise<void> | undefined;
   private readonly mailbox: Mailbox;
@@ -83,6 +85,7 @@ export class WorkerCell implements Deliverable, Runnable {
     }
     if (this.state !== 'initializing') return; // stopped while initializing
     this.state = 'running';
+    this.started = true;
     this.scheduleIfReady();
   }
 

@@ -1,0 +1,96 @@
+import { Address } from '../core/address';
+import { Route, route, type RoutePart } from '../core/route';
+import type { Identity } from '../identity';
+import type { Context, Destination } from '../node/context';
+import { Decryptor } from './decryptor';
+import { SecureChannelError } from './errors';
+import { Handshake, channelPattern } from './handshake';
+import { SECURE_CHANNEL_DEFAULTS, integer, resolveLimits, type ChannelEndOptions } from './options';
+import type { SecureChannel } from './secure-channel';
+import { localStaticKey } from './static-keys';
+
+/** How `createSecureChannel` opens a channel. */
+export interface SecureChannelOptions extends ChannelEndOptions {
+  /**
+   * The Noise protocol: `Noise_<XX|IK|NK>_25519_<ChaChaPoly|AESGCM>_<SHA256|SHA512|BLAKE2b|BLAKE2s>`. Default
+   * `Noise_XX_25519_ChaChaPoly_SHA256`.
+   */
+  readonly protocol?: string;
+  /**
+   * The listener's Noise static public key (`listener.staticPublicKey`). Required for IK and NK; with XX it
+   * pins the responder: the handshake then fails `UNTRUSTED` for any other key.
+   */
+  readonly remoteStaticKey?: Uint8Array;
+  /** Milliseconds until the handshake fails with `TIMEOUT`. Default 30 s. */
+  readonly timeout?: number;
+}
+
+function toRoute(to: Destination): Route {
+  if (to instanceof Route) return to;
+  if (Array.isArray(to)) return route(...(to as readonly RoutePart[]));
+  return route(to as RoutePart);
+}
+
+/**
+ * Opens a secure channel, as `identity`, to the secure channel listener at the end of `to` (any route:
+ * local hops, TCP, forwarders). Resolves once the listener has verified this side's identity and accepted,
+ * with the channel: send to `route(channel, ...)` to reach workers behind the listener, encrypted end to
+ * end. Rejects with `SecureChannelError`: `UNTRUSTED` (this side's trust policy refused the listener),
+ * `REFUSED` (the listener refused; `reason` says how), `HANDSHAKE_FAILED`, `TIMEOUT`,
+ * `UNSUPPORTED_PROTOCOL`, `INVALID_OPTIONS`. No channel exists after a rejection.
+ */
+export async function createSecureChannel(
+  ctx: Context,
+  identity: Identity,
+  to: Destination,
+  options: SecureChannelOptions,
+): Promise<SecureChannel> {
+  const limits = resolveLimits(options);
+  const timeout = integer(options.timeout, SECURE_CHANNEL_DEFAULTS.timeout, 1, 2 ** 31 - 1, 'timeout');
+  const protocolName = options.protocol ?? SECURE_CHANNEL_DEFAULTS.protocol;
+  const xx = channelPattern(protocolName) === 'XX';
+  const handshake = await Handshake.create(
+    true,
+    protocolName,
+    {
+      local: await localStaticKey(identity, options.staticKeyId),
+      trustPolicy: options.trustPolicy,
+      parameters: { maxMessageSize: limits.maxMessageSize, rekeyInterval: limits.rekeyInterval },
+      pinnedRemoteStaticKey: xx ? options.remoteStaticKey : undefined,
+    },
+    xx ? undefined : options.remoteStaticKey,
+  );
+
+  const address = Address.unique('sc.d.');
+  let hooks!: { onOpen(c: SecureChannel): void; onFail(e: SecureChannelError): void };
+  const opened = new Promise<SecureChannel>(
+    (resolve, reject) => (hooks = { onOpen: resolve, onFail: reject }),
+  );
+  const logger = ctx.node.logger.child({ component: 'secure-channel', decryptor: address.key });
+  const decryptor = new Decryptor(address, handshake, limits, hooks, logger);
+  try {
+    await ctx.startWorker(address, decryptor, { acceptsTransportMessages: true });
+  } catch (error) {
+    handshake.destroy();
+    throw error;
+  }
+
+  const timer = setTimeout(
+    () => decryptor.fail(new SecureChannelError('TIMEOUT', `no secure channel within ${timeout} ms`), true),
+    timeout,
+  );
+  try {
+    decryptor.send(await handshake.start(), toRoute(to));
+    return await opened;
+  } catch (error) {
+    decryptor.fail(
+      error instanceof SecureChannelError
+        ? error
+        : new SecureChannelError('HANDSHAKE_FAILED', 'handshake failed', { cause: error }),
+      false,
+    );
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,216 @@
+import { Address } from '../core/address';
+import { LocalMessage, type Routed } from '../core/message';
+import { Route } from '../core/route';
+import type { Context } from '../node/context';
+import type { Logger } from '../node/logger';
+import type { Worker } from '../node/worker';
+import { Encryptor } from './encryptor';
+import { SecureChannelError } from './errors';
+import { FrameType, decodeHello, decodeRefused, encodeRefused } from './frames';
+import { refusalFor, type Handshake, type HandshakeOutcome } from './handshake';
+import type { ChannelLimits } from './options';
+import { SecureChannel } from './secure-channel';
+import { ThrottledLog } from './throttled-log';
+
+/** How the code that started a channel end learns how its handshake ended. */
+export interface HandshakeHooks {
+  onOpen(channel: SecureChannel): void;
+  onFail(error: SecureChannelError): void;
+}
+
+/**
+ * handshake:  exchanging handshake messages.
+ * confirming: this side wrote the last handshake message and waits for the peer's ACCEPTED (or any
+ *             authenticated frame) or its refusal.
+ * open:       DATA frames only.
+ * closed:     the handshake failed, or the channel closed.
+ */
+type Phase = 'handshake' | 'confirming' | 'open' | 'closed';
+
+function noop(): void {}
+
+/**
+ * The receiving half of a channel end: the worker at the address the peer sends to. It is the only part of
+ * a channel that accepts transport messages. First it drives the handshake (one frame at a time, so the
+ * handshake needs no locking); once that completes it starts the encryptor and, from then on, hands every
+ * DATA frame to the `SecureChannel`, which decrypts it and forwards the message it holds.
+ */
+export class Decryptor implements Worker {
+  private phase: Phase = 'handshake';
+  private ctx: Context | undefined;
+  private peerRoute: Route | undefined;
+  private channel: SecureChannel | undefined;
+  private readonly replyRoute: Route;
+  private readonly ignored: ThrottledLog;
+
+  constructor(
+    readonly address: Address,
+    private readonly handshake: Handshake,
+    private readonly limits: ChannelLimits,
+    private readonly hooks: HandshakeHooks,
+    private readonly logger: Logger,
+  ) {
+    this.replyRoute = Route.of([address]);
+    this.ignored = new ThrottledLog(logger);
+  }
+
+  initialize(ctx: Context): void {
+    this.ctx = ctx;
+  }
+
+  handleMessage(_ctx: Context, message: Routed): Promise<void> | undefined {
+    const frame = message.body;
+    if (this.phase === 'open') {
+      // The hot path: one synchronous call per frame.
+      if (frame instanceof Uint8Array && frame[0] === FrameType.DATA) {
+        return this.channel!.receiveFrame(frame);
+      }
+      return this.channel!.drop('MALFORMED', 'a frame that is not DATA on an open channel');
+    }
+    if (!(frame instanceof Uint8Array) || frame.length === 0) {
+      return this.ignore('a body that is not a frame');
+    }
+    switch (frame[0]) {
+      case FrameType.HELLO:
+        if (this.phase !== 'handshake' || this.handshake.initiator || this.peerRoute !== undefined) break;
+        try {
+          return this.onHandshakeMessage(decodeHello(frame).message, message.returnRoute);
+        } catch (error) {
+          this.fail(error as SecureChannelError, true, message.returnRoute);
+          return undefined;
+        }
+      case FrameType.HANDSHAKE:
+        if (this.phase !== 'handshake') break;
+        return this.onHandshakeMessage(frame.subarray(1), message.returnRoute);
+      case FrameType.REFUSED: {
+        if (this.phase !== 'handshake' && this.phase !== 'confirming') break;
+        const reason = decodeRefused(frame);
+        this.fail(
+          new SecureChannelError('REFUSED', `the peer refused the handshake (${reason})`, { reason }),
+          false,
+        );
+        return undefined;
+      }
+      case FrameType.DATA:
+        if (this.phase !== 'confirming') break;
+        return this.onConfirmingFrame(frame);
+    }
+    return this.ignore(`an unexpected frame (type ${frame[0]}) in phase ${this.phase}`);
+  }
+
+  shutdown(): void {
+    if (this.phase === 'open') {
+      this.channel!.teardown('stopped');
+    } else {
+      this.fail(
+        new SecureChannelError('CLOSED', 'the channel stopped before its handshake completed'),
+        false,
+      );
+    }
+  }
+
+  /** Sends a frame to the peer (or to `to`) from this decryptor's address. */
+  send(frame: Uint8Array, to: Route | undefined = this.peerRoute): void {
+    if (to === undefined || this.ctx === undefined) return;
+    const pending = this.ctx.node.deliver(new LocalMessage(to, this.replyRoute, frame));
+    pending?.catch((err: unknown) => this.logger.debug({ err }, 'could not send a handshake frame'));
+  }
+
+  /**
+   * Abandons the handshake: wipes it, tells the peer (a coarse refusal notice) if `notify`, stops this end's
+   * workers and reports `error`. Does nothing once the channel is open.
+   */
+  fail(error: SecureChannelError, notify: boolean, to?: Route): void {
+    if (this.phase === 'open' || this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.handshake.destroy();
+    if (notify) {
+      // Once keys are split the peer may already consider the channel open (its ACCEPTED got lost, say):
+      // only an authenticated CLOSE can end that; a plaintext notice would be ignored by an open channel.
+      if (this.channel !== undefined) void this.channel.sendClose();
+      this.send(encodeRefused(refusalFor(error)), this.peerRoute ?? to);
+    }
+    if (this.channel !== undefined) this.channel.teardown('failed');
+    else if (this.ctx?.node.hasWorker(this.address)) void this.ctx.node.stopWorker(this.address).catch(noop);
+    this.hooks.onFail(error);
+  }
+
+  private async onHandshakeMessage(message: Uint8Array, returnRoute: Route): Promise<void> {
+    let step;
+    try {
+      step = await this.handshake.read(message);
+    } catch (error) {
+      this.fail(asChannelError(error), true, returnRoute);
+      return;
+    }
+    if (this.phase !== 'handshake') return; // it timed out or stopped meanwhile
+    // Only a message that verified may set where the peer is.
+    this.peerRoute ??= returnRoute;
+    if (step.reply !== undefined) this.send(step.reply);
+    if (step.outcome !== undefined) await this.established(step.outcome);
+  }
+
+  private async established(outcome: HandshakeOutcome): Promise<void> {
+    const ctx = this.ctx!;
+    const channel = new SecureChannel({
+      ctx,
+      decryptorAddress: this.address,
+      encryptorAddress: Address.unique('sc.e.'),
+      peerRoute: this.peerRoute!,
+      outcome,
+      limits: this.limits,
+      initiator: this.handshake.initiator,
+      logger: this.logger,
+    });
+    this.channel = channel;
+    try {
+      await ctx.startWorker(channel.address, new Encryptor(channel));
+    } catch (cause) {
+      this.fail(new SecureChannelError('CLOSED', 'could not start the encryptor', { cause }), true);
+      return;
+    }
+    if (this.phase !== 'handshake') return;
+    if (outcome.confirms) {
+      channel.sendAccepted();
+      this.open();
+    } else {
+      this.phase = 'confirming';
+    }
+  }
+
+  /** A DATA frame while waiting for ACCEPTED: if it authenticates, the peer accepted us. */
+  private onConfirmingFrame(frame: Uint8Array): Promise<void> | undefined {
+    const channel = this.channel!;
+    const before = channel.stats.framesReceived;
+    const pending = channel.receiveFrame(frame);
+    if (channel.stats.framesReceived > before) {
+      if (channel.isClosed) this.fail(new SecureChannelError('CLOSED', 'the peer closed the channel'), false);
+      else this.open();
+    }
+    return pending;
+  }
+
+  private open(): void {
+    this.phase = 'open';
+    this.logger.debug(
+      {
+        channel: this.channel!.address.key,
+        remote: this.channel!.remoteIdentifier,
+        protocol: this.channel!.protocolName,
+      },
+      'secure channel open',
+    );
+    this.hooks.onOpen(this.channel!);
+  }
+
+  private ignore(what: string): undefined {
+    this.ignored.warn({ decryptor: this.address.key }, `secure channel ignored ${what}`);
+    return undefined;
+  }
+}
+
+function asChannelError(error: unknown): SecureChannelError {
+  return error instanceof SecureChannelError
+    ? error
+    : new SecureChannelError('HANDSHAKE_FAILED', 'handshake failed', { cause: error });
+}

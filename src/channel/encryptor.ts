@@ -1,0 +1,34 @@
+import type { Routed } from '../core/message';
+import type { Context } from '../node/context';
+import type { Worker } from '../node/worker';
+import { SecureChannelError } from './errors';
+import type { SecureChannel } from './secure-channel';
+
+/**
+ * The sending half of a channel end, at the channel's address. It takes messages from workers of this node
+ * only (never from a transport: it would encrypt whatever a network peer asked), encrypts each together with
+ * the rest of its onward route and its return route, and sends the frames to the peer's decryptor. A message
+ * it cannot carry (the channel closed, over the size limit) becomes a dead letter (`undeliverable`) saying
+ * why. Its handler returns a promise only under backpressure, so a slow route slows its senders down.
+ */
+export class Encryptor implements Worker {
+  constructor(private readonly channel: SecureChannel) {}
+
+  handleMessage(ctx: Context, message: Routed): Promise<void> | undefined {
+    try {
+      return this.channel.transmit(message.onwardRoute.stepForward(), message.returnRoute, message.body);
+    } catch (error) {
+      if (!(error instanceof SecureChannelError)) throw error;
+      ctx.node.deadLetters.record(
+        'undeliverable',
+        `secure channel ${this.channel.address.key} cannot carry it: ${error.message} (${error.code})`,
+        message.message,
+      );
+      return undefined;
+    }
+  }
+
+  shutdown(): void {
+    this.channel.encryptorStopped();
+  }
+}

@@ -1,0 +1,55 @@
+import { SealrouteError } from '../core/errors';
+
+/**
+ * Why a peer refused a handshake, as its refusal notice says. Deliberately coarse: a peer learns that we
+ * did not trust it or that its handshake did not verify, never which check failed or why.
+ */
+export type RefusalReason = 'untrusted' | 'handshake-failed' | 'busy' | 'timeout' | 'unsupported-protocol';
+
+/**
+ * What went wrong with a secure channel; callers branch on `code`, never on message text.
+ * - `UNTRUSTED`: this side refused the peer: its trust policy said no, its identity proof did not verify
+ *   against the static key it used, it pinned another static key, or it stayed anonymous (NK) where the
+ *   policy needs an identity.
+ * - `REFUSED`: the peer refused this side; `reason` carries its (coarse) refusal notice.
+ * - `HANDSHAKE_FAILED`: a handshake message did not decrypt or did not parse. Opaque on purpose; the cause is
+ *   kept locally as `cause` and the peer only learns `handshake-failed`.
+ * - `UNSUPPORTED_PROTOCOL`: a Noise protocol name this side does not speak or does not accept.
+ * - `TIMEOUT`: the handshake did not complete in time.
+ * - `TOO_MANY_HANDSHAKES`: a listener refused a handshake because it already had its maximum pending.
+ * - `CLOSED`: the channel (or its listener, or its node) closed.
+ * - `TOO_LARGE`: a message over the channel's maximum message size; it is refused whole, never truncated.
+ * - `DECRYPT_FAILED`, `REPLAYED`, `TOO_OLD`, `MALFORMED`: a received frame was dropped (see `frameDropped`).
+ * - `INVALID_OPTIONS`: options that cannot work (NK without a remote static key, a bad limit...).
+ */
+export type SecureChannelErrorCode =
+  | 'UNTRUSTED'
+  | 'REFUSED'
+  | 'HANDSHAKE_FAILED'
+  | 'UNSUPPORTED_PROTOCOL'
+  | 'TIMEOUT'
+  | 'TOO_MANY_HANDSHAKES'
+  | 'CLOSED'
+  | 'TOO_LARGE'
+  | 'DECRYPT_FAILED'
+  | 'REPLAYED'
+  | 'TOO_OLD'
+  | 'MALFORMED'
+  | 'INVALID_OPTIONS';
+
+/** Errors of secure channels and their listeners; `code` says which (see `SecureChannelErrorCode`). */
+export class SecureChannelError extends SealrouteError {
+  override readonly name = 'SecureChannelError';
+  declare readonly code: SecureChannelErrorCode;
+  /** For `REFUSED`: what the peer's refusal notice said. */
+  readonly reason: RefusalReason | undefined;
+
+  constructor(
+    code: SecureChannelErrorCode,
+    message: string,
+    options?: { cause?: unknown; reason?: RefusalReason },
+  ) {
+    super('channel', code, message, options);
+    this.reason = options?.reason;
+  }
+}

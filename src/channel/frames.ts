@@ -1,0 +1,132 @@
+import { MAX_PLAINTEXT_LENGTH, TAG_LENGTH } from '../noise';
+import { SecureChannelError, type RefusalReason } from './errors';
+
+/**
+ * The frames a secure channel sends (docs/PROTOCOL.md section 4). Every frame is the bytes body of one
+ * message and starts with its type.
+ */
+export const FrameType = {
+  /** Initiator to listener: `protocol-name-length:u8 protocol-name noise-message-1`. */
+  HELLO: 1,
+  /** Any further handshake message: `noise-message`. */
+  HANDSHAKE: 2,
+  /** A plaintext refusal of a handshake in progress: `reason:u8`. Ignored once a channel is open. */
+  REFUSED: 3,
+  /** Encrypted data: `nonce:u64 ciphertext` (the plaintext starts with a `PayloadKind`). */
+  DATA: 4,
+} as const;
+
+/** What a decrypted DATA frame holds: its first plaintext byte. Authenticated, unlike the frame type. */
+export const PayloadKind = {
+  /** The peer checked our identity and completed the handshake: the channel is open. */
+  ACCEPTED: 0,
+  /** A whole message: a transport message (routes and body) follows. */
+  MESSAGE: 1,
+  /** A piece of a message too large for one frame: `id:u32 total:u32 index:u32 piece`. */
+  CHUNK: 2,
+  /** The peer closed the channel. */
+  CLOSE: 3,
+} as const;
+
+/** Bytes before the ciphertext of a DATA frame: the type and the explicit nonce. */
+export const DATA_HEADER_LENGTH = 9;
+/** The smallest DATA frame: a header and an AEAD tag over an empty plaintext. */
+export const MIN_DATA_FRAME = DATA_HEADER_LENGTH + TAG_LENGTH;
+/** Bytes before the piece of a CHUNK plaintext: kind, message id, total length, index. */
+export const CHUNK_HEADER_LENGTH = 13;
+/** The largest plaintext of one DATA frame, so that its ciphertext is one Noise message (65535 bytes). */
+export const MAX_FRAME_PLAINTEXT = MAX_PLAINTEXT_LENGTH;
+/** The largest message (routes and body) that travels in one frame. */
+export const MAX_SINGLE_FRAME_MESSAGE = MAX_FRAME_PLAINTEXT - 1;
+/** The size of every piece of a chunked message but the last (a fixed size lets the receiver check it). */
+export const CHUNK_PIECE_LENGTH = MAX_FRAME_PLAINTEXT - CHUNK_HEADER_LENGTH;
+
+const refusalCodes: Readonly<Record<RefusalReason, number>> = {
+  untrusted: 1,
+  'handshake-failed': 2,
+  busy: 3,
+  timeout: 4,
+  'unsupported-protocol': 5,
+};
+const refusalReasons = new Map<number, RefusalReason>(
+  Object.entries(refusalCodes).map(([reason, code]) => [code, reason as RefusalReason]),
+);
+
+const ascii = new TextEncoder();
+const asciiDecoder = new TextDecoder('utf-8', { fatal: true });
+
+function malformed(what: string): SecureChannelError {
+  return new SecureChannelError('MALFORMED', `malformed ${what} frame`);
+}
+
+/** `HELLO protocol-name-length:u8 protocol-name message`. */
+export function encodeHello(protocolName: string, message: Uint8Array): Uint8Array {
+  const name = ascii.encode(protocolName);
+  if (name.length > 255) throw new SecureChannelError('UNSUPPORTED_PROTOCOL', 'protocol name too long');
+  const frame = new Uint8Array(2 + name.length + message.length);
+  frame[0] = FrameType.HELLO;
+  frame[1] = name.length;
+  frame.set(name, 2);
+  frame.set(message, 2 + name.length);
+  return frame;
+}
+
+/** Reads a HELLO frame; throws `MALFORMED`. The message is a view into `frame`. */
+export function decodeHello(frame: Uint8Array): { protocolName: string; message: Uint8Array } {
+  if (frame.length < 2 || frame[0] !== FrameType.HELLO) throw malformed('hello');
+  const length = frame[1]!;
+  if (frame.length < 2 + length) throw malformed('hello');
+  let protocolName: string;
+  try {
+    protocolName = asciiDecoder.decode(frame.subarray(2, 2 + length));
+  } catch (cause) {
+    throw new SecureChannelError('MALFORMED', 'malformed hello frame', { cause });
+  }
+  return { protocolName, message: frame.subarray(2 + length) };
+}
+
+/** `HANDSHAKE message`. */
+export function encodeHandshake(message: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(1 + message.length);
+  frame[0] = FrameType.HANDSHAKE;
+  frame.set(message, 1);
+  return frame;
+}
+
+/** `REFUSED reason:u8`. */
+export function encodeRefused(reason: RefusalReason): Uint8Array {
+  return Uint8Array.of(FrameType.REFUSED, refusalCodes[reason]);
+}
+
+/** The reason of a REFUSED frame; an unknown or missing code reads as `handshake-failed`. */
+export function decodeRefused(frame: Uint8Array): RefusalReason {
+  return refusalReasons.get(frame[1] ?? 0) ?? 'handshake-failed';
+}
+
+/** Writes `value` (an integer below 2^53) as a big-endian u64 at `offset`. */
+export function writeU64(out: Uint8Array, offset: number, value: number): void {
+  const hi = Math.floor(value / 0x1_0000_0000);
+  writeU32(out, offset, hi);
+  writeU32(out, offset + 4, value - hi * 0x1_0000_0000);
+}
+
+/** Reads a big-endian u64 at `offset`; -1 if it is 2^53 or more (no sender ever gets there). */
+export function readU64(bytes: Uint8Array, offset: number): number {
+  const hi = readU32(bytes, offset);
+  if (hi > 0x1f_ffff) return -1;
+  return hi * 0x1_0000_0000 + readU32(bytes, offset + 4);
+}
+
+export function writeU32(out: Uint8Array, offset: number, value: number): void {
+  out[offset] = value >>> 24;
+  out[offset + 1] = (value >>> 16) & 0xff;
+  out[offset + 2] = (value >>> 8) & 0xff;
+  out[offset + 3] = value & 0xff;
+}
+
+export function readU32(bytes: Uint8Array, offset: number): number {
+  return (
+    ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>>
+    0
+  );
+}

@@ -1,0 +1,306 @@
+import { IdentityError, TrustEveryone, type PeerIdentity, type TrustPolicy } from '../identity';
+import { HandshakeState, parseProtocolName, type PatternName, type TransportCiphers } from '../noise';
+import { SecureChannelError, type RefusalReason } from './errors';
+import { encodeHandshake, encodeHello, readU32, writeU32 } from './frames';
+import { verifiedBindings, type LocalStatic } from './static-keys';
+
+/** Mixed into every handshake hash: both ends must run this very protocol, version 1. */
+export const PROLOGUE = new TextEncoder().encode('sealroute/secure-channel/v1');
+
+/** The patterns a secure channel runs. */
+export const CHANNEL_PATTERNS: readonly PatternName[] = ['XX', 'IK', 'NK'];
+
+/**
+ * Which handshake message carries each side's identity payload: the first message it writes whose payload
+ * is encrypted. The NK initiator's payload there holds no identity (it has no static key to bind).
+ */
+const IDENTITY_MESSAGE: Readonly<Record<PatternName, { initiator: number; responder: number }>> = {
+  XX: { initiator: 2, responder: 1 }, // -> e   <- e, ee, s, es [R]   -> s, se [I]
+  IK: { initiator: 0, responder: 1 }, // -> e, es, s, ss [I]   <- e, ee, se [R]
+  NK: { initiator: 0, responder: 1 }, // -> e, es [anonymous]   <- e, ee [R]
+};
+
+/** What each side announces about the frames it will receive and send. */
+export interface ChannelParameters {
+  /** The largest message (routes and body) it accepts. */
+  readonly maxMessageSize: number;
+  /** It rekeys its sending key every this many frames. */
+  readonly rekeyInterval: number;
+}
+
+/** What one side of a handshake needs. */
+export interface HandshakeSettings {
+  readonly local: LocalStatic;
+  readonly trustPolicy: TrustPolicy;
+  readonly parameters: ChannelParameters;
+  /** For an XX initiator: the only responder static key it accepts (IK and NK pin it by construction). */
+  readonly pinnedRemoteStaticKey?: Uint8Array;
+}
+
+/** A completed handshake. */
+export interface HandshakeOutcome {
+  readonly ciphers: TransportCiphers;
+  /** The peer's authenticated identity; undefined for an anonymous NK initiator. */
+  readonly remote: PeerIdentity | undefined;
+  /** The peer's Noise static key; undefined for an anonymous NK initiator. */
+  readonly remoteStaticKey: Uint8Array | undefined;
+  readonly handshakeHash: Uint8Array;
+  readonly protocolName: string;
+  /** What the peer announced. */
+  readonly peer: ChannelParameters;
+  /**
+   * Whether this side read the last handshake message: it then confirms with an encrypted ACCEPTED frame
+   * and is open at once; the other side is open once that (or any authenticated) frame arrives.
+   */
+  readonly confirms: boolean;
+}
+
+/** The result of one received handshake message. */
+export interface HandshakeStep {
+  /** A HANDSHAKE frame to send to the peer. */
+  readonly reply?: Uint8Array;
+  /** Present once the handshake is complete. */
+  readonly outcome?: HandshakeOutcome;
+}
+
+const HAS_IDENTITY = 1;
+const ANONYMOUS_PAYLOAD_LENGTH = 1 + 4 + 4;
+const IDENTITY_PAYLOAD_LENGTH = 1 + 32 + 64 + 4 + 4;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One side of a secure channel handshake over the Noise `HandshakeState`: it writes and reads the
+ * pattern's messages, puts this side's identity proof into its identity message (identity key, and the
+ * identity's signature over the Noise static key), checks the peer's proof against the static key the
+ * handshake actually authenticated, and asks the trust policy. Pure: the worker that drives it sends the
+ * frames. Every failure is a `SecureChannelError`: `UNTRUSTED` or `HANDSHAKE_FAILED` (see `refusalFor`).
+ */
+export class Handshake {
+  private index = 0; // the next message of the pattern
+  private remote: PeerIdentity | undefined;
+  private peer: ChannelParameters | undefined;
+
+  private constructor(
+    readonly initiator: boolean,
+    readonly protocolName: string,
+    private readonly pattern: PatternName,
+    private readonly state: HandshakeState,
+    private readonly settings: HandshakeSettings,
+  ) {}
+
+  /**
+   * A handshake running `protocolName`. IK and NK initiators need `remoteStaticKey` (the listener's static
+   * public key). Throws `UNSUPPORTED_PROTOCOL` or `INVALID_OPTIONS`.
+   */
+  static async create(
+    initiator: boolean,
+    protocolName: string,
+    settings: HandshakeSettings,
+    remoteStaticKey?: Uint8Array,
+  ): Promise<Handshake> {
+    const pattern = channelPattern(protocolName);
+    const anonymous = initiator && pattern === 'NK';
+    if (initiator && pattern !== 'XX' && remoteStaticKey === undefined) {
+      throw new SecureChannelError(
+        'INVALID_OPTIONS',
+        `${pattern} needs the listener's static public key (remoteStaticKey)`,
+      );
+    }
+    let state: HandshakeState;
+    try {
+      state = await HandshakeState.create({
+        protocolName,
+        initiator,
+        prologue: PROLOGUE,
+        s: anonymous ? undefined : settings.local.key,
+        rs: initiator && pattern !== 'XX' ? remoteStaticKey : undefined,
+      });
+    } catch (cause) {
+      throw new SecureChannelError('INVALID_OPTIONS', `cannot start a ${protocolName} handshake`, { cause });
+    }
+    return new Handshake(initiator, protocolName, pattern, state, settings);
+  }
+
+  /** The initiator's first move: the HELLO frame to send to the listener. */
+  async start(): Promise<Uint8Array> {
+    return encodeHello(this.protocolName, await this.write());
+  }
+
+  /** Reads the peer's next handshake message (the noise message, without the frame type). */
+  async read(message: Uint8Array): Promise<HandshakeStep> {
+    const index = this.index;
+    let payload: Uint8Array;
+    try {
+      payload = await this.state.readMessage(message);
+    } catch (cause) {
+      throw handshakeFailed(cause);
+    }
+    this.index++;
+    if (index === this.identityMessage(!this.initiator)) {
+      await this.authenticate(payload);
+    } else if (payload.length !== 0) {
+      throw handshakeFailed(undefined, 'unexpected handshake payload');
+    }
+    if (this.state.isComplete) return { outcome: this.finish(true) };
+    const reply = encodeHandshake(await this.write());
+    return this.state.isComplete ? { reply, outcome: this.finish(false) } : { reply };
+  }
+
+  /** Wipes the handshake's secrets (an abandoned handshake). */
+  destroy(): void {
+    this.state.destroy();
+  }
+
+  private async write(): Promise<Uint8Array> {
+    const payload = this.index === this.identityMessage(this.initiator) ? this.identityPayload() : EMPTY;
+    try {
+      const message = await this.state.writeMessage(payload);
+      this.index++;
+      return message;
+    } catch (cause) {
+      throw handshakeFailed(cause);
+    }
+  }
+
+  private identityMessage(ofInitiator: boolean): number {
+    const entry = IDENTITY_MESSAGE[this.pattern];
+    return ofInitiator ? entry.initiator : entry.responder;
+  }
+
+  /** `flags:u8 [identity-key:32 binding:64] max-message-size:u32 rekey-interval:u32`. */
+  private identityPayload(): Uint8Array {
+    const anonymous = this.initiator && this.pattern === 'NK';
+    const { local, parameters } = this.settings;
+    const out = new Uint8Array(anonymous ? ANONYMOUS_PAYLOAD_LENGTH : IDENTITY_PAYLOAD_LENGTH);
+    let offset = 1;
+    if (!anonymous) {
+      out[0] = HAS_IDENTITY;
+      out.set(local.identity.publicKey, 1);
+      out.set(local.binding, 33);
+      offset = 97;
+    }
+    writeU32(out, offset, parameters.maxMessageSize);
+    writeU32(out, offset + 4, parameters.rekeyInterval);
+    return out;
+  }
+
+  /** Parses the peer's identity payload, verifies its proof, and asks the trust policy. */
+  private async authenticate(payload: Uint8Array): Promise<void> {
+    const hasIdentity = payload[0] === HAS_IDENTITY;
+    const expected = hasIdentity ? IDENTITY_PAYLOAD_LENGTH : ANONYMOUS_PAYLOAD_LENGTH;
+    if (payload.length !== expected || (payload[0] !== 0 && !hasIdentity)) {
+      throw handshakeFailed(undefined, 'malformed identity payload');
+    }
+    const offset = hasIdentity ? 97 : 1;
+    const peer = { maxMessageSize: readU32(payload, offset), rekeyInterval: readU32(payload, offset + 4) };
+    if (peer.rekeyInterval === 0) throw handshakeFailed(undefined, 'malformed identity payload');
+    this.peer = peer;
+
+    const { trustPolicy, pinnedRemoteStaticKey } = this.settings;
+    // The static key the handshake authenticated, not one the peer claims: a binding is only worth
+    // anything for the key that the DH operations proved the peer holds.
+    const remoteStaticKey = this.state.remoteStaticPublicKey;
+    if (!hasIdentity) {
+      // Only an NK initiator may be anonymous; a responder always proves an identity.
+      if (this.initiator || this.pattern !== 'NK') throw untrusted('the peer did not prove an identity');
+      if (trustPolicy !== TrustEveryone) {
+        throw untrusted(
+          `NK initiators are anonymous; trust policy ${trustPolicy.name} needs an identity (use TrustEveryone, or XX/IK)`,
+        );
+      }
+      return;
+    }
+    if (remoteStaticKey === undefined) throw handshakeFailed(undefined, 'no remote static key');
+    if (pinnedRemoteStaticKey !== undefined && !sameBytes(pinnedRemoteStaticKey, remoteStaticKey)) {
+      throw untrusted('the responder does not hold the pinned static key');
+    }
+    const publicKey = payload.slice(1, 33);
+    let identifier: string;
+    try {
+      identifier = verifiedBindings.verify(
+        this.settings.local.identity.vault,
+        publicKey,
+        remoteStaticKey,
+        payload.subarray(33, 97),
+      );
+    } catch (cause) {
+      if (cause instanceof IdentityError) {
+        throw untrusted('the peer identity proof does not match its static key', cause);
+      }
+      throw cause;
+    }
+    const remote: PeerIdentity = { identifier, publicKey };
+    let trusted: boolean;
+    try {
+      trusted = await trustPolicy.check(remote);
+    } catch (cause) {
+      throw untrusted(`trust policy ${trustPolicy.name} failed on ${identifier}`, cause);
+    }
+    if (!trusted) throw untrusted(`trust policy ${trustPolicy.name} refused ${identifier}`);
+    this.remote = remote;
+  }
+
+  private finish(confirms: boolean): HandshakeOutcome {
+    const remoteStaticKey = this.state.remoteStaticPublicKey;
+    const handshakeHash = this.state.handshakeHash;
+    if (this.peer === undefined) {
+      throw handshakeFailed(undefined, 'the handshake ended without the peer parameters');
+    }
+    return {
+      ciphers: this.state.split(),
+      remote: this.remote,
+      remoteStaticKey,
+      handshakeHash,
+      protocolName: this.protocolName,
+      peer: this.peer,
+      confirms,
+    };
+  }
+}
+
+/** The pattern of a protocol name the channel runs; throws `UNSUPPORTED_PROTOCOL` otherwise. */
+export function channelPattern(protocolName: string): PatternName {
+  let pattern: PatternName;
+  try {
+    pattern = parseProtocolName(protocolName).pattern.name;
+  } catch (cause) {
+    throw new SecureChannelError('UNSUPPORTED_PROTOCOL', `unsupported protocol ${protocolName}`, { cause });
+  }
+  if (!CHANNEL_PATTERNS.includes(pattern)) {
+    throw new SecureChannelError('UNSUPPORTED_PROTOCOL', `unsupported pattern ${pattern}`);
+  }
+  return pattern;
+}
+
+/** What a refusal notice tells the peer about `error`: only whether trust or the handshake failed. */
+export function refusalFor(error: SecureChannelError): RefusalReason {
+  switch (error.code) {
+    case 'UNTRUSTED':
+      return 'untrusted';
+    case 'TIMEOUT':
+      return 'timeout';
+    case 'UNSUPPORTED_PROTOCOL':
+      return 'unsupported-protocol';
+    case 'TOO_MANY_HANDSHAKES':
+      return 'busy';
+    default:
+      return 'handshake-failed';
+  }
+}
+
+function handshakeFailed(cause: unknown, detail = 'a handshake message did not verify'): SecureChannelError {
+  // The cause (a NoiseError, say DECRYPT_FAILED) stays local; the message is the same for every cause.
+  if (cause instanceof SecureChannelError) return cause;
+  return new SecureChannelError('HANDSHAKE_FAILED', `handshake failed: ${detail}`, { cause });
+}
+
+function untrusted(message: string, cause?: unknown): SecureChannelError {
+  return new SecureChannelError('UNTRUSTED', message, { cause });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}

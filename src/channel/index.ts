@@ -1,0 +1,28 @@
+/**
+ * Secure channels: mutually authenticated, end-to-end encrypted channels (Noise XX, IK or NK) that are
+ * just worker addresses, over any route.
+ */
+export { createSecureChannel, type SecureChannelOptions } from './create-secure-channel';
+export {
+  createSecureChannelListener,
+  SecureChannelListener,
+  type SecureChannelListenerOptions,
+  type SecureChannelListenerStats,
+  type SecureChannelListenerEvents,
+} from './secure-channel-listener';
+export {
+  SecureChannel,
+  type CloseReason,
+  type DroppedFrames,
+  type SecureChannelEvents,
+  type SecureChannelStats,
+} from './secure-channel';
+export {
+  fromSecureChannel,
+  remoteIdentifierOf,
+  secureChannelInfoOf,
+  SECURE_CHANNEL_INFO,
+  type SecureChannelInfo,
+} from './access';
+export { SecureChannelError, type RefusalReason, type SecureChannelErrorCode } from './errors';
+export { SECURE_CHANNEL_DEFAULTS, type ChannelEndOptions } from './options';

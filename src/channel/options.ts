@@ -1,0 +1,114 @@
+import type { TrustPolicy } from '../identity';
+import type { KeyId } from '../vault/vault';
+import { SecureChannelError } from './errors';
+
+/** The defaults of every secure channel limit. */
+export const SECURE_CHANNEL_DEFAULTS = {
+  /** Noise protocol of `createSecureChannel`. */
+  protocol: 'Noise_XX_25519_ChaChaPoly_SHA256',
+  /** How long `createSecureChannel` waits for the handshake to complete, in ms. */
+  timeout: 30_000,
+  /** Largest message (routes and encoded body) a channel end accepts: 16 MiB. */
+  maxMessageSize: 16 * 1024 * 1024,
+  /** Chunked messages being reassembled at once per channel end; one more evicts the oldest. */
+  maxPartialMessages: 4,
+  /** Width of the replay window, in frames: how far frames may be reordered and still be delivered. */
+  replayWindow: 1024,
+  /** Frames sent under one key before the sender rekeys (Noise REKEY). */
+  rekeyInterval: 65_536,
+  /** Handshakes a listener runs at once; more are refused with `busy`. */
+  maxPendingHandshakes: 256,
+  /** How long a listener's responder waits for a handshake to complete, in ms. */
+  handshakeTimeout: 10_000,
+  /** How long a closed channel's encryptor stays to dead-letter late sends with a clear reason, in ms. */
+  closedLinger: 10_000,
+} as const;
+
+/** Options both ends of a channel take. */
+export interface ChannelEndOptions {
+  /** Whom to accept: asked once per handshake about the peer's proven identity. Required. */
+  readonly trustPolicy: TrustPolicy;
+  /** Largest message this end accepts (the peer learns it in the handshake). Default 16 MiB. */
+  readonly maxMessageSize?: number;
+  /** Chunked messages in reassembly at once. Default 4. */
+  readonly maxPartialMessages?: number;
+  /** Replay window width in frames. Default 1024. */
+  readonly replayWindow?: number;
+  /** This end rekeys its sending key every this many frames (announced to the peer). Default 65536. */
+  readonly rekeyInterval?: number;
+  /**
+   * An X25519 key of the identity's vault to use as Noise static key (so IK initiators can pin it across
+   * restarts). Default: a key generated once per identity and process.
+   */
+  readonly staticKeyId?: KeyId;
+}
+
+/** The limits of one channel end, resolved and checked. */
+export interface ChannelLimits {
+  readonly maxMessageSize: number;
+  readonly maxPartialMessages: number;
+  readonly replayWindow: number;
+  readonly rekeyInterval: number;
+  readonly closedLinger: number;
+}
+
+const U32_MAX = 0xffff_ffff;
+
+/** Fills in defaults; throws `INVALID_OPTIONS` for a value that cannot work. */
+export function resolveLimits(options: ChannelEndOptions): ChannelLimits {
+  if (options.trustPolicy === undefined || typeof options.trustPolicy.check !== 'function') {
+    throw new SecureChannelError(
+      'INVALID_OPTIONS',
+      'a trustPolicy is required (TrustEveryone to accept anyone)',
+    );
+  }
+  return {
+    maxMessageSize: integer(
+      options.maxMessageSize,
+      SECURE_CHANNEL_DEFAULTS.maxMessageSize,
+      1,
+      U32_MAX,
+      'maxMessageSize',
+    ),
+    maxPartialMessages: integer(
+      options.maxPartialMessages,
+      SECURE_CHANNEL_DEFAULTS.maxPartialMessages,
+      1,
+      1024,
+      'maxPartialMessages',
+    ),
+    replayWindow: integer(
+      options.replayWindow,
+      SECURE_CHANNEL_DEFAULTS.replayWindow,
+      1,
+      1 << 20,
+      'replayWindow',
+    ),
+    rekeyInterval: integer(
+      options.rekeyInterval,
+      SECURE_CHANNEL_DEFAULTS.rekeyInterval,
+      1,
+      U32_MAX,
+      'rekeyInterval',
+    ),
+    closedLinger: SECURE_CHANNEL_DEFAULTS.closedLinger,
+  };
+}
+
+/** An integer option within [min, max], or its default. */
+export function integer(
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  name: string,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new SecureChannelError(
+      'INVALID_OPTIONS',
+      `${name} must be an integer in ${min}..${max}, got ${value}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,448 @@
+import { EventEmitter } from 'eventemitter3';
+import type { Address } from '../core/address';
+import { LocalMessage, type LocalInfo } from '../core/message';
+import { Route, route, type Addressable, type RoutePart } from '../core/route';
+import type { PeerIdentity } from '../identity';
+import type { Context, Destination } from '../node/context';
+import type { Logger } from '../node/logger';
+import { SECURE_CHANNEL_INFO, type SecureChannelInfo } from './access';
+import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope';
+import { ReceiveKeys, SendKeys } from './epoch-keys';
+import { SecureChannelError, type SecureChannelErrorCode } from './errors';
+import {
+  CHUNK_HEADER_LENGTH,
+  CHUNK_PIECE_LENGTH,
+  DATA_HEADER_LENGTH,
+  FrameType,
+  MAX_SINGLE_FRAME_MESSAGE,
+  MIN_DATA_FRAME,
+  PayloadKind,
+  readU32,
+  readU64,
+  writeU32,
+  writeU64,
+} from './frames';
+import type { HandshakeOutcome } from './handshake';
+import type { ChannelLimits } from './options';
+import { Reassembly } from './reassembly';
+import { ReplayWindow } from './replay-window';
+import { ThrottledLog } from './throttled-log';
+
+/**
+ * Why a channel closed: `local` (close() here), `remote` (the peer's authenticated Close), `stopped` (one of
+ * its workers or its node stopped), `failed` (the handshake failed before it opened).
+ */
+export type CloseReason = 'local' | 'remote' | 'stopped' | 'failed';
+
+/** Frames a channel end dropped, by reason. None of them was delivered. */
+export interface DroppedFrames {
+  /** Did not authenticate (tampered, forged, or under a wrong key). */
+  decryptFailed: number;
+  /** A nonce already received: a replay or a duplicate. */
+  replayed: number;
+  /** A nonce below the replay window, or of an epoch whose key is gone. */
+  tooOld: number;
+  /** Not a well-formed frame, or an authenticated payload that does not parse. */
+  malformed: number;
+  /** A message over this end's maximum message size. */
+  tooLarge: number;
+  /** Partial chunked messages given up to make room (`maxPartialMessages`). */
+  evicted: number;
+}
+
+/** Counters of one channel end. */
+export interface SecureChannelStats {
+  framesSent: number;
+  framesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+  readonly dropped: DroppedFrames;
+}
+
+/** Events a `SecureChannel` emits. */
+export interface SecureChannelEvents {
+  /** The channel closed (once). */
+  closed: [CloseReason];
+  /** A received frame was dropped; the error's code says why (also counted in `stats.dropped`). */
+  frameDropped: [SecureChannelError];
+}
+
+/** @internal What a channel end is made of, once its handshake completed. */
+export interface ChannelInit {
+  /** The decryptor's context: frames and decrypted messages are sent from it. */
+  readonly ctx: Context;
+  readonly decryptorAddress: Address;
+  readonly encryptorAddress: Address;
+  /** The route to the peer's decryptor. */
+  readonly peerRoute: Route;
+  readonly outcome: HandshakeOutcome;
+  readonly limits: ChannelLimits;
+  readonly initiator: boolean;
+  readonly logger: Logger;
+}
+
+const dropCounter: Partial<Record<SecureChannelErrorCode, keyof DroppedFrames>> = {
+  DECRYPT_FAILED: 'decryptFailed',
+  REPLAYED: 'replayed',
+  TOO_OLD: 'tooOld',
+  MALFORMED: 'malformed',
+  TOO_LARGE: 'tooLarge',
+};
+
+function singleOrChunked(length: number): number {
+  return length <= MAX_SINGLE_FRAME_MESSAGE ? 1 : CHUNK_HEADER_LENGTH;
+}
+
+function noop(): void {}
+
+/**
+ * One end of an open secure channel. Its `address` is the local encryptor: a message sent to
+ * `route(channel, ...rest)` is encrypted together with `rest` and its return route, carried to the peer's
+ * decryptor over whatever route the handshake ran on, decrypted there and forwarded to `rest` with the
+ * return route `[peer's encryptor, ...return route]`, so replies come back encrypted too. Every message
+ * delivered from a channel carries `localInfo.secureChannel` (see `remoteIdentifierOf`).
+ *
+ * Dropped frames (tampered, replayed, too old, malformed) are never delivered; they are counted in
+ * `stats.dropped`, logged (throttled) and emitted as `frameDropped`, not recorded as dead letters: they are
+ * not messages of this node.
+ */
+export class SecureChannel extends EventEmitter<SecureChannelEvents> implements Addressable {
+  /** The encryptor: the first hop of routes through this channel. */
+  readonly address: Address;
+  /** The decryptor: where the peer's frames arrive. */
+  readonly decryptorAddress: Address;
+  /** The peer's authenticated identifier; undefined for an anonymous NK initiator. */
+  readonly remoteIdentifier: string | undefined;
+  /** The peer's identity (identifier and Ed25519 public key); undefined when anonymous. */
+  readonly remoteIdentity: PeerIdentity | undefined;
+  /** The peer's Noise static public key; undefined for an anonymous NK initiator. */
+  readonly remoteStaticKey: Uint8Array | undefined;
+  /** The Noise protocol the handshake ran. */
+  readonly protocolName: string;
+  /** Whether this end initiated the channel. */
+  readonly isInitiator: boolean;
+  /** The Noise handshake hash, identical at both ends: usable for channel binding. */
+  readonly handshakeHash: Uint8Array;
+  /** Largest message this end sends: the smaller of its own and the peer's announced maximum. */
+  readonly maxMessageSize: number;
+  readonly stats: SecureChannelStats;
+
+  private readonly ctx: Context;
+  private readonly peerRoute: Route;
+  private readonly replyRoute: Route;
+  private readonly localInfo: LocalInfo;
+  private readonly sendKeys: SendKeys;
+  private readonly receiveKeys: ReceiveKeys;
+  private readonly window: ReplayWindow;
+  private readonly reassembly: Reassembly;
+  private readonly receiveLimit: number;
+  private readonly limits: ChannelLimits;
+  private readonly logger: Logger;
+  private readonly dropLog: ThrottledLog;
+  private nextMessageId = 0;
+  private reason: CloseReason | undefined;
+  private stopped: Promise<void> = Promise.resolve();
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private readonly closedPromise: Promise<CloseReason>;
+  private resolveClosed!: (reason: CloseReason) => void;
+
+  /** @internal Made by the decryptor when its handshake completes. */
+  constructor(init: ChannelInit) {
+    super();
+    const { outcome, limits } = init;
+    this.ctx = init.ctx;
+    this.address = init.encryptorAddress;
+    this.decryptorAddress = init.decryptorAddress;
+    this.peerRoute = init.peerRoute;
+    this.replyRoute = Route.of([init.decryptorAddress]);
+    this.remoteIdentity = outcome.remote;
+    this.remoteIdentifier = outcome.remote?.identifier;
+    this.remoteStaticKey = outcome.remoteStaticKey;
+    this.protocolName = outcome.protocolName;
+    this.isInitiator = init.initiator;
+    this.handshakeHash = outcome.handshakeHash;
+    this.limits = limits;
+    this.maxMessageSize = Math.min(limits.maxMessageSize, outcome.peer.maxMessageSize);
+    this.receiveLimit = limits.maxMessageSize;
+    // Our sending key rekeys on our schedule; the receiving key on the schedule the peer announced.
+    this.sendKeys = new SendKeys(outcome.ciphers.send, limits.rekeyInterval);
+    this.receiveKeys = new ReceiveKeys(outcome.ciphers.receive, outcome.peer.rekeyInterval);
+    this.window = new ReplayWindow(limits.replayWindow);
+    this.reassembly = new Reassembly(limits.maxMessageSize, limits.maxPartialMessages);
+    const info: SecureChannelInfo = Object.freeze({
+      identifier: this.remoteIdentifier,
+      identity: this.remoteIdentity,
+      channel: this.address,
+    });
+    this.localInfo = Object.freeze({ [SECURE_CHANNEL_INFO]: info });
+    this.logger = init.logger;
+    this.dropLog = new ThrottledLog(init.logger);
+    this.stats = {
+      framesSent: 0,
+      framesReceived: 0,
+      messagesSent: 0,
+      messagesReceived: 0,
+      dropped: { decryptFailed: 0, replayed: 0, tooOld: 0, malformed: 0, tooLarge: 0, evicted: 0 },
+    };
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  /** Whether the channel has closed. */
+  get isClosed(): boolean {
+    return this.reason !== undefined;
+  }
+
+  /** Why the channel closed, once it has. */
+  get closeReason(): CloseReason | undefined {
+    return this.reason;
+  }
+
+  /** Resolves with the reason once the channel closes. */
+  closed(): Promise<CloseReason> {
+    return this.closedPromise;
+  }
+
+  /**
+   * Sends `body` through the channel to `to` (the route beyond the channel, as `ctx.send` takes it:
+   * `channel.send(ctx, 'echoer', 'hi')`), with `from`'s address as return route. Unlike a plain `ctx.send(route(channel, ...))`, whose
+   * failures can only become dead letters, this rejects: `TOO_LARGE` for a message over `maxMessageSize`
+   * (nothing is sent), `CLOSED` once the channel closed. Resolves once the frames are queued at the next hop.
+   */
+  send(from: Addressable, to: Destination, body: unknown): Promise<void> {
+    try {
+      const onward = Array.isArray(to) ? route(...(to as readonly RoutePart[])) : route(to as RoutePart);
+      return this.transmit(onward, Route.of([from.address]), body) ?? Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Closes the channel at both ends: an authenticated Close goes to the peer, then this end's workers stop.
+   * Later sends to the encryptor become dead letters (`undeliverable`, "secure channel ... is closed") for a
+   * while, then `no-route`. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.reason === undefined) {
+      const sent = this.sendClose();
+      this.teardown('local');
+      await sent;
+    }
+    await this.stopped;
+  }
+
+  /**
+   * @internal Sends the authenticated CLOSE frame (best effort: if it cannot go, the peer learns of the close
+   * when its own sends go nowhere). Resolves once it is queued at the next hop; never rejects.
+   */
+  sendClose(): Promise<void> {
+    if (this.reason !== undefined) return Promise.resolve();
+    try {
+      return this.sendFrame(Uint8Array.of(PayloadKind.CLOSE))?.catch(noop) ?? Promise.resolve();
+    } catch {
+      return Promise.resolve();
+    }
+  }
+
+  /**
+   * @internal Encrypts a message into one frame, or into chunks when it is larger than one Noise message,
+   * and hands them to the next hop. Throws `CLOSED` or `TOO_LARGE` before anything is sent. Returns a
+   * promise only while the next hop applies backpressure.
+   */
+  transmit(onwardRoute: Route, returnRoute: Route, body: unknown): Promise<void> | undefined {
+    if (this.reason !== undefined) {
+      throw new SecureChannelError('CLOSED', `secure channel ${this.address.key} is closed (${this.reason})`);
+    }
+    const envelope = encodeEnvelope(onwardRoute, returnRoute, body, this.maxMessageSize, singleOrChunked);
+    this.stats.messagesSent++;
+    if (envelope.lead === 1) {
+      envelope.buffer[0] = PayloadKind.MESSAGE;
+      return this.sendFrame(envelope.buffer);
+    }
+    const id = this.nextMessageId;
+    this.nextMessageId = (id + 1) >>> 0;
+    return this.sendPieces(envelope, id, 0);
+  }
+
+  /**
+   * Sends pieces `from..` of a chunked message. Each piece's header is written into the 13 bytes just before
+   * it, which belong to the previous piece, already encrypted: no piece is ever copied.
+   */
+  private sendPieces(envelope: Envelope, id: number, from: number): Promise<void> | undefined {
+    if (this.reason !== undefined) {
+      throw new SecureChannelError('CLOSED', `secure channel ${this.address.key} closed during a send`);
+    }
+    const { buffer, lead, length } = envelope;
+    const pieces = Math.ceil(length / CHUNK_PIECE_LENGTH);
+    for (let index = from; index < pieces; index++) {
+      const start = lead + index * CHUNK_PIECE_LENGTH;
+      const header = start - CHUNK_HEADER_LENGTH;
+      buffer[header] = PayloadKind.CHUNK;
+      writeU32(buffer, header + 1, id);
+      writeU32(buffer, header + 5, length);
+      writeU32(buffer, header + 9, index);
+      const pending = this.sendFrame(
+        buffer.subarray(header, Math.min(start + CHUNK_PIECE_LENGTH, lead + length)),
+      );
+      // Under backpressure, wait before encrypting the next piece: memory stays at one message.
+      if (pending !== undefined) {
+        return index + 1 < pieces ? pending.then(() => this.sendPieces(envelope, id, index + 1)) : pending;
+      }
+    }
+    return undefined;
+  }
+
+  /** @internal Sends the ACCEPTED frame that opens the channel at the peer (nonce 0). */
+  sendAccepted(): void {
+    void this.sendFrame(Uint8Array.of(PayloadKind.ACCEPTED))?.catch(noop);
+  }
+
+  /** Encrypts one plaintext as `DATA nonce:u64 ciphertext` and sends it to the peer's decryptor. */
+  private sendFrame(plaintext: Uint8Array): Promise<void> | undefined {
+    const { nonce, ciphertext } = this.sendKeys.encrypt(plaintext);
+    const frame = new Uint8Array(DATA_HEADER_LENGTH + ciphertext.length);
+    frame[0] = FrameType.DATA;
+    writeU64(frame, 1, nonce);
+    frame.set(ciphertext, DATA_HEADER_LENGTH);
+    this.stats.framesSent++;
+    return this.ctx.node.deliver(new LocalMessage(this.peerRoute, this.replyRoute, frame));
+  }
+
+  /**
+   * @internal Handles one DATA frame from the peer: replay check, decryption under the key of the frame's
+   * epoch, then delivery, reassembly or close. Returns a promise only under backpressure.
+   */
+  receiveFrame(frame: Uint8Array): Promise<void> | undefined {
+    if (this.reason !== undefined) return undefined;
+    if (frame.length < MIN_DATA_FRAME) return this.drop('MALFORMED', 'a frame too short to be one');
+    const nonce = readU64(frame, 1);
+    if (nonce < 0) return this.drop('MALFORMED', 'a nonce out of range');
+    // Checked before decrypting (cheap) and recorded only after the frame authenticated.
+    const verdict = this.window.check(nonce);
+    if (verdict !== 'fresh') {
+      return verdict === 'replayed'
+        ? this.drop('REPLAYED', `a replayed frame (nonce ${nonce})`)
+        : this.drop('TOO_OLD', `a frame older than the replay window (nonce ${nonce})`);
+    }
+    let plaintext: Uint8Array;
+    try {
+      plaintext = this.receiveKeys.decrypt(nonce, frame.subarray(DATA_HEADER_LENGTH));
+    } catch (error) {
+      const code = error instanceof SecureChannelError ? error.code : 'DECRYPT_FAILED';
+      return this.drop(
+        code,
+        code === 'DECRYPT_FAILED' ? 'a frame that does not authenticate' : 'an unusable frame',
+      );
+    }
+    this.window.mark(nonce);
+    this.stats.framesReceived++;
+    switch (plaintext[0]) {
+      case PayloadKind.MESSAGE:
+        return this.deliver(plaintext.subarray(1));
+      case PayloadKind.CHUNK:
+        return this.receivePiece(plaintext);
+      case PayloadKind.ACCEPTED:
+        return plaintext.length === 1 ? undefined : this.drop('MALFORMED', 'a malformed accept');
+      case PayloadKind.CLOSE:
+        this.teardown('remote');
+        return undefined;
+      default:
+        return this.drop('MALFORMED', 'an unknown payload kind');
+    }
+  }
+
+  private receivePiece(plaintext: Uint8Array): Promise<void> | undefined {
+    if (plaintext.length < CHUNK_HEADER_LENGTH) return this.drop('MALFORMED', 'a truncated chunk');
+    const evictedBefore = this.reassembly.evicted;
+    let whole: Uint8Array | undefined;
+    try {
+      whole = this.reassembly.add(
+        readU32(plaintext, 1),
+        readU32(plaintext, 5),
+        readU32(plaintext, 9),
+        plaintext.subarray(CHUNK_HEADER_LENGTH),
+      );
+    } catch (error) {
+      const e = error as SecureChannelError;
+      return this.drop(e.code, e.message);
+    }
+    if (this.reassembly.evicted !== evictedBefore) {
+      this.stats.dropped.evicted++;
+      this.dropLog.warn(
+        { channel: this.address.key },
+        'gave up a partial message to make room for a new one',
+      );
+    }
+    return whole === undefined ? undefined : this.deliver(whole);
+  }
+
+  /** Decodes a message and forwards it on, as coming from this channel. */
+  private deliver(bytes: Uint8Array): Promise<void> | undefined {
+    if (bytes.length > this.receiveLimit) return this.drop('TOO_LARGE', 'a message over the maximum size');
+    let message: ReturnType<typeof decodeEnvelope>;
+    try {
+      message = decodeEnvelope(bytes);
+    } catch {
+      return this.drop('MALFORMED', 'an authenticated message that does not decode');
+    }
+    this.stats.messagesReceived++;
+    // No transport flag: what comes out of a channel is authenticated, and says by whom.
+    return this.ctx.node.deliver(
+      new LocalMessage(
+        message.onwardRoute,
+        message.returnRoute.prepend(this.address),
+        message.body,
+        this.localInfo,
+      ),
+    );
+  }
+
+  /** @internal Counts, logs and reports a frame that is not delivered. */
+  drop(code: SecureChannelErrorCode, what: string): undefined {
+    const counter = dropCounter[code] ?? 'malformed';
+    this.stats.dropped[counter]++;
+    this.dropLog.warn({ channel: this.address.key, code }, `secure channel dropped ${what}`);
+    if (this.listenerCount('frameDropped') > 0) {
+      this.emit('frameDropped', new SecureChannelError(code, `dropped ${what}`));
+    }
+    return undefined;
+  }
+
+  /**
+   * @internal Closes this end without telling the peer: wipes the keys, stops the decryptor, and keeps the
+   * encryptor for `closedLinger` ms so that late sends are dead-lettered with a clear reason. Idempotent.
+   */
+  teardown(reason: CloseReason): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.sendKeys.destroy();
+    this.receiveKeys.destroy();
+    this.reassembly.clear();
+    // Not awaited: teardown often runs inside the decryptor's own handler, which must finish first.
+    const stops = [this.stopWorker(this.decryptorAddress)];
+    if (reason === 'local' || reason === 'remote') {
+      this.lingerTimer = setTimeout(() => void this.stopWorker(this.address), this.limits.closedLinger);
+      this.lingerTimer.unref();
+    } else {
+      stops.push(this.stopWorker(this.address));
+    }
+    this.stopped = Promise.all(stops).then(noop);
+    this.logger.debug(
+      { channel: this.address.key, remote: this.remoteIdentifier, reason },
+      'secure channel closed',
+    );
+    this.emit('closed', reason);
+    this.resolveClosed(reason);
+  }
+
+  /** @internal The encryptor stopped (linger over, or its node stopped). */
+  encryptorStopped(): void {
+    clearTimeout(this.lingerTimer);
+    this.teardown('stopped');
+  }
+
+  private stopWorker(address: Address): Promise<void> {
+    if (!this.ctx.node.hasWorker(address)) return Promise.resolve();
+    return this.ctx.node.stopWorker(address).catch(noop);
+  }
+}
