@@ -81,3 +81,30 @@ export {
   type DroppedFrames,
   type RefusalReason,
 } from './channel';
+
+// transport
+export { TransportError, type TransportErrorCode } from './transport/errors';
+export {
+  TcpTransport,
+  type TcpTransportEvents,
+  type ConnectionOpenedEvent,
+  type ConnectionClosedEvent,
+  type ConnectionRefusedEvent,
+} from './transport/tcp/tcp-transport';
+export type { TcpConnection, TcpTransportInfo } from './transport/tcp/tcp-connection';
+export { TCP_DEFAULTS, type TcpTransportOptions } from './transport/tcp/tcp-options';
+
+// services
+export { ServicesError, type ServicesErrorCode } from './services/errors';
+export {
+  ForwardingService,
+  FORWARDING_DEFAULTS,
+  type ForwardingServiceOptions,
+  type ForwarderInfo,
+} from './services/forwarding-service';
+export {
+  RemoteForwarder,
+  REMOTE_FORWARDER_DEFAULTS,
+  type RemoteForwarderOptions,
+  type RemoteForwarderEvents,
+} from './services/remote-forwarder';

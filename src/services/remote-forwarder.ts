@@ -1,0 +1,363 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { Address } from '../core/address';
+import type { Routed } from '../core/message';
+import { Route, route } from '../core/route';
+import type { Context } from '../node/context';
+import type { DeadLetter } from '../node/dead-letters';
+import type { Logger } from '../node/logger';
+import type { NodeRuntime } from '../node/node-runtime';
+import type { Worker } from '../node/worker';
+import { ServicesError } from './errors';
+import {
+  FORWARDER_NAME,
+  forwardingReplyCodec,
+  forwardingRequestCodec,
+  type ForwardingReply,
+  type ForwardingRequest,
+} from './forwarding-messages';
+
+/** How a `RemoteForwarder` behaves. Every field but `name` has a default (`REMOTE_FORWARDER_DEFAULTS`). */
+export interface RemoteForwarderOptions {
+  /** Register under this name (`fwd.<name>` on the hub) instead of a random address. */
+  readonly name?: string;
+  /** The forwarding service's address on the hub. */
+  readonly service?: string;
+  /** How often the hub is asked whether the forwarder is still there. */
+  readonly heartbeatIntervalMs?: number;
+  /** How long a heartbeat waits for its answer before the hub is considered lost. */
+  readonly heartbeatTimeoutMs?: number;
+  /** How long a registration waits for its answer. */
+  readonly registrationTimeoutMs?: number;
+  /** The first delay between attempts to register again after the hub was lost; it doubles each time. */
+  readonly reconnectInitialMs?: number;
+  /** The longest delay between attempts. */
+  readonly reconnectMaxMs?: number;
+  /** Attempts before giving up (`'failed'` is emitted and the forwarder stops). Default: never give up. */
+  readonly maxReconnectAttempts?: number;
+}
+
+/** The defaults of `RemoteForwarderOptions`. */
+export const REMOTE_FORWARDER_DEFAULTS = Object.freeze({
+  service: 'forwarding_service',
+  heartbeatIntervalMs: 5_000,
+  heartbeatTimeoutMs: 5_000,
+  registrationTimeoutMs: 10_000,
+  reconnectInitialMs: 250,
+  reconnectMaxMs: 10_000,
+  maxReconnectAttempts: Infinity,
+});
+
+/** Events a `RemoteForwarder` emits. */
+export interface RemoteForwarderEvents {
+  /** Registered (again) at the hub, at this forwarding address. */
+  registered: [forwardingAddress: string];
+  /** The hub, or the forwarder on it, was lost; re-registration has begun. */
+  lost: [reason: Error];
+  /** Gave up re-registering after `maxReconnectAttempts`; the forwarder has stopped. */
+  failed: [reason: Error];
+}
+
+interface PendingCall {
+  readonly resolve: (reply: ForwardingReply) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Late replies to requests that timed out are recognised (and dropped) among this many recent nonces. */
+const RECENT_NONCES = 32;
+
+function toRoute(to: Route | Address | string): Route {
+  return to instanceof Route ? to : route(to);
+}
+
+/**
+ * The client side of forwarding: makes a node that can only connect out reachable through a hub. It starts
+ * a local worker, registers with the hub's forwarding service over the node's own connection, and passes
+ * on what the hub's forwarder sends: to `destination`, or to the rest of the onward route when the sender
+ * named one (`[TCP, hub] => forwardingAddress => 'echoer'`). Messages keep their local info, so they still
+ * count as transport messages and reach only workers that accept those.
+ *
+ * It heartbeats the hub and, when the hub or its forwarder is lost (the connection dropped, the hub
+ * restarted), registers again by itself with bounded exponential backoff; a named forwarder gets its name
+ * back with the token of the first registration.
+ */
+export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
+  /** The local worker that the hub's forwarder sends to. */
+  readonly address = Address.unique('rf.');
+  private readonly serviceRoute: Route;
+  private readonly settings: typeof REMOTE_FORWARDER_DEFAULTS;
+  private readonly pending = new Map<string, PendingCall>();
+  private readonly recentNonces: string[] = [];
+  private ctx: Context | undefined;
+  private logger: Logger;
+  private current: { address: string; token: string } | undefined;
+  private registered = false;
+  private stopped = false;
+  private stopping: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  private constructor(
+    private readonly node: NodeRuntime,
+    /** The route to the hub. */
+    readonly hubRoute: Route,
+    /** Where forwarded messages go when the sender named nothing after the forwarding address. */
+    readonly destination: Route,
+    private readonly name: string | undefined,
+    options: RemoteForwarderOptions,
+  ) {
+    super();
+    const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+    this.settings = { ...REMOTE_FORWARDER_DEFAULTS, ...defined };
+    this.serviceRoute = hubRoute.append(Address.local(this.settings.service));
+    this.logger = node.logger.child({ component: 'remote-forwarder' });
+  }
+
+  /**
+   * Starts a remote forwarder on the node of `ctx` and registers it with the forwarding service behind
+   * `hub` (e.g. `route([TCP, 'hub:4000'])`). Resolves once registered; rejects with `ServicesError`
+   * (`NAME_TAKEN`, `INVALID_NAME`, `LIMIT_REACHED`, or `REGISTRATION_FAILED` with the cause).
+   */
+  static async create(
+    ctx: Context,
+    hub: Route | Address | string,
+    destination: Route | Address | string = 'listener',
+    options: RemoteForwarderOptions = {},
+  ): Promise<RemoteForwarder> {
+    if (options.name !== undefined && !FORWARDER_NAME.test(options.name)) {
+      throw new ServicesError('INVALID_NAME', `invalid forwarder name ${JSON.stringify(options.name)}`);
+    }
+    const forwarder = new RemoteForwarder(
+      ctx.node,
+      toRoute(hub),
+      toRoute(destination),
+      options.name,
+      options,
+    );
+    await ctx.startWorker(forwarder.address, forwarder.worker, { acceptsTransportMessages: true });
+    try {
+      await forwarder.registerOnce();
+    } catch (err) {
+      await forwarder.stop();
+      throw err;
+    }
+    forwarder.emit('registered', forwarder.forwardingAddress);
+    forwarder.supervise().catch((err: unknown) => {
+      // Only a throwing event listener gets here; the forwarder cannot look after itself any more.
+      forwarder.logger.error({ err }, 'the remote forwarder stopped supervising its registration');
+      void forwarder.stop();
+    });
+    return forwarder;
+  }
+
+  /** The forwarder's address on the hub (`fwd.<hex>` or `fwd.<name>`); it may change after a re-registration. */
+  get forwardingAddress(): string {
+    return this.current?.address ?? '';
+  }
+
+  /** The forwarder's address on the hub, as an Address. */
+  get remoteAddress(): Address {
+    return Address.local(this.forwardingAddress);
+  }
+
+  /** The route to this node for anyone who reaches the hub by the same route: hub, then forwarder. */
+  get route(): Route {
+    return this.hubRoute.append(this.remoteAddress);
+  }
+
+  /** True while registered (false between a loss and the next successful registration). */
+  get isRegistered(): boolean {
+    return this.registered;
+  }
+
+  /** Unregisters (best effort) and stops the local worker and the heartbeat. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const current = this.current;
+      if (this.registered && current !== undefined && !this.node.isStopped) {
+        const timeout = Math.min(this.settings.registrationTimeoutMs, 2_000);
+        await this.call(
+          { type: 'unregister', address: current.address, token: current.token },
+          timeout,
+        ).catch(() => undefined);
+      }
+      this.halt();
+      await this.node.stopWorker(this.address).catch(() => undefined);
+    })();
+    return this.stopping;
+  }
+
+  // --- registration and heartbeat ----------------------------------------------------------------------
+
+  private async registerOnce(): Promise<void> {
+    const previous = this.name === undefined ? this.current?.address : undefined;
+    const reply = await this.call(
+      { type: 'register', name: this.name, token: this.current?.token, address: previous },
+      this.settings.registrationTimeoutMs,
+    ).catch((err: unknown) => {
+      if (err instanceof ServicesError && err.code === 'STOPPED') throw err;
+      throw new ServicesError(
+        'REGISTRATION_FAILED',
+        `registration at ${this.hubRoute} failed: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    });
+    if (reply.type === 'refused') throw new ServicesError(reply.code, `the hub refused: ${reply.reason}`);
+    if (reply.type !== 'registered') {
+      throw new ServicesError('REGISTRATION_FAILED', `unexpected ${reply.type} reply to a registration`);
+    }
+    this.current = { address: reply.address, token: reply.token };
+    this.registered = true;
+    this.logger.info(
+      { forwardingAddress: reply.address, hub: this.hubRoute.toString() },
+      'registered at the hub',
+    );
+  }
+
+  /** Heartbeats while registered; on a loss, registers again with backoff. Runs until stopped. */
+  private async supervise(): Promise<void> {
+    while (!this.stopped) {
+      await this.sleep(this.settings.heartbeatIntervalMs);
+      if (this.stopped) return;
+      let problem: Error;
+      try {
+        const reply = await this.call(
+          { type: 'ping', address: this.forwardingAddress },
+          this.settings.heartbeatTimeoutMs,
+        );
+        if (reply.type === 'pong' && reply.alive) continue;
+        problem = new ServicesError('FORWARDER_GONE', 'the hub no longer forwards to this node');
+      } catch (err) {
+        problem = err as Error;
+      }
+      if (this.stopped) return;
+      this.registered = false;
+      this.logger.warn({ err: problem }, 'lost the hub; registering again');
+      this.emit('lost', problem);
+      await this.registerAgain();
+    }
+  }
+
+  private async registerAgain(): Promise<void> {
+    const { reconnectInitialMs, reconnectMaxMs, maxReconnectAttempts } = this.settings;
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.registerOnce();
+        this.emit('registered', this.forwardingAddress);
+        return;
+      } catch (err) {
+        if (this.stopped) return;
+        if (attempt + 1 >= maxReconnectAttempts) {
+          this.logger.error({ err, attempts: attempt + 1 }, 'giving up registering at the hub');
+          this.emit('failed', err as Error);
+          void this.stop();
+          return;
+        }
+        // Exponential, capped, with jitter so that many clients of a restarted hub do not come back at once.
+        const delay = Math.min(reconnectMaxMs, reconnectInitialMs * 2 ** Math.min(attempt, 30));
+        this.logger.debug({ err, attempt }, 'registration failed; retrying');
+        await this.sleep(delay * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  /** Sends a request to the service and waits for the reply with the same nonce. */
+  private call(
+    request: DistributiveOmit<ForwardingRequest, 'nonce'>,
+    timeoutMs: number,
+  ): Promise<ForwardingReply> {
+    if (this.stopped) return Promise.reject(new ServicesError('STOPPED', 'the remote forwarder stopped'));
+    const nonce = randomBytes(16).toString('hex');
+    const body = { ...request, nonce } as ForwardingRequest;
+    if (body.type === 'register') {
+      // CBOR has no `undefined`; leave absent fields out.
+      for (const key of ['name', 'token', 'address'] as const) if (body[key] === undefined) delete body[key];
+    }
+    return new Promise<ForwardingReply>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          this.settle(nonce, new ServicesError('TIMEOUT', `no ${body.type} reply within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.pending.set(nonce, { resolve, reject, timer });
+      this.ctx!.send(this.serviceRoute, body).catch((err: unknown) =>
+        this.settle(nonce, new ServicesError('UNREACHABLE', (err as Error).message, { cause: err })),
+      );
+    });
+  }
+
+  /** Ends a pending call with a reply or an error; false if there was no such call. */
+  private settle(nonce: string, outcome: ForwardingReply | Error): boolean {
+    const call = this.pending.get(nonce);
+    if (call === undefined) return false;
+    this.pending.delete(nonce);
+    clearTimeout(call.timer);
+    this.recentNonces.push(nonce);
+    if (this.recentNonces.length > RECENT_NONCES) this.recentNonces.shift();
+    if (outcome instanceof Error) call.reject(outcome);
+    else call.resolve(outcome);
+    return true;
+  }
+
+  /** A request of ours that could not be carried (no connection to the hub) fails at once, not at its timeout. */
+  private readonly onDeadLetter = (letter: DeadLetter): void => {
+    const body = letter.message.body;
+    if (!letter.message.returnRoute.next?.equals(this.address) || !forwardingRequestCodec.accepts(body))
+      return;
+    this.settle(body.nonce, new ServicesError('UNREACHABLE', `${letter.reason}: ${letter.detail}`));
+  };
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Stops the heartbeat and fails pending calls. */
+  private halt(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.registered = false;
+    this.wake?.();
+    for (const nonce of [...this.pending.keys()]) {
+      this.settle(nonce, new ServicesError('STOPPED', 'the remote forwarder stopped'));
+    }
+    this.node.deadLetters.off('deadLetter', this.onDeadLetter);
+  }
+
+  // --- the local worker --------------------------------------------------------------------------------
+
+  private readonly worker: Worker<unknown> = {
+    initialize: (ctx: Context) => {
+      this.ctx = ctx;
+      this.logger = ctx.logger;
+      this.node.deadLetters.on('deadLetter', this.onDeadLetter);
+    },
+    handleMessage: (ctx: Context, message: Routed<unknown>) => {
+      const body = message.body;
+      if (forwardingReplyCodec.accepts(body)) {
+        if (this.settle(body.nonce, body)) return;
+        if (this.recentNonces.includes(body.nonce)) return; // a late reply to a request that timed out
+      }
+      const more = message.onwardRoute.stepForward();
+      // Forwarded on with its local info, so workers that refuse transport messages refuse it too.
+      return ctx.forward(
+        message.message.withRoutes(more.isEmpty ? this.destination : more, message.returnRoute),
+      );
+    },
+    shutdown: () => this.halt(),
+  };
+}
+
+/** `Omit` over each member of a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

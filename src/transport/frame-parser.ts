@@ -1,0 +1,248 @@
+import { TransportError } from './errors';
+
+/** The first bytes each side of a stream connection sends: ASCII `SRTP` (Sealroute transport protocol). */
+export const PREAMBLE_MAGIC: readonly number[] = [0x53, 0x52, 0x54, 0x50];
+/** The framing protocol version, the byte after the magic. A peer with another version is refused. */
+export const PROTOCOL_VERSION = 1;
+/** The whole preamble: magic, then the version byte. */
+export const PREAMBLE: Uint8Array = Uint8Array.from([...PREAMBLE_MAGIC, PROTOCOL_VERSION]);
+/** Each frame starts with its length as an unsigned 32-bit big-endian integer. */
+export const FRAME_HEADER_SIZE = 4;
+
+/** What `FrameParser.next()` found in the bytes pushed so far. */
+export type FrameEvent =
+  /** The peer's preamble arrived and matched. */
+  | { readonly kind: 'preamble' }
+  /** One complete frame body (a copy: it does not pin the socket's chunks). */
+  | { readonly kind: 'frame'; readonly frame: Uint8Array };
+
+/** Options of a `FrameParser`. */
+export interface FrameParserOptions {
+  /** The largest frame body accepted; a larger declared length fails with `FRAME_TOO_LARGE`. */
+  readonly maxFrameSize: number;
+  /** Whether the stream starts with the peer's preamble. Default true. */
+  readonly expectPreamble?: boolean;
+}
+
+type ParserState = 'preamble' | 'header' | 'body' | 'failed';
+
+/**
+ * Splits a byte stream into frames: `preamble`, then `u32 big-endian length || body`, repeated. Pure (no I/O,
+ * no timers), so it is tested on its own. Bytes from a peer are untrusted: a declared length is checked
+ * against `maxFrameSize` before anything is allocated for it, and nothing is allocated for a frame until
+ * all of its bytes are here, so a peer cannot make it reserve memory it has not sent. Errors are sticky:
+ * after one, every call throws the same `TransportError` (`PROTOCOL_MISMATCH` or `FRAME_TOO_LARGE`).
+ */
+export class FrameParser {
+  private readonly chunks: Uint8Array[] = [];
+  /** Index of the first chunk with unread bytes, and the read offset inside it. */
+  private head = 0;
+  private offset = 0;
+  private buffered = 0;
+  private state: ParserState;
+  /** The body length of the frame being read (state 'body'). */
+  private expected = 0;
+  private failure: TransportError | undefined;
+  /** The buffer small chunks are coalesced into, how much of it is used, and its slot in `chunks`. */
+  private tail: Uint8Array | undefined;
+  private tailUsed = 0;
+  private tailIndex = -1;
+  private readonly maxFrameSize: number;
+
+  constructor(options: FrameParserOptions) {
+    if (
+      !Number.isInteger(options.maxFrameSize) ||
+      options.maxFrameSize < 0 ||
+      options.maxFrameSize > 0xffffffff
+    ) {
+      throw new RangeError(`maxFrameSize must be an integer in 0..2^32-1, got ${options.maxFrameSize}`);
+    }
+    this.maxFrameSize = options.maxFrameSize;
+    this.state = (options.expectPreamble ?? true) ? 'preamble' : 'header';
+  }
+
+  /** Bytes received and not yet returned as part of a frame. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /**
+   * True while something is incomplete: the preamble has not fully arrived, or part of a frame has. The
+   * owner times this (a peer trickling one byte a second never completes a frame).
+   */
+  get inProgress(): boolean {
+    return this.state === 'preamble' || this.buffered > 0;
+  }
+
+  /** True once the peer's preamble has been accepted. */
+  get preambleDone(): boolean {
+    return this.state === 'header' || this.state === 'body';
+  }
+
+  /** Adds bytes as they came off the stream. The parser keeps a reference; do not reuse the buffer. */
+  push(chunk: Uint8Array): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (chunk.length === 0) return;
+    this.buffered += chunk.length;
+    if (chunk.length <= SMALL_CHUNK && this.chunks.length - this.head >= 8) this.appendToTail(chunk);
+    else this.chunks.push(chunk);
+    this.compact();
+  }
+
+  /**
+   * The next preamble or frame, or undefined when more bytes are needed. Throws `TransportError` when the
+   * stream is not ours (`PROTOCOL_MISMATCH`) or declares a frame over the maximum (`FRAME_TOO_LARGE`).
+   */
+  next(): FrameEvent | undefined {
+    switch (this.state) {
+      case 'failed':
+        throw this.failure!;
+      case 'preamble':
+        return this.readPreamble();
+      case 'header': {
+        if (this.buffered < FRAME_HEADER_SIZE) return undefined;
+        // Read with multiplication, not `<<`, so that lengths of 2^31 and above stay positive.
+        const length = this.peek(0) * 0x1000000 + ((this.peek(1) << 16) | (this.peek(2) << 8) | this.peek(3));
+        if (length > this.maxFrameSize) {
+          return this.fail(
+            'FRAME_TOO_LARGE',
+            `frame of ${length} bytes exceeds the maximum of ${this.maxFrameSize} bytes`,
+          );
+        }
+        this.skip(FRAME_HEADER_SIZE);
+        this.expected = length;
+        this.state = 'body';
+        return this.next();
+      }
+      case 'body': {
+        if (this.buffered < this.expected) return undefined;
+        const frame = this.take(this.expected);
+        this.state = 'header';
+        return { kind: 'frame', frame };
+      }
+    }
+  }
+
+  private readPreamble(): FrameEvent | undefined {
+    // Compare what has arrived so far, so a stranger's bytes are refused at once, not after a timeout.
+    const available = Math.min(this.buffered, PREAMBLE.length);
+    for (let i = 0; i < available; i++) {
+      if (this.peek(i) === PREAMBLE[i]) continue;
+      if (i < PREAMBLE_MAGIC.length)
+        return this.fail('PROTOCOL_MISMATCH', 'the peer is not a Sealroute node');
+      return this.fail(
+        'PROTOCOL_MISMATCH',
+        `the peer speaks protocol version ${this.peek(i)}, this node speaks ${PROTOCOL_VERSION}`,
+      );
+    }
+    if (available < PREAMBLE.length) return undefined;
+    this.skip(PREAMBLE.length);
+    this.state = 'header';
+    return { kind: 'preamble' };
+  }
+
+  private fail(code: 'PROTOCOL_MISMATCH' | 'FRAME_TOO_LARGE', message: string): never {
+    this.failure = new TransportError(code, message);
+    this.state = 'failed';
+    // Nothing more will be read: let the buffered bytes go.
+    this.chunks.length = 0;
+    this.tail = undefined;
+    this.head = 0;
+    this.offset = 0;
+    this.buffered = 0;
+    throw this.failure;
+  }
+
+  /** The byte `index` positions after the read position; the caller checked it is buffered. */
+  private peek(index: number): number {
+    let chunkIndex = this.head;
+    let position = this.offset + index;
+    while (position >= this.chunks[chunkIndex]!.length) {
+      position -= this.chunks[chunkIndex]!.length;
+      chunkIndex++;
+    }
+    return this.chunks[chunkIndex]![position]!;
+  }
+
+  private skip(count: number): void {
+    this.consume(count, undefined);
+  }
+
+  /** Copies out `count` buffered bytes (count <= buffered, and <= maxFrameSize: checked by the caller). */
+  private take(count: number): Uint8Array {
+    const out = new Uint8Array(count);
+    this.consume(count, out);
+    return out;
+  }
+
+  private consume(count: number, out: Uint8Array | undefined): void {
+    let written = 0;
+    while (written < count) {
+      const chunk = this.chunks[this.head]!;
+      const step = Math.min(count - written, chunk.length - this.offset);
+      out?.set(chunk.subarray(this.offset, this.offset + step), written);
+      written += step;
+      this.offset += step;
+      if (this.offset === chunk.length) {
+        this.chunks[this.head] = EMPTY; // release it now, not when the array is compacted
+        this.head++;
+        this.offset = 0;
+      }
+    }
+    this.buffered -= count;
+    if (this.head === this.chunks.length) {
+      this.chunks.length = 0;
+      this.head = 0;
+      this.tail = undefined;
+    }
+  }
+
+  /**
+   * A peer that dribbles bytes sends many tiny chunks: once a few are pending, small chunks are copied into
+   * one tail buffer instead of each taking a slot, so bookkeeping stays proportional to the bytes held
+   * (which are bounded by one frame plus one read) and each byte is copied once.
+   */
+  private appendToTail(chunk: Uint8Array): void {
+    const last = this.chunks.length - 1;
+    const tail = this.tail;
+    if (
+      tail !== undefined &&
+      this.tailIndex === last &&
+      last >= this.head &&
+      this.tailUsed + chunk.length <= tail.length
+    ) {
+      tail.set(chunk, this.tailUsed);
+      this.tailUsed += chunk.length;
+      // The view grows at its end; a read offset into it stays valid.
+      this.chunks[last] = tail.subarray(0, this.tailUsed);
+      return;
+    }
+    this.tail = new Uint8Array(TAIL_SIZE);
+    this.tail.set(chunk);
+    this.tailUsed = chunk.length;
+    this.chunks.push(this.tail.subarray(0, this.tailUsed));
+    this.tailIndex = this.chunks.length - 1;
+  }
+
+  /** Drops consumed slots once they are the majority of the list. */
+  private compact(): void {
+    if (this.head > 32 && this.head * 2 > this.chunks.length) {
+      this.chunks.splice(0, this.head);
+      this.tailIndex -= this.head;
+      this.head = 0;
+    }
+  }
+}
+
+/** Chunks up to this size may be coalesced into a tail buffer. */
+const SMALL_CHUNK = 1024;
+/** Size of a coalescing tail buffer. */
+const TAIL_SIZE = 16 * 1024;
+const EMPTY = new Uint8Array(0);
+
+/** The 4-byte header of a frame of `length` bytes. */
+export function frameHeader(length: number): Uint8Array {
+  const header = new Uint8Array(FRAME_HEADER_SIZE);
+  new DataView(header.buffer).setUint32(0, length, false);
+  return header;
+}

@@ -1,0 +1,455 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Address } from '../../core/address';
+import { decodeBody, encodeBody } from '../../core/codec';
+import { LocalMessage, TRANSPORT_INFO, type LocalInfo, type Routed } from '../../core/message';
+import { decodeTransportMessage, encodeTransportMessage } from '../../core/wire';
+import type { Context } from '../../node/context';
+import type { Deadline } from '../../node/deadlines';
+import type { Logger } from '../../node/logger';
+import type { NodeRuntime } from '../../node/node-runtime';
+import type { Worker } from '../../node/worker';
+import { TransportError } from '../errors';
+import { FrameParser, PREAMBLE, frameHeader } from '../frame-parser';
+import type { HostPort } from './host-port';
+import type { TcpTransportOptions } from './tcp-options';
+
+/** What a TCP transport puts in `localInfo[TRANSPORT_INFO]` of every message it receives. */
+export interface TcpTransportInfo {
+  /** The local address of the connection's worker (also the first hop of the message's return route). */
+  readonly connection: Address;
+  /** The peer, as `host:port`. */
+  readonly remote: string;
+}
+
+/** What a connection needs from its transport. */
+export interface ConnectionHost {
+  readonly node: NodeRuntime;
+  readonly options: Required<TcpTransportOptions>;
+  readonly logger: Logger;
+  /** The connection exchanged preambles and carries frames. */
+  connectionOpened(connection: TcpConnection): void;
+  /** The connection closed (once, with the reason). */
+  connectionClosed(connection: TcpConnection, reason: TransportError): void;
+}
+
+type ConnectionState = 'connecting' | 'handshaking' | 'open' | 'closed';
+
+/**
+ * One TCP connection, and the worker at its local address (`tcp.c.<32 random hex>`). A message whose onward route
+ * starts with that address is written to the peer as a frame, without the hop; a frame from the peer is
+ * delivered on this node with the address prepended to its return route, so replies go back over the same
+ * connection. The worker's handler returns only once the socket has taken the frame (`'drain'`), so a peer
+ * that reads slowly makes senders wait; and while a local mailbox is full the socket stops reading.
+ */
+export class TcpConnection implements Worker<unknown> {
+  /** True for a connection this node made; false for one a listener accepted. */
+  readonly outgoing: boolean;
+  private state: ConnectionState;
+  private socket: Socket | undefined;
+  private parser: FrameParser;
+  private ctx: Context | undefined;
+  private reason: TransportError | undefined;
+  private readonly closedPromise: Promise<TransportError>;
+  private resolveClosed!: (reason: TransportError) => void;
+  private readonly openedPromise: Promise<void>;
+  private resolveOpened!: () => void;
+  private rejectOpened!: (error: TransportError) => void;
+  private socketGone: Promise<void> = Promise.resolve();
+  private frameTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  /** Waiting for a local mailbox to take a received message: the socket is paused meanwhile. */
+  private waitingOnDelivery = false;
+  private pendingDrain: (() => void) | undefined;
+  private corked = false;
+  private stopping = false;
+  /** Messages handled; used to notice when the mailbox has drained after the connection closed. */
+  private handled = 0;
+  private socketError: Error | undefined;
+  private readonly info: LocalInfo;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly host: ConnectionHost,
+    /** The local address of the connection's worker. */
+    readonly address: Address,
+    /** The peer, as `host:port`. */
+    readonly remote: string,
+    /** Where to connect (outgoing connections only). */
+    private readonly target: HostPort | undefined,
+    socket?: Socket,
+  ) {
+    this.outgoing = socket === undefined;
+    this.state = this.outgoing ? 'connecting' : 'handshaking';
+    this.parser = new FrameParser({ maxFrameSize: host.options.maxFrameSize });
+    this.log = host.logger.child({ connection: address.value, remote });
+    const transportInfo: TcpTransportInfo = Object.freeze({ connection: address, remote });
+    this.info = Object.freeze({ [TRANSPORT_INFO]: transportInfo });
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.openedPromise = new Promise<void>((resolve, reject) => {
+      this.resolveOpened = resolve;
+      this.rejectOpened = reject;
+    });
+    this.openedPromise.catch(() => undefined); // observed through opened() or closed()
+    if (socket !== undefined) this.attach(socket);
+  }
+
+  /** True once both preambles were exchanged, until it closes. */
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** The reason it closed, or undefined while it is not closed. */
+  get closeReason(): TransportError | undefined {
+    return this.reason;
+  }
+
+  /** Resolves with the reason once the connection has closed (never rejects). */
+  closed(): Promise<TransportError> {
+    return this.closedPromise;
+  }
+
+  /** Resolves once the connection is open; rejects with `CONNECT_FAILED` if it closes before. */
+  opened(): Promise<void> {
+    return this.openedPromise;
+  }
+
+  /** Closes the connection gracefully (queued bytes are flushed, bounded by `closeTimeoutMs`). */
+  async close(): Promise<void> {
+    this.shut(new TransportError('CLOSED_LOCALLY', 'closed by its owner'), true);
+    await this.socketGone;
+  }
+
+  // --- the worker --------------------------------------------------------------------------------------
+
+  async initialize(ctx: Context): Promise<void> {
+    this.ctx = ctx;
+    if (!this.outgoing) return;
+    this.connectOut();
+    // Messages queue in the mailbox (and their senders wait once it is full) until the connection is open.
+    await this.openedPromise.catch(() => undefined);
+  }
+
+  handleMessage(_ctx: Context, message: Routed<unknown>): void | Promise<void> {
+    this.handled++;
+    const socket = this.socket;
+    if (this.state === 'closed' || this.state === 'connecting' || socket === undefined) {
+      const why = this.reason === undefined ? 'it is not open' : `it closed: ${this.reason.message}`;
+      this.undeliverable(
+        message,
+        `connection ${this.address.value} to ${this.remote} cannot carry it: ${why}`,
+      );
+      return;
+    }
+    const onward = message.onwardRoute.stepForward();
+    if (onward.isEmpty) {
+      this.undeliverable(message, `nothing follows ${this.remote} in the onward route`);
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeTransportMessage(
+        { onwardRoute: onward, returnRoute: message.returnRoute, payload: encodeBody(message.body) },
+        this.host.options.maxFrameSize,
+      );
+    } catch (err) {
+      this.undeliverable(message, `it cannot be sent to ${this.remote}: ${(err as Error).message}`);
+      return;
+    }
+    if (!this.corked) {
+      // Frames written in this turn of the scheduler leave in one writev.
+      this.corked = true;
+      socket.cork();
+      process.nextTick(this.uncork);
+    }
+    socket.write(frameHeader(bytes.length));
+    if (socket.write(bytes)) return;
+    return this.waitForDrain(socket);
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.shut(new TransportError('CLOSED_LOCALLY', 'the connection worker stopped'), true);
+    await this.socketGone;
+  }
+
+  // --- outgoing ----------------------------------------------------------------------------------------
+
+  private connectOut(): void {
+    const target = this.target!;
+    const { connectTimeoutMs } = this.host.options;
+    this.connectTimer = setTimeout(
+      () =>
+        this.shut(
+          new TransportError(
+            'CONNECT_FAILED',
+            `connecting to ${this.remote} took over ${connectTimeoutMs} ms`,
+          ),
+        ),
+      connectTimeoutMs,
+    );
+    const socket = netConnect({ host: target.host, port: target.port });
+    this.attach(socket);
+    socket.once('connect', () => {
+      if (this.state !== 'connecting') return;
+      this.state = 'handshaking';
+      this.log.debug({}, 'TCP connected; waiting for the peer preamble');
+    });
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket?.uncork();
+  };
+
+  // --- the socket --------------------------------------------------------------------------------------
+
+  private attach(socket: Socket): void {
+    this.socket = socket;
+    const { keepAliveMs, idleTimeoutMs } = this.host.options;
+    socket.setNoDelay(true);
+    if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
+    if (idleTimeoutMs > 0) socket.setTimeout(idleTimeoutMs);
+    this.socketGone = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', this.onData);
+    socket.on('error', (err) => (this.socketError ??= err));
+    socket.on('timeout', () =>
+      this.shut(new TransportError('TIMEOUT', `no traffic for ${idleTimeoutMs} ms (idle timeout)`)),
+    );
+    socket.on('close', () => this.onSocketClose());
+    // Our preamble goes first; frames may follow it at once (the peer checks before reading them).
+    socket.write(PREAMBLE);
+    this.armFrameTimer(true);
+  }
+
+  private onSocketClose(): void {
+    if (this.state === 'closed') return;
+    const error = this.socketError;
+    if (this.state === 'connecting') {
+      const why = error === undefined ? 'the connection closed' : describe(error);
+      this.shut(
+        new TransportError('CONNECT_FAILED', `cannot connect to ${this.remote}: ${why}`, { cause: error }),
+      );
+      return;
+    }
+    let why =
+      error === undefined ? 'the peer closed the connection' : `the connection failed: ${describe(error)}`;
+    const partial = this.parser.bufferedBytes;
+    if (partial > 0) why += ` in the middle of a frame (${partial} bytes discarded)`;
+    else if (!this.parser.preambleDone) why += ' before its preamble';
+    this.shut(new TransportError('CONNECTION_CLOSED', why, { cause: error }));
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.state === 'closed') return;
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      this.shut(err as TransportError);
+      return;
+    }
+    this.pump();
+  };
+
+  /** Takes frames out of the parser and delivers them, until it needs bytes or a mailbox makes it wait. */
+  private pump(): void {
+    if (this.waitingOnDelivery) return;
+    let progressed = false;
+    while (this.state !== 'closed') {
+      let event;
+      try {
+        event = this.parser.next();
+      } catch (err) {
+        this.shut(err as TransportError);
+        return;
+      }
+      if (event === undefined) break;
+      progressed = true;
+      if (event.kind === 'preamble') {
+        this.onPreamble();
+        continue;
+      }
+      const pending = this.receive(event.frame);
+      if (pending !== undefined) {
+        // A local mailbox is full: stop reading until it takes the message, so the peer's writes back up
+        // into its own socket and its senders wait in turn. Time spent here is not the peer's fault.
+        this.waitingOnDelivery = true;
+        this.clearFrameTimer();
+        this.socket?.pause();
+        pending.then(this.resumeAfterDelivery, (err: unknown) => {
+          this.deliveryFailed(err);
+          this.resumeAfterDelivery();
+        });
+        return;
+      }
+    }
+    this.armFrameTimer(progressed);
+  }
+
+  private readonly resumeAfterDelivery = (): void => {
+    this.waitingOnDelivery = false;
+    if (this.state === 'closed') return;
+    this.socket?.resume();
+    this.armFrameTimer(true);
+    this.pump();
+  };
+
+  private deliveryFailed(err: unknown): void {
+    const code = (err as { code?: unknown }).code;
+    // A mailbox that stayed full past the send timeout rejects the sender without recording the message.
+    if (code === 'MAILBOX_FULL') {
+      this.log.warn({ err }, 'a received message was dropped: its target stayed full');
+    }
+  }
+
+  private onPreamble(): void {
+    if (this.state === 'closed') return;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.state = 'open';
+    this.resolveOpened();
+    this.host.connectionOpened(this);
+  }
+
+  /** Decodes a frame and hands the message on; a pending promise means the target's mailbox is full. */
+  private receive(frame: Uint8Array): Promise<void> | undefined {
+    let message: LocalMessage;
+    try {
+      const decoded = decodeTransportMessage(frame, this.host.options.maxFrameSize);
+      message = new LocalMessage(
+        decoded.onwardRoute,
+        decoded.returnRoute.prepend(this.address),
+        decodeBody(decoded.payload),
+        this.info,
+      );
+    } catch (err) {
+      this.shut(
+        new TransportError(
+          'MALFORMED',
+          `the peer sent a frame that does not decode: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        ),
+      );
+      return undefined;
+    }
+    return this.host.node.deliver(message);
+  }
+
+  /**
+   * The partial-frame timer: it runs while a preamble or frame is incomplete and restarts when one
+   * completes, so a peer that trickles bytes is closed after `frameTimeoutMs` however steadily it trickles.
+   */
+  private armFrameTimer(restart: boolean): void {
+    if (this.state === 'closed' || this.waitingOnDelivery || !this.parser.inProgress) {
+      this.clearFrameTimer();
+      return;
+    }
+    if (this.frameTimer !== undefined && !restart) return;
+    this.clearFrameTimer();
+    const handshake = !this.parser.preambleDone;
+    const limit = handshake ? this.host.options.handshakeTimeoutMs : this.host.options.frameTimeoutMs;
+    this.frameTimer = setTimeout(() => {
+      this.frameTimer = undefined;
+      this.shut(
+        new TransportError(
+          'TIMEOUT',
+          handshake
+            ? `the peer did not complete its preamble within ${limit} ms`
+            : `the peer did not complete a frame within ${limit} ms (${this.parser.bufferedBytes} bytes buffered)`,
+        ),
+      );
+    }, limit);
+  }
+
+  private clearFrameTimer(): void {
+    clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
+  }
+
+  /** Waits for the socket to take its buffered bytes; a peer that does not read in time is disconnected. */
+  private waitForDrain(socket: Socket): Promise<void> {
+    const { drainTimeoutMs } = this.host.options;
+    return new Promise<void>((resolve) => {
+      let deadline: Deadline | undefined = undefined;
+      const done = (): void => {
+        socket.off('drain', done);
+        this.pendingDrain = undefined;
+        deadline?.cancel();
+        resolve();
+      };
+      // On the node's shared deadlines: they all fire at once when the node stops, so a stop never waits
+      // for a peer that does not read.
+      deadline = this.host.node.deadlines.add(drainTimeoutMs, (cause) => {
+        deadline = undefined;
+        if (cause === 'timeout') {
+          this.shut(new TransportError('TIMEOUT', `the peer did not read for ${drainTimeoutMs} ms`));
+        }
+        done();
+      });
+      socket.on('drain', done);
+      this.pendingDrain = done;
+    });
+  }
+
+  /** Closes the connection once, with a reason: gracefully (flush, then end) or at once. */
+  private shut(reason: TransportError, graceful = false): void {
+    if (this.state === 'closed') return;
+    // Only an open connection has anything worth flushing; one still connecting is simply dropped.
+    if (this.state !== 'open') graceful = false;
+    this.state = 'closed';
+    this.reason = reason;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.clearFrameTimer();
+    this.parser = new FrameParser({ maxFrameSize: 0 }); // let buffered bytes go
+    const socket = this.socket;
+    if (socket !== undefined) {
+      if (graceful && !socket.destroyed) {
+        const timer = setTimeout(() => socket.destroy(), this.host.options.closeTimeoutMs);
+        socket.once('close', () => clearTimeout(timer));
+        socket.end();
+        socket.resume(); // read (and ignore) until the peer's FIN, even if paused for backpressure
+      } else {
+        socket.destroy();
+      }
+    }
+    this.pendingDrain?.();
+    this.rejectOpened(
+      reason.code === 'CONNECT_FAILED'
+        ? reason
+        : new TransportError('CONNECT_FAILED', `cannot connect to ${this.remote}: ${reason.message}`, {
+            cause: reason,
+          }),
+    );
+    this.resolveClosed(reason);
+    this.host.connectionClosed(this, reason);
+    if (!this.stopping) this.stopWhenDrained();
+  }
+
+  /**
+   * Stops the worker once the messages already queued for it have been handled (each becomes an
+   * `undeliverable` dead letter saying why), rather than dropping them as `worker-stopped`.
+   */
+  private stopWhenDrained(): void {
+    const seen = this.handled;
+    setImmediate(() => {
+      if (this.stopping) return;
+      if (this.handled !== seen) {
+        this.stopWhenDrained();
+        return;
+      }
+      this.stopping = true;
+      this.ctx?.stopWorker(this.address).catch(() => undefined);
+    });
+  }
+
+  private undeliverable(message: Routed<unknown>, detail: string): void {
+    this.host.node.deadLetters.record('undeliverable', detail, message.message);
+  }
+}
+
+function describe(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === undefined ? error.message : `${code} (${error.message})`;
+}

@@ -1,0 +1,84 @@
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../../core/wire';
+
+/** How a `TcpTransport` behaves. Every field has a default (`TCP_DEFAULTS`). */
+export interface TcpTransportOptions {
+  /**
+   * The largest frame (encoded transport message) sent or accepted. A peer declaring a longer frame is
+   * disconnected before anything is allocated; a longer outgoing message becomes a dead letter.
+   */
+  readonly maxFrameSize?: number;
+  /** How long an outgoing connection may take, TCP connect plus the peer's preamble. */
+  readonly connectTimeoutMs?: number;
+  /** How long an accepted peer may take to send its preamble. */
+  readonly handshakeTimeoutMs?: number;
+  /**
+   * How long a frame may take from its first byte to its last. Bounds slow-drip ("slowloris") peers, who
+   * keep a connection alive by trickling bytes of a frame that never completes.
+   */
+  readonly frameTimeoutMs?: number;
+  /** A connection with no traffic either way for this long is closed. 0 disables. */
+  readonly idleTimeoutMs?: number;
+  /** TCP keepalive probe delay (dead peers behind NAT are noticed). 0 disables keepalive. */
+  readonly keepAliveMs?: number;
+  /**
+   * How long a write waits for a peer that stopped reading (`'drain'`) before the connection is closed.
+   * While it waits, the connection's worker holds its mailbox, so senders wait too.
+   */
+  readonly drainTimeoutMs?: number;
+  /** How long a graceful close waits for queued bytes to be flushed before the socket is destroyed. */
+  readonly closeTimeoutMs?: number;
+  /** Connections a listener holds at once; further ones are refused (`LIMIT_REACHED`). */
+  readonly maxConnectionsPerListener?: number;
+  /** Connections a listener holds at once from one remote host (IP address). */
+  readonly maxConnectionsPerRemote?: number;
+  /**
+   * Outgoing connections at once. A relaying node opens connections on its peers' behalf, so this bounds
+   * what they can make it hold; a message that would need one more becomes an `undeliverable` dead letter.
+   */
+  readonly maxOutgoingConnections?: number;
+  /** Mailbox capacity of each connection's worker: messages queued before senders wait. */
+  readonly connectionMailboxCapacity?: number;
+  /**
+   * Whether a message that arrived from a connection may be sent on to a TCP address, opening a connection
+   * on the peer's behalf: what a chain of hubs needs (`[TCP, h1] => [TCP, h2] => ...`). Set it to false on a
+   * node exposed to untrusted peers that should not become a relay for them; such messages are then
+   * refused as `access-denied` (replies over existing connections are unaffected).
+   */
+  readonly relayTransportMessages?: boolean;
+}
+
+/** The defaults of every `TcpTransportOptions` field. */
+export const TCP_DEFAULTS: Required<TcpTransportOptions> = Object.freeze({
+  maxFrameSize: DEFAULT_MAX_MESSAGE_SIZE,
+  connectTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
+  // A full-size frame (16 MiB) needs about 2.2 Mbit/s to arrive within a minute.
+  frameTimeoutMs: 60_000,
+  idleTimeoutMs: 300_000,
+  keepAliveMs: 30_000,
+  drainTimeoutMs: 30_000,
+  closeTimeoutMs: 1_000,
+  maxConnectionsPerListener: 4096,
+  maxConnectionsPerRemote: 256,
+  maxOutgoingConnections: 1024,
+  connectionMailboxCapacity: 256,
+  relayTransportMessages: true,
+});
+
+/** The options with defaults filled in and checked. */
+export function resolveTcpOptions(options: TcpTransportOptions = {}): Required<TcpTransportOptions> {
+  const resolved = { ...TCP_DEFAULTS };
+  const { relayTransportMessages, ...limits } = options;
+  if (relayTransportMessages !== undefined) resolved.relayTransportMessages = relayTransportMessages;
+  for (const [key, value] of Object.entries(limits) as [
+    Exclude<keyof TcpTransportOptions, 'relayTransportMessages'>,
+    number | undefined,
+  ][]) {
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 0) {
+      throw new RangeError(`TcpTransportOptions.${key} must be a non-negative integer, got ${value}`);
+    }
+    resolved[key] = value;
+  }
+  return resolved;
+}

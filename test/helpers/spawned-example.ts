@@ -1,0 +1,118 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { resolve } from 'node:path';
+
+/** Examples run from the repository root, as a user would run them. */
+const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/** How a spawned example ended. */
+export interface ExitStatus {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** Options of `SpawnedExample.start`. */
+export interface SpawnOptions {
+  readonly args?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Skip ts-node's type check (default true): a long-running example that a test starts and kills several
+   * times would spend most of the test type-checking. `tsc --noEmit` checks the examples anyway.
+   */
+  readonly transpileOnly?: boolean;
+}
+
+/**
+ * A long-running example (a server, a hub) as a real process that a test talks to and then stops or kills:
+ * `runExample` in run-example.ts is for examples that run to completion. Standard output is kept and
+ * matched line by line; standard error is kept for failure messages.
+ */
+export class SpawnedExample {
+  private stdoutText = '';
+  private stderrText = '';
+  private readonly waiters = new Set<() => void>();
+  /** Resolves once the process has exited. */
+  readonly exited: Promise<ExitStatus>;
+
+  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdoutText += chunk;
+      for (const wake of this.waiters) wake();
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.stderrText += chunk));
+    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    void this.exited.then(() => this.waiters.forEach((wake) => wake()));
+  }
+
+  /** Starts `file` (relative to the repository root) with ts-node. */
+  static start(file: string, options: SpawnOptions = {}): SpawnedExample {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register', file, ...(options.args ?? [])], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        ...((options.transpileOnly ?? true) ? { TS_NODE_TRANSPILE_ONLY: 'true' } : {}),
+        ...options.env,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    return new SpawnedExample(child);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get stdout(): string {
+    return this.stdoutText;
+  }
+
+  get stderr(): string {
+    return this.stderrText;
+  }
+
+  /** The first match of `pattern` in a line of standard output, waiting for it up to `timeoutMs`. */
+  waitForLine(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        for (const line of this.stdoutText.split('\n')) {
+          const match = line.match(pattern);
+          if (match !== null) return finish(() => resolve(match));
+        }
+        if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          finish(() =>
+            reject(new Error(`the process exited before printing ${pattern}\n${this.describe()}`)),
+          );
+        }
+      };
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms\n${this.describe()}`)),
+          ),
+        timeoutMs,
+      );
+      const finish = (settle: () => void): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        settle();
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Sends `signal` and waits (up to `timeoutMs`, then SIGKILL) for the process to exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<ExitStatus> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Both output streams, for assertion messages. */
+  describe(): string {
+    return `--- stdout ---\n${this.stdoutText}\n--- stderr ---\n${this.stderrText}`;
+  }
+}

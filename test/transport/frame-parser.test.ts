@@ -1,0 +1,233 @@
+import fc from 'fast-check';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../../src/core/wire';
+import { TransportError } from '../../src/transport/errors';
+import { FrameParser, PREAMBLE, frameHeader, type FrameEvent } from '../../src/transport/frame-parser';
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+function encodeStream(frames: Uint8Array[]): Uint8Array {
+  return concat(PREAMBLE, ...frames.flatMap((frame) => [frameHeader(frame.length), frame]));
+}
+
+/** Splits bytes at the given cut points (sorted, deduplicated, within range). */
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let from = 0;
+  for (const point of [...points, bytes.length]) {
+    chunks.push(bytes.slice(from, point));
+    from = point;
+  }
+  return chunks;
+}
+
+function drain(parser: FrameParser): FrameEvent[] {
+  const events: FrameEvent[] = [];
+  let event: FrameEvent | undefined;
+  while ((event = parser.next()) !== undefined) events.push(event);
+  return events;
+}
+
+function failure(run: () => unknown): TransportError {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(TransportError);
+    return err as TransportError;
+  }
+  throw new Error('expected a TransportError');
+}
+
+describe('FrameParser', () => {
+  it('reads the preamble, then frames', () => {
+    const parser = new FrameParser({ maxFrameSize: 100 });
+    parser.push(encodeStream([Uint8Array.of(1, 2, 3), new Uint8Array(0), Uint8Array.of(9)]));
+    expect(drain(parser)).toEqual([
+      { kind: 'preamble' },
+      { kind: 'frame', frame: Uint8Array.of(1, 2, 3) },
+      { kind: 'frame', frame: new Uint8Array(0) },
+      { kind: 'frame', frame: Uint8Array.of(9) },
+    ]);
+    expect(parser.inProgress).toBe(false);
+    expect(parser.bufferedBytes).toBe(0);
+  });
+
+  it('yields the same frames however the stream is cut into chunks, tiny ones included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 6 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 30 }),
+        (frames, sizes) => {
+          const stream = encodeStream(frames);
+          const parser = new FrameParser({ maxFrameSize: 3000 });
+          const events: FrameEvent[] = [];
+          for (let at = 0, i = 0; at < stream.length; i++) {
+            const size = sizes[i % sizes.length]!;
+            parser.push(stream.slice(at, at + size));
+            at += size;
+            events.push(...drain(parser));
+          }
+          expect(events.slice(1)).toEqual(frames.map((frame) => ({ kind: 'frame', frame })));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('yields the same frames however the stream is cut into chunks', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (frames, cuts) => {
+          const parser = new FrameParser({ maxFrameSize: 300 });
+          const events: FrameEvent[] = [];
+          for (const chunk of split(encodeStream(frames), cuts)) {
+            parser.push(chunk);
+            events.push(...drain(parser));
+          }
+          expect(events[0]).toEqual({ kind: 'preamble' });
+          expect(events.slice(1)).toEqual(frames.map((frame) => ({ kind: 'frame', frame })));
+          expect(parser.inProgress).toBe(false);
+        },
+      ),
+    );
+  });
+
+  it('on arbitrary bytes, returns frames within the limit or fails with a TransportError, never anything else', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.uint8Array({ maxLength: 200 }).map((tail) => concat(PREAMBLE, tail)),
+        ),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (bytes, cuts) => {
+          const parser = new FrameParser({ maxFrameSize: 64 });
+          let pushed = 0;
+          try {
+            for (const chunk of split(bytes, cuts)) {
+              parser.push(chunk);
+              pushed += chunk.length;
+              for (const event of drain(parser)) {
+                if (event.kind === 'frame') expect(event.frame.length).toBeLessThanOrEqual(64);
+              }
+              expect(parser.bufferedBytes).toBeLessThanOrEqual(pushed);
+            }
+          } catch (err) {
+            expect(err).toBeInstanceOf(TransportError);
+            expect(['PROTOCOL_MISMATCH', 'FRAME_TOO_LARGE']).toContain((err as TransportError).code);
+          }
+        },
+      ),
+    );
+  });
+
+  it('refuses an absurd length as soon as the header is in, before any body arrives', () => {
+    const parser = new FrameParser({ maxFrameSize: DEFAULT_MAX_MESSAGE_SIZE });
+    parser.push(PREAMBLE);
+    parser.push(Uint8Array.of(0xff, 0xff, 0xff, 0xff));
+    expect(parser.next()).toEqual({ kind: 'preamble' });
+    const error = failure(() => parser.next());
+    expect(error.code).toBe('FRAME_TOO_LARGE');
+    expect(error.message).toContain(String(0xffffffff));
+    // Sticky: the stream is done for.
+    expect(failure(() => parser.next())).toBe(error);
+    expect(failure(() => parser.push(Uint8Array.of(1)))).toBe(error);
+  });
+
+  it('accepts a frame of exactly the maximum, refuses one byte more', () => {
+    const exact = new FrameParser({ maxFrameSize: 10 });
+    exact.push(encodeStream([new Uint8Array(10)]));
+    expect(drain(exact)).toHaveLength(2);
+    const over = new FrameParser({ maxFrameSize: 10 });
+    over.push(concat(PREAMBLE, frameHeader(11)));
+    expect(failure(() => drain(over)).code).toBe('FRAME_TOO_LARGE');
+  });
+
+  it('allocates nothing for a declared length until the bytes are there', () => {
+    const parser = new FrameParser({ maxFrameSize: 256 * 1024 * 1024 });
+    parser.push(concat(PREAMBLE, frameHeader(256 * 1024 * 1024), Uint8Array.of(1, 2, 3)));
+    const before = process.memoryUsage().arrayBuffers;
+    expect(drain(parser)).toEqual([{ kind: 'preamble' }]);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+    expect(parser.bufferedBytes).toBe(3);
+    expect(parser.inProgress).toBe(true);
+  });
+
+  it.each([
+    ['random bytes', Uint8Array.of(0x47, 0x45, 0x54, 0x20), 'not a Sealroute node'],
+    ['an HTTP request', new TextEncoder().encode('GET / HTTP/1.1\r\n'), 'not a Sealroute node'],
+    ['another protocol version', Uint8Array.of(...PREAMBLE.subarray(0, 4), 9), 'version 9'],
+  ])('refuses %s instead of a preamble', (_kind, bytes, text) => {
+    const parser = new FrameParser({ maxFrameSize: 100 });
+    parser.push(bytes);
+    const error = failure(() => parser.next());
+    expect(error.code).toBe('PROTOCOL_MISMATCH');
+    expect(error.message).toContain(text);
+  });
+
+  it('refuses a wrong preamble at its first wrong byte, without waiting for the rest', () => {
+    const parser = new FrameParser({ maxFrameSize: 100 });
+    parser.push(Uint8Array.of(PREAMBLE[0]!, 0x00));
+    expect(failure(() => parser.next()).code).toBe('PROTOCOL_MISMATCH');
+  });
+
+  it('is in progress until the preamble is in, and while part of a frame is', () => {
+    const parser = new FrameParser({ maxFrameSize: 100 });
+    expect(parser.inProgress).toBe(true);
+    parser.push(PREAMBLE);
+    drain(parser);
+    expect(parser.inProgress).toBe(false);
+    parser.push(Uint8Array.of(0, 0));
+    expect(drain(parser)).toEqual([]);
+    expect(parser.inProgress).toBe(true);
+    parser.push(Uint8Array.of(0, 1, 7));
+    expect(drain(parser)).toEqual([{ kind: 'frame', frame: Uint8Array.of(7) }]);
+    expect(parser.inProgress).toBe(false);
+  });
+
+  it('reads a frame dribbled one byte at a time, keeping its chunk list short', () => {
+    const frame = Uint8Array.from({ length: 20_000 }, (_, i) => i & 0xff);
+    const parser = new FrameParser({ maxFrameSize: 20_000 });
+    const events: FrameEvent[] = [];
+    let slots = 0;
+    for (const byte of encodeStream([frame])) {
+      parser.push(Uint8Array.of(byte));
+      events.push(...drain(parser));
+      slots = Math.max(slots, (parser as unknown as { chunks: unknown[] }).chunks.length);
+    }
+    expect(events).toEqual([{ kind: 'preamble' }, { kind: 'frame', frame }]);
+    // 20,000 one-byte chunks fit in a few 16 KiB tail buffers.
+    expect(slots).toBeLessThan(16);
+  });
+
+  it('copies frames out, so they do not pin the chunks they came in', () => {
+    const chunk = encodeStream([Uint8Array.of(5, 6)]);
+    const parser = new FrameParser({ maxFrameSize: 100 });
+    parser.push(chunk);
+    const [, event] = drain(parser);
+    const frame = (event as { frame: Uint8Array }).frame;
+    expect(frame.buffer).not.toBe(chunk.buffer);
+    expect(frame.byteLength).toBe(frame.buffer.byteLength);
+  });
+
+  it('can skip the preamble', () => {
+    const parser = new FrameParser({ maxFrameSize: 100, expectPreamble: false });
+    parser.push(concat(frameHeader(1), Uint8Array.of(4)));
+    expect(drain(parser)).toEqual([{ kind: 'frame', frame: Uint8Array.of(4) }]);
+  });
+
+  it('rejects a maximum outside 0..2^32-1', () => {
+    expect(() => new FrameParser({ maxFrameSize: -1 })).toThrow(RangeError);
+    expect(() => new FrameParser({ maxFrameSize: 2 ** 32 })).toThrow(RangeError);
+  });
+});
