@@ -27,7 +27,7 @@ export {
 
 // node
 export { NodeRuntime, type NodeOptions, type NodeEvents, type StartClassOptions } from './node/node-runtime';
-export { Context, type Destination, type WaitOptions } from './node/context';
+export { Context, type Destination, type WaitOptions, type RequestOptions } from './node/context';
 export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/worker';
 export { DeadLetters, type DeadLetter, type DropReason } from './node/dead-letters';
 export { NodeError } from './node/errors';

@@ -20,6 +20,16 @@ export interface WaitOptions {
   readonly timeout?: number;
 }
 
+/** Options of `request`. */
+export interface RequestOptions extends WaitOptions {
+  /**
+   * Accept a reply that arrived straight from a transport connection (a plain TCP request to another
+   * node's service). Default false: a reply must come from a worker on this node, such as a secure
+   * channel's decryptor, so a hostile relay cannot answer in the channel's place.
+   */
+  readonly acceptsTransportReplies?: boolean;
+}
+
 const RESOLVED: Promise<void> = Promise.resolve();
 
 function toRoute(to: Destination): Route {
@@ -89,9 +99,10 @@ export class Context {
    * Sends `body` and waits for the reply. The reply comes to a one-off address, not to this context's
    * mailbox, so a worker can await it inside its handler. Rejects with `TimeoutError`.
    */
-  request<T = unknown>(to: Destination, body: unknown, options: WaitOptions = {}): Promise<Routed<T>> {
+  request<T = unknown>(to: Destination, body: unknown, options: RequestOptions = {}): Promise<Routed<T>> {
+    if (this.node.isStopped) return Promise.reject(new NodeError('NODE_STOPPED', 'the node has stopped'));
     const timeout = options.timeout ?? this.node.defaultTimeoutMs;
-    const slot = new ReplySlot(this.node, timeout);
+    const slot = new ReplySlot(this.node, timeout, options.acceptsTransportReplies ?? false);
     const deadLetters = this.node.deadLetters;
     const dropped = deadLetters.count;
     const sent = this.forward(new LocalMessage(toRoute(to), slot.returnRoute, body));
@@ -211,6 +222,7 @@ class ReplySlot implements Deliverable {
   constructor(
     private readonly node: NodeRuntime,
     timeoutMs: number,
+    private readonly acceptsTransport: boolean,
   ) {
     this.reply = new Promise<LocalMessage>((resolve, reject) => {
       this.resolve = resolve;
@@ -227,8 +239,12 @@ class ReplySlot implements Deliverable {
   }
 
   deliver(message: LocalMessage): undefined {
-    if (message.localInfo[TRANSPORT_INFO] !== undefined) {
-      this.node.deadLetters.record('access-denied', 'a reply slot refuses transport messages', message);
+    if (!this.acceptsTransport && message.localInfo[TRANSPORT_INFO] !== undefined) {
+      this.node.deadLetters.record(
+        'access-denied',
+        'this request refuses replies straight from a transport (see acceptsTransportReplies)',
+        message,
+      );
       return undefined;
     }
     this.finish();

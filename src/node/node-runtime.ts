@@ -215,11 +215,14 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     this.router.unregisterTypeRouter(type, routerAddress);
   }
 
-  /** Hands a message to its next hop. Used by contexts; throws `NODE_STOPPED` once the node is stopping. */
+  /**
+   * Hands a message to its next hop. Used by contexts. Once the node is stopping, messages become dead
+   * letters (`node-stopped`) rather than rejections, so a send nobody awaits cannot crash the process.
+   */
   deliver(message: LocalMessage): Promise<void> | undefined {
     if (this.stopping !== undefined) {
       this.deadLetters.record('node-stopped', 'the node is stopping', message);
-      return Promise.reject(new NodeError('NODE_STOPPED', 'the node is stopping'));
+      return undefined;
     }
     return this.router.deliver(message);
   }

@@ -1,4 +1,13 @@
-import { TimeoutError, route, type Context, type Routed, type Worker } from '../../src';
+import {
+  LocalMessage,
+  Route,
+  TRANSPORT_INFO,
+  TimeoutError,
+  route,
+  type Context,
+  type Routed,
+  type Worker,
+} from '../../src';
 import { collectGarbage, nextTurn, within } from '../helpers/async';
 import { newNode, stopNodes } from '../helpers/nodes';
 
@@ -139,5 +148,30 @@ describe('Context.request to nowhere', () => {
     expect(error).toMatchObject({ name: 'NodeError', code: 'NO_ROUTE' });
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(node.deadLetters.countOf('no-route')).toBe(1);
+  });
+});
+
+describe('Context.request replies from a transport', () => {
+  /** Replies as a transport would deliver a message from a connection. */
+  const fromTransport: Worker = {
+    handleMessage: (ctx: Context, m: Routed) =>
+      ctx.forward(
+        new LocalMessage(m.returnRoute, Route.EMPTY, 'reply', { [TRANSPORT_INFO]: { remote: 'x' } }),
+      ),
+  };
+
+  it('refuses them by default, so a relay cannot answer in place of a secure channel', async () => {
+    const node = newNode();
+    await node.startWorker('tx', fromTransport);
+    const ctx = node.context();
+    await expect(ctx.request('tx', 'q', { timeout: 50 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(node.deadLetters.countOf('access-denied')).toBe(1);
+  });
+
+  it('takes them with acceptsTransportReplies', async () => {
+    const node = newNode();
+    await node.startWorker('tx', fromTransport);
+    const reply = await within(node.context().request('tx', 'q', { acceptsTransportReplies: true }), 2_000);
+    expect(reply.body).toBe('reply');
   });
 });
