@@ -1,3 +1,4 @@
+import { allocate } from './envelope';
 import { SecureChannelError } from './errors';
 import { CHUNK_PIECE_LENGTH } from './frames';
 
@@ -49,7 +50,8 @@ export class Reassembly {
         this.partials.delete(oldest);
         this.evicted++;
       }
-      partial = { buffer: new Uint8Array(total), arrived: new Uint8Array(pieces), remaining: pieces };
+      // Uninitialised: the pieces cover every byte, and only a complete message leaves this class.
+      partial = { buffer: allocate(total), arrived: new Uint8Array(pieces), remaining: pieces };
       this.partials.set(id, partial);
     } else if (partial.buffer.length !== total || partial.arrived[index] === 1) {
       this.partials.delete(id);

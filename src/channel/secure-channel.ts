@@ -6,7 +6,15 @@ import type { PeerIdentity } from '../identity';
 import type { Context, Destination } from '../node/context';
 import type { Logger } from '../node/logger';
 import { SECURE_CHANNEL_INFO, type SecureChannelInfo } from './access';
-import { decodeEnvelope, encodeEnvelope, type Envelope } from './envelope';
+import {
+  allocate,
+  decodeEnvelope,
+  prepareEnvelope,
+  scratch,
+  withBytes,
+  writeEnvelope,
+  type Envelope,
+} from './envelope';
 import { ReceiveKeys, SendKeys } from './epoch-keys';
 import { SecureChannelError, type SecureChannelErrorCode } from './errors';
 import {
@@ -88,10 +96,6 @@ const dropCounter: Partial<Record<SecureChannelErrorCode, keyof DroppedFrames>> 
   MALFORMED: 'malformed',
   TOO_LARGE: 'tooLarge',
 };
-
-function singleOrChunked(length: number): number {
-  return length <= MAX_SINGLE_FRAME_MESSAGE ? 1 : CHUNK_HEADER_LENGTH;
-}
 
 function noop(): void {}
 
@@ -253,38 +257,38 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     if (this.reason !== undefined) {
       throw new SecureChannelError('CLOSED', `secure channel ${this.address.key} is closed (${this.reason})`);
     }
-    const envelope = encodeEnvelope(onwardRoute, returnRoute, body, this.maxMessageSize, singleOrChunked);
+    const envelope = prepareEnvelope(onwardRoute, returnRoute, body, this.maxMessageSize);
     this.stats.messagesSent++;
-    if (envelope.lead === 1) {
-      envelope.buffer[0] = PayloadKind.MESSAGE;
-      return this.sendFrame(envelope.buffer);
+    if (envelope.length <= MAX_SINGLE_FRAME_MESSAGE) {
+      scratch[0] = PayloadKind.MESSAGE;
+      writeEnvelope(envelope, 0, envelope.length, scratch, 1);
+      return this.sendFrame(scratch.subarray(0, 1 + envelope.length));
     }
     const id = this.nextMessageId;
     this.nextMessageId = (id + 1) >>> 0;
-    return this.sendPieces(envelope, id, 0);
+    return this.sendPieces(withBytes(envelope), id, 0);
   }
 
   /**
-   * Sends pieces `from..` of a chunked message. Each piece's header is written into the 13 bytes just before
-   * it, which belong to the previous piece, already encrypted: no piece is ever copied.
+   * Sends pieces `from..` of a chunked message, each built in the shared plaintext buffer just before it is
+   * encrypted (so a message never exists as one more whole copy), waiting out backpressure between pieces.
    */
   private sendPieces(envelope: Envelope, id: number, from: number): Promise<void> | undefined {
     if (this.reason !== undefined) {
       throw new SecureChannelError('CLOSED', `secure channel ${this.address.key} closed during a send`);
     }
-    const { buffer, lead, length } = envelope;
+    const { length } = envelope;
     const pieces = Math.ceil(length / CHUNK_PIECE_LENGTH);
     for (let index = from; index < pieces; index++) {
-      const start = lead + index * CHUNK_PIECE_LENGTH;
-      const header = start - CHUNK_HEADER_LENGTH;
-      buffer[header] = PayloadKind.CHUNK;
-      writeU32(buffer, header + 1, id);
-      writeU32(buffer, header + 5, length);
-      writeU32(buffer, header + 9, index);
-      const pending = this.sendFrame(
-        buffer.subarray(header, Math.min(start + CHUNK_PIECE_LENGTH, lead + length)),
-      );
-      // Under backpressure, wait before encrypting the next piece: memory stays at one message.
+      const offset = index * CHUNK_PIECE_LENGTH;
+      const size = Math.min(CHUNK_PIECE_LENGTH, length - offset);
+      scratch[0] = PayloadKind.CHUNK;
+      writeU32(scratch, 1, id);
+      writeU32(scratch, 5, length);
+      writeU32(scratch, 9, index);
+      writeEnvelope(envelope, offset, size, scratch, CHUNK_HEADER_LENGTH);
+      const pending = this.sendFrame(scratch.subarray(0, CHUNK_HEADER_LENGTH + size));
+      // Under backpressure, wait before encrypting the next piece: frames in flight stay bounded.
       if (pending !== undefined) {
         return index + 1 < pieces ? pending.then(() => this.sendPieces(envelope, id, index + 1)) : pending;
       }
@@ -300,7 +304,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   /** Encrypts one plaintext as `DATA nonce:u64 ciphertext` and sends it to the peer's decryptor. */
   private sendFrame(plaintext: Uint8Array): Promise<void> | undefined {
     const { nonce, ciphertext } = this.sendKeys.encrypt(plaintext);
-    const frame = new Uint8Array(DATA_HEADER_LENGTH + ciphertext.length);
+    const frame = allocate(DATA_HEADER_LENGTH + ciphertext.length);
     frame[0] = FrameType.DATA;
     writeU64(frame, 1, nonce);
     frame.set(ciphertext, DATA_HEADER_LENGTH);

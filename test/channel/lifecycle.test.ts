@@ -163,6 +163,32 @@ describe('SecureChannel large messages', () => {
     });
   }, 30_000);
 
+  it('keeps concurrent large sends on several channels apart under backpressure', async () => {
+    // Tiny mailboxes: every hop pushes back, so chunked sends interleave across channels.
+    const p = await pair(newNode, { mailboxCapacity: 2 });
+    await createSecureChannelListener(p.bctx, p.bob, 'listener', { trustPolicy: TrustEveryone });
+    const open = () =>
+      createSecureChannel(p.actx, p.alice, p.toListener, { trustPolicy: TrustEveryone, timeout: 5_000 });
+    const channels = [await open(), await open(), await open()];
+    const bodies = channels.map((_, i) => new Uint8Array(randomBytes(700_000 + i * 1000)));
+    const texts = channels.map((_, i) => `small ${i}: héllo wörld ✓`);
+    await Promise.all(
+      channels.flatMap((channel, i) => [
+        channel.send(p.actx, 'echoer', bodies[i]),
+        channel.send(p.actx, 'echoer', texts[i]),
+      ]),
+    );
+    await waitFor(() => p.bobEchoer.received.length === 6, 10_000);
+    const received = p.bobEchoer.bodies;
+    for (let i = 0; i < channels.length; i++) {
+      expect(received).toContain(texts[i]);
+      const big = received.find(
+        (b) => b instanceof Uint8Array && b.length === bodies[i]!.length,
+      ) as Uint8Array;
+      expect(Buffer.from(big).equals(Buffer.from(bodies[i]!))).toBe(true);
+    }
+  });
+
   it('refuses a message over the maximum with TOO_LARGE, never truncating it', async () => {
     // The listener accepts at most 1 MiB; Alice learns that in the handshake.
     const o = await opened({ maxMessageSize: 1024 * 1024 });
