@@ -61,17 +61,9 @@ import {
 } from './file-format';
 import { FileLock } from './file-lock';
 import { KeyStore, entryFromSecret, keyInfo, wipeEntry, type KeyEntry } from './key-store';
-import * as primitives from './primitives';
+import { StatelessVault } from './stateless-vault';
 import { sodium, sodiumReady } from './sodium';
-import type {
-  AeadAlgorithm,
-  GenerateKeyOptions,
-  HashAlgorithm,
-  KeyId,
-  KeyInfo,
-  KeyType,
-  Vault,
-} from './vault';
+import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
 
 /** Options for `FileVault.open`. */
 export interface FileVaultOptions {
@@ -86,7 +78,7 @@ export interface FileVaultOptions {
  * A persistent vault in one encrypted file (format above). Open it with `FileVault.open`; `close` it to
  * release the lock and wipe the keys. Ephemeral keys live in memory only.
  */
-export class FileVault implements Vault {
+export class FileVault extends StatelessVault {
   private readonly keys = new KeyStore();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -96,7 +88,9 @@ export class FileVault implements Vault {
     readonly path: string,
     private readonly lock: FileLock,
     private readonly fileKeys: FileKeys,
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Opens the vault file at `path`, creating it (with no keys) if it does not exist, unlocked by a passphrase
@@ -186,10 +180,6 @@ export class FileVault implements Vault {
     return this.keys.sign(id, data);
   }
 
-  verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
-    return primitives.verify(publicKey, data, signature);
-  }
-
   async deleteKey(id: KeyId): Promise<void> {
     this.checkOpen();
     if (!this.keys.has(id)) {
@@ -221,40 +211,6 @@ export class FileVault implements Vault {
     this.keys.clear();
     wipeFileKeys(this.fileKeys);
     await this.lock.release();
-  }
-
-  hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array {
-    return primitives.hash(algorithm, data);
-  }
-
-  hkdf(
-    algorithm: HashAlgorithm,
-    salt: Uint8Array,
-    ikm: Uint8Array,
-    info: Uint8Array,
-    length: number,
-  ): Uint8Array {
-    return primitives.hkdf(algorithm, salt, ikm, info, length);
-  }
-
-  aeadEncrypt(
-    algorithm: AeadAlgorithm,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    plaintext: Uint8Array,
-    ad: Uint8Array,
-  ): Uint8Array {
-    return primitives.aeadEncrypt(algorithm, key, nonce, plaintext, ad);
-  }
-
-  aeadDecrypt(
-    algorithm: AeadAlgorithm,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    ciphertext: Uint8Array,
-    ad: Uint8Array,
-  ): Uint8Array {
-    return primitives.aeadDecrypt(algorithm, key, nonce, ciphertext, ad);
   }
 
   private checkOpen(): void {

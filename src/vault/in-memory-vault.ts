@@ -1,15 +1,7 @@
 import { KeyStore, keyInfo } from './key-store';
-import * as primitives from './primitives';
+import { StatelessVault } from './stateless-vault';
 import { sodiumReady } from './sodium';
-import type {
-  AeadAlgorithm,
-  GenerateKeyOptions,
-  HashAlgorithm,
-  KeyId,
-  KeyInfo,
-  KeyType,
-  Vault,
-} from './vault';
+import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
 
 /**
  * A vault that holds its keys in process memory only (libsodium for X25519/Ed25519, see `KeyStore`); every key
@@ -17,10 +9,12 @@ import type {
  *
  * Key ids are 128 random bits in hex (see `newKeyId`). Private keys never leave: `deleteKey` wipes them.
  */
-export class InMemoryVault implements Vault {
+export class InMemoryVault extends StatelessVault {
   private readonly keys = new KeyStore();
 
-  private constructor() {}
+  private constructor() {
+    super();
+  }
 
   /** A new, empty vault, once libsodium is ready. */
   static async create(): Promise<InMemoryVault> {
@@ -50,10 +44,6 @@ export class InMemoryVault implements Vault {
     return this.keys.sign(id, data);
   }
 
-  verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
-    return primitives.verify(publicKey, data, signature);
-  }
-
   async deleteKey(id: KeyId): Promise<void> {
     this.keys.delete(id);
   }
@@ -61,39 +51,5 @@ export class InMemoryVault implements Vault {
   /** Wipes and forgets every key. The vault stays usable (empty). */
   async clear(): Promise<void> {
     this.keys.clear();
-  }
-
-  hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array {
-    return primitives.hash(algorithm, data);
-  }
-
-  hkdf(
-    algorithm: HashAlgorithm,
-    salt: Uint8Array,
-    ikm: Uint8Array,
-    info: Uint8Array,
-    length: number,
-  ): Uint8Array {
-    return primitives.hkdf(algorithm, salt, ikm, info, length);
-  }
-
-  aeadEncrypt(
-    algorithm: AeadAlgorithm,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    plaintext: Uint8Array,
-    ad: Uint8Array,
-  ): Uint8Array {
-    return primitives.aeadEncrypt(algorithm, key, nonce, plaintext, ad);
-  }
-
-  aeadDecrypt(
-    algorithm: AeadAlgorithm,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    ciphertext: Uint8Array,
-    ad: Uint8Array,
-  ): Uint8Array {
-    return primitives.aeadDecrypt(algorithm, key, nonce, ciphertext, ad);
   }
 }

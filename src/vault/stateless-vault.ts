@@ -1,0 +1,61 @@
+import * as primitives from './primitives';
+import type {
+  AeadAlgorithm,
+  GenerateKeyOptions,
+  HashAlgorithm,
+  KeyId,
+  KeyInfo,
+  KeyType,
+  Vault,
+} from './vault';
+
+/**
+ * What every vault shares: the stateless primitives (hash, HKDF, AEAD, verify), which use no stored secret.
+ * Implementations add key storage: generate, list, public key, DH, sign, delete.
+ */
+export abstract class StatelessVault implements Vault {
+  abstract generateKey(type: KeyType, options?: GenerateKeyOptions): Promise<KeyId>;
+  abstract listKeys(): Promise<readonly KeyInfo[]>;
+  abstract publicKey(id: KeyId): Promise<Uint8Array>;
+  abstract dh(id: KeyId, peerPublicKey: Uint8Array): Promise<Uint8Array>;
+  abstract sign(id: KeyId, data: Uint8Array): Promise<Uint8Array>;
+  abstract deleteKey(id: KeyId): Promise<void>;
+
+  verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+    return primitives.verify(publicKey, data, signature);
+  }
+
+  hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array {
+    return primitives.hash(algorithm, data);
+  }
+
+  hkdf(
+    algorithm: HashAlgorithm,
+    salt: Uint8Array,
+    ikm: Uint8Array,
+    info: Uint8Array,
+    length: number,
+  ): Uint8Array {
+    return primitives.hkdf(algorithm, salt, ikm, info, length);
+  }
+
+  aeadEncrypt(
+    algorithm: AeadAlgorithm,
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    ad: Uint8Array,
+  ): Uint8Array {
+    return primitives.aeadEncrypt(algorithm, key, nonce, plaintext, ad);
+  }
+
+  aeadDecrypt(
+    algorithm: AeadAlgorithm,
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ciphertext: Uint8Array,
+    ad: Uint8Array,
+  ): Uint8Array {
+    return primitives.aeadDecrypt(algorithm, key, nonce, ciphertext, ad);
+  }
+}
