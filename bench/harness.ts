@@ -41,6 +41,13 @@ export interface Benchmark {
 export interface Suite {
   readonly name: string;
   readonly benchmarks: readonly Benchmark[];
+  /**
+   * Runs once before the first of the suite's benchmarks that a run selected, outside every round: what
+   * the rounds share and is slow to make, such as the child processes of a multi-process suite.
+   */
+  readonly setup?: () => Promise<void>;
+  /** Runs once after the last of them, even if one failed: stops what `setup` started. */
+  readonly teardown?: () => Promise<void>;
 }
 
 /** One row of the report and of `bench/results/latest.json`. */

@@ -84,19 +84,35 @@ function record(ran: readonly Benchmark[], rows: readonly Measured[]): void {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const verbose = args.includes('--verbose');
+  const suites = loadSuites();
   const benchmarks = select(
-    loadSuites(),
+    suites,
     args.filter((arg) => arg !== '--verbose'),
   );
   const rows: Measured[] = [];
-  for (const benchmark of benchmarks) {
-    const started = performance.now();
-    const measured = await runBenchmark(benchmark);
-    rows.push(...measured);
-    if (verbose) {
-      for (const row of measured) console.error(`  ${row.name}: ${row.figures.map(formatValue).join(' ')}`);
+  const seconds = (since: number): string => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+  for (const suite of suites) {
+    const chosen = suite.benchmarks.filter((benchmark) => benchmarks.includes(benchmark));
+    if (chosen.length === 0) continue;
+    if (suite.setup !== undefined) {
+      const started = performance.now();
+      await suite.setup();
+      console.error(`${suite.name} setup: ${seconds(started)}`);
     }
-    console.error(`${benchmark.name}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    try {
+      for (const benchmark of chosen) {
+        const started = performance.now();
+        const measured = await runBenchmark(benchmark);
+        rows.push(...measured);
+        if (verbose) {
+          for (const row of measured)
+            console.error(`  ${row.name}: ${row.figures.map(formatValue).join(' ')}`);
+        }
+        console.error(`${benchmark.name}: ${seconds(started)}`);
+      }
+    } finally {
+      await suite.teardown?.();
+    }
   }
   printTable(rows);
   record(benchmarks, rows);

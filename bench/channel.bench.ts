@@ -1,0 +1,175 @@
+/**
+ * Secure channels within one process (both ends on one node, no sockets): handshakes beside the bare Noise
+ * XX handshake, and message throughput beside the AEAD work alone (bench/baselines/aead.ts). Nothing here
+ * waits for I/O or timers, so rounds are timed on the CPU clock. See bench/README.md.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  Identity,
+  InMemoryVault,
+  NodeRuntime,
+  TrustIdentifier,
+  createSecureChannel,
+  createSecureChannelListener,
+  route,
+  silentLogger,
+  type Context,
+  type Routed,
+  type SecureChannel,
+} from '../src';
+import { HandshakeState, generateStaticKey, type NoiseStaticKey } from '../src/noise';
+import { sodiumReady } from '../src/vault/sodium';
+import { withoutBindingCache } from './binding-cache';
+import { aeadThroughput, cipherStateAead, libsodiumAead, nodeAead, type Aead } from './baselines/aead';
+import { startClock, type Suite } from './harness';
+
+/** Handshakes per round, the same for every variant: about 0.3 s of Sealroute's. */
+const HANDSHAKES = 200;
+/** 1 KiB messages per round: about 0.3 s. */
+const ONEWAY_1K_N = 20_000;
+/** 64 KiB messages per round: 64 MB, about 0.3 s. */
+const BULK_64K_N = 1_000;
+const KIB = 1024;
+
+interface Peers {
+  readonly alice: Identity;
+  readonly bob: Identity;
+}
+
+let peersOnce: Promise<Peers> | undefined;
+
+/**
+ * Alice (initiator) and Bob (listener), made once: an identity signs its static key's binding once per
+ * process, as a long-running node does, so the rounds measure handshakes, not key generation.
+ */
+function peers(): Promise<Peers> {
+  peersOnce ??= (async () => ({
+    alice: await Identity.create(await InMemoryVault.create()),
+    bob: await Identity.create(await InMemoryVault.create()),
+  }))();
+  return peersOnce;
+}
+
+/** A node with Bob's listener (trusting Alice only) at `listener`, stopped after `body`. */
+async function withListener<T>(body: (ctx: Context, p: Peers) => Promise<T>): Promise<T> {
+  const p = await peers();
+  const node = new NodeRuntime({ logger: silentLogger });
+  try {
+    const ctx = node.context('alice');
+    await createSecureChannelListener(ctx, p.bob, 'listener', {
+      trustPolicy: TrustIdentifier(p.alice.identifier),
+    });
+    return await body(ctx, p);
+  } finally {
+    await node.stop();
+  }
+}
+
+function openChannel(ctx: Context, p: Peers): Promise<SecureChannel> {
+  return createSecureChannel(ctx, p.alice, route('listener'), {
+    trustPolicy: TrustIdentifier(p.bob.identifier),
+  });
+}
+
+/** Sealroute: `createSecureChannel` to the listener (XX, identity proofs, trust policies), then `close()`. */
+function channelHandshakes(n: number): Promise<number> {
+  return withListener(async (ctx, p) => {
+    const clock = startClock('cpu');
+    for (let i = 0; i < n; i++) {
+      const channel = await openChannel(ctx, p);
+      await channel.close();
+    }
+    return clock.perSecond(n);
+  });
+}
+
+/**
+ * The same with every binding verified (Ed25519) as if the peer were new: the candidate's peers reconnect
+ * with the same static keys, so its verifications are cache hits (`VerifiedBindings`).
+ */
+function coldHandshakes(n: number): Promise<number> {
+  return withoutBindingCache(() => channelHandshakes(n));
+}
+
+let staticKeysOnce: Promise<[NoiseStaticKey, NoiseStaticKey]> | undefined;
+
+/** The bare Noise_XX_25519_ChaChaPoly_SHA256 handshake: two HandshakeStates in memory, empty payloads. */
+async function noiseHandshakes(n: number): Promise<number> {
+  staticKeysOnce ??= Promise.all([generateStaticKey(), generateStaticKey()]);
+  const [si, sr] = await staticKeysOnce;
+  const clock = startClock('cpu');
+  for (let i = 0; i < n; i++) {
+    const initiator = await HandshakeState.create({ initiator: true, s: si });
+    const responder = await HandshakeState.create({ initiator: false, s: sr });
+    await responder.readMessage(await initiator.writeMessage()); // -> e
+    await initiator.readMessage(await responder.writeMessage()); // <- e, ee, s, es
+    await responder.readMessage(await initiator.writeMessage()); // -> s, se
+    initiator.split();
+    responder.split();
+  }
+  return clock.perSecond(n);
+}
+
+/**
+ * `n` messages of `size` bytes through a channel to a worker behind it (`await ctx.send` each, as real code
+ * does); the round ends when that worker has counted every byte. MB/s (10^6 bytes) on the CPU clock.
+ */
+function channelThroughput(size: number, n: number): Promise<number> {
+  return withListener(async (ctx, p) => {
+    let received = 0;
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    await ctx.node.startWorker('sink', {
+      handleMessage: (_ctx: Context, msg: Routed<Uint8Array>) => {
+        received += msg.body.length;
+        if (received === n * size) finish();
+      },
+    });
+    const channel = await openChannel(ctx, p);
+    const sink = route(channel, 'sink');
+    const body = new Uint8Array(randomBytes(size));
+    const clock = startClock('cpu');
+    for (let i = 0; i < n; i++) await ctx.send(sink, body);
+    await done;
+    return clock.perSecond((n * size) / 1e6);
+  });
+}
+
+/** A fresh random key for an AEAD baseline round. */
+async function aeadRound(make: (key: Uint8Array) => Aead, size: number, n: number): Promise<number> {
+  await sodiumReady();
+  return aeadThroughput(make(new Uint8Array(randomBytes(32))), size, n, 'cpu');
+}
+
+export const suite: Suite = {
+  name: 'channel',
+  benchmarks: [
+    {
+      name: 'channel.handshake',
+      unit: 'handshakes/cpu-s',
+      candidate: () => channelHandshakes(HANDSHAKES),
+      baseline: { name: 'noise_xx', round: () => noiseHandshakes(HANDSHAKES) },
+      comparisons: [{ name: 'cold_cache', round: () => coldHandshakes(HANDSHAKES) }],
+    },
+    {
+      name: 'channel.oneway_1k',
+      unit: 'MB/cpu-s',
+      candidate: () => channelThroughput(KIB, ONEWAY_1K_N),
+      baseline: { name: 'aead', round: () => aeadRound(cipherStateAead, KIB, ONEWAY_1K_N) },
+    },
+    {
+      name: 'channel.bulk_64k',
+      unit: 'MB/cpu-s',
+      candidate: () => channelThroughput(64 * KIB, BULK_64K_N),
+      baseline: { name: 'aead', round: () => aeadRound(cipherStateAead, 64 * KIB, BULK_64K_N) },
+    },
+    {
+      // The size-based backend choice: CipherState (node:crypto at this size) beside each backend forced.
+      name: 'channel.aead_64k',
+      unit: 'MB/cpu-s',
+      candidate: () => aeadRound(cipherStateAead, 64 * KIB, BULK_64K_N),
+      baseline: { name: 'libsodium', round: () => aeadRound(libsodiumAead, 64 * KIB, BULK_64K_N) },
+      comparisons: [{ name: 'node', round: () => aeadRound(nodeAead, 64 * KIB, BULK_64K_N) }],
+    },
+  ],
+};

@@ -1,0 +1,14 @@
+/**
+ * The hub of the hub benchmarks (examples/hub.ts without decorators): a node with a TCP listener on a free
+ * port of 127.0.0.1 and a forwarding service. Prints `ready <host:port>`.
+ */
+import { ForwardingService, NodeRuntime, TcpTransport, silentLogger } from '../../src';
+import { runProgram, serveCommands } from './command-loop';
+
+runProgram(async () => {
+  const node = new NodeRuntime({ logger: silentLogger });
+  const tcp = await TcpTransport.create(node);
+  await ForwardingService.start(node.context('hub'), 'forwarding_service');
+  const bound = await tcp.listen('127.0.0.1:0');
+  serveCommands([bound], {}, () => node.stop());
+});
