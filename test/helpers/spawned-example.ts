@@ -39,6 +39,8 @@ export class SpawnedExample {
       for (const wake of this.waiters) wake();
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.stderrText += chunk));
+    // Writing to a process that has exited fails with EPIPE; the test sees the exit, not a crash of Jest.
+    child.stdin.on('error', () => undefined);
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
     void this.exited.then(() => this.waiters.forEach((wake) => wake()));
   }
@@ -98,6 +100,16 @@ export class SpawnedExample {
       this.waiters.add(check);
       check();
     });
+  }
+
+  /** Writes `line` and a newline to standard input (a user typing it). */
+  write(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  /** Closes standard input (Ctrl-D). */
+  endInput(): void {
+    this.child.stdin.end();
   }
 
   /** Sends `signal` and waits (up to `timeoutMs`, then SIGKILL) for the process to exit. */

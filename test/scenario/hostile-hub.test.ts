@@ -1,0 +1,374 @@
+import { TCP } from '../../src/core/address';
+import { encodeBody } from '../../src/core/codec';
+import { route, type Route } from '../../src/core/route';
+import { encodeTransportMessage } from '../../src/core/wire';
+import { SecureChannelError } from '../../src/channel/errors';
+import { FrameType } from '../../src/channel/frames';
+import type { DroppedFrames, SecureChannel } from '../../src/channel/secure-channel';
+import type { DeadLetter } from '../../src/node/dead-letters';
+import type { NodeRuntime } from '../../src/node/node-runtime';
+import { ForwardingService } from '../../src/services/forwarding-service';
+import { nextListenerEvent, startAlice, startBob, type Alice, type Bob } from '../helpers/alice-and-bob';
+import { waitFor, within } from '../helpers/async';
+import type { LogEntry } from '../helpers/capturing-logger';
+import { HostileProxy, type ProxiedFrame } from '../helpers/hostile-proxy';
+import { Cleanup, startTcpNode, type TcpTestNode } from '../helpers/tcp-fixtures';
+
+// Alice and Bob of the examples, as in-process nodes, with a hostile TCP proxy in front of the hub: it
+// reads the framing and tampers with single frames on command. Whatever it does, nothing corrupt or forged
+// is delivered, each tampering is detected and told apart (a typed error, a counter, a log line), and both
+// nodes carry on: the same channel and a new one work afterwards.
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+/** Bob's replay window: small, so that a frame held back past it takes a handful of messages. */
+const REPLAY_WINDOW = 8;
+/** Bob's responders give up on a handshake after this long. */
+const HANDSHAKE_TIMEOUT_MS = 1_500;
+/** How long a request that cannot be answered waits before its TimeoutError. */
+const LOST_MS = 1_000;
+
+const NO_DROPS: DroppedFrames = {
+  decryptFailed: 0,
+  replayed: 0,
+  tooOld: 0,
+  malformed: 0,
+  tooLarge: 0,
+  evicted: 0,
+};
+
+interface World {
+  readonly hub: TcpTestNode;
+  readonly proxy: HostileProxy;
+  readonly bob: Bob;
+  readonly alice: Alice;
+  /** The proxy's connection numbers of Bob's and Alice's connections to the hub. */
+  readonly bobLink: number;
+  readonly aliceLink: number;
+  /** Alice's route to Bob's listener: the proxy (the hub, as Alice sees it), then Bob's forwarder. */
+  readonly toBob: Route;
+  /** Alice's end of the channel, and Bob's. */
+  readonly channel: SecureChannel;
+  readonly bobChannel: SecureChannel;
+}
+
+/** A hub behind a hostile proxy, Bob registered there, and a channel from Alice to Bob through it. */
+async function world(): Promise<World> {
+  const hub = await startTcpNode(cleanup);
+  await ForwardingService.start(hub.ctx, 'forwarding_service');
+  const proxy = await HostileProxy.start(hub.address);
+  cleanup.add(() => proxy.close());
+
+  const bob = await startBob(cleanup, proxy.address, {
+    listener: { replayWindow: REPLAY_WINDOW, handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
+  });
+  const bobLink = proxy.connectionCount - 1;
+  const alice = await startAlice(cleanup);
+  const toBob = route([TCP, proxy.address], bob.forwarder.forwardingAddress);
+  const bobSide = nextListenerEvent(bob.listener, 'channelOpened');
+  const channel = await alice.open(toBob, bob.identity);
+  const bobChannel = await bobSide;
+  const aliceLink = proxy.connectionCount - 1;
+  expect([bobLink, aliceLink]).toEqual([0, 1]);
+  return { hub, proxy, bob, alice, bobLink, aliceLink, toBob, channel, bobChannel };
+}
+
+type Party = 'Alice' | 'Bob';
+
+/** Secure channel frames of one type on their way from the hub to `party`. */
+function toward(w: World, party: Party, type: number): (frame: ProxiedFrame) => boolean {
+  const link = party === 'Bob' ? w.bobLink : w.aliceLink;
+  return (frame) =>
+    frame.connection === link &&
+    frame.direction === 'fromTarget' &&
+    frame.body instanceof Uint8Array &&
+    frame.body[0] === type;
+}
+
+/** Log entries at warn level whose fields include `fields`. */
+function warnings(node: TcpTestNode, fields: Record<string, unknown>): LogEntry[] {
+  return node.logger
+    .at('warn')
+    .filter((entry) =>
+      Object.entries(fields).every(([key, value]) => (entry.obj as Record<string, unknown>)[key] === value),
+    );
+}
+
+function nextDeadLetter(node: NodeRuntime): Promise<DeadLetter> {
+  const next = new Promise<DeadLetter>((resolve) => node.deadLetters.once('deadLetter', resolve));
+  const bounded = within(next, 5_000, 'a dead letter');
+  bounded.catch(() => undefined); // awaited by the test; this only keeps an early failure from crashing Jest
+  return bounded;
+}
+
+/**
+ * After the attack: all three nodes run, the channel still carries a fresh message and a new channel opens
+ * and carries one; Bob's echoer has received exactly `before` (what Alice sent that should have arrived, in
+ * the order it arrived) and the two fresh ones, each from Alice; Alice received exactly her echoes.
+ */
+async function stillWorks(w: World, before: readonly string[]): Promise<void> {
+  for (const node of [w.hub.node, w.bob.node, w.alice.node]) expect(node.isStopped).toBe(false);
+  expect(await w.alice.echo(w.channel, 'fresh, same channel')).toBe('fresh, same channel');
+  const fresh = await w.alice.open(w.toBob, w.bob.identity);
+  expect(await w.alice.echo(fresh, 'fresh, new channel')).toBe('fresh, new channel');
+  expect(w.bob.received).toEqual(
+    [...before, 'fresh, same channel', 'fresh, new channel'].map((body) => ({
+      body,
+      from: w.alice.identity.identifier,
+    })),
+  );
+  // Nothing reached Alice through her channel but the echoes her requests received.
+  expect(w.channel.stats.messagesReceived).toBe(w.alice.echoes(w.channel));
+}
+
+describe('a hostile hub between Alice and Bob', () => {
+  describe('flipping a byte', () => {
+    it.each<Party>(['Bob', 'Alice'])(
+      'in a data frame toward %s: dropped as DECRYPT_FAILED, counted and logged; the sender’s request times out',
+      async (party) => {
+        const w = await world();
+        const flip = w.proxy.intercept({ match: toward(w, party, FrameType.DATA), tamper: { kind: 'flip' } });
+        const victim = party === 'Bob' ? w.bobChannel : w.channel;
+        const dropped = new Promise<SecureChannelError>((resolve) => victim.once('frameDropped', resolve));
+
+        await expect(w.alice.echo(w.channel, 'tampered', LOST_MS)).rejects.toMatchObject({
+          name: 'TimeoutError',
+          code: 'TIMEOUT',
+        });
+        expect(await flip.matched()).toHaveLength(1);
+        expect(await within(dropped, 1_000, 'frameDropped')).toMatchObject({
+          name: 'SecureChannelError',
+          code: 'DECRYPT_FAILED',
+        });
+        expect(victim.stats.dropped).toEqual({ ...NO_DROPS, decryptFailed: 1 });
+        const node = party === 'Bob' ? w.bob : w.alice;
+        expect(warnings(node, { code: 'DECRYPT_FAILED' }).map((entry) => entry.msg)).toEqual([
+          'secure channel dropped a frame that does not authenticate',
+        ]);
+        // Toward Bob the message never arrived; toward Alice it arrived and only its echo was lost.
+        await stillWorks(w, party === 'Bob' ? [] : ['tampered']);
+      },
+    );
+
+    it.each([
+      { frame: 'HELLO (message 1)', type: FrameType.HELLO, party: 'Bob' as Party, failing: 'Alice' as Party },
+      { frame: 'message 2', type: FrameType.HANDSHAKE, party: 'Alice' as Party, failing: 'Alice' as Party },
+      { frame: 'message 3', type: FrameType.HANDSHAKE, party: 'Bob' as Party, failing: 'Bob' as Party },
+    ])(
+      'in handshake $frame toward $party: the handshake fails at both ends with typed errors',
+      async ({ type, party, failing }) => {
+        const w = await world();
+        const flip = w.proxy.intercept({ match: toward(w, party, type), tamper: { kind: 'flip' } });
+        const failedAtBob = nextListenerEvent(w.bob.listener, 'handshakeFailed');
+
+        const atAlice: unknown = await w.alice.open(w.toBob, w.bob.identity).catch((err: unknown) => err);
+        const atBob = await failedAtBob;
+        expect(atAlice).toBeInstanceOf(SecureChannelError);
+        expect(atBob).toBeInstanceOf(SecureChannelError);
+        expect(await flip.matched()).toHaveLength(1);
+        // The side whose verification failed says HANDSHAKE_FAILED; the other is told by a refusal notice.
+        const [failed, told] = failing === 'Alice' ? [atAlice, atBob] : [atBob, atAlice];
+        expect(failed).toMatchObject({ code: 'HANDSHAKE_FAILED' });
+        expect(told).toMatchObject({ code: 'REFUSED', reason: 'handshake-failed' });
+        expect(w.bob.listener.stats).toMatchObject({
+          handshakesStarted: 2,
+          channelsOpened: 1,
+          handshakesFailed: 1,
+        });
+        expect(warnings(w.bob, { code: atBob.code }).map((entry) => entry.msg)).toEqual([
+          `secure channel handshake failed: ${atBob.message}`,
+        ]);
+        await stillWorks(w, []);
+      },
+    );
+  });
+
+  describe('replaying a captured frame', () => {
+    it('of data, toward either end: dropped as REPLAYED, nothing is delivered twice', async () => {
+      const w = await world();
+      const toBob = w.proxy.intercept({ match: toward(w, 'Bob', FrameType.DATA), tamper: { kind: 'pass' } });
+      const toAlice = w.proxy.intercept({
+        match: toward(w, 'Alice', FrameType.DATA),
+        tamper: { kind: 'pass' },
+      });
+      expect(await w.alice.echo(w.channel, 'once')).toBe('once');
+      const [request] = await toBob.matched();
+      const [reply] = await toAlice.matched();
+
+      w.proxy.replay(request!);
+      w.proxy.replay(reply!);
+      await waitFor(
+        () => w.bobChannel.stats.dropped.replayed === 1 && w.channel.stats.dropped.replayed === 1,
+      );
+      expect(w.bobChannel.stats.dropped).toEqual({ ...NO_DROPS, replayed: 1 });
+      expect(w.channel.stats.dropped).toEqual({ ...NO_DROPS, replayed: 1 });
+      for (const node of [w.bob, w.alice]) {
+        expect(warnings(node, { code: 'REPLAYED' }).map((entry) => entry.msg)).toEqual([
+          expect.stringMatching(/^secure channel dropped a replayed frame \(nonce \d+\)$/),
+        ]);
+      }
+      await stillWorks(w, ['once']);
+    });
+
+    it('of a HELLO: no second channel opens; the stray responder times out, Alice’s channel drops its frames', async () => {
+      const w = await world();
+      const hello = w.proxy.frames.find(toward(w, 'Bob', FrameType.HELLO))!;
+      const failedAtBob = nextListenerEvent(w.bob.listener, 'handshakeFailed');
+
+      w.proxy.replay(hello);
+      // The responder answers the replayed HELLO; Alice's channel is open and takes only DATA frames.
+      await waitFor(() => w.channel.stats.dropped.malformed === 1);
+      expect(await failedAtBob).toMatchObject({ name: 'SecureChannelError', code: 'TIMEOUT' });
+      expect(w.bob.listener.stats).toMatchObject({ handshakesStarted: 2, channelsOpened: 1, timedOut: 1 });
+      // Its refusal notice on timing out is dropped the same way.
+      await waitFor(() => w.channel.stats.dropped.malformed === 2);
+      expect(w.channel.stats.dropped).toEqual({ ...NO_DROPS, malformed: 2 });
+      expect(warnings(w.alice, { code: 'MALFORMED' }).map((entry) => entry.msg)).toEqual([
+        'secure channel dropped a frame that is not DATA on an open channel',
+        'secure channel dropped a frame that is not DATA on an open channel',
+      ]);
+      await stillWorks(w, []);
+    });
+  });
+
+  describe('dropping frames', () => {
+    it('of data toward Bob: the request times out with a TimeoutError, and the next message gets through', async () => {
+      const w = await world();
+      const drop = w.proxy.intercept({ match: toward(w, 'Bob', FrameType.DATA), tamper: { kind: 'drop' } });
+
+      await expect(w.alice.echo(w.channel, 'lost', LOST_MS)).rejects.toMatchObject({
+        name: 'TimeoutError',
+        code: 'TIMEOUT',
+      });
+      expect(await drop.matched()).toHaveLength(1);
+      // Bob never saw it, so there is nothing for him to count; the gap in nonces is no obstacle.
+      expect(w.bobChannel.stats.dropped).toEqual(NO_DROPS);
+      await stillWorks(w, []);
+    });
+
+    it('of handshake message 2: both ends give up with TIMEOUT', async () => {
+      const w = await world();
+      const drop = w.proxy.intercept({
+        match: toward(w, 'Alice', FrameType.HANDSHAKE),
+        tamper: { kind: 'drop' },
+      });
+      const failedAtBob = nextListenerEvent(w.bob.listener, 'handshakeFailed');
+
+      await expect(
+        w.alice.open(w.toBob, w.bob.identity, { timeout: HANDSHAKE_TIMEOUT_MS }),
+      ).rejects.toMatchObject({
+        name: 'SecureChannelError',
+        code: 'TIMEOUT',
+      });
+      expect(await failedAtBob).toMatchObject({ name: 'SecureChannelError', code: 'TIMEOUT' });
+      expect(await drop.matched()).toHaveLength(1);
+      expect(w.bob.listener.stats).toMatchObject({ handshakesStarted: 2, channelsOpened: 1, timedOut: 1 });
+      await stillWorks(w, []);
+    });
+  });
+
+  describe('reordering frames', () => {
+    it('within the replay window: both messages are delivered exactly once, as they arrive', async () => {
+      const w = await world();
+      const hold = w.proxy.intercept({ match: toward(w, 'Bob', FrameType.DATA), tamper: { kind: 'hold' } });
+
+      const first = w.alice.echo(w.channel, 'first');
+      await hold.matched();
+      expect(await w.alice.echo(w.channel, 'second')).toBe('second');
+      hold.release();
+      expect(await first).toBe('first');
+      expect(w.bobChannel.stats.dropped).toEqual(NO_DROPS);
+      await stillWorks(w, ['second', 'first']);
+    });
+
+    it('held back past the replay window: dropped as TOO_OLD, and its request times out', async () => {
+      const w = await world();
+      const hold = w.proxy.intercept({ match: toward(w, 'Bob', FrameType.DATA), tamper: { kind: 'hold' } });
+
+      const stale = w.alice.echo(w.channel, 'stale', 3_000);
+      stale.catch(() => undefined);
+      await hold.matched();
+      const later = Array.from({ length: REPLAY_WINDOW + 1 }, (_, i) => `later ${i}`);
+      for (const text of later) expect(await w.alice.echo(w.channel, text)).toBe(text);
+      hold.release();
+      await waitFor(() => w.bobChannel.stats.dropped.tooOld === 1);
+      expect(w.bobChannel.stats.dropped).toEqual({ ...NO_DROPS, tooOld: 1 });
+      expect(warnings(w.bob, { code: 'TOO_OLD' }).map((entry) => entry.msg)).toEqual([
+        expect.stringMatching(/^secure channel dropped a frame older than the replay window \(nonce \d+\)$/),
+      ]);
+      await expect(stale).rejects.toMatchObject({ name: 'TimeoutError', code: 'TIMEOUT' });
+      await stillWorks(w, later);
+    });
+  });
+
+  describe('injecting plaintext', () => {
+    it.each([
+      {
+        how: 'through the hub to Bob’s forwarder',
+        frame: (w: World) => ({
+          link: w.aliceLink,
+          direction: 'toTarget' as const,
+          onwardRoute: route(w.bob.forwarder.forwardingAddress, 'echoer'),
+        }),
+      },
+      {
+        how: 'from the hub straight to Bob’s node',
+        frame: (w: World) => ({
+          link: w.bobLink,
+          direction: 'fromTarget' as const,
+          onwardRoute: route('echoer'),
+        }),
+      },
+    ])('toward Bob’s echoer $how: refused at Bob’s node as access-denied', async ({ frame }) => {
+      const w = await world();
+      const { link, direction, onwardRoute } = frame(w);
+      const crafted = encodeTransportMessage({
+        onwardRoute,
+        returnRoute: route('mallory'),
+        payload: encodeBody('plaintext from the hub'),
+      });
+      const refused = nextDeadLetter(w.bob.node);
+
+      w.proxy.inject(link, direction, crafted);
+      const letter = await refused;
+      expect(letter).toMatchObject({ reason: 'access-denied', address: '0#echoer' });
+      expect(letter.message.body).toBe('plaintext from the hub');
+      expect(letter.detail).toBe(
+        '0#echoer refused a message (transport-origin): it arrived from a transport connection',
+      );
+      expect(w.bob.node.deadLetters.countOf('access-denied')).toBe(1);
+      expect(
+        warnings(w.bob, { reason: 'access-denied', address: '0#echoer' }).map((entry) => entry.msg),
+      ).toEqual([`dead letter: ${letter.detail}`]);
+      await stillWorks(w, []);
+    });
+
+    it('toward Bob’s channel decryptor: a plaintext body is dropped as MALFORMED, a forged DATA frame as DECRYPT_FAILED', async () => {
+      const w = await world();
+      const data = w.proxy.intercept({ match: toward(w, 'Bob', FrameType.DATA), tamper: { kind: 'pass' } });
+      expect(await w.alice.echo(w.channel, 'genuine')).toBe('genuine');
+      // Where the hub sends Alice's frames on Bob's connection: Bob's forwarder, then his channel's decryptor.
+      const [genuine] = await data.matched();
+      const toDecryptor = genuine!.message!.onwardRoute;
+      const forge = (body: unknown): Uint8Array =>
+        encodeTransportMessage({
+          onwardRoute: toDecryptor,
+          returnRoute: route('mallory'),
+          payload: encodeBody(body),
+        });
+      const forgedData = new Uint8Array(64);
+      forgedData[0] = FrameType.DATA;
+      forgedData[8] = 200; // a fresh nonce, so that only authentication can refuse it
+
+      w.proxy.inject(w.bobLink, 'fromTarget', forge('plaintext for the decryptor'));
+      w.proxy.inject(w.bobLink, 'fromTarget', forge(forgedData));
+      await waitFor(
+        () => w.bobChannel.stats.dropped.malformed + w.bobChannel.stats.dropped.decryptFailed === 2,
+      );
+      expect(w.bobChannel.stats.dropped).toEqual({ ...NO_DROPS, malformed: 1, decryptFailed: 1 });
+      expect(w.bobChannel.stats.messagesReceived).toBe(1);
+      await stillWorks(w, ['genuine']);
+    });
+  });
+});
