@@ -17,7 +17,9 @@ export interface Codec<T> {
 }
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value that starts with U+FEFF keeps it (by default the decoder strips it, so such a value
+// would not round-trip, and one that is only a BOM would decode to an empty string).
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 // Standard CBOR only (no cbor-x record extension), so any CBOR implementation can read our bodies.
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
 

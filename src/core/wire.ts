@@ -13,7 +13,9 @@ export const MAX_ROUTE_LENGTH = 64;
 export const MAX_ADDRESS_BYTES = 1024;
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value that starts with U+FEFF keeps it (by default the decoder strips it, so such a value
+// would not round-trip, and one that is only a BOM would decode to an empty string).
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function varintSize(value: number): number {
   let size = 1;

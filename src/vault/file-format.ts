@@ -300,7 +300,9 @@ export function encodeBody(keys: readonly StoredKey[]): Uint8Array {
 
 /** Parses a body strictly: every byte accounted for, known types, unique ids. Secrets are copies. */
 export function decodeBody(body: Uint8Array): StoredKey[] {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: an id that starts with U+FEFF keeps it (by default the decoder strips it, which broke the round
+  // trip and made two distinct ids collide).
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   if (body.length < 4) {
     throw corrupt('body too short');
