@@ -40,6 +40,12 @@ export function addressTypeName(type: AddressType): string | undefined {
 export class Address {
   /** Cached text form: addresses are map keys on every hop, so this is computed once. */
   readonly key: string;
+  /**
+   * The value's UTF-8 length, worked out once (-1 until asked): routes are encoded on every hop, and an
+   * address whose length equals its value's length is ASCII, which the wire encoder copies without a call
+   * into the UTF-8 encoder. Set up front by the wire decoder, which knows it from the bytes it read.
+   */
+  private utf8Length = -1;
 
   constructor(
     readonly type: AddressType,
@@ -52,6 +58,19 @@ export class Address {
       throw new AddressError('INVALID_ADDRESS', 'address value must not be empty');
     }
     this.key = `${type}#${value}`;
+  }
+
+  /** @internal The UTF-8 length of `value` in bytes (cached). */
+  get byteLength(): number {
+    if (this.utf8Length < 0) this.utf8Length = Buffer.byteLength(this.value, 'utf8');
+    return this.utf8Length;
+  }
+
+  /** @internal An address decoded from `byteLength` bytes of UTF-8 (the wire decoder's constructor). */
+  static decoded(type: AddressType, value: string, byteLength: number): Address {
+    const address = new Address(type, value);
+    address.utf8Length = byteLength;
+    return address;
   }
 
   /** A local (same-node) address. */

@@ -13,7 +13,11 @@ export const FRAME_HEADER_SIZE = 4;
 export type FrameEvent =
   /** The peer's preamble arrived and matched. */
   | { readonly kind: 'preamble' }
-  /** One complete frame body (a copy: it does not pin the socket's chunks). */
+  /**
+   * One complete frame body: a view into the received chunk when the frame arrived within one (no copy;
+   * it pins at most that chunk, one socket read of up to 64 KiB, while the frame is in use), a copy when it
+   * spans chunks. The parser never writes to bytes it has returned.
+   */
   | { readonly kind: 'frame'; readonly frame: Uint8Array };
 
 /** Options of a `FrameParser`. */
@@ -168,8 +172,17 @@ export class FrameParser {
     this.consume(count, undefined);
   }
 
-  /** Copies out `count` buffered bytes (count <= buffered, and <= maxFrameSize: checked by the caller). */
+  /**
+   * The next `count` buffered bytes (count <= buffered, and <= maxFrameSize: checked by the caller): a view
+   * when they lie within the head chunk, else a copy.
+   */
   private take(count: number): Uint8Array {
+    const head = this.chunks[this.head];
+    if (head !== undefined && head.length - this.offset >= count) {
+      const view = head.subarray(this.offset, this.offset + count);
+      this.skip(count);
+      return view;
+    }
     const out = new Uint8Array(count);
     this.consume(count, out);
     return out;

@@ -210,13 +210,25 @@ describe('FrameParser', () => {
     expect(slots).toBeLessThan(16);
   });
 
-  it('copies frames out, so they do not pin the chunks they came in', () => {
+  it('returns a frame that lies within one chunk as a view of it, without copying', () => {
     const chunk = encodeStream([Uint8Array.of(5, 6)]);
     const parser = new FrameParser({ maxFrameSize: 100 });
     parser.push(chunk);
     const [, event] = drain(parser);
     const frame = (event as { frame: Uint8Array }).frame;
-    expect(frame.buffer).not.toBe(chunk.buffer);
+    expect(frame.buffer).toBe(chunk.buffer);
+    expect(Array.from(frame)).toEqual([5, 6]);
+  });
+
+  it('copies a frame that spans chunks into a buffer of its own', () => {
+    const stream = encodeStream([Uint8Array.of(5, 6, 7)]);
+    const parser = new FrameParser({ maxFrameSize: 100 });
+    const cut = stream.length - 2;
+    parser.push(stream.slice(0, cut));
+    parser.push(stream.slice(cut));
+    const [, event] = drain(parser);
+    const frame = (event as { frame: Uint8Array }).frame;
+    expect(Array.from(frame)).toEqual([5, 6, 7]);
     expect(frame.byteLength).toBe(frame.buffer.byteLength);
   });
 

@@ -1,15 +1,15 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Address } from '../../core/address';
-import { decodeBody, encodeBody } from '../../core/codec';
+import { decodeBody } from '../../core/codec';
 import { LocalMessage, TRANSPORT_INFO, type LocalInfo, type Routed } from '../../core/message';
-import { decodeTransportMessage, encodeTransportMessage } from '../../core/wire';
+import { decodeTransportMessage, encodeFrame } from '../../core/wire';
 import type { Context } from '../../node/context';
 import type { Deadline } from '../../node/deadlines';
 import type { Logger } from '../../node/logger';
 import type { NodeRuntime } from '../../node/node-runtime';
 import type { Worker } from '../../node/worker';
 import { TransportError } from '../errors';
-import { FrameParser, PREAMBLE, frameHeader } from '../frame-parser';
+import { FRAME_HEADER_SIZE, FrameParser, PREAMBLE } from '../frame-parser';
 import type { HostPort } from './host-port';
 import type { TcpTransportOptions } from './tcp-options';
 
@@ -56,6 +56,8 @@ export class TcpConnection implements Worker<unknown> {
   private rejectOpened!: (error: TransportError) => void;
   private socketGone: Promise<void> = Promise.resolve();
   private frameTimer: NodeJS.Timeout | undefined;
+  /** Whether `frameTimer` times the preamble (the handshake limit) rather than a frame. */
+  private frameTimerForHandshake = false;
   private connectTimer: NodeJS.Timeout | undefined;
   /** Waiting for a local mailbox to take a received message: the socket is paused meanwhile. */
   private waitingOnDelivery = false;
@@ -145,11 +147,15 @@ export class TcpConnection implements Worker<unknown> {
       this.undeliverable(message, `nothing follows ${this.remote} in the onward route`);
       return;
     }
-    let bytes: Uint8Array;
+    let frame: Buffer;
     try {
-      bytes = encodeTransportMessage(
-        { onwardRoute: onward, returnRoute: message.returnRoute, payload: encodeBody(message.body) },
+      // The whole frame in one buffer: length prefix, routes, body tag and body, each byte written once.
+      frame = encodeFrame(
+        onward,
+        message.returnRoute,
+        message.body,
         this.host.options.maxFrameSize,
+        FRAME_HEADER_SIZE,
       );
     } catch (err) {
       this.undeliverable(message, `it cannot be sent to ${this.remote}: ${(err as Error).message}`);
@@ -161,8 +167,8 @@ export class TcpConnection implements Worker<unknown> {
       socket.cork();
       process.nextTick(this.uncork);
     }
-    socket.write(frameHeader(bytes.length));
-    if (socket.write(bytes)) return;
+    frame.writeUInt32BE(frame.length - FRAME_HEADER_SIZE, 0);
+    if (socket.write(frame)) return;
     return this.waitForDrain(socket);
   }
 
@@ -345,10 +351,19 @@ export class TcpConnection implements Worker<unknown> {
       this.clearFrameTimer();
       return;
     }
-    if (this.frameTimer !== undefined && !restart) return;
-    this.clearFrameTimer();
     const handshake = !this.parser.preambleDone;
+    if (this.frameTimer !== undefined) {
+      if (!restart) return;
+      // Under streaming traffic a frame completes with the next one already begun, every few reads:
+      // restarting the same timer in place costs far less than clearing it and making another.
+      if (this.frameTimerForHandshake === handshake) {
+        this.frameTimer.refresh();
+        return;
+      }
+      this.clearFrameTimer();
+    }
     const limit = handshake ? this.host.options.handshakeTimeoutMs : this.host.options.frameTimeoutMs;
+    this.frameTimerForHandshake = handshake;
     this.frameTimer = setTimeout(() => {
       this.frameTimer = undefined;
       this.shut(
