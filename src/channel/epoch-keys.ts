@@ -1,4 +1,4 @@
-import type { CipherState } from '../noise';
+import { TAG_LENGTH, type CipherState } from '../noise';
 import { SecureChannelError } from './errors';
 
 const EMPTY = new Uint8Array(0);
@@ -27,6 +27,15 @@ export class SendKeys {
 
   /** Encrypts the next frame's plaintext; returns its nonce and ciphertext. */
   encrypt(plaintext: Uint8Array): { nonce: number; ciphertext: Uint8Array } {
+    const ciphertext = new Uint8Array(plaintext.length + TAG_LENGTH);
+    return { nonce: this.encryptInto(plaintext, ciphertext, 0), ciphertext };
+  }
+
+  /**
+   * Encrypts the next frame's plaintext into `out` at `offset` (ciphertext || tag, plaintext.length + 16
+   * bytes); returns its nonce.
+   */
+  encryptInto(plaintext: Uint8Array, out: Uint8Array, offset: number): number {
     const nonce = this.n;
     if (nonce >= MAX_NONCE) throw new SecureChannelError('CLOSED', 'the channel used up its nonces');
     // Nonces are sequential, so the epoch advances by at most one per frame.
@@ -34,9 +43,9 @@ export class SendKeys {
       this.cipher.rekey();
       this.epoch++;
     }
-    const ciphertext = this.cipher.encryptWithNonce(nonce, EMPTY, plaintext);
+    this.cipher.encryptWithNonceInto(nonce, EMPTY, plaintext, out, offset);
     this.n = nonce + 1;
-    return { nonce, ciphertext };
+    return nonce;
   }
 
   /** Wipes the key. */

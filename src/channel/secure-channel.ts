@@ -3,6 +3,7 @@ import type { Address } from '../core/address';
 import { LocalMessage, type LocalInfo } from '../core/message';
 import { Route, route, type Addressable, type RoutePart } from '../core/route';
 import type { PeerIdentity } from '../identity';
+import { TAG_LENGTH } from '../noise';
 import type { Context, Destination } from '../node/context';
 import type { Logger } from '../node/logger';
 import { SECURE_CHANNEL_INFO, type SecureChannelInfo } from './access';
@@ -303,11 +304,11 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
 
   /** Encrypts one plaintext as `DATA nonce:u64 ciphertext` and sends it to the peer's decryptor. */
   private sendFrame(plaintext: Uint8Array): Promise<void> | undefined {
-    const { nonce, ciphertext } = this.sendKeys.encrypt(plaintext);
-    const frame = allocate(DATA_HEADER_LENGTH + ciphertext.length);
+    // Encrypted straight into the frame, after its header: no ciphertext array of its own to copy.
+    const frame = allocate(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
+    const nonce = this.sendKeys.encryptInto(plaintext, frame, DATA_HEADER_LENGTH);
     frame[0] = FrameType.DATA;
     writeU64(frame, 1, nonce);
-    frame.set(ciphertext, DATA_HEADER_LENGTH);
     this.stats.framesSent++;
     return this.ctx.node.deliver(new LocalMessage(this.peerRoute, this.replyRoute, frame));
   }

@@ -21,6 +21,18 @@ export interface CipherFunction {
   formatNonce(into: DataView, hi: number, lo: number): void;
   /** ENCRYPT: a new array holding ciphertext || 16-byte tag. */
   encrypt(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * ENCRYPT into a caller's buffer: writes ciphertext || 16-byte tag (plaintext.length + 16 bytes) into
+   * `out` at `offset`, so a frame can be built in place, without the output array `encrypt` allocates.
+   */
+  encryptInto(
+    k: Uint8Array,
+    nonce: Uint8Array,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): void;
   /** DECRYPT: a new array holding the plaintext, or `DECRYPT_FAILED`. */
   decrypt(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
 }
@@ -58,18 +70,30 @@ function nodeEncrypt(
   ad: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array {
+  const out = new Uint8Array(plaintext.length + TAG_LENGTH);
+  nodeEncryptInto(algorithm, k, nonce, ad, plaintext, out, 0);
+  return out;
+}
+
+function nodeEncryptInto(
+  algorithm: 'chacha20-poly1305' | 'aes-256-gcm',
+  k: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): void {
   const cipher =
     algorithm === 'aes-256-gcm'
       ? createCipheriv(algorithm, k, nonce)
       : createCipheriv(algorithm, k, nonce, { authTagLength: TAG_LENGTH });
   // Empty associated data authenticates the same as none; skipping the call saves a native round trip.
   if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
-  const body = cipher.update(plaintext);
+  // node:crypto cannot write into a caller's buffer: update's output is copied once, into place.
+  out.set(cipher.update(plaintext), offset);
   cipher.final(); // a stream cipher mode: final() emits nothing, it only computes the tag
-  const out = new Uint8Array(plaintext.length + TAG_LENGTH);
-  out.set(body, 0);
-  out.set(cipher.getAuthTag(), plaintext.length);
-  return out;
+  out.set(cipher.getAuthTag(), offset + plaintext.length);
 }
 
 function nodeDecrypt(
@@ -113,6 +137,13 @@ const chaChaPoly: CipherFunction = {
     }
     return sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, k);
   },
+  encryptInto(k, nonce, ad, plaintext, out, offset) {
+    if (plaintext.length >= CHACHA_NODE_THRESHOLD) {
+      nodeEncryptInto('chacha20-poly1305', k, nonce, ad, plaintext, out, offset);
+      return;
+    }
+    out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, k), offset);
+  },
   decrypt(k, nonce, ad, ciphertext) {
     if (ciphertext.length < TAG_LENGTH) throw decryptFailed();
     if (ciphertext.length - TAG_LENGTH >= CHACHA_NODE_THRESHOLD) {
@@ -136,6 +167,9 @@ const aesGcm: CipherFunction = {
   },
   encrypt(k, nonce, ad, plaintext) {
     return nodeEncrypt('aes-256-gcm', k, nonce, ad, plaintext);
+  },
+  encryptInto(k, nonce, ad, plaintext, out, offset) {
+    nodeEncryptInto('aes-256-gcm', k, nonce, ad, plaintext, out, offset);
   },
   decrypt(k, nonce, ad, ciphertext) {
     if (ciphertext.length < TAG_LENGTH) throw decryptFailed();

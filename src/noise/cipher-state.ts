@@ -110,6 +110,26 @@ export class CipherState {
   }
 
   /**
+   * `encryptWithNonce` writing ciphertext || tag (plaintext.length + 16 bytes) into `out` at `offset`
+   * instead of a new array, so that a caller builds its frame in place. Same checks and errors.
+   */
+  encryptWithNonceInto(
+    n: bigint | number,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): void {
+    const k = this.requireKey();
+    checkSize(plaintext, MAX_PLAINTEXT_LENGTH);
+    if (offset < 0 || offset + plaintext.length + TAG_LENGTH > out.length) {
+      throw new RangeError(`no room for ${plaintext.length + TAG_LENGTH} bytes at offset ${offset}`);
+    }
+    this.formatExplicitNonce(n);
+    this.cipher.encryptInto(k, this.nonceBytes, ad, plaintext, out, offset);
+  }
+
+  /**
    * DECRYPT(k, n, ad, ciphertext) with the nonce the sender used, leaving the internal counter alone; for
    * reordering transports. Replay protection is the caller's (a window over seen nonces).
    */

@@ -152,6 +152,22 @@ describe.each(['ChaChaPoly', 'AESGCM'] as const)('CipherState (%s)', (name) => {
     expectCode(() => receive.decryptWithAd(empty, send.encryptWithAd(empty, pt)), 'DECRYPT_FAILED');
   });
 
+  it.each([0, 100, CHACHA_NODE_THRESHOLD, 5000])(
+    'encrypts %i bytes into a caller buffer at an offset, the same bytes as encryptWithNonce',
+    (size) => {
+      const [send, receive] = pair(name);
+      const pt = randomBytes(size);
+      const ad = randomBytes(7);
+      const out = new Uint8Array(3 + size + 16 + 2).fill(0xaa);
+      send.encryptWithNonceInto(41, ad, pt, out, 3);
+      const ciphertext = out.subarray(3, 3 + size + 16);
+      expect(hex(ciphertext)).toBe(hex(send.encryptWithNonce(41, ad, pt)));
+      expect(hex(receive.decryptWithNonce(41, ad, ciphertext))).toBe(hex(pt));
+      expect([...out.subarray(0, 3), ...out.subarray(3 + size + 16)]).toEqual([0xaa, 0xaa, 0xaa, 0xaa, 0xaa]);
+      expect(() => send.encryptWithNonceInto(42, ad, pt, out, 6)).toThrow(RangeError);
+    },
+  );
+
   it('reserves nonce 2^64-1', () => {
     const [send, receive] = pair(name);
     send.setNonce(MAX_NONCE - 1n);
