@@ -304,13 +304,30 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
 
   /** Encrypts one plaintext as `DATA nonce:u64 ciphertext` and sends it to the peer's decryptor. */
   private sendFrame(plaintext: Uint8Array): Promise<void> | undefined {
+    if (this.reason !== undefined) return undefined; // the route was lost mid-message: keys are gone
     // Encrypted straight into the frame, after its header: no ciphertext array of its own to copy.
     const frame = allocate(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
     const nonce = this.sendKeys.encryptInto(plaintext, frame, DATA_HEADER_LENGTH);
     frame[0] = FrameType.DATA;
     writeU64(frame, 1, nonce);
     this.stats.framesSent++;
-    return this.ctx.node.deliver(new LocalMessage(this.peerRoute, this.replyRoute, frame));
+    const deadLetters = this.ctx.node.deadLetters;
+    const dropped = deadLetters.count;
+    const pending = this.ctx.node.deliver(new LocalMessage(this.peerRoute, this.replyRoute, frame));
+    // Dead-lettered on the spot: the first hop toward the peer (a connection, a relay client) is gone, and
+    // a channel's route is fixed at its handshake, so nothing will ever reach the peer again. Close rather
+    // than keep a dead channel that swallows every later message. (Counting costs nothing per frame.)
+    if (deadLetters.count !== dropped) this.routeLost();
+    return pending;
+  }
+
+  private routeLost(): void {
+    if (this.reason !== undefined) return;
+    this.logger.warn(
+      { channel: this.address.key, remote: this.remoteIdentifier, route: this.peerRoute.toString() },
+      'secure channel closed: its route to the peer is gone',
+    );
+    this.teardown('failed');
   }
 
   /**
