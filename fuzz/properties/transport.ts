@@ -27,12 +27,10 @@ import {
 const FRAME_REFUSAL: Refusal = { name: 'TransportError', codes: ['PROTOCOL_MISMATCH', 'FRAME_TOO_LARGE'] };
 
 /**
- * Known bug, reported: when exactly a frame's 4-byte header has arrived (and none of its body), the parser has
- * taken the header, buffers nothing, and says `inProgress` false, so the connection does not run its
- * partial-frame timer for a peer that sends a header and stops. Kept off so the suite stays green until it is
- * fixed; `test/fuzz/transport.test.ts` holds the reproducer as an expected failure.
+ * Whether a stream that stops right after a frame's 4-byte header must read as in progress. It must (the
+ * connection's partial-frame timer depends on it); fuzzing found it did not, and the parser was fixed.
  */
-const ASSERT_HEADER_ONLY_IN_PROGRESS = false;
+const ASSERT_HEADER_ONLY_IN_PROGRESS = true;
 
 /** What a whole stream parses to: the events, then the error code it ends with, if any. */
 interface Parsed {

@@ -75,7 +75,8 @@ export class FrameParser {
    * owner times this (a peer trickling one byte a second never completes a frame).
    */
   get inProgress(): boolean {
-    return this.state === 'preamble' || this.buffered > 0;
+    // A taken header with none of its body yet is a frame in progress too: its timer must run.
+    return this.state === 'preamble' || this.state === 'body' || this.buffered > 0;
   }
 
   /** True once the peer's preamble has been accepted. */
