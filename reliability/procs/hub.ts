@@ -1,0 +1,39 @@
+/**
+ * The hub of the reliability programs (examples/hub.ts without decorators): a TCP listener and a
+ * forwarding service. Prints `ready {"address"}`. Options: `--listen host:port` (default a free port of
+ * 127.0.0.1; a restarted hub passes its predecessor's), `--max-forwarders`, `--max-forwarders-per-connection`.
+ * Command: `sample` (memory, handles, connections, forwarders).
+ */
+import { ForwardingService, NodeRuntime, TcpTransport, FORWARDING_DEFAULTS } from '../../src';
+import { censusCommands, sampleNode } from '../lib/node-sample';
+import { childLogger, numberOption, options, runChild, serve } from './serve';
+
+runChild(async () => {
+  const args = options({
+    listen: { type: 'string', default: '127.0.0.1:0' },
+    'max-forwarders': { type: 'string' },
+    'max-forwarders-per-connection': { type: 'string' },
+  });
+  const node = new NodeRuntime({ logger: childLogger() });
+  const tcp = await TcpTransport.create(node);
+  const service = await ForwardingService.start(node.context('hub'), 'forwarding_service', {
+    maxForwarders: numberOption(args['max-forwarders'], FORWARDING_DEFAULTS.maxForwarders),
+    maxForwardersPerConnection: numberOption(
+      args['max-forwarders-per-connection'],
+      FORWARDING_DEFAULTS.maxForwardersPerConnection,
+    ),
+  });
+  const address = await tcp.listen(args.listen);
+  serve(
+    { address },
+    {
+      sample: async () => ({
+        ...(await sampleNode(node)),
+        connections: tcp.connections().length,
+        forwarders: service.forwarders().length,
+      }),
+      ...censusCommands(),
+    },
+    () => node.stop(),
+  );
+});
