@@ -14,7 +14,12 @@ export interface Logger {
  * from `SEALROUTE_LOG` (default `info`; `silent` turns it off).
  */
 export function defaultLogger(): Logger {
-  return pino({ name: 'sealroute', level: process.env.SEALROUTE_LOG ?? 'info' }, pino.destination(2));
+  // Synchronous writes: with the default asynchronous destination, a process whose stderr reader has gone
+  // (EPIPE) hangs forever at exit, flushing (sonic-boom retries the failed write). Sealroute logs little.
+  return pino(
+    { name: 'sealroute', level: process.env.SEALROUTE_LOG ?? 'info' },
+    pino.destination({ dest: 2, sync: true }),
+  );
 }
 
 /** A logger that discards everything. */
