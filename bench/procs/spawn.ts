@@ -4,77 +4,23 @@
  * or `error ...`) from standard output. A child exits when its standard input closes, so children never
  * outlive a parent that dies; `stop()` also kills it by pid if it lingers.
  *
- * Children run JavaScript that this process transpiled once (`compiled()`), with the compiler and options
- * ts-node's transpile-only mode uses, so the code is the same; under ts-node each child spent 5-7 s of a
- * busy 2-core machine compiling src/ again.
+ * Children run JavaScript transpiled once by `transpiledTree` (tools/): under ts-node each child spent
+ * 5-7 s of a busy 2-core machine compiling src/ again.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import ts from 'typescript';
+import { REPO_ROOT, childEnv, transpiledTree } from '../../tools/transpiled-tree';
 
-const REPO_ROOT = resolve(__dirname, '..', '..');
 /** Start-up, on a shared 2-core machine that may be busy. */
 const READY_TIMEOUT_MS = 30_000;
 const EXIT_TIMEOUT_MS = 5_000;
 
 /** Children still running, killed if the parent exits without stopping them. */
 const running = new Set<BenchProcess>();
-let outDir: string | undefined;
 process.once('exit', () => {
   for (const child of running) child.kill();
-  if (outDir !== undefined) rmSync(outDir, { recursive: true, force: true });
 });
-
-function* typescriptFiles(dir: string): Generator<string> {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory() && entry.name !== 'results') yield* typescriptFiles(path);
-    else if (entry.isFile() && path.endsWith('.ts') && !path.endsWith('.d.ts')) yield path;
-  }
-}
-
-/**
- * src/ and bench/ transpiled to JavaScript in a temporary directory (removed when this process exits), with
- * the repository's compiler options plus inline source maps (for a debugger; CPU profiles show the
- * JavaScript's lines, which stay close to the .ts lines).
- * Packages resolve from the repository's node_modules through NODE_PATH.
- */
-function compiled(): string {
-  if (outDir !== undefined) return outDir;
-  const config = ts.getParsedCommandLineOfConfigFile(
-    join(REPO_ROOT, 'tsconfig.json'),
-    {},
-    {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
-        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
-      },
-    },
-  );
-  const compilerOptions = {
-    ...config!.options,
-    sourceMap: false,
-    inlineSourceMap: true,
-    inlineSources: true,
-  };
-  const dir = mkdtempSync(join(tmpdir(), 'sealroute-bench-js-'));
-  for (const top of ['src', 'bench']) {
-    for (const file of typescriptFiles(join(REPO_ROOT, top))) {
-      const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
-        compilerOptions,
-        fileName: file,
-      });
-      const out = join(dir, relative(REPO_ROOT, file)).replace(/\.ts$/, '.js');
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, outputText);
-    }
-  }
-  outDir = dir;
-  return dir;
-}
 
 /** Options of `BenchProcess.start`. */
 export interface StartOptions {
@@ -120,10 +66,15 @@ export class BenchProcess {
     args: readonly string[] = [],
     options: StartOptions = {},
   ): Promise<{ process: BenchProcess; ready: string[] }> {
-    const entry = join(compiled(), 'bench', 'procs', `${program}.js`);
+    const entry = join(
+      transpiledTree(['src', 'bench'], 'sealroute-bench-js-'),
+      'bench',
+      'procs',
+      `${program}.js`,
+    );
     const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry, ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, NODE_PATH: join(REPO_ROOT, 'node_modules'), ...options.env },
+      env: childEnv(options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const proc = new BenchProcess(program, child);

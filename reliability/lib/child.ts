@@ -10,19 +10,15 @@
  * killed outright closes their standard input, on which they exit; and each has a lifetime cap.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import ts from 'typescript';
+import { REPO_ROOT, childEnv, transpiledTree } from '../../tools/transpiled-tree';
 
-const REPO_ROOT = resolve(__dirname, '..', '..');
 const OUT_PREFIX = 'sealroute-reliability-';
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 6_000;
 
 const running = new Set<Child>();
-let outDir: string | undefined;
 let hooked = false;
 
 function killAll(): void {
@@ -35,7 +31,6 @@ function hookExit(): void {
   hooked = true;
   process.once('exit', () => {
     killAll();
-    if (outDir !== undefined) rmSync(outDir, { recursive: true, force: true });
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
@@ -44,59 +39,6 @@ function hookExit(): void {
       process.exit(130);
     });
   }
-}
-
-function* typescriptFiles(dir: string): Generator<string> {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory() && !entry.name.startsWith('.')) yield* typescriptFiles(path);
-    else if (entry.isFile() && path.endsWith('.ts') && !path.endsWith('.d.ts')) yield path;
-  }
-}
-
-/** Removes what earlier runs killed outright (no exit hook ran) left in the temporary directory. */
-function removeStale(): void {
-  const dayAgo = Date.now() - 24 * 3_600_000;
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(OUT_PREFIX)) continue;
-    const path = join(tmpdir(), name);
-    try {
-      if (statSync(path).mtimeMs < dayAgo) rmSync(path, { recursive: true, force: true });
-    } catch {
-      // another run's, being removed
-    }
-  }
-}
-
-/** src/ and reliability/ transpiled with the repository's compiler options; packages resolve via NODE_PATH. */
-function compiled(): string {
-  if (outDir !== undefined) return outDir;
-  const config = ts.getParsedCommandLineOfConfigFile(
-    join(REPO_ROOT, 'tsconfig.json'),
-    {},
-    {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
-        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
-      },
-    },
-  );
-  const compilerOptions = { ...config!.options, sourceMap: false, inlineSourceMap: true };
-  removeStale();
-  const dir = mkdtempSync(join(tmpdir(), OUT_PREFIX));
-  outDir = dir;
-  for (const top of ['src', 'reliability']) {
-    for (const file of typescriptFiles(join(REPO_ROOT, top))) {
-      const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
-        compilerOptions,
-        fileName: file,
-      });
-      const out = join(dir, relative(REPO_ROOT, file)).replace(/\.ts$/, '.js');
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, outputText);
-    }
-  }
-  return dir;
 }
 
 /** Options of `Child.start`. */
@@ -154,16 +96,19 @@ export class Child {
     options: ChildOptions = {},
   ): Promise<{ child: Child; ready: R }> {
     hookExit();
-    const entry = join(compiled(), 'reliability', 'procs', `${program}.js`);
+    const entry = join(
+      transpiledTree(['src', 'reliability'], OUT_PREFIX),
+      'reliability',
+      'procs',
+      `${program}.js`,
+    );
     const child = spawn(process.execPath, ['--expose-gc', entry, ...args], {
       cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        NODE_PATH: join(REPO_ROOT, 'node_modules'),
+      env: childEnv({
         SEALROUTE_LOG: process.env.SEALROUTE_LOG ?? 'warn',
         SEALROUTE_CHILD_LIFETIME_MS: String(options.lifetimeMs ?? 30 * 60_000),
         ...options.env,
-      },
+      }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const proc = new Child(name, child, options.echoStderr ?? false);
