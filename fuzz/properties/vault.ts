@@ -264,11 +264,19 @@ let directory: string | undefined;
 
 function scratchDirectory(): string {
   if (directory === undefined) {
-    const made = mkdtempSync(join(tmpdir(), 'sealroute-fuzz-vault-'));
-    directory = made;
-    process.once('exit', () => rmSync(made, { recursive: true, force: true }));
+    directory = mkdtempSync(join(tmpdir(), 'sealroute-fuzz-vault-'));
+    process.once('exit', removeVaultScratch);
   }
   return directory;
+}
+
+/**
+ * Removes the scratch directory of the file properties. Also runs at exit, but a Jest worker may be ended
+ * without an exit event, so the test file calls it itself.
+ */
+export function removeVaultScratch(): void {
+  if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
+  directory = undefined;
 }
 
 /**

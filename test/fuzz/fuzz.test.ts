@@ -13,7 +13,7 @@ import {
   type Refusal,
 } from '../../fuzz/properties/support';
 import { transportProperties } from '../../fuzz/properties/transport';
-import { vaultProperties } from '../../fuzz/properties/vault';
+import { removeVaultScratch, vaultProperties } from '../../fuzz/properties/vault';
 
 /**
  * Runs each property's sample (`sample` cases, a fresh seed each run) as one test; `npm run fuzz` runs the same
@@ -61,6 +61,7 @@ describe('fuzz: secure channel (frames, envelopes, reassembly, replay window, DA
 });
 
 describe('fuzz: vault files', () => {
+  afterAll(removeVaultScratch);
   sampleEach(vaultProperties);
 });
 
