@@ -1,6 +1,44 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers of src/ and what each may import (besides itself): ../shared/STYLE.md's table, enforced.
+ * A lower layer never imports a higher one, and nothing in src/ imports the curated surface src/index.ts.
+ */
+const LAYERS = {
+  core: [],
+  crypto: ['core'],
+  node: ['core'],
+  // noise and vault share libsodium loading in vault/sodium.ts, and a Noise static key may live in a vault.
+  vault: ['crypto', 'core'],
+  noise: ['crypto', 'vault', 'core'],
+  identity: ['vault', 'crypto', 'core'],
+  channel: ['identity', 'noise', 'vault', 'crypto', 'node', 'core'],
+  transport: ['node', 'core'],
+  services: ['channel', 'transport', 'identity', 'noise', 'vault', 'crypto', 'node', 'core'],
+  di: ['node', 'core'],
+};
+
+/** One ESLint config per layer forbidding relative imports of any other layer it may not use. */
+export const layerRules = Object.entries(LAYERS).map(([layer, allowed]) => {
+  const forbidden = Object.keys(LAYERS).filter((other) => other !== layer && !allowed.includes(other));
+  const patterns = [
+    {
+      // '../channel', '../../channel/x', ...: a relative import that climbs into a forbidden layer.
+      regex: `^(\\.\\./)+(${[...forbidden, 'cli'].join('|')})(/|$)`,
+      message: `the ${layer} layer may import only ${allowed.join(', ') || 'nothing of ours'} (see STYLE.md)`,
+    },
+    {
+      regex: '^\\.\\.(/\\.\\.)*(/index)?/?$',
+      message: 'src/ never imports the public surface src/index.ts',
+    },
+  ];
+  return {
+    files: [`src/${layer}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { patterns }] },
+  };
+});
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/results/', 'coverage/'] },
   js.configs.recommended,
@@ -12,4 +50,5 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  ...layerRules,
 );
