@@ -100,8 +100,10 @@ export {
   ForwardingService,
   FORWARDING_DEFAULTS,
   type ForwardingServiceOptions,
+  type ForwardingStats,
   type ForwarderInfo,
 } from './services/forwarding-service';
+export { FORWARDER_NAME } from './services/forwarding-messages';
 export {
   RemoteForwarder,
   REMOTE_FORWARDER_DEFAULTS,

@@ -6,9 +6,18 @@ export type ServicesErrorCode =
   | 'REGISTRATION_FAILED'
   /** The name is held by another registration (the right token is needed to take it back). */
   | 'NAME_TAKEN'
-  /** The name is not 1..64 characters of letters, digits, `_` or `-`. */
+  /** The name is not 1..63 of `a-z 0-9 _ -` starting with a letter or digit (`FORWARDER_NAME`). */
   | 'INVALID_NAME'
-  /** The hub holds as many forwarders as it allows (overall or for this connection). */
+  /** A request (or `RemoteForwarder` options) the service cannot accept as it is (the reason says why). */
+  | 'INVALID_REQUEST'
+  /** The identity's proof for a bound name did not verify (or its challenge was unknown, used or expired). */
+  | 'BAD_PROOF'
+  /** The peer speaks another version of the forwarding protocol. */
+  | 'UNSUPPORTED_VERSION'
+  /**
+   * The hub holds as many forwarders or names as it allows: overall, for this connection, for this source
+   * IP, or for this identity (the reason says which).
+   */
   | 'LIMIT_REACHED'
   /** There is no such forwarder, or the token does not match. */
   | 'NOT_FOUND'
@@ -19,7 +28,9 @@ export type ServicesErrorCode =
   /** The hub answered that it no longer forwards to this node. */
   | 'FORWARDER_GONE'
   /** The client was stopped. */
-  | 'STOPPED';
+  | 'STOPPED'
+  /** The hub's forwarder state file is locked by another process, unreadable or malformed. */
+  | 'STATE_FILE';
 
 /** An error of a service (forwarding). */
 export class ServicesError extends SealrouteError {

@@ -3,6 +3,7 @@ import { EventEmitter } from 'eventemitter3';
 import { Address } from '../core/address';
 import type { Routed } from '../core/message';
 import { Route, route } from '../core/route';
+import type { Identity } from '../identity/identity';
 import type { Context } from '../node/context';
 import type { DeadLetter } from '../node/dead-letters';
 import type { Logger } from '../node/logger';
@@ -13,14 +14,30 @@ import {
   FORWARDER_NAME,
   forwardingReplyCodec,
   forwardingRequestCodec,
+  nameClaimStatement,
   type ForwardingReply,
   type ForwardingRequest,
+  type NameClaim,
 } from './forwarding-messages';
 
-/** How a `RemoteForwarder` behaves. Every field but `name` has a default (`REMOTE_FORWARDER_DEFAULTS`). */
+/**
+ * How a `RemoteForwarder` behaves. Every field but `name` and `identity` has a default
+ * (`REMOTE_FORWARDER_DEFAULTS`).
+ */
 export interface RemoteForwarderOptions {
-  /** Register under this name (`fwd.<name>` on the hub) instead of a random address. */
+  /**
+   * Register under this name (`fwd.n.<name>` on the hub) instead of a random address (`fwd.r.<32 hex>`):
+   * 1..63 of `a-z 0-9 _ -`, starting with a letter or a digit (`FORWARDER_NAME`).
+   */
   readonly name?: string;
+  /**
+   * Bind the name to this identity: the registration is signed by it (over the hub's fresh challenge), and
+   * the name then goes back to this identity only, at once, after a reconnect, after this process restarts
+   * (same identity, e.g. from a `FileVault`) and after the hub restarts (if it keeps a state file). Needs
+   * `name`. Without it, the name is held by the token the first registration returned, which lives in this
+   * process only.
+   */
+  readonly identity?: Identity;
   /** The forwarding service's address on the hub. */
   readonly service?: string;
   /** How often the hub is asked whether the forwarder is still there. */
@@ -104,10 +121,12 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     /** Where forwarded messages go when the sender named nothing after the forwarding address. */
     readonly destination: Route,
     private readonly name: string | undefined,
+    private readonly identity: Identity | undefined,
     options: RemoteForwarderOptions,
   ) {
     super();
-    const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+    const { name: _name, identity: _identity, ...rest } = options;
+    const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
     this.settings = { ...REMOTE_FORWARDER_DEFAULTS, ...defined };
     this.serviceRoute = hubRoute.append(Address.local(this.settings.service));
     this.logger = node.logger.child({ component: 'remote-forwarder' });
@@ -116,7 +135,11 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   /**
    * Starts a remote forwarder on the node of `ctx` and registers it with the forwarding service behind
    * `hub` (e.g. `route([TCP, 'hub:4000'])`). Resolves once registered; rejects with `ServicesError`
-   * (`NAME_TAKEN`, `INVALID_NAME`, `LIMIT_REACHED`, or `REGISTRATION_FAILED` with the cause).
+   * (`NAME_TAKEN`, `INVALID_NAME`, `INVALID_REQUEST`, `BAD_PROOF`, `LIMIT_REACHED`, `UNSUPPORTED_VERSION`,
+   * or `REGISTRATION_FAILED` with the cause).
+   *
+   * `{ name: 'bob', identity }` binds `fwd.n.bob` to `identity`: nobody else can take it, and this
+   * identity gets it back at once, even as a new process.
    */
   static async create(
     ctx: Context,
@@ -127,11 +150,15 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     if (options.name !== undefined && !FORWARDER_NAME.test(options.name)) {
       throw new ServicesError('INVALID_NAME', `invalid forwarder name ${JSON.stringify(options.name)}`);
     }
+    if (options.identity !== undefined && options.name === undefined) {
+      throw new ServicesError('INVALID_REQUEST', 'an identity binds a name: give a name with it');
+    }
     const forwarder = new RemoteForwarder(
       ctx.node,
       toRoute(hub),
       toRoute(destination),
       options.name,
+      options.identity,
       options,
     );
     await ctx.startWorker(forwarder.address, forwarder.worker, { acceptsTransportMessages: true });
@@ -150,7 +177,11 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     return forwarder;
   }
 
-  /** The forwarder's address on the hub (`fwd.<hex>` or `fwd.<name>`); it may change after a re-registration. */
+  /**
+   * The forwarder's address on the hub (`fwd.r.<32 hex>` or `fwd.n.<name>`). A random address stays the same
+   * across reconnects within the hub's grace period (60 s by default); after a longer absence, or at a hub
+   * without a state file that restarted, it changes.
+   */
   get forwardingAddress(): string {
     return this.current?.address ?? '';
   }
@@ -170,14 +201,22 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     return this.registered;
   }
 
-  /** Unregisters (best effort) and stops the local worker and the heartbeat. */
-  stop(): Promise<void> {
+  /**
+   * Unregisters (best effort) and stops the local worker and the heartbeat. A name bound to an identity stays
+   * reserved for it at the hub, unless `forgetName` is true.
+   */
+  stop(options: { forgetName?: boolean } = {}): Promise<void> {
     this.stopping ??= (async () => {
       const current = this.current;
       if (this.registered && current !== undefined && !this.node.isStopped) {
         const timeout = Math.min(this.settings.registrationTimeoutMs, 2_000);
         await this.call(
-          { type: 'unregister', address: current.address, token: current.token },
+          {
+            type: 'unregister',
+            address: current.address,
+            token: current.token,
+            forget: options.forgetName === true ? true : undefined,
+          },
           timeout,
         ).catch(() => undefined);
       }
@@ -190,12 +229,20 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   // --- registration and heartbeat ----------------------------------------------------------------------
 
   private async registerOnce(): Promise<void> {
-    const previous = this.name === undefined ? this.current?.address : undefined;
-    const reply = await this.call(
-      { type: 'register', name: this.name, token: this.current?.token, address: previous },
-      this.settings.registrationTimeoutMs,
-    ).catch((err: unknown) => {
-      if (err instanceof ServicesError && err.code === 'STOPPED') throw err;
+    const timeout = this.settings.registrationTimeoutMs;
+    const reply = await (async () => {
+      if (this.identity !== undefined) {
+        // An identity-bound name: sign the hub's fresh challenge; the token is not needed.
+        return this.call({ type: 'register', name: this.name, claim: await this.claim(timeout) }, timeout);
+      }
+      const previous = this.name === undefined ? this.current?.address : undefined;
+      return this.call(
+        { type: 'register', name: this.name, token: this.current?.token, address: previous },
+        timeout,
+      );
+    })().catch((err: unknown) => {
+      // A refusal of the challenge, or STOPPED, as it is; a carrying failure as REGISTRATION_FAILED.
+      if (err instanceof ServicesError && err.code !== 'TIMEOUT' && err.code !== 'UNREACHABLE') throw err;
       throw new ServicesError(
         'REGISTRATION_FAILED',
         `registration at ${this.hubRoute} failed: ${(err as Error).message}`,
@@ -214,6 +261,18 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
       { forwardingAddress: reply.address, hub: this.hubRoute.toString() },
       'registered at the hub',
     );
+  }
+
+  /** Asks the hub for a challenge and signs the claim of the name with the identity. */
+  private async claim(timeout: number): Promise<NameClaim> {
+    const reply = await this.call({ type: 'challenge' }, timeout);
+    if (reply.type === 'refused') throw new ServicesError(reply.code, `the hub refused: ${reply.reason}`);
+    if (reply.type !== 'challenge') {
+      throw new ServicesError('REGISTRATION_FAILED', `unexpected ${reply.type} reply to a challenge request`);
+    }
+    const key = this.identity!.publicKey;
+    const sig = await this.identity!.sign(nameClaimStatement(reply.hub, reply.challenge, this.name!, key));
+    return { challenge: reply.challenge, key, sig };
   }
 
   /** Heartbeats while registered; on a loss, registers again with backoff. Runs until stopped. */
@@ -264,17 +323,12 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   }
 
   /** Sends a request to the service and waits for the reply with the same nonce. */
-  private call(
-    request: DistributiveOmit<ForwardingRequest, 'nonce'>,
-    timeoutMs: number,
-  ): Promise<ForwardingReply> {
+  private call(request: RequestFields, timeoutMs: number): Promise<ForwardingReply> {
     if (this.stopped) return Promise.reject(new ServicesError('STOPPED', 'the remote forwarder stopped'));
     const nonce = randomBytes(16).toString('hex');
-    const body = { ...request, nonce } as ForwardingRequest;
-    if (body.type === 'register') {
-      // CBOR has no `undefined`; leave absent fields out.
-      for (const key of ['name', 'token', 'address'] as const) if (body[key] === undefined) delete body[key];
-    }
+    // CBOR has no `undefined`; leave absent fields out.
+    const fields = Object.entries(request).filter(([, value]) => value !== undefined);
+    const body = { v: 2, ...Object.fromEntries(fields), nonce } as ForwardingRequest;
     return new Promise<ForwardingReply>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -361,3 +415,11 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
 
 /** `Omit` over each member of a union. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A request as `call` takes it: without `v` and `nonce`, optional fields may be `undefined`. */
+type RequestFields =
+  DistributiveOmit<ForwardingRequest, 'nonce' | 'v'> extends infer R
+    ? R extends unknown
+      ? { [K in keyof R]: R[K] | (undefined extends R[K] ? undefined : never) }
+      : never
+    : never;

@@ -37,7 +37,7 @@ describe('faults (sample of npm run faults)', () => {
       forwarder: { name: 'bob', heartbeatIntervalMs: 200, heartbeatTimeoutMs: 500, reconnectMaxMs: 200 },
     });
     const alice = await startAlice(cleanup);
-    const toBob = route([TCP, proxy.address], 'fwd.bob');
+    const toBob = route([TCP, proxy.address], 'fwd.n.bob');
     let channel: SecureChannel = await alice.open(toBob);
     const traffic = new NumberedTraffic(
       (seq) => alice.ctx.request(route(channel, 'sink'), numbered(seq, 256, true), { timeout: 1_000 }),

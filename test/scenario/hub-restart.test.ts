@@ -74,9 +74,9 @@ describe('a hub process killed in the middle of traffic and restarted on the sam
         reconnectMaxMs: 500,
       },
     });
-    expect(bob.forwarder.forwardingAddress).toBe('fwd.bob');
+    expect(bob.forwarder.forwardingAddress).toBe('fwd.n.bob');
     const alice = await startAlice(cleanup);
-    const toBob = route([TCP, address], 'fwd.bob');
+    const toBob = route([TCP, address], 'fwd.n.bob');
     const channel = await alice.open(toBob, bob.identity);
 
     const closedAtAlice = new Promise<ConnectionClosedEvent>((resolve) =>
@@ -101,7 +101,7 @@ describe('a hub process killed in the middle of traffic and restarted on the sam
     );
     const restarted = startHub(address);
     expect((await restarted.waitForLine(LISTENING, 30_000))[1]).toBe(address);
-    expect(await within(registered, 15_000, 'Bob to register again')).toBe('fwd.bob');
+    expect(await within(registered, 15_000, 'Bob to register again')).toBe('fwd.n.bob');
     await load.stop();
 
     // The old channel ran over connections that are gone: a request through it fails with a typed error.

@@ -63,7 +63,7 @@ describe('forwarding through a hub', () => {
     const bob = await startBob(hub.address);
     const alice = await startTcpNode(cleanup, { listen: false });
 
-    expect(bob.forwarder.forwardingAddress).toMatch(/^fwd\.[0-9a-f]{32}$/);
+    expect(bob.forwarder.forwardingAddress).toMatch(/^fwd\.r\.[0-9a-f]{32}$/);
     expect(bob.forwarder.remoteAddress.value).toBe(bob.forwarder.forwardingAddress);
     expect(hub.service.forwarders()).toHaveLength(1);
 
@@ -121,16 +121,16 @@ describe('forwarding through a hub', () => {
     const hub = await startHub();
     const bob = await startBob(hub.address, { name: 'bob' });
     const alice = await startTcpNode(cleanup, { listen: false });
-    expect(bob.forwarder.forwardingAddress).toBe('fwd.bob');
+    expect(bob.forwarder.forwardingAddress).toBe('fwd.n.bob');
 
     const lost = nextEvent(bob.forwarder, 'lost');
     const registered = nextEvent(bob.forwarder, 'registered');
     // The hub drops Bob's connection; the forwarder dies with it.
     await hub.tcp.disconnect(hub.tcp.connections().find((c) => !c.outgoing)!.address);
     expect(((await within(lost, 5_000, 'Bob to notice')) as ServicesError).code).toBe('FORWARDER_GONE');
-    expect(await within(registered, 5_000, 'Bob to register again')).toBe('fwd.bob');
+    expect(await within(registered, 5_000, 'Bob to register again')).toBe('fwd.n.bob');
 
-    await alice.ctx.send(route([TCP, hub.address], 'fwd.bob'), 'still you?');
+    await alice.ctx.send(route([TCP, hub.address], 'fwd.n.bob'), 'still you?');
     expect((await alice.ctx.receive({ timeout: 5_000 })).body).toBe('still you?');
   });
 
@@ -157,7 +157,7 @@ describe('forwarding through a hub', () => {
   });
 
   it('frees a reserved name once its reservation expires', async () => {
-    const hub = await startHub('127.0.0.1:0', { nameReservationMs: 0 });
+    const hub = await startHub('127.0.0.1:0', { reattachGraceMs: 0 });
     const bob = await startBob(hub.address, { name: 'bob', heartbeatIntervalMs: 60_000 });
     await bob.tcp.disconnect(hub.address);
     await waitFor(() => hub.service.forwarders().length === 0, 5_000, 'the forwarder to go');
@@ -167,7 +167,7 @@ describe('forwarding through a hub', () => {
       name: 'bob',
     });
     cleanup.add(() => forwarder.stop());
-    expect(forwarder.forwardingAddress).toBe('fwd.bob');
+    expect(forwarder.forwardingAddress).toBe('fwd.n.bob');
   });
 
   it('notices a hub that went away and registers by itself with the hub that replaced it', async () => {
@@ -190,10 +190,10 @@ describe('forwarding through a hub', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const newHub = await startHub(hub.address);
     await within(back, 10_000, 'Bob to register with the new hub');
-    expect(bob.forwarder.forwardingAddress).toBe('fwd.bob');
+    expect(bob.forwarder.forwardingAddress).toBe('fwd.n.bob');
     expect(await within(anonymousBack, 10_000, 'the anonymous forwarder too')).not.toBe(oldAnonymous);
 
-    await alice.ctx.send(route([TCP, newHub.address], 'fwd.bob'), 'new hub');
+    await alice.ctx.send(route([TCP, newHub.address], 'fwd.n.bob'), 'new hub');
     expect((await alice.ctx.receive({ timeout: 5_000 })).body).toBe('new hub');
     await alice.ctx.send(route([TCP, newHub.address], anonymous.forwardingAddress), 'new address');
     expect((await alice.ctx.receive({ timeout: 5_000 })).body).toBe('new address');
@@ -210,7 +210,7 @@ describe('forwarding through a hub', () => {
       name: 'bob',
     });
     cleanup.add(() => again.stop());
-    expect(again.forwardingAddress).toBe('fwd.bob');
+    expect(again.forwardingAddress).toBe('fwd.n.bob');
   });
 
   it('fails registration at once when the hub cannot be reached', async () => {
@@ -235,6 +235,7 @@ describe('forwarding through a hub', () => {
       RemoteForwarder.create(bob.ctx, route([TCP, hub.address]), 'listener', { name: 'not/valid' }),
     ).rejects.toMatchObject({ code: 'INVALID_NAME' });
     await bob.ctx.send(route([TCP, hub.address], 'forwarding_service'), {
+      v: 2,
       type: 'register',
       nonce: 'ab'.repeat(16),
       name: 'a.b',
@@ -260,7 +261,7 @@ describe('forwarding through a hub', () => {
     const bob = await startTcpNode(cleanup, { listen: false });
     const service = route([TCP, hub.address], 'forwarding_service');
     const ask = async (body: object): Promise<Record<string, string>> => {
-      await bob.ctx.send(service, { nonce: randomBytes(16).toString('hex'), ...body });
+      await bob.ctx.send(service, { v: 2, nonce: randomBytes(16).toString('hex'), ...body });
       return (await bob.ctx.receive({ timeout: 5_000 })).body as Record<string, string>;
     };
     const first = await ask({ type: 'register' });
@@ -281,15 +282,34 @@ describe('forwarding through a hub', () => {
     expect(hub.service.forwarders().map((f) => f.address.value)).toEqual([forged.address]);
   });
 
-  it('drops requests of the wrong shape, counted as wrong-body-type', async () => {
+  it('drops unanswerable requests, counted; answers the others with a typed refusal', async () => {
     const hub = await startHub();
     const alice = await startTcpNode(cleanup, { listen: false });
-    await alice.ctx.send(route([TCP, hub.address], 'forwarding_service'), {
-      type: 'register',
-      nonce: 'short',
+    const service = route([TCP, hub.address], 'forwarding_service');
+    await alice.ctx.send(service, { v: 2, type: 'register', nonce: 'short' });
+    await alice.ctx.send(service, 'register me');
+    await waitFor(() => hub.service.stats().dropped === 2, 5_000, 'two dropped requests');
+    // Version 1 (no `v`) and oversized fields get a typed refusal the registrant can read.
+    await alice.ctx.send(service, { type: 'register', nonce: 'cd'.repeat(16) });
+    expect((await alice.ctx.receive({ timeout: 5_000 })).body).toMatchObject({
+      type: 'refused',
+      code: 'UNSUPPORTED_VERSION',
     });
-    await alice.ctx.send(route([TCP, hub.address], 'forwarding_service'), 'register me');
-    await waitFor(() => hub.node.deadLetters.countOf('wrong-body-type') === 2, 5_000, 'two dead letters');
+    await alice.ctx.send(service, { v: 2, type: 'register', nonce: 'ef'.repeat(16), name: 'x'.repeat(64) });
+    expect((await alice.ctx.receive({ timeout: 5_000 })).body).toMatchObject({ code: 'INVALID_NAME' });
+    await alice.ctx.send(service, {
+      v: 2,
+      type: 'register',
+      nonce: '01'.repeat(16),
+      name: 'bob',
+      claim: { challenge: '0'.repeat(32), key: new Uint8Array(31), sig: new Uint8Array(64) },
+    });
+    expect((await alice.ctx.receive({ timeout: 5_000 })).body).toMatchObject({ code: 'INVALID_REQUEST' });
     expect(hub.service.forwarders()).toHaveLength(0);
+    expect(hub.service.stats().refused).toMatchObject({
+      UNSUPPORTED_VERSION: 1,
+      INVALID_NAME: 1,
+      INVALID_REQUEST: 1,
+    });
   });
 });

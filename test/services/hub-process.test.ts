@@ -36,7 +36,7 @@ describe('examples/hub.ts as a process', () => {
     });
     cleanup.add(() => forwarder.stop());
     const alice = await startTcpNode(cleanup, { listen: false });
-    await alice.ctx.send(route([TCP, address], 'fwd.bob'), 'before the crash');
+    await alice.ctx.send(route([TCP, address], 'fwd.n.bob'), 'before the crash');
     expect((await alice.ctx.receive({ timeout: 5_000 })).body).toBe('before the crash');
 
     const lost = new Promise<void>((resolve) => forwarder.once('lost', () => resolve()));
@@ -49,9 +49,9 @@ describe('examples/hub.ts as a process', () => {
     // The address comes from SEALROUTE_HUB this time (no argument).
     const restarted = startHub({ env: { SEALROUTE_HUB: address } });
     expect((await restarted.waitForLine(LISTENING, 30_000))[1]).toBe(address);
-    expect(await within(registeredAgain, 15_000, 'Bob to register with the restarted hub')).toBe('fwd.bob');
+    expect(await within(registeredAgain, 15_000, 'Bob to register with the restarted hub')).toBe('fwd.n.bob');
 
-    await alice.ctx.send(route([TCP, address], 'fwd.bob'), 'after the restart');
+    await alice.ctx.send(route([TCP, address], 'fwd.n.bob'), 'after the restart');
     expect((await alice.ctx.receive({ timeout: 5_000 })).body).toBe('after the restart');
 
     // Ctrl-C / SIGTERM stop it gracefully.
