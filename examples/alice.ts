@@ -1,8 +1,10 @@
 // Alice reaches Bob's secure channel listener through the hub, runs a Noise XX handshake that also proves
-// both identities, then sends each line she reads to Bob's echoer through the channel.
+// both identities, then sends each line she reads to Bob's echoer through the channel. She trusts exactly
+// the identity named in the forwarding address Bob printed: whatever else answers there (a hub running its
+// own listener) is refused with SecureChannelError UNTRUSTED before she sends anything.
 // Run: npx ts-node examples/alice.ts [hub host:port]   (default: $SEALROUTE_HUB, else 127.0.0.1:4000)
 import readline from 'node:readline';
-import { Context, Identity, InMemoryVault, Node, TCP, TcpTransport, TrustEveryone } from '../src';
+import { Context, FileVault, ForwardingAddress, Identity, Node, TCP, TcpTransport } from '../src';
 import { createSecureChannel, route, run } from '../src';
 
 @Node()
@@ -10,13 +12,13 @@ class Alice {
   async main(ctx: Context): Promise<void> {
     const hub = process.argv[2] ?? process.env.SEALROUTE_HUB ?? '127.0.0.1:4000';
     await TcpTransport.create(ctx);
-    const alice = await Identity.create(await InMemoryVault.create());
+    const alice = await Identity.getOrCreate(await FileVault.openInHome('alice'));
     const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
     process.stdout.write('Enter the forwarding address for Bob: ');
-    const forwardingAddress = String((await lines.next()).value ?? '').trim();
-    const channel = await createSecureChannel(ctx, alice, route([TCP, hub], forwardingAddress), {
-      trustPolicy: TrustEveryone,
+    const bob = ForwardingAddress.parse(String((await lines.next()).value ?? ''));
+    const channel = await createSecureChannel(ctx, alice, route([TCP, hub], bob), {
+      trustPolicy: bob.trustPolicy,
     });
     console.log('[✓] End-to-end encrypted secure channel was established.');
 

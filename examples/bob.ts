@@ -1,8 +1,11 @@
 // Bob runs inside a private network: he connects out to the hub, registers a forwarder there, and serves a
 // secure channel listener and an echoer that only answers messages that came through a secure channel.
+// His identity lives in a FileVault ($SEALROUTE_HOME, default ./.sealroute/): a restarted Bob is the same Bob.
+// He prints a forwarding address that names that identity, so that Alice can tell him from an impostor.
 // Run: npx ts-node examples/bob.ts [hub host:port]   (default: $SEALROUTE_HUB, else 127.0.0.1:4000)
-import { Context, Identity, InMemoryVault, Node, RemoteForwarder, Routed, TCP, TcpTransport } from '../src';
-import { TrustEveryone, Worker, createSecureChannelListener, fromSecureChannel, route, run } from '../src';
+import { Context, FileVault, ForwardingAddress, Identity, Node, RemoteForwarder, Routed, TCP } from '../src';
+import { TcpTransport, TrustAnyIdentity, Worker, allowListFrom, createSecureChannelListener } from '../src';
+import { fromSecureChannel, route, run } from '../src';
 
 @Worker({ address: 'echoer', access: fromSecureChannel() })
 class Echoer implements Worker<string> {
@@ -17,14 +20,17 @@ class Bob {
   async main(ctx: Context): Promise<void> {
     const hub = process.argv[2] ?? process.env.SEALROUTE_HUB ?? '127.0.0.1:4000';
     await TcpTransport.create(ctx);
-    const bob = await Identity.create(await InMemoryVault.create());
-    await createSecureChannelListener(ctx, bob, 'listener', { trustPolicy: TrustEveryone });
+    const bob = await Identity.getOrCreate(await FileVault.openInHome('bob'));
+    // The echoer is a public service: any peer that proves an identity may open a channel. To admit only
+    // some, list their identifiers: SEALROUTE_ALLOW=I…,I… (or SEALROUTE_ALLOW=@file, one or more a line).
+    const trustPolicy = allowListFrom(process.env.SEALROUTE_ALLOW) ?? TrustAnyIdentity;
+    await createSecureChannelListener(ctx, bob, 'listener', { trustPolicy });
     await ctx.startWorker(Echoer);
 
     const forwarder = await RemoteForwarder.create(ctx, route([TCP, hub]), 'listener');
     console.log(`[✓] RemoteForwarder was created on the node at: ${hub}`);
     console.log('Forwarding address for Bob is:');
-    console.log(forwarder.forwardingAddress);
+    console.log(ForwardingAddress.of(forwarder, bob).format());
   }
 }
 

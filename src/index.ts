@@ -41,14 +41,31 @@ export { DiError } from './di/errors';
 export { injectable, singleton, inject, container } from 'tsyringe';
 
 // identity (and the vaults identities live in)
-export { InMemoryVault, FileVault, VaultError, type Vault, type KeyId, type FileVaultOptions } from './vault';
+export {
+  InMemoryVault,
+  FileVault,
+  VaultError,
+  ARGON2ID_INTERACTIVE,
+  ARGON2ID_MAX,
+  DEFAULT_HOME,
+  type Vault,
+  type KeyId,
+  type FileVaultOptions,
+  type VaultHomeOptions,
+  type VaultErrorCode,
+} from './vault';
 export {
   Identity,
   identifierOf,
   verifyBinding,
+  isIdentifier,
+  parseIdentifier,
   IdentityError,
   TrustEveryone,
+  TrustAnyIdentity,
   TrustIdentifier,
+  allowListFrom,
+  parseIdentifierList,
   anyOf,
   allOf,
   trustIf,
@@ -104,6 +121,7 @@ export {
   type ForwarderInfo,
 } from './services/forwarding-service';
 export { FORWARDER_NAME } from './services/forwarding-messages';
+export { ForwardingAddress, MAX_FORWARDING_ADDRESS_LENGTH } from './services/forwarding-address';
 export {
   RemoteForwarder,
   REMOTE_FORWARDER_DEFAULTS,

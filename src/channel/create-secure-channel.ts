@@ -8,6 +8,7 @@ import { Handshake, channelPattern } from './handshake';
 import { SECURE_CHANNEL_DEFAULTS, integer, resolveLimits, type ChannelEndOptions } from './options';
 import type { SecureChannel } from './secure-channel';
 import { localStaticKey } from './static-keys';
+import { warnOfTrustEveryone } from './trust-warning';
 
 /** How `createSecureChannel` opens a channel. */
 export interface SecureChannelOptions extends ChannelEndOptions {
@@ -46,6 +47,7 @@ export async function createSecureChannel(
   options: SecureChannelOptions,
 ): Promise<SecureChannel> {
   const limits = resolveLimits(options);
+  warnOfTrustEveryone(ctx.node, options.trustPolicy, 'channel');
   const timeout = integer(options.timeout, SECURE_CHANNEL_DEFAULTS.timeout, 1, 2 ** 31 - 1, 'timeout');
   const protocolName = options.protocol ?? SECURE_CHANNEL_DEFAULTS.protocol;
   const xx = channelPattern(protocolName) === 'XX';

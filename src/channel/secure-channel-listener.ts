@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import { Address } from '../core/address';
 import { LocalMessage, type Routed } from '../core/message';
@@ -20,6 +21,7 @@ import {
 import type { SecureChannel } from './secure-channel';
 import { localStaticKey, type LocalStatic } from './static-keys';
 import { ThrottledLog } from './throttled-log';
+import { warnOfTrustEveryone } from './trust-warning';
 
 /** How a listener accepts channels. */
 export interface SecureChannelListenerOptions extends ChannelEndOptions {
@@ -130,6 +132,22 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
   /** Handshakes in progress. */
   get pendingHandshakes(): number {
     return this.pending.size;
+  }
+
+  /** What `JSON.stringify` and loggers show: public facts only, never the static key's vault. */
+  toJSON(): Record<string, unknown> {
+    return {
+      address: this.address.toString(),
+      identifier: this.identifier,
+      trustPolicy: this.options.trustPolicy.name,
+      channels: this.open.size,
+      pendingHandshakes: this.pending.size,
+    };
+  }
+
+  /** What `console.log` and `util.inspect` show: the same public facts. */
+  [inspect.custom](): string {
+    return `SecureChannelListener ${JSON.stringify(this.toJSON())}`;
   }
 
   /**
@@ -301,6 +319,7 @@ export async function createSecureChannelListener(
   options: SecureChannelListenerOptions,
 ): Promise<SecureChannelListener> {
   const limits = resolveLimits(options);
+  warnOfTrustEveryone(ctx.node, options.trustPolicy, 'listener');
   const maxPending = integer(
     options.maxPendingHandshakes,
     SECURE_CHANNEL_DEFAULTS.maxPendingHandshakes,

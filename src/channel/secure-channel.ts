@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import type { Address } from '../core/address';
 import { LocalMessage, type LocalInfo } from '../core/message';
@@ -205,6 +206,26 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   /** Resolves with the reason once the channel closes. */
   closed(): Promise<CloseReason> {
     return this.closedPromise;
+  }
+
+  /**
+   * What `JSON.stringify` and loggers show: addresses, the peer's identifier, the protocol and the state;
+   * never a key (the transport keys, the handshake's secrets, the node behind `ctx`).
+   */
+  toJSON(): Record<string, unknown> {
+    return {
+      address: this.address.toString(),
+      decryptor: this.decryptorAddress.toString(),
+      remoteIdentifier: this.remoteIdentifier,
+      protocolName: this.protocolName,
+      isInitiator: this.isInitiator,
+      closed: this.reason ?? false,
+    };
+  }
+
+  /** What `console.log` and `util.inspect` show: the same public facts. */
+  [inspect.custom](): string {
+    return `SecureChannel ${JSON.stringify(this.toJSON())}`;
   }
 
   /**

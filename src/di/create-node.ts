@@ -9,6 +9,7 @@ import {
 import type { Logger } from '../node/logger';
 import type { Context } from '../node/context';
 import { nodeMetadata, workerMetadata, type NodeApplication } from './decorators';
+import { SealrouteError } from '../core/errors';
 import { DiError } from './errors';
 
 /** Injection token of the node's logger (`@inject(LOGGER) logger: Logger`). */
@@ -88,7 +89,8 @@ export function createNode(options: CreateNodeOptions = {}): NodeWithContainer {
  * Runs a `@Node()` application: creates a node, builds the class by injection, calls its `main` with a
  * context, and (by default) stops the node gracefully on Ctrl-C. The node keeps running after `main`
  * returns until something calls `ctx.stop()`. Resolves with the node once `main` has returned; on failure
- * it logs, stops the node and sets a non-zero exit code.
+ * it logs, prints one line for a person on standard error (`Alice failed: SecureChannelError UNTRUSTED:
+ * ...`), stops the node and sets a non-zero exit code.
  */
 export async function run(
   App: new (...args: never[]) => NodeApplication,
@@ -106,6 +108,9 @@ export async function run(
     await app.main(ctx);
   } catch (err) {
     node.logger.error({ err }, `${App.name}.main failed; stopping the node`);
+    // The log line is for machines (and may be silenced); whoever runs the program reads this one.
+    const why = err instanceof SealrouteError ? `${err.name} ${err.code}: ${err.message}` : String(err);
+    process.stderr.write(`${App.name} failed: ${why}\n`);
     process.exitCode = 1;
     await node.stop();
   }

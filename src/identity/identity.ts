@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { KeyId, Vault } from '../vault/vault';
 import { IdentityError } from './errors';
 
@@ -13,6 +14,23 @@ export function bindingStatement(staticPublicKey: Uint8Array): Uint8Array {
   statement.set(BINDING_DOMAIN);
   statement.set(staticPublicKey, BINDING_DOMAIN.length);
   return statement;
+}
+
+/** What every identifier looks like: `I` and 40 lowercase hex digits. */
+export const IDENTIFIER_PATTERN = /^I[0-9a-f]{40}$/;
+
+/** Whether `text` is a well-formed identifier (says nothing about whom it names). */
+export function isIdentifier(text: unknown): text is string {
+  return typeof text === 'string' && IDENTIFIER_PATTERN.test(text);
+}
+
+/** `text` if it is a well-formed identifier; `IdentityError` `INVALID_IDENTIFIER` otherwise. */
+export function parseIdentifier(text: string): string {
+  if (typeof text !== 'string' || !IDENTIFIER_PATTERN.test(text)) {
+    const shown = typeof text === 'string' && text.length <= 64 ? JSON.stringify(text) : 'the input';
+    throw new IdentityError('INVALID_IDENTIFIER', `${shown} is not an identifier (I and 40 hex digits)`);
+  }
+  return text;
 }
 
 /** The printable identifier of an Ed25519 identity public key. */
@@ -67,6 +85,16 @@ export class Identity {
 
   toString(): string {
     return this.identifier;
+  }
+
+  /** What `JSON.stringify` and loggers show: the public parts only (never the vault, which holds the key). */
+  toJSON(): { identifier: string; publicKey: string } {
+    return { identifier: this.identifier, publicKey: Buffer.from(this.publicKey).toString('hex') };
+  }
+
+  /** What `console.log` and `util.inspect` show: the identifier only. */
+  [inspect.custom](): string {
+    return `Identity(${this.identifier})`;
   }
 }
 

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { CipherFunction, TAG_LENGTH } from './cipher-functions';
 import { NoiseError } from './errors';
 
@@ -37,6 +38,15 @@ export class CipherState {
     k?: Uint8Array,
   ) {
     this.initializeKey(k);
+  }
+
+  /** What printouts (`JSON.stringify`, loggers, `util.inspect`) show: whether it has a key, never the key. */
+  toJSON(): { cipher: string; hasKey: boolean } {
+    return { cipher: this.cipher.name, hasKey: this.k !== undefined };
+  }
+
+  [inspect.custom](): string {
+    return `CipherState ${JSON.stringify(this.toJSON())}`;
   }
 
   /** InitializeKey(key): k = a copy of key (or empty), n = 0. The previous key is wiped. */

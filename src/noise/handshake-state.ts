@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { sodiumReady } from '../vault/sodium';
 import { TAG_LENGTH } from './cipher-functions';
 import { CipherState, MAX_MESSAGE_LENGTH } from './cipher-state';
@@ -79,6 +80,20 @@ export class HandshakeState {
     this.ss = ss;
     this.rs = rs;
     this.injectedE = injectedE;
+  }
+
+  /** What printouts show: the protocol, the side and progress; never a key or the chaining key. */
+  toJSON(): { protocolName: string; initiator: boolean; message: number; finished: boolean } {
+    return {
+      protocolName: this.protocolName,
+      initiator: this.initiator,
+      message: this.index,
+      finished: this.finished,
+    };
+  }
+
+  [inspect.custom](): string {
+    return `HandshakeState ${JSON.stringify(this.toJSON())}`;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { CipherFunction } from './cipher-functions';
 import { CipherState } from './cipher-state';
 import { HashFunction } from './hash-functions';
@@ -18,6 +19,15 @@ export class SymmetricState {
     private ck: Uint8Array,
     private h: Uint8Array,
   ) {}
+
+  /** What printouts show: the hash and the cipher state's public facts; never ck, h or k. */
+  toJSON(): { hash: string; cipherState: { cipher: string; hasKey: boolean } } {
+    return { hash: this.hash.name, cipherState: this.cipherState.toJSON() };
+  }
+
+  [inspect.custom](): string {
+    return `SymmetricState ${JSON.stringify(this.toJSON())}`;
+  }
 
   /**
    * InitializeSymmetric(protocol_name): h = protocol_name zero-padded to HASHLEN if it fits, else

@@ -30,7 +30,9 @@ export type ServicesErrorCode =
   /** The client was stopped. */
   | 'STOPPED'
   /** The hub's forwarder state file is locked by another process, unreadable or malformed. */
-  | 'STATE_FILE';
+  | 'STATE_FILE'
+  /** A forwarding address that is not `<identifier>@<forwarder>` (see `ForwardingAddress.parse`). */
+  | 'INVALID_FORWARDING_ADDRESS';
 
 /** An error of a service (forwarding). */
 export class ServicesError extends SealrouteError {

@@ -12,6 +12,8 @@ import { SealrouteError } from '../core/errors';
  * - `WRONG_PASSPHRASE`: the passphrase or application key does not open this vault file.
  * - `CORRUPT_FILE`: the vault file is truncated, damaged or not a vault file at all.
  * - `UNSUPPORTED_VERSION`: the vault file was written by a newer format version.
+ * - `KDF_TOO_COSTLY`: the Argon2id cost asked for (by a file's header, or for a new file) is above the cap
+ *   (`ARGON2ID_MAX`), so that a forged header cannot make opening a file cost more than about a second.
  * - `INSECURE_PERMISSIONS`: the vault file is readable or writable by group or others.
  * - `LOCKED`: another vault (in this or another process) has the file open.
  * - `CLOSED`: the vault was closed.
@@ -26,6 +28,7 @@ export type VaultErrorCode =
   | 'WRONG_PASSPHRASE'
   | 'CORRUPT_FILE'
   | 'UNSUPPORTED_VERSION'
+  | 'KDF_TOO_COSTLY'
   | 'INSECURE_PERMISSIONS'
   | 'LOCKED'
   | 'CLOSED'

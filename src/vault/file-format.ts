@@ -19,10 +19,21 @@ export const ARGON2ID_INTERACTIVE: Argon2Params = { opsLimit: 2, memLimit: 64 * 
 /** libsodium's minimum Argon2id cost (1 pass, 8 KiB). Only for tests: it barely slows down guessing. */
 export const ARGON2ID_MIN: Argon2Params = { opsLimit: 1, memLimit: 8 * 1024 };
 
-// Bounds accepted when writing, and when reading a header (a crafted header must not make opening a file
-// allocate gigabytes or spin for minutes). The upper bounds are libsodium's "sensitive" cost, times 4 passes.
-const MAX_OPS_LIMIT = 16;
-const MAX_MEM_LIMIT = 1024 * 1024 * 1024;
+/**
+ * The most Argon2id work a vault file may ask for, writing or reading. A header is not authenticated before
+ * Argon2id has run (the key check needs its output), so whoever can write the file can set its cost: these
+ * caps keep a forged header to about a second of CPU and 128 MiB (measured ~0.5-0.7 s for the largest
+ * allowed costs on a loaded 2-core machine, against ~0.3-0.7 s for `ARGON2ID_INTERACTIVE`). Above them,
+ * opening fails with `KDF_TOO_COSTLY` before any work.
+ */
+export const ARGON2ID_MAX = Object.freeze({
+  /** Passes. */
+  opsLimit: 16,
+  /** Bytes of memory. */
+  memLimit: 128 * 1024 * 1024,
+  /** opsLimit × memLimit: twice the work of `ARGON2ID_INTERACTIVE` (4 passes over 64 MiB, or 2 over 128). */
+  cost: 4 * 64 * 1024 * 1024,
+});
 
 /** How the application unlocks a file vault: a passphrase (Argon2id) or a 32-byte key of its own. */
 export type FileVaultSecret = { readonly passphrase: string | Uint8Array } | { readonly key: Uint8Array };
@@ -89,20 +100,33 @@ export function checkSecret(secret: FileVaultSecret): void {
   }
 }
 
-/** Checks Argon2id parameters against the bounds a reader accepts. */
+/**
+ * Checks Argon2id parameters: below libsodium's minimum or not integers is `INVALID_ARGUMENT`, above
+ * `ARGON2ID_MAX` is `KDF_TOO_COSTLY`.
+ */
 export function checkParams(params: Argon2Params): void {
   const s = sodium();
-  const ok =
+  const valid =
     Number.isInteger(params.opsLimit) &&
     Number.isInteger(params.memLimit) &&
     params.opsLimit >= s.crypto_pwhash_OPSLIMIT_MIN &&
-    params.opsLimit <= MAX_OPS_LIMIT &&
-    params.memLimit >= s.crypto_pwhash_MEMLIMIT_MIN &&
-    params.memLimit <= MAX_MEM_LIMIT;
-  if (!ok) {
+    params.memLimit >= s.crypto_pwhash_MEMLIMIT_MIN;
+  if (!valid) {
     throw new VaultError(
       'INVALID_ARGUMENT',
-      `Argon2id parameters out of range: opsLimit in [1, ${MAX_OPS_LIMIT}], memLimit in [8192, ${MAX_MEM_LIMIT}]`,
+      `Argon2id parameters out of range: opsLimit >= ${s.crypto_pwhash_OPSLIMIT_MIN}, memLimit >= ${s.crypto_pwhash_MEMLIMIT_MIN}`,
+    );
+  }
+  if (
+    params.opsLimit > ARGON2ID_MAX.opsLimit ||
+    params.memLimit > ARGON2ID_MAX.memLimit ||
+    params.opsLimit * params.memLimit > ARGON2ID_MAX.cost
+  ) {
+    throw new VaultError(
+      'KDF_TOO_COSTLY',
+      `Argon2id cost ${params.opsLimit} passes over ${params.memLimit} bytes is above the cap ` +
+        `(opsLimit <= ${ARGON2ID_MAX.opsLimit}, memLimit <= ${ARGON2ID_MAX.memLimit}, ` +
+        `opsLimit x memLimit <= ${ARGON2ID_MAX.cost})`,
     );
   }
 }
@@ -230,6 +254,9 @@ export function decodeFile(
     try {
       checkParams(params);
     } catch (cause) {
+      // A cost above the cap is told apart: the file may be sound but was written by a build with a higher
+      // cap, or forged to make opening it expensive; either way no Argon2id work is done.
+      if (cause instanceof VaultError && cause.code === 'KDF_TOO_COSTLY') throw cause;
       throw corrupt('Argon2id parameters out of range', cause);
     }
     if (!('passphrase' in secret)) {

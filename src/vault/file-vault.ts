@@ -25,8 +25,10 @@
  *
  * ## How opening a file fails
  * - `CORRUPT_FILE`: bad magic (including random garbage and an empty file), a truncated file, a header
- *   checksum mismatch (any damaged header byte, including the key check), out-of-range KDF parameters, an
- *   AEAD tag failure once the key check has matched (any damaged body byte), or a malformed body.
+ *   checksum mismatch (any damaged header byte, including the key check), KDF parameters below the minimum,
+ *   an AEAD tag failure once the key check has matched (any damaged body byte), or a malformed body.
+ * - `KDF_TOO_COSTLY`: a header asking for more Argon2id work than `ARGON2ID_MAX` (about a second); refused
+ *   before any Argon2id runs, so a forged header cannot pin a CPU or allocate gigabytes.
  * - `UNSUPPORTED_VERSION`: a version byte above 1 (checked before the checksum, whose position a later
  *   version may move; so a version byte damaged to a higher value reads as this rather than as corrupt).
  * - `WRONG_PASSPHRASE`: the checksum is good but the key check does not match the secret given, or a key was
@@ -63,6 +65,7 @@ import { FileLock } from './file-lock';
 import { KeyStore, entryFromSecret, keyInfo, wipeEntry, type KeyEntry } from './key-store';
 import { StatelessVault } from './stateless-vault';
 import { sodium, sodiumReady } from './sodium';
+import { homeVault, type VaultHomeOptions } from './vault-home';
 import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
 
 /** Options for `FileVault.open`. */
@@ -79,7 +82,9 @@ export interface FileVaultOptions {
  * release the lock and wipe the keys. Ephemeral keys live in memory only.
  */
 export class FileVault extends StatelessVault {
-  private readonly keys = new KeyStore();
+  // Secrets live in #private fields: no spread, Object.entries, structuredClone or printout reaches them.
+  readonly #keys = new KeyStore();
+  readonly #fileKeys: FileKeys;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -87,9 +92,15 @@ export class FileVault extends StatelessVault {
     /** The absolute path of the vault file. */
     readonly path: string,
     private readonly lock: FileLock,
-    private readonly fileKeys: FileKeys,
+    fileKeys: FileKeys,
   ) {
     super();
+    this.#fileKeys = fileKeys;
+  }
+
+  /** What printouts show: the path, the key count and whether it is open; never a key. */
+  protected override describe(): Record<string, unknown> {
+    return { path: this.path, keys: this.closed ? 0 : this.#keys.size, closed: this.closed };
   }
 
   /**
@@ -125,7 +136,7 @@ export class FileVault extends StatelessVault {
       await io(`cannot clean up after ${absolute}`, removeStaleTempFiles(absolute));
       const vault = new FileVault(absolute, lock, fileKeys);
       for (const key of stored) {
-        vault.keys.add(entryFromSecret(key.id, key.type, key.secret, false));
+        vault.#keys.add(entryFromSecret(key.id, key.type, key.secret, false));
       }
       return vault;
     } catch (error) {
@@ -139,62 +150,77 @@ export class FileVault extends StatelessVault {
     }
   }
 
+  /**
+   * Opens (or creates) the application's vault `name` in its home directory: `<home>/<name>.vault`, where
+   * home is `options.home`, else `$SEALROUTE_HOME`, else `./.sealroute` (made with mode 0700). Unlocked by
+   * `options.secret`, else `$SEALROUTE_PASSPHRASE`, else the key file `<home>/<name>.key` (32 random bytes,
+   * mode 0600, made on first use; see `vault-home.ts` for what that protects). The same name opens the same
+   * keys after a restart. Throws like `open`, and `INSECURE_PERMISSIONS` for a key file others may read.
+   */
+  static async openInHome(
+    name: string,
+    options: VaultHomeOptions & FileVaultOptions = {},
+  ): Promise<FileVault> {
+    const { path, secret } = await homeVault(name, options);
+    return FileVault.open(path, secret, options);
+  }
+
   async generateKey(type: KeyType, options?: GenerateKeyOptions): Promise<KeyId> {
     this.checkOpen();
     const ephemeral = options?.ephemeral ?? false;
     if (ephemeral) {
-      const entry = this.keys.create(type, true);
-      this.keys.add(entry);
+      const entry = this.#keys.create(type, true);
+      this.#keys.add(entry);
       return entry.id;
     }
     return this.serially(async () => {
-      const entry = this.keys.create(type, false);
+      const entry = this.#keys.create(type, false);
       try {
-        await this.persist([...this.keys.all(), entry]);
+        await this.persist([...this.#keys.all(), entry]);
       } catch (error) {
         wipeEntry(entry);
         throw error;
       }
-      this.keys.add(entry);
+      this.#keys.add(entry);
       return entry.id;
     });
   }
 
   async listKeys(): Promise<readonly KeyInfo[]> {
     this.checkOpen();
-    return this.keys.all().map(keyInfo);
+    return this.#keys.all().map(keyInfo);
   }
 
   async publicKey(id: KeyId): Promise<Uint8Array> {
     this.checkOpen();
-    return this.keys.get(id).publicKey.slice();
+    return this.#keys.get(id).publicKey.slice();
   }
 
   async dh(id: KeyId, peerPublicKey: Uint8Array): Promise<Uint8Array> {
     this.checkOpen();
-    return this.keys.dh(id, peerPublicKey);
+    return this.#keys.dh(id, peerPublicKey);
   }
 
   async sign(id: KeyId, data: Uint8Array): Promise<Uint8Array> {
     this.checkOpen();
-    return this.keys.sign(id, data);
+    return this.#keys.sign(id, data);
   }
 
   async deleteKey(id: KeyId): Promise<void> {
     this.checkOpen();
-    if (!this.keys.has(id)) {
+    if (!this.#keys.has(id)) {
       return;
     }
-    if (this.keys.get(id).ephemeral) {
-      this.keys.delete(id);
+    if (this.#keys.get(id).ephemeral) {
+      this.#keys.delete(id);
       return;
     }
     await this.serially(async () => {
-      if (!this.keys.has(id)) {
+      if (!this.#keys.has(id)) {
         return; // deleted by an earlier queued call
       }
-      await this.persist(this.keys.all().filter((key) => key.id !== id));
-      this.keys.delete(id);
+      await this.persist(this.#keys.all().filter((key) => key.id !== id));
+      this.#keys.delete(id);
     });
   }
 
@@ -208,8 +234,8 @@ export class FileVault extends StatelessVault {
     }
     this.closed = true;
     await this.queue.catch(() => undefined);
-    this.keys.clear();
-    wipeFileKeys(this.fileKeys);
+    this.#keys.clear();
+    wipeFileKeys(this.#fileKeys);
     await this.lock.release();
   }
 
@@ -230,7 +256,7 @@ export class FileVault extends StatelessVault {
   /** Writes the file holding exactly the non-ephemeral keys among `entries`. */
   private async persist(entries: readonly KeyEntry[]): Promise<void> {
     const stored = entries.filter((entry) => !entry.ephemeral);
-    const file = encodeFile(this.fileKeys, stored);
+    const file = encodeFile(this.#fileKeys, stored);
     await io(`cannot write ${this.path}`, writeFileAtomic(this.path, file));
   }
 }

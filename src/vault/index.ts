@@ -11,5 +11,9 @@ export type {
 export { VaultError, isVaultError, type VaultErrorCode } from './errors';
 export { InMemoryVault } from './in-memory-vault';
 export { FileVault, type FileVaultOptions } from './file-vault';
-export { ARGON2ID_INTERACTIVE, ARGON2ID_MIN, type Argon2Params, type FileVaultSecret } from './file-format';
+export { DEFAULT_HOME, type VaultHomeOptions } from './vault-home';
+export {
+  ARGON2ID_INTERACTIVE,
+  ARGON2ID_MIN,
+  ARGON2ID_MAX, type Argon2Params, type FileVaultSecret } from './file-format';
 export { sodiumReady } from './sodium';

@@ -3,6 +3,7 @@
  * Ed25519 signing). Both vault implementations hold one; a file vault adds persistence around it. Internal:
  * not exported from the vault's public surface, because `secret` is exactly what must not leave.
  */
+import { inspect } from 'node:util';
 import { VaultError } from './errors';
 import { sodium } from './sodium';
 import type { KeyId, KeyInfo, KeyType } from './vault';
@@ -76,12 +77,28 @@ export function newKeyId(): KeyId {
 
 /** Private keys by id, in insertion order. */
 export class KeyStore {
-  private readonly entries = new Map<KeyId, KeyEntry>();
+  // #private: the secrets must not reach a printout, a spread or a structured clone.
+  readonly #entries = new Map<KeyId, KeyEntry>();
+
+  /** How many keys are held. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** What `JSON.stringify` and loggers show: the ids and types of the keys, never their secrets. */
+  toJSON(): { keys: { id: KeyId; type: KeyType }[] } {
+    return { keys: this.all().map(({ id, type }) => ({ id, type })) };
+  }
+
+  /** What `console.log` and `util.inspect` show. */
+  [inspect.custom](): string {
+    return `KeyStore ${JSON.stringify(this.toJSON())}`;
+  }
 
   /** Makes a fresh key with a fresh id; it is not held until `add`ed (so persistence can come first). */
   create(type: KeyType, ephemeral: boolean): KeyEntry {
     let id = newKeyId();
-    while (this.entries.has(id)) {
+    while (this.#entries.has(id)) {
       id = newKeyId();
     }
     const secret = sodium().randombytes_buf(SECRET_LENGTH);
@@ -94,20 +111,20 @@ export class KeyStore {
 
   /** Holds `entry`. Throws if its id is taken, which would otherwise silently drop a key. */
   add(entry: KeyEntry): void {
-    if (this.entries.has(entry.id)) {
+    if (this.#entries.has(entry.id)) {
       throw new VaultError('INVALID_ARGUMENT', `key id ${entry.id} is already held`);
     }
-    this.entries.set(entry.id, entry);
+    this.#entries.set(entry.id, entry);
   }
 
   /** Whether a key with this id is held. */
   has(id: KeyId): boolean {
-    return this.entries.has(id);
+    return this.#entries.has(id);
   }
 
   /** The key `id`; `KEY_NOT_FOUND` if absent, `WRONG_KEY_TYPE` if `type` is given and differs. */
   get(id: KeyId, type?: KeyType): KeyEntry {
-    const entry = this.entries.get(id);
+    const entry = this.#entries.get(id);
     if (entry === undefined) {
       throw new VaultError('KEY_NOT_FOUND', `no key with id ${id}`);
     }
@@ -119,24 +136,24 @@ export class KeyStore {
 
   /** All held keys, in insertion order. */
   all(): KeyEntry[] {
-    return [...this.entries.values()];
+    return [...this.#entries.values()];
   }
 
   /** Removes the key `id` and wipes its secret bytes; no-op for an unknown id. */
   delete(id: KeyId): void {
-    const entry = this.entries.get(id);
+    const entry = this.#entries.get(id);
     if (entry !== undefined) {
-      this.entries.delete(id);
+      this.#entries.delete(id);
       wipeEntry(entry);
     }
   }
 
   /** Removes and wipes every key. */
   clear(): void {
-    for (const entry of this.entries.values()) {
+    for (const entry of this.#entries.values()) {
       wipeEntry(entry);
     }
-    this.entries.clear();
+    this.#entries.clear();
   }
 
   /**

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import * as primitives from './primitives';
 import type {
   AeadAlgorithm,
@@ -20,6 +21,21 @@ export abstract class StatelessVault implements Vault {
   abstract dh(id: KeyId, peerPublicKey: Uint8Array): Promise<Uint8Array>;
   abstract sign(id: KeyId, data: Uint8Array): Promise<Uint8Array>;
   abstract deleteKey(id: KeyId): Promise<void>;
+
+  /** The public facts a printout may show; implementations add theirs (never a secret). */
+  protected describe(): Record<string, unknown> {
+    return {};
+  }
+
+  /** What `JSON.stringify` and loggers (pino) show: the vault's kind and public facts, never a key. */
+  toJSON(): Record<string, unknown> {
+    return { type: this.constructor.name, ...this.describe() };
+  }
+
+  /** What `console.log` and `util.inspect` show: the same public facts. */
+  [inspect.custom](): string {
+    return `${this.constructor.name} ${JSON.stringify(this.describe())}`;
+  }
 
   verify(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
     return primitives.verify(publicKey, data, signature);

@@ -283,7 +283,7 @@ describe('FileVault', () => {
       );
       await expectRejects(
         FileVault.open(path, { passphrase: PASSPHRASE }, { kdf: { opsLimit: 1, memLimit: 2 ** 31 } }),
-        'INVALID_ARGUMENT',
+        'KDF_TOO_COSTLY',
       );
       expect(existsSync(path)).toBe(false);
     });
