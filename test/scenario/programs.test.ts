@@ -1,3 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Identity } from '../../src/identity';
+import { FileVault } from '../../src/vault';
 import { within } from '../helpers/async';
 import { describeRun } from '../helpers/run-example';
 import { runNpmScript, type RunningScript } from '../helpers/npm-script';
@@ -9,6 +14,17 @@ import { Cleanup } from '../helpers/tcp-fixtures';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
+
+/** Each test's own SEALROUTE_HOME, where Bob's and Alice's vaults live (never the repository's .sealroute). */
+let home: string;
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'sealroute-home-'));
+  const dir = home;
+  cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+});
+
+/** What Bob prints as his forwarding address: his identifier, `@`, his forwarder on the hub. */
+const FORWARDING_ADDRESS = /^(I[0-9a-f]{40})@fwd\.[A-Za-z0-9._-]+$/;
 
 /** Startup under a loaded 2-core machine (ts-node, transpile-only) takes a few seconds; this bounds it. */
 const START_MS = 30_000;
@@ -31,7 +47,7 @@ function start(name: 'hub' | 'bob' | 'alice', options: { args?: string[]; env?: 
   const program = SpawnedExample.start(`examples/${name}.ts`, {
     args: options.args,
     // Warnings and errors only: a clean run writes nothing to standard error.
-    env: { SEALROUTE_LOG: 'warn', ...options.env },
+    env: { SEALROUTE_LOG: 'warn', SEALROUTE_HOME: home, ...options.env },
   });
   cleanup.add(() => program.stop('SIGKILL', 2_000));
   return program;
@@ -42,9 +58,7 @@ function start(name: 'hub' | 'bob' | 'alice', options: { args?: string[]; env?: 
  * Alice, then every message, each answered by the echo before the next is typed, and finally end of input.
  */
 async function converse(hub: string, bob: SpawnedExample, alice: SpawnedExample): Promise<void> {
-  await bob.waitForLine(exactly(`[✓] RemoteForwarder was created on the node at: ${hub}`), START_MS);
-  await bob.waitForLine(/^Forwarding address for Bob is:$/, STEP_MS);
-  const forwardingAddress = (await bob.waitForLine(/^fwd\.[0-9a-f]{32}$/, STEP_MS))[0];
+  const forwardingAddress = await addressOf(hub, bob);
 
   await alice.waitForLine(exactly(ASK_ADDRESS), START_MS);
   alice.write(forwardingAddress);
@@ -82,6 +96,45 @@ async function converse(hub: string, bob: SpawnedExample, alice: SpawnedExample)
   );
 }
 
+/** Waits for Bob's first two lines and returns the forwarding address he prints after them. */
+async function addressOf(hub: string, bob: SpawnedExample): Promise<string> {
+  await bob.waitForLine(exactly(`[✓] RemoteForwarder was created on the node at: ${hub}`), START_MS);
+  await bob.waitForLine(/^Forwarding address for Bob is:$/, STEP_MS);
+  return (await bob.waitForLine(FORWARDING_ADDRESS, STEP_MS))[0];
+}
+
+/** Starts the hub on a free port; resolves with it and its address. */
+async function startHub(): Promise<{ hub: SpawnedExample; hubAddress: string }> {
+  const hub = start('hub', { args: ['127.0.0.1:0'] });
+  const hubAddress = (await hub.waitForLine(/^Hub listening on (127\.0\.0\.1:[1-9]\d*)$/, START_MS))[1]!;
+  return { hub, hubAddress };
+}
+
+/** Alice's identifier, read from her vault in `home` (made if need be) the way alice.ts opens it. */
+async function aliceIdentifier(): Promise<string> {
+  const vault = await FileVault.openInHome('alice', { home });
+  try {
+    return (await Identity.getOrCreate(vault)).identifier;
+  } finally {
+    await vault.close();
+  }
+}
+
+/** Types `forwardingAddress` and one line into a fresh Alice and expects her to fail with `failure`. */
+async function expectAliceFails(
+  hubAddress: string,
+  forwardingAddress: string,
+  failure: RegExp,
+): Promise<void> {
+  const alice = start('alice', { args: [hubAddress] });
+  await alice.waitForLine(exactly(ASK_ADDRESS), START_MS);
+  alice.write(forwardingAddress);
+  alice.write('my password is hunter2');
+  expect(await within(alice.exited, STEP_MS, 'Alice to exit')).toEqual({ code: 1, signal: null });
+  expect(alice.stdout).toBe(ASK_ADDRESS);
+  expect(alice.stderr).toMatch(failure);
+}
+
 describe('the hub, Bob and Alice as processes', () => {
   it('echo every line Alice types through the hub; end of input ends Alice, Ctrl-C the others, all with 0', async () => {
     const hub = start('hub', { args: ['127.0.0.1:0'] });
@@ -109,6 +162,93 @@ describe('the hub, Bob and Alice as processes', () => {
     expect(await bob.stop('SIGINT', STEP_MS)).toEqual({ code: 0, signal: null });
     expect(await hub.stop('SIGINT', STEP_MS)).toEqual({ code: 0, signal: null });
     for (const program of [hub, bob, alice]) expect(program.stderr).toBe('');
+  }, 90_000);
+});
+
+describe('Bob and Alice with persistent, authenticated identities', () => {
+  it('a restarted Bob (Ctrl-C, then kill -9) keeps his identifier, and Alice reaches him at his new address', async () => {
+    const { hub, hubAddress } = await startHub();
+    let bob = start('bob', { args: [hubAddress] });
+    const first = FORWARDING_ADDRESS.exec(await addressOf(hubAddress, bob))![1];
+    expect(await bob.stop('SIGINT', STEP_MS)).toEqual({ code: 0, signal: null });
+
+    bob = start('bob', { args: [hubAddress] });
+    const second = await addressOf(hubAddress, bob);
+    expect(FORWARDING_ADDRESS.exec(second)![1]).toBe(first);
+    // No goodbye at all: the vault's lock is left behind by a dead process and taken over.
+    await bob.stop('SIGKILL', STEP_MS);
+    bob = start('bob', { args: [hubAddress] });
+    const third = await addressOf(hubAddress, bob);
+    expect(FORWARDING_ADDRESS.exec(third)![1]).toBe(first);
+
+    const alice = start('alice', { args: [hubAddress] });
+    await alice.waitForLine(exactly(ASK_ADDRESS), START_MS);
+    alice.write(third);
+    await alice.waitForLine(exactly(ASK_ADDRESS + ESTABLISHED), STEP_MS);
+    alice.write('Hello again, same Bob?');
+    await alice.waitForLine(exactly('Alice received an echo: Hello again, same Bob?'), STEP_MS);
+    alice.endInput();
+    expect(await within(alice.exited, STEP_MS, 'Alice to exit')).toEqual({ code: 0, signal: null });
+    expect(bob.stderr).toBe('');
+    await hub.stop('SIGINT', STEP_MS);
+  }, 120_000);
+
+  it('Alice refuses an address whose identifier is not the listener’s: UNTRUSTED, exit 1, nothing sent', async () => {
+    const { hubAddress } = await startHub();
+    const bob = start('bob', { args: [hubAddress] });
+    const genuine = await addressOf(hubAddress, bob);
+    const impostor = genuine.replace(/^I[0-9a-f]{40}/, `I${'0'.repeat(40)}`);
+    await expectAliceFails(
+      hubAddress,
+      impostor,
+      /Alice failed: SecureChannelError UNTRUSTED: trust policy TrustIdentifier\(I0{40}\) refused I[0-9a-f]{40}/,
+    );
+    expect(bob.stdout).not.toContain('hunter2');
+  }, 90_000);
+
+  it('Alice refuses a malformed forwarding address with a typed error', async () => {
+    const { hubAddress } = await startHub();
+    for (const bad of [
+      'fwd.0123456789abcdef0123456789abcdef',
+      `I${'a'.repeat(40)}@fwd.x y`,
+      'x'.repeat(500),
+    ]) {
+      await expectAliceFails(
+        hubAddress,
+        bad,
+        /Alice failed: ServicesError INVALID_FORWARDING_ADDRESS: invalid forwarding address/,
+      );
+    }
+  }, 120_000);
+
+  it('Bob with an allow-list (SEALROUTE_ALLOW) refuses Alice until her identifier is on it', async () => {
+    const { hubAddress } = await startHub();
+    const alice = await aliceIdentifier();
+    let bob = start('bob', { args: [hubAddress], env: { SEALROUTE_ALLOW: `I${'1'.repeat(40)}` } });
+    await expectAliceFails(
+      hubAddress,
+      await addressOf(hubAddress, bob),
+      /Alice failed: SecureChannelError REFUSED: the peer refused the handshake \(untrusted\)/,
+    );
+    expect(await bob.stop('SIGINT', STEP_MS)).toEqual({ code: 0, signal: null });
+
+    const allowed = join(home, 'allowed.txt');
+    writeFileSync(allowed, `# who may talk to Bob's echoer\nI${'1'.repeat(40)}\n${alice}  # Alice\n`);
+    bob = start('bob', { args: [hubAddress], env: { SEALROUTE_ALLOW: `@${allowed}` } });
+    const admitted = start('alice', { args: [hubAddress] });
+    await admitted.waitForLine(exactly(ASK_ADDRESS), START_MS);
+    admitted.write(await addressOf(hubAddress, bob));
+    await admitted.waitForLine(exactly(ASK_ADDRESS + ESTABLISHED), STEP_MS);
+    admitted.endInput();
+    expect(await within(admitted.exited, STEP_MS, 'Alice to exit')).toEqual({ code: 0, signal: null });
+  }, 120_000);
+
+  it('Bob refuses to start with a malformed allow-list rather than admit everyone', async () => {
+    const { hubAddress } = await startHub();
+    const bob = start('bob', { args: [hubAddress], env: { SEALROUTE_ALLOW: 'Ialice' } });
+    expect(await within(bob.exited, START_MS, 'Bob to exit')).toEqual({ code: 1, signal: null });
+    expect(bob.stderr).toMatch(/Bob failed: IdentityError INVALID_IDENTIFIER: "Ialice" is not an identifier/);
+    expect(bob.stdout).toBe('');
   }, 90_000);
 });
 
