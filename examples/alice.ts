@@ -13,7 +13,9 @@ class Alice {
     const hub = process.argv[2] ?? process.env.SEALROUTE_HUB ?? '127.0.0.1:4000';
     await TcpTransport.create(ctx);
     const alice = await Identity.getOrCreate(await FileVault.openInHome('alice'));
-    const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+    const input = readline.createInterface({ input: process.stdin });
+    ctx.node.once('stopped', () => input.close()); // a refused channel stops the node: let stdin go too
+    const lines = input[Symbol.asyncIterator]();
 
     process.stdout.write('Enter the forwarding address for Bob: ');
     const bob = ForwardingAddress.parse(String((await lines.next()).value ?? ''));
