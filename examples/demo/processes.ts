@@ -7,6 +7,8 @@ const root = path.resolve(__dirname, '..', '..');
 /** A program of examples/ running as its own process, with its output readable line by line. */
 export class ExampleProcess {
   private readonly lines: string[] = [];
+  /** Everything the process wrote to standard error. */
+  errors = '';
   private readonly waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
   readonly exited: Promise<number | null>;
 
@@ -23,20 +25,26 @@ export class ExampleProcess {
       if (index >= 0) this.waiters.splice(index, 1)[0]!.resolve(line);
     });
     // Each program also prints its own prompts without newlines; those arrive with the next line.
-    child.stderr.on('data', (chunk: Buffer) =>
-      process.stderr.write(`  ${name} (stderr) | ${chunk.toString()}`),
-    );
+    child.stderr.on('data', (chunk: Buffer) => {
+      this.errors += chunk.toString();
+      if (echo) process.stderr.write(`  ${name} (stderr) | ${chunk.toString()}`);
+    });
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
 
-  /** Starts `examples/<file>` with ts-node. */
-  static start(name: string, file: string, args: string[], options: { echo?: boolean } = {}): ExampleProcess {
+  /** Starts `examples/<file>` with ts-node; `env` is added to this process's environment. */
+  static start(
+    name: string,
+    file: string,
+    args: string[],
+    options: { echo?: boolean; env?: NodeJS.ProcessEnv } = {},
+  ): ExampleProcess {
     const child = spawn(
       process.execPath,
       [require.resolve('ts-node/dist/bin'), path.join(root, 'examples', file), ...args],
       {
         cwd: root,
-        env: { ...process.env, SEALROUTE_LOG: process.env.SEALROUTE_LOG ?? 'warn' },
+        env: { ...process.env, SEALROUTE_LOG: process.env.SEALROUTE_LOG ?? 'warn', ...options.env },
         stdio: ['pipe', 'pipe', 'pipe'],
       },
     );
