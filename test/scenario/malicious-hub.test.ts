@@ -21,7 +21,7 @@ import { Cleanup, startTcpNode } from '../helpers/tcp-fixtures';
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-const START_MS = 30_000;
+const START_MS = 60_000;
 const STEP_MS = 10_000;
 const SECRET = 'my password is hunter2';
 const ASK_ADDRESS = 'Enter the forwarding address for Bob: ';
@@ -83,7 +83,7 @@ describe('the story behind a malicious hub that runs its own listener at Bob’s
     expect(proxy.capture.fromTarget.length).toBeGreaterThan(0);
     expect(hub.stdout).not.toContain('HUB READ');
     expect(proxy.allBytes().includes(Buffer.from('hunter2'))).toBe(false);
-  }, 120_000);
+  }, 240_000);
 
   it('(the attack is real) an Alice who trusts everyone is read and rewritten by the hub', async () => {
     const { hub, proxy, bob, printed } = await world();
@@ -102,5 +102,5 @@ describe('the story behind a malicious hub that runs its own listener at Bob’s
     await bob.waitForLine(new RegExp(`Received: ${SECRET} \\(rewritten by the hub\\)$`), STEP_MS);
     // The wire itself stays ciphertext: the hub read the text after decrypting it as Alice's peer.
     expect(proxy.allBytes().includes(Buffer.from('hunter2'))).toBe(false);
-  }, 120_000);
+  }, 240_000);
 });
