@@ -1,7 +1,7 @@
 // Bob runs inside a private network: he connects out to the hub, registers a forwarder there, and serves a
 // secure channel listener and an echoer that only answers messages that came through a secure channel.
-// His identity lives in a FileVault ($SEALROUTE_HOME, default ./.sealroute/): a restarted Bob is the same Bob.
-// He prints a forwarding address that names that identity, so that Alice can tell him from an impostor.
+// His identity lives in a FileVault ($SEALROUTE_HOME, default ./.sealroute/): a restarted Bob is the same Bob,
+// at the same forwarding address, which names that identity so that Alice can tell him from an impostor.
 // Run: npx ts-node examples/bob.ts [hub host:port]   (default: $SEALROUTE_HUB, else 127.0.0.1:4000)
 import { Context, FileVault, ForwardingAddress, Identity, Node, RemoteForwarder, Routed, TCP } from '../src';
 import { TcpTransport, TrustAnyIdentity, Worker, allowListFrom, createSecureChannelListener } from '../src';
@@ -27,7 +27,9 @@ class Bob {
     await createSecureChannelListener(ctx, bob, 'listener', { trustPolicy });
     await ctx.startWorker(Echoer);
 
-    const forwarder = await RemoteForwarder.create(ctx, route([TCP, hub]), 'listener');
+    // A name bound to Bob's identity: the hub gives fwd.n.bob back to him, and only him, after a restart.
+    const named = { name: 'bob', identity: bob };
+    const forwarder = await RemoteForwarder.create(ctx, route([TCP, hub]), 'listener', named);
     console.log(`[✓] RemoteForwarder was created on the node at: ${hub}`);
     console.log('Forwarding address for Bob is:');
     console.log(ForwardingAddress.of(forwarder, bob).format());

@@ -1,7 +1,9 @@
 // A hub: a node that listens on TCP and runs a forwarding service, so that nodes which can only connect out
-// (Bob behind a NAT) register a forwarder here and become reachable by others (Alice) through it.
+// (Bob behind a NAT) register a forwarder here and become reachable by others (Alice) through it. The hub
+// relays ciphertext; it cannot read or impersonate Bob to an Alice who checks his identifier (see README).
 // Run: npx ts-node examples/hub.ts [host:port]   (default: $SEALROUTE_HUB, else 127.0.0.1:4000; port 0 picks
-// a free port). Ctrl-C stops it gracefully.
+// a free port). With SEALROUTE_HUB_STATE=<file>, the forwarder table (names bound to identities) survives a
+// restart of the hub. Ctrl-C stops it gracefully.
 import { Context, ForwardingService, Node, TcpTransport, run } from '../src';
 
 @Node()
@@ -10,7 +12,7 @@ class Hub {
     const address = process.argv[2] ?? process.env.SEALROUTE_HUB ?? '127.0.0.1:4000';
     const tcp = await TcpTransport.create(ctx);
     // The service is there before the first client can connect.
-    await ForwardingService.start(ctx, 'forwarding_service');
+    await ForwardingService.start(ctx, 'forwarding_service', { statePath: process.env.SEALROUTE_HUB_STATE });
     const bound = await tcp.listen(address);
     console.log(`Hub listening on ${bound}`);
   }
