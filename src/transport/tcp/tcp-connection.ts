@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Address } from '../../core/address';
+import type { DeliveryFailureCode } from '../../core/delivery-failure';
 import { decodeBody } from '../../core/codec';
 import { LocalMessage, TRANSPORT_INFO, type LocalInfo, type Routed } from '../../core/message';
 import { decodeTransportMessage, encodeFrame } from '../../core/wire';
@@ -158,7 +159,7 @@ export class TcpConnection implements Worker<unknown> {
         FRAME_HEADER_SIZE,
       );
     } catch (err) {
-      this.undeliverable(message, `it cannot be sent to ${this.remote}: ${(err as Error).message}`);
+      this.undeliverable(message, `it cannot be sent to ${this.remote}: ${(err as Error).message}`, true);
       return;
     }
     if (!this.corked) {
@@ -459,9 +460,21 @@ export class TcpConnection implements Worker<unknown> {
     });
   }
 
-  private undeliverable(message: Routed<unknown>, detail: string): void {
-    this.host.node.deadLetters.record('undeliverable', detail, message.message);
+  private undeliverable(message: Routed<unknown>, detail: string, tooLarge = false): void {
+    const cause = this.reason;
+    const code = tooLarge ? 'TOO_LARGE' : failureCode(cause);
+    this.host.node.deadLetters.record('undeliverable', detail, message.message, { code, cause });
   }
+}
+
+/** What a delivery failure notice says about a message a connection could not carry, by its close reason. */
+export function failureCode(reason: TransportError | undefined): DeliveryFailureCode {
+  if (reason === undefined) return 'UNDELIVERABLE';
+  if (reason.code !== 'CONNECT_FAILED') return 'CONNECTION_LOST';
+  let cause: unknown = reason.cause;
+  while (cause instanceof TransportError) cause = cause.cause;
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return errno === 'ECONNREFUSED' ? 'CONNECTION_REFUSED' : 'UNREACHABLE';
 }
 
 function describe(error: Error): string {
