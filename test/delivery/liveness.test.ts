@@ -144,6 +144,39 @@ describe('Channel liveness', () => {
   });
 });
 
+describe('TCP connection liveness', () => {
+  it('closes both connections PEER_UNRESPONSIVE across a silent partition; an idle live one stays open', async () => {
+    const tcp = { pingIntervalMs: 200, peerTimeoutMs: 1_200 };
+    const hub = await startTcpNode(cleanup, { tcp });
+    await startEchoer(hub.node);
+    const proxy = await HostileProxy.start(hub.address);
+    cleanup.add(() => proxy.close());
+    const alice = await startTcpNode(cleanup, { listen: false, tcp });
+    const echo = route([TCP, proxy.address], 'echoer');
+    await alice.ctx.request(echo, 'hi', { timeout: 10_000, acceptsTransportReplies: true });
+    const [aliceConnection] = alice.tcp.connections();
+    const [hubConnection] = hub.tcp.connections();
+    // Idle, but PINGs are answered: open well past the peer timeout.
+    const idleSince = performance.now();
+    while (performance.now() - idleSince < 2 * tcp.peerTimeoutMs) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(aliceConnection!.isOpen).toBe(true);
+    expect(hubConnection!.isOpen).toBe(true);
+    expect(proxy.frames.filter((f) => f.bytes.length === 0).length).toBeGreaterThan(0); // PINGs crossed
+
+    proxy.intercept({ match: () => true, tamper: { kind: 'drop' }, times: Infinity });
+    const cut = performance.now();
+    const reasons = await within(
+      Promise.all([aliceConnection!.closed(), hubConnection!.closed()]),
+      10_000,
+      'both connections closing',
+    );
+    expect(reasons.map((r) => r.code)).toEqual(['PEER_UNRESPONSIVE', 'PEER_UNRESPONSIVE']);
+    expect(performance.now() - cut).toBeLessThan(tcp.peerTimeoutMs + 3_000);
+  });
+});
+
 describe('A node that stops', () => {
   it('sends CLOSE on every open channel: the peer notices at once, not at its peer timeout', async () => {
     const bob = await startTcpNode(cleanup);
