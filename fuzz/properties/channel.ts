@@ -446,6 +446,7 @@ function recordingContext(delivered: LocalMessage[]): Context {
     hasWorker: () => false,
     stopWorker: () => Promise.resolve(),
     once: () => undefined, // channels listen for their node's `stopping`
+    on: () => undefined, // ... and `workerStopped`
     // Nothing is ever dead-lettered here (a channel watches the count to notice a lost route).
     deadLetters: { count: 0, record: () => undefined },
   };

@@ -110,21 +110,46 @@ const dropCounter: Partial<Record<SecureChannelErrorCode, keyof DroppedFrames>> 
 function noop(): void {}
 
 /**
- * The open channel ends of each node, so that a node that stops can send CLOSE on every one of them before
- * its workers (and transports) stop: the peers then notice at once instead of at their `peerTimeout`.
+ * The open channel ends of a node: so that a node that stops can send CLOSE on every one of them before its
+ * workers (and transports) stop, and the peers notice at once instead of at their `peerTimeout`; and, by the
+ * first hop of their route to the peer (a connection), so that the ends over a connection that closed close
+ * at once (`CONNECTION_LOST`): a channel's route is fixed at its handshake, and a new connection has a new
+ * address, so nothing would ever reach the peer again.
  */
-const openOnNode = new WeakMap<NodeRuntime, Set<SecureChannel>>();
+class OpenChannels {
+  readonly all = new Set<SecureChannel>();
+  private readonly byFirstHop = new Map<string, Set<SecureChannel>>();
 
-function trackOpen(node: NodeRuntime, channel: SecureChannel): Set<SecureChannel> {
-  let open = openOnNode.get(node);
-  if (open === undefined) {
-    const channels = new Set<SecureChannel>();
-    openOnNode.set(node, (open = channels));
+  constructor(node: NodeRuntime) {
     node.once('stopping', () => {
-      for (const each of channels) void each.sendClose();
+      for (const each of this.all) void each.sendClose();
+    });
+    node.on('workerStopped', (address) => {
+      const over = this.byFirstHop.get(address.key);
+      if (over === undefined) return;
+      for (const each of [...over]) each.firstHopStopped();
     });
   }
-  open.add(channel);
+
+  add(channel: SecureChannel, firstHop: string): void {
+    this.all.add(channel);
+    let over = this.byFirstHop.get(firstHop);
+    if (over === undefined) this.byFirstHop.set(firstHop, (over = new Set()));
+    over.add(channel);
+  }
+
+  delete(channel: SecureChannel, firstHop: string): void {
+    this.all.delete(channel);
+    const over = this.byFirstHop.get(firstHop);
+    if (over?.delete(channel) === true && over.size === 0) this.byFirstHop.delete(firstHop);
+  }
+}
+
+const openOnNode = new WeakMap<NodeRuntime, OpenChannels>();
+
+function openChannelsOf(node: NodeRuntime): OpenChannels {
+  let open = openOnNode.get(node);
+  if (open === undefined) openOnNode.set(node, (open = new OpenChannels(node)));
   return open;
 }
 
@@ -183,7 +208,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   /** Reply slots of requests sent through this end: they fail at once when it closes. */
   private readonly pendingReplies = new Set<ReplyAddress>();
   private prunePendingAt = PRUNE_PENDING_AT;
-  private readonly openSet: Set<SecureChannel>;
+  private readonly openSet: OpenChannels;
   // Liveness (one timer per channel end; frames are counted, never timed, on the hot path).
   private livenessTimer: NodeJS.Timeout | undefined;
   private readonly tickPeriod: number;
@@ -240,7 +265,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
       dropped: { decryptFailed: 0, replayed: 0, tooOld: 0, malformed: 0, tooLarge: 0, evicted: 0 },
     };
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
-    this.openSet = trackOpen(this.ctx.node, this);
+    this.openSet = openChannelsOf(this.ctx.node);
+    this.openSet.add(this, this.peerRoute.next?.key ?? '');
     const { keepaliveInterval, peerTimeout, idleTimeout } = limits;
     const periods = [keepaliveInterval, Math.ceil(peerTimeout / 4), idleTimeout].filter((ms) => ms > 0);
     this.tickPeriod = keepaliveInterval > 0 || idleTimeout > 0 ? Math.max(10, Math.min(...periods)) : 0;
@@ -490,6 +516,11 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     return pending;
   }
 
+  /** @internal The first hop of the route to the peer (a connection's worker) stopped. */
+  firstHopStopped(): void {
+    this.routeLost('CONNECTION_LOST');
+  }
+
   private routeLost(code: DeliveryFailureCode | undefined): void {
     if (this.reason !== undefined) return;
     this.lostCode = code;
@@ -614,7 +645,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     if (this.reason !== undefined) return;
     this.reason = reason;
     clearInterval(this.livenessTimer);
-    this.openSet.delete(this);
+    this.openSet.delete(this, this.peerRoute.next?.key ?? '');
     const code: DeliveryFailureCode =
       reason === 'unresponsive' ? 'PEER_UNRESPONSIVE' : (this.lostCode ?? 'CHANNEL_CLOSED');
     this.error = new SecureChannelError(

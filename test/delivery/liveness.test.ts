@@ -144,6 +144,37 @@ describe('Channel liveness', () => {
   });
 });
 
+describe('A channel whose connection closes', () => {
+  it('closes at once with CONNECTION_LOST and fails its pending requests with it', async () => {
+    const bob = await startTcpNode(cleanup);
+    await bob.node.startWorker('sink', { handleMessage: () => undefined }); // never replies
+    await createSecureChannelListener(bob.ctx, await newIdentity(), 'listener', {
+      trustPolicy: TrustEveryone,
+    });
+    const alice = await startTcpNode(cleanup, { listen: false });
+    const channel = await createSecureChannel(
+      alice.ctx,
+      await newIdentity(),
+      route([TCP, bob.address], 'listener'),
+      {
+        trustPolicy: TrustEveryone,
+      },
+    );
+    const pending = alice.ctx.request(route(channel, 'sink'), 'waiting', { timeout: 30_000 });
+    pending.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the request is on its way
+    const cut = performance.now();
+    await alice.tcp.disconnect(bob.address);
+    expect(await within(channel.closed(), 3_000, 'the channel close')).toBe('failed');
+    expect(channel.closeError).toMatchObject({ code: 'CONNECTION_LOST' });
+    await expect(within(pending, 3_000, 'the pending request')).rejects.toMatchObject({
+      name: 'NodeError',
+      code: 'CONNECTION_LOST',
+    });
+    expect(performance.now() - cut).toBeLessThan(3_000);
+  });
+});
+
 describe('TCP connection liveness', () => {
   it('closes both connections PEER_UNRESPONSIVE across a silent partition; an idle live one stays open', async () => {
     const tcp = { pingIntervalMs: 200, peerTimeoutMs: 1_200 };
