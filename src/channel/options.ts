@@ -29,7 +29,7 @@ export const SECURE_CHANNEL_DEFAULTS = {
   /** A channel that carried no message either way for this long closes (an ordinary CLOSE). 0: never. */
   idleTimeout: 0,
   /** Open channels a listener holds per peer identity; one more closes that identity's oldest. */
-  maxChannelsPerIdentity: 256,
+  maxChannelsPerIdentity: 1_024,
 } as const;
 
 /** Options both ends of a channel take. */

@@ -35,7 +35,7 @@ export interface SecureChannelListenerOptions extends ChannelEndOptions {
   /**
    * Open channels this listener holds per peer identity; when one more opens, that identity's oldest channel
    * is closed (so a peer that restarted is never locked out by its own abandoned channels). Anonymous (NK)
-   * initiators are not counted. Default 256.
+   * initiators are not counted. Default 1,024.
    */
   readonly maxChannelsPerIdentity?: number;
 }

@@ -119,6 +119,10 @@ function noop(): void {}
 class OpenChannels {
   readonly all = new Set<SecureChannel>();
   private readonly byFirstHop = new Map<string, Set<SecureChannel>>();
+  /** Channel ends with liveness checks, and the one timer that runs them all (none per channel). */
+  private readonly watched = new Set<SecureChannel>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweepPeriod = Infinity;
 
   constructor(node: NodeRuntime) {
     node.once('stopping', () => {
@@ -131,6 +135,21 @@ class OpenChannels {
     });
   }
 
+  /** Runs `channel.check` about every `period` ms until it is deleted. */
+  watch(channel: SecureChannel, period: number): void {
+    this.watched.add(channel);
+    if (period >= this.sweepPeriod) return;
+    clearInterval(this.sweeper);
+    this.sweepPeriod = period;
+    this.sweeper = setInterval(this.sweep, period);
+    this.sweeper.unref();
+  }
+
+  private readonly sweep = (): void => {
+    const now = performance.now();
+    for (const channel of this.watched) channel.check(now);
+  };
+
   add(channel: SecureChannel, firstHop: string): void {
     this.all.add(channel);
     let over = this.byFirstHop.get(firstHop);
@@ -140,6 +159,11 @@ class OpenChannels {
 
   delete(channel: SecureChannel, firstHop: string): void {
     this.all.delete(channel);
+    if (this.watched.delete(channel) && this.watched.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+      this.sweepPeriod = Infinity;
+    }
     const over = this.byFirstHop.get(firstHop);
     if (over?.delete(channel) === true && over.size === 0) this.byFirstHop.delete(firstHop);
   }
@@ -206,12 +230,12 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   /** What the dead letter said when the route to the peer was found gone. */
   private lostCode: DeliveryFailureCode | undefined;
   /** Reply slots of requests sent through this end: they fail at once when it closes. */
-  private readonly pendingReplies = new Set<ReplyAddress>();
+  private pendingReplies: Set<ReplyAddress> | undefined; // made at the first request: most ends carry none
   private prunePendingAt = PRUNE_PENDING_AT;
   private readonly openSet: OpenChannels;
   // Liveness (one timer per channel end; frames are counted, never timed, on the hot path).
-  private livenessTimer: NodeJS.Timeout | undefined;
   private readonly tickPeriod: number;
+  private nextCheck = 0;
   private lastTick = 0;
   private heardCount = 0;
   private heardAt = 0;
@@ -272,8 +296,9 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     this.tickPeriod = keepaliveInterval > 0 || idleTimeout > 0 ? Math.max(10, Math.min(...periods)) : 0;
     if (this.tickPeriod > 0) {
       this.lastTick = this.heardAt = this.activeAt = performance.now();
-      this.livenessTimer = setInterval(this.tick, this.tickPeriod);
-      this.livenessTimer.unref();
+      this.nextCheck = this.lastTick + this.tickPeriod;
+      // The node's sweep runs at the shortest period among its channels; each end checks on its own period.
+      this.openSet.watch(this, Math.max(10, Math.min(this.tickPeriod, 1_000)));
     }
   }
 
@@ -395,15 +420,16 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
 
   /** Remembers a request's reply slot, so that it fails at once should the channel close before the reply. */
   private trackRequest(slot: ReplyAddress): void {
-    this.pendingReplies.add(slot);
-    if (this.pendingReplies.size < this.prunePendingAt) return;
-    for (const each of this.pendingReplies) if (each.target === undefined) this.pendingReplies.delete(each);
-    this.prunePendingAt = Math.max(PRUNE_PENDING_AT, 2 * this.pendingReplies.size);
+    const pending = (this.pendingReplies ??= new Set());
+    pending.add(slot);
+    if (pending.size < this.prunePendingAt) return;
+    for (const each of pending) if (each.target === undefined) pending.delete(each);
+    this.prunePendingAt = Math.max(PRUNE_PENDING_AT, 2 * pending.size);
   }
 
   /** Fails every request still waiting for a reply through this end (it just closed). */
   private failPending(code: DeliveryFailureCode, error: SecureChannelError): void {
-    if (this.pendingReplies.size === 0) return;
+    if (this.pendingReplies === undefined) return;
     const notice = new DeliveryFailureNotice(code, error);
     for (const slot of this.pendingReplies) {
       const target = slot.target;
@@ -417,9 +443,16 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
    * One liveness check: PING a silent peer, close an end whose peer stayed silent past `peerTimeout` (or,
    * after a route notice, past one `keepaliveInterval`), or one idle past `idleTimeout`.
    */
-  private readonly tick = (): void => {
+  /** @internal The node's sweep: runs `tick` when this end's period has come. */
+  check(now: number): void {
+    if (now >= this.nextCheck) {
+      this.nextCheck = now + this.tickPeriod;
+      this.tick(now);
+    }
+  }
+
+  private tick(now: number): void {
     if (this.reason !== undefined) return;
-    const now = performance.now();
     const stalled = now - this.lastTick > 2 * this.tickPeriod;
     this.lastTick = now;
     const { keepaliveInterval, peerTimeout, idleTimeout } = this.limits;
@@ -450,7 +483,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
         this.teardown('idle');
       }
     }
-  };
+  }
 
   private ping(): void {
     this.stats.pingsSent++;
@@ -644,7 +677,6 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   teardown(reason: CloseReason): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
-    clearInterval(this.livenessTimer);
     this.openSet.delete(this, this.peerRoute.next?.key ?? '');
     const code: DeliveryFailureCode =
       reason === 'unresponsive' ? 'PEER_UNRESPONSIVE' : (this.lostCode ?? 'CHANNEL_CLOSED');
