@@ -46,10 +46,12 @@ async function run(shard: Shard): Promise<ShardResult> {
       name: shard.name,
       seed: shard.seed,
       numRuns: details.numRuns,
-      failed: details.failed,
+      // fast-check counts a run its time limit stopped before any case as failed ("interrupted after 0
+      // tests"): that is the time limit, not a counterexample, so it is not a failure here.
+      failed: details.failed && !(details.interrupted && details.counterexample === null),
       interrupted: details.interrupted,
       counterexamplePath: details.counterexamplePath,
-      report: details.failed ? report(details) : undefined,
+      report: details.failed && details.counterexample !== null ? report(details) : undefined,
       ms: performance.now() - started,
     };
   } catch (error) {

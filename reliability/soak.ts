@@ -1,7 +1,9 @@
 /**
  * Soak: pushes a million messages through a secure channel via a hub, with the hub, Bob and Alice as
  * three processes, and checks that nothing accumulates: heap after GC at the end within a few MiB of what
- * it was after warm-up, handles back to their starting count, every message delivered once and intact.
+ * it was after warm-up, its slope over the rounds (least squares, projected over the whole run) and its
+ * peak within bounds too (a steady leak that GC noise hides at the end, or a build-up that drains before
+ * it), handles back to their starting count, every message delivered once and intact.
  *
  *   npm run soak                          # 1,000,000 messages of 64 bytes
  *   npm run soak -- --messages 200000 --size 1024 --round 20000 --verbose
@@ -22,6 +24,8 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '64' },
     round: { type: 'string', default: '50000' },
     'max-heap-growth-mib': { type: 'string', default: '4' },
+    /** Bound of the heap's peak after GC (any round) above its warm-up value. */
+    'max-heap-peak-mib': { type: 'string', default: '8' },
     'time-limit-s': { type: 'string', default: '1200' },
     verbose: { type: 'boolean', default: false },
   },
@@ -30,6 +34,22 @@ const messages = Number(args.messages);
 const size = Number(args.size);
 const roundSize = Math.min(Number(args.round), messages);
 const maxGrowth = Number(args['max-heap-growth-mib']) * 1024 * 1024;
+const maxPeak = Number(args['max-heap-peak-mib']) * 1024 * 1024;
+
+/** Least-squares slope of `ys` over `xs` (bytes per message); undefined for fewer than 3 points. */
+function slope(xs: readonly number[], ys: readonly number[]): number | undefined {
+  const n = xs.length;
+  if (n < 3) return undefined;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return den === 0 ? undefined : num / den;
+}
 
 interface Burst {
   sent: number;
@@ -79,6 +99,9 @@ runProgram(
     );
 
     const peak: Record<string, number> = { hub: 0, bob: 0, alice: 0 };
+    /** Messages sent at each sample, and each process's heap after GC then. */
+    const sentAt: number[] = [];
+    const heapAt: Record<string, number[]> = { hub: [], bob: [], alice: [] };
     let sent = 0;
     let sendMs = 0;
     let sink: SinkCounts = warm.sink;
@@ -91,6 +114,8 @@ runProgram(
       sink = burst.sink;
       const now = await sampleAll();
       for (const name of Object.keys(peak)) peak[name] = Math.max(peak[name]!, now[name]!.heapUsed);
+      sentAt.push(sent);
+      for (const name of Object.keys(heapAt)) heapAt[name]!.push(now[name]!.heapUsed);
       console.log(
         `  ${count(sent).padStart(count(messages).length)} / ${count(messages)}  ` +
           `${count(n / (burst.ms / 1000)).padStart(7)} msg/s  heap after GC: ` +
@@ -150,6 +175,21 @@ runProgram(
         `${name}: heap after GC stays flat`,
         growth < maxGrowth,
         `${mib(growth, true)} (bound ${mib(maxGrowth)})`,
+      );
+      const perMessage = slope(sentAt, heapAt[name]!);
+      checks.check(
+        `${name}: heap after GC has no upward trend`,
+        perMessage === undefined || perMessage * messages < maxGrowth,
+        perMessage === undefined
+          ? 'fewer than 3 rounds: no trend to fit'
+          : `${perMessage.toFixed(3)} B per message over ${sentAt.length} rounds, ${mib(perMessage * messages, true)} ` +
+              `projected over ${count(messages)} messages (bound ${mib(maxGrowth)})`,
+      );
+      const peakGrowth = peak[name]! - warmed[name]!.heapUsed;
+      checks.check(
+        `${name}: heap after GC never peaks far above warm-up`,
+        peakGrowth < maxPeak,
+        `peak ${mib(peak[name]!)}, ${mib(peakGrowth, true)} above warm-up (bound ${mib(maxPeak)})`,
       );
       const changes = handleChanges(lastingHandles(start[name]!.handles), lastingHandles(end[name]!.handles));
       checks.check(

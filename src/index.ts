@@ -15,6 +15,12 @@ export {
   type TransportMessage,
 } from './core/message';
 export { codecs, encodeBody, decodeBody, type Codec } from './core/codec';
+export {
+  DeliveryFailureNotice,
+  NOTICE_MARKER,
+  takesFailureNotices,
+  type DeliveryFailureCode,
+} from './core/delivery-failure';
 export { encodeTransportMessage, decodeTransportMessage, DEFAULT_MAX_MESSAGE_SIZE } from './core/wire';
 export {
   SealrouteError,
@@ -29,7 +35,8 @@ export {
 export { NodeRuntime, type NodeOptions, type NodeEvents, type StartClassOptions } from './node/node-runtime';
 export { Context, type Destination, type WaitOptions, type RequestOptions } from './node/context';
 export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/worker';
-export { DeadLetters, type DeadLetter, type DropReason } from './node/dead-letters';
+export { DeadLetters, type DeadLetter, type DropReason, type DropCause } from './node/dead-letters';
+export { FAILURE_NOTICE_DEFAULTS, type FailureNoticeStats } from './node/failure-notices';
 export { NodeError } from './node/errors';
 export { defaultLogger, silentLogger, type Logger } from './node/logger';
 

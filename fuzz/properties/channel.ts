@@ -445,6 +445,8 @@ function recordingContext(delivered: LocalMessage[]): Context {
     },
     hasWorker: () => false,
     stopWorker: () => Promise.resolve(),
+    once: () => undefined, // channels listen for their node's `stopping`
+    on: () => undefined, // ... and `workerStopped`
     // Nothing is ever dead-lettered here (a channel watches the count to notice a lost route).
     deadLetters: { count: 0, record: () => undefined },
   };
@@ -562,6 +564,9 @@ const channelFrames = defineProperty('channel/secure-channel/receive-frame', 3_0
       const limits: ChannelLimits = {
         maxMessageSize: 4 * CHUNK_PIECE_LENGTH,
         closedLinger: 10_000,
+        keepaliveInterval: 0, // no timers: a property run is synchronous
+        peerTimeout: 30_000,
+        idleTimeout: 0,
         ...options,
       };
       const pair = channelPair(options.cipher, limits);

@@ -42,6 +42,7 @@ runChild(async () => {
   const identity = await Identity.create(await InMemoryVault.create());
   const listener = await createSecureChannelListener(ctx, identity, 'listener', {
     trustPolicy: TrustEveryone,
+    maxChannelsPerIdentity: 1 << 20, // the scale run opens its 10,000 channels from one identity
   });
   const access = fromSecureChannel();
   await node.startWorker(

@@ -1,4 +1,5 @@
 import { Address } from '../core/address';
+import { NOTICE_MARKER } from '../core/delivery-failure';
 import { Route, route, type RoutePart } from '../core/route';
 import type { Identity } from '../identity';
 import type { Context, Destination } from '../node/context';
@@ -38,7 +39,9 @@ function toRoute(to: Destination): Route {
  * with the channel: send to `route(channel, ...)` to reach workers behind the listener, encrypted end to
  * end. Rejects with `SecureChannelError`: `UNTRUSTED` (this side's trust policy refused the listener),
  * `REFUSED` (the listener refused; `reason` says how), `HANDSHAKE_FAILED`, `TIMEOUT`,
- * `UNSUPPORTED_PROTOCOL`, `INVALID_OPTIONS`. No channel exists after a rejection.
+ * `UNSUPPORTED_PROTOCOL`, `INVALID_OPTIONS`, or, as soon as a node on the way reports the HELLO dropped, its
+ * `DeliveryFailureCode` (`CONNECTION_REFUSED`, `UNREACHABLE`, `INVALID_ADDRESS`, `NO_ROUTE`...; `cause` holds
+ * the local error when it was this node). No channel exists after a rejection.
  */
 export async function createSecureChannel(
   ctx: Context,
@@ -63,7 +66,9 @@ export async function createSecureChannel(
     xx ? undefined : options.remoteStaticKey,
   );
 
-  const address = Address.unique('sc.d.');
+  // `~`: the decryptor takes delivery failure notices, so a HELLO dropped on its way (a refused connection,
+  // no route) fails the handshake at once with the cause rather than at the timeout.
+  const address = Address.unique(NOTICE_MARKER + 'sc.d.');
   let hooks!: { onOpen(c: SecureChannel): void; onFail(e: SecureChannelError): void };
   const opened = new Promise<SecureChannel>(
     (resolve, reject) => (hooks = { onOpen: resolve, onFail: reject }),

@@ -1,4 +1,5 @@
 import { Address } from '../core/address';
+import { DeliveryFailureNotice } from '../core/delivery-failure';
 import { LocalMessage, type Routed } from '../core/message';
 import { Route } from '../core/route';
 import type { Context } from '../node/context';
@@ -76,7 +77,20 @@ export class Decryptor implements Worker {
       if (frame instanceof Uint8Array && frame[0] === FrameType.DATA) {
         return this.channel!.receiveFrame(frame);
       }
+      if (frame instanceof DeliveryFailureNotice) return this.channel!.routeNotice(frame);
       return this.channel!.drop('MALFORMED', 'a frame that is not DATA on an open channel');
+    }
+    if (frame instanceof DeliveryFailureNotice) {
+      // A handshake frame was dropped on its way (plain, like REFUSED: honoured only during the handshake).
+      if (this.phase === 'handshake' || this.phase === 'confirming') {
+        this.fail(
+          new SecureChannelError(frame.code, `a handshake message was not delivered: ${frame.code}`, {
+            cause: frame.cause,
+          }),
+          false,
+        );
+        return undefined;
+      }
     }
     if (!(frame instanceof Uint8Array) || frame.length === 0) {
       return this.ignore('a body that is not a frame');

@@ -19,10 +19,17 @@ export class Encryptor implements Worker {
       return this.channel.transmit(message.onwardRoute.stepForward(), message.returnRoute, message.body);
     } catch (error) {
       if (!(error instanceof SecureChannelError)) throw error;
+      const code =
+        error.code === 'TOO_LARGE'
+          ? 'TOO_LARGE'
+          : this.channel.closeReason === 'unresponsive'
+            ? 'PEER_UNRESPONSIVE'
+            : 'CHANNEL_CLOSED';
       ctx.node.deadLetters.record(
         'undeliverable',
         `secure channel ${this.channel.address.key} cannot carry it: ${error.message} (${error.code})`,
         message.message,
+        { code, cause: this.channel.closeError ?? error },
       );
       return undefined;
     }

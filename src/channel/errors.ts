@@ -1,3 +1,4 @@
+import type { DeliveryFailureCode } from '../core/delivery-failure';
 import { SealrouteError } from '../core/errors';
 
 /**
@@ -21,6 +22,11 @@ export type RefusalReason = 'untrusted' | 'handshake-failed' | 'busy' | 'timeout
  * - `TOO_LARGE`: a message over the channel's maximum message size; it is refused whole, never truncated.
  * - `DECRYPT_FAILED`, `REPLAYED`, `TOO_OLD`, `MALFORMED`: a received frame was dropped (see `frameDropped`).
  * - `INVALID_OPTIONS`: options that cannot work (NK without a remote static key, a bad limit...).
+ * - `PEER_UNRESPONSIVE`: the channel closed because nothing authenticated came from the peer for
+ *   `peerTimeout` (a silent partition, a vanished peer).
+ * - A `DeliveryFailureCode` (`CONNECTION_REFUSED`, `NO_ROUTE`, `UNREACHABLE`, `INVALID_ADDRESS`...): a
+ *   handshake message was dropped on its way, and the node that dropped it said why; `cause` holds the local
+ *   error when it was this node.
  */
 export type SecureChannelErrorCode =
   | 'UNTRUSTED'
@@ -35,7 +41,8 @@ export type SecureChannelErrorCode =
   | 'REPLAYED'
   | 'TOO_OLD'
   | 'MALFORMED'
-  | 'INVALID_OPTIONS';
+  | 'INVALID_OPTIONS'
+  | DeliveryFailureCode;
 
 /** Errors of secure channels and their listeners; `code` says which (see `SecureChannelErrorCode`). */
 export class SecureChannelError extends SealrouteError {

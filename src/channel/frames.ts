@@ -26,6 +26,10 @@ export const PayloadKind = {
   CHUNK: 2,
   /** The peer closed the channel. */
   CLOSE: 3,
+  /** A liveness probe: the peer heard nothing from us for a while and asks for a PONG. Empty. */
+  PING: 4,
+  /** The answer to a PING. Empty. */
+  PONG: 5,
 } as const;
 
 /** Bytes before the ciphertext of a DATA frame: the type and the explicit nonce. */

@@ -22,6 +22,14 @@ export const SECURE_CHANNEL_DEFAULTS = {
   handshakeTimeout: 10_000,
   /** How long a closed channel's encryptor stays to dead-letter late sends with a clear reason, in ms. */
   closedLinger: 10_000,
+  /** After this long without a frame from the peer, a channel end sends a PING, in ms. 0: no liveness. */
+  keepaliveInterval: 10_000,
+  /** After this long without an authenticated frame from the peer, the channel closes (`PEER_UNRESPONSIVE`). */
+  peerTimeout: 30_000,
+  /** A channel that carried no message either way for this long closes (an ordinary CLOSE). 0: never. */
+  idleTimeout: 0,
+  /** Open channels a listener holds per peer identity; one more closes that identity's oldest. */
+  maxChannelsPerIdentity: 1_024,
 } as const;
 
 /** Options both ends of a channel take. */
@@ -37,6 +45,19 @@ export interface ChannelEndOptions {
   /** This end rekeys its sending key every this many frames (announced to the peer). Default 65536. */
   readonly rekeyInterval?: number;
   /**
+   * Milliseconds without any frame from the peer after which this end sends an authenticated PING (which the
+   * peer answers with a PONG). 0 turns liveness checks off (and `peerTimeout` with them). Default 10 s.
+   */
+  readonly keepaliveInterval?: number;
+  /**
+   * Milliseconds without any authenticated frame from the peer after which the channel closes with reason
+   * `unresponsive` (`closeError.code` `PEER_UNRESPONSIVE`): requests pending through it fail at once.
+   * Checked about every `min(keepaliveInterval, peerTimeout / 4)`. Default 30 s.
+   */
+  readonly peerTimeout?: number;
+  /** Milliseconds without a message either way after which the channel closes (reason `idle`). 0: never. */
+  readonly idleTimeout?: number;
+  /**
    * An X25519 key of the identity's vault to use as Noise static key (so IK initiators can pin it across
    * restarts). Default: a key generated once per identity and process.
    */
@@ -50,6 +71,9 @@ export interface ChannelLimits {
   readonly replayWindow: number;
   readonly rekeyInterval: number;
   readonly closedLinger: number;
+  readonly keepaliveInterval: number;
+  readonly peerTimeout: number;
+  readonly idleTimeout: number;
 }
 
 const U32_MAX = 0xffff_ffff;
@@ -92,6 +116,27 @@ export function resolveLimits(options: ChannelEndOptions): ChannelLimits {
       'rekeyInterval',
     ),
     closedLinger: SECURE_CHANNEL_DEFAULTS.closedLinger,
+    keepaliveInterval: integer(
+      options.keepaliveInterval,
+      SECURE_CHANNEL_DEFAULTS.keepaliveInterval,
+      0,
+      2 ** 31 - 1,
+      'keepaliveInterval',
+    ),
+    peerTimeout: integer(
+      options.peerTimeout,
+      SECURE_CHANNEL_DEFAULTS.peerTimeout,
+      1,
+      2 ** 31 - 1,
+      'peerTimeout',
+    ),
+    idleTimeout: integer(
+      options.idleTimeout,
+      SECURE_CHANNEL_DEFAULTS.idleTimeout,
+      0,
+      2 ** 31 - 1,
+      'idleTimeout',
+    ),
   };
 }
 

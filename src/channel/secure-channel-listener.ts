@@ -34,6 +34,12 @@ export interface SecureChannelListenerOptions extends ChannelEndOptions {
   readonly maxPendingHandshakes?: number;
   /** Milliseconds a responder waits for its handshake to complete. Default 10 s. */
   readonly handshakeTimeout?: number;
+  /**
+   * Open channels this listener holds per peer identity; when one more opens, that identity's oldest channel
+   * is closed (so a peer that restarted is never locked out by its own abandoned channels). Anonymous (NK)
+   * initiators are not counted. Default 1,024.
+   */
+  readonly maxChannelsPerIdentity?: number;
 }
 
 /** Counters of a listener. */
@@ -51,6 +57,8 @@ export interface SecureChannelListenerStats {
   timedOut: number;
   /** Messages that were not a HELLO frame. */
   malformed: number;
+  /** Channels closed to make room under `maxChannelsPerIdentity`. */
+  evicted: number;
 }
 
 /** Events a listener emits. */
@@ -78,9 +86,12 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     refusedProtocol: 0,
     timedOut: 0,
     malformed: 0,
+    evicted: 0,
   };
   private readonly pending = new Set<Decryptor>();
   private readonly open = new Set<SecureChannel>();
+  /** Open channels by peer identifier, oldest first (a Set keeps insertion order). */
+  private readonly byIdentity = new Map<string, Set<SecureChannel>>();
   private readonly warnings: ThrottledLog;
   private readonly accepted: ReadonlySet<string> | undefined;
   private stopping: Promise<void> | undefined;
@@ -96,6 +107,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     private readonly maxPending: number,
     private readonly handshakeTimeout: number,
     private readonly logger: Logger,
+    private readonly maxPerIdentity: number = SECURE_CHANNEL_DEFAULTS.maxChannelsPerIdentity,
   ) {
     super();
     this.warnings = new ThrottledLog(logger);
@@ -210,8 +222,10 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
           finished();
           this.stats.channelsOpened++;
           this.open.add(channel);
+          this.admit(channel);
           void channel.closed().then(() => {
             this.open.delete(channel);
+            this.release(channel);
             this.emit('channelClosed', channel);
           });
           this.emit('channelOpened', channel);
@@ -244,6 +258,32 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
       return;
     }
     await this.ctx.node.deliver(message.message.withRoutes(Route.of([address]), message.returnRoute));
+  }
+
+  /** Counts a new channel against its peer's identity; closes that peer's oldest channel if over the cap. */
+  private admit(channel: SecureChannel): void {
+    const identifier = channel.remoteIdentifier;
+    if (identifier === undefined) return;
+    let channels = this.byIdentity.get(identifier);
+    if (channels === undefined) this.byIdentity.set(identifier, (channels = new Set()));
+    channels.add(channel);
+    while (channels.size > this.maxPerIdentity) {
+      const oldest = channels.values().next().value!;
+      channels.delete(oldest);
+      this.stats.evicted++;
+      this.warnings.warn(
+        { listener: this.address.key, remote: identifier, max: this.maxPerIdentity },
+        'closed the oldest channel of a peer over maxChannelsPerIdentity',
+      );
+      void oldest.close();
+    }
+  }
+
+  private release(channel: SecureChannel): void {
+    const identifier = channel.remoteIdentifier;
+    if (identifier === undefined) return;
+    const channels = this.byIdentity.get(identifier);
+    if (channels?.delete(channel) === true && channels.size === 0) this.byIdentity.delete(identifier);
   }
 
   /** Why a HELLO for `protocolName` is refused before any work, if it is. */
@@ -334,6 +374,13 @@ export async function createSecureChannelListener(
     2 ** 31 - 1,
     'handshakeTimeout',
   );
+  const maxPerIdentity = integer(
+    options.maxChannelsPerIdentity,
+    SECURE_CHANNEL_DEFAULTS.maxChannelsPerIdentity,
+    1,
+    2 ** 31 - 1,
+    'maxChannelsPerIdentity',
+  );
   const at = typeof address === 'string' ? Address.local(address) : address;
   const local = await localStaticKey(identity, options.staticKeyId);
   const logger = ctx.node.logger.child({ component: 'secure-channel-listener', listener: at.key });
@@ -346,6 +393,7 @@ export async function createSecureChannelListener(
     maxPending,
     handshakeTimeout,
     logger,
+    maxPerIdentity,
   );
   await ctx.startWorker(at, new ListenerWorker(listener), { acceptsTransportMessages: true });
   return listener;

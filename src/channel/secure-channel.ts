@@ -1,12 +1,15 @@
 import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import type { Address } from '../core/address';
+import { DeliveryFailureNotice, type DeliveryFailureCode } from '../core/delivery-failure';
 import { LocalMessage, type LocalInfo } from '../core/message';
 import { Route, route, type Addressable, type RoutePart } from '../core/route';
 import type { PeerIdentity } from '../identity';
 import { TAG_LENGTH } from '../noise';
 import type { Context, Destination } from '../node/context';
 import type { Logger } from '../node/logger';
+import type { NodeRuntime } from '../node/node-runtime';
+import { ReplyAddress } from '../node/router';
 import { SECURE_CHANNEL_INFO, type SecureChannelInfo } from './access';
 import {
   allocate,
@@ -40,9 +43,11 @@ import { ThrottledLog } from './throttled-log';
 
 /**
  * Why a channel closed: `local` (close() here), `remote` (the peer's authenticated Close), `stopped` (one of
- * its workers or its node stopped), `failed` (the handshake failed before it opened).
+ * its workers or its node stopped), `failed` (the handshake failed before it opened, or the route to the
+ * peer is gone), `unresponsive` (nothing authenticated came from the peer for `peerTimeout`), `idle` (no
+ * message either way for `idleTimeout`). `closeError` says the same as a typed error.
  */
-export type CloseReason = 'local' | 'remote' | 'stopped' | 'failed';
+export type CloseReason = 'local' | 'remote' | 'stopped' | 'failed' | 'unresponsive' | 'idle';
 
 /** Frames a channel end dropped, by reason. None of them was delivered. */
 export interface DroppedFrames {
@@ -66,6 +71,10 @@ export interface SecureChannelStats {
   framesReceived: number;
   messagesSent: number;
   messagesReceived: number;
+  /** PINGs sent because the peer had been silent (liveness). */
+  pingsSent: number;
+  /** Plain delivery failure notices about this end's frames, from a hop on the route (unauthenticated). */
+  routeNotices: number;
   readonly dropped: DroppedFrames;
 }
 
@@ -100,6 +109,77 @@ const dropCounter: Partial<Record<SecureChannelErrorCode, keyof DroppedFrames>> 
 };
 
 function noop(): void {}
+
+/**
+ * The open channel ends of a node: so that a node that stops can send CLOSE on every one of them before its
+ * workers (and transports) stop, and the peers notice at once instead of at their `peerTimeout`; and, by the
+ * first hop of their route to the peer (a connection), so that the ends over a connection that closed close
+ * at once (`CONNECTION_LOST`): a channel's route is fixed at its handshake, and a new connection has a new
+ * address, so nothing would ever reach the peer again.
+ */
+class OpenChannels {
+  readonly all = new Set<SecureChannel>();
+  private readonly byFirstHop = new Map<string, Set<SecureChannel>>();
+  /** Channel ends with liveness checks, and the one timer that runs them all (none per channel). */
+  private readonly watched = new Set<SecureChannel>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweepPeriod = Infinity;
+
+  constructor(node: NodeRuntime) {
+    node.once('stopping', () => {
+      for (const each of this.all) void each.sendClose();
+    });
+    node.on('workerStopped', (address) => {
+      const over = this.byFirstHop.get(address.key);
+      if (over === undefined) return;
+      for (const each of [...over]) each.firstHopStopped();
+    });
+  }
+
+  /** Runs `channel.check` about every `period` ms until it is deleted. */
+  watch(channel: SecureChannel, period: number): void {
+    this.watched.add(channel);
+    if (period >= this.sweepPeriod) return;
+    clearInterval(this.sweeper);
+    this.sweepPeriod = period;
+    this.sweeper = setInterval(this.sweep, period);
+    this.sweeper.unref();
+  }
+
+  private readonly sweep = (): void => {
+    const now = performance.now();
+    for (const channel of this.watched) channel.check(now);
+  };
+
+  add(channel: SecureChannel, firstHop: string): void {
+    this.all.add(channel);
+    let over = this.byFirstHop.get(firstHop);
+    if (over === undefined) this.byFirstHop.set(firstHop, (over = new Set()));
+    over.add(channel);
+  }
+
+  delete(channel: SecureChannel, firstHop: string): void {
+    this.all.delete(channel);
+    if (this.watched.delete(channel) && this.watched.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+      this.sweepPeriod = Infinity;
+    }
+    const over = this.byFirstHop.get(firstHop);
+    if (over?.delete(channel) === true && over.size === 0) this.byFirstHop.delete(firstHop);
+  }
+}
+
+const openOnNode = new WeakMap<NodeRuntime, OpenChannels>();
+
+function openChannelsOf(node: NodeRuntime): OpenChannels {
+  let open = openOnNode.get(node);
+  if (open === undefined) openOnNode.set(node, (open = new OpenChannels(node)));
+  return open;
+}
+
+/** How many untracked reply slots a channel end holds before it drops those already answered. */
+const PRUNE_PENDING_AT = 64;
 
 /**
  * One end of an open secure channel. Its `address` is the local encryptor: a message sent to
@@ -147,6 +227,23 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   private readonly dropLog: ThrottledLog;
   private nextMessageId = 0;
   private reason: CloseReason | undefined;
+  private error: SecureChannelError | undefined;
+  /** What the dead letter said when the route to the peer was found gone. */
+  private lostCode: DeliveryFailureCode | undefined;
+  /** Reply slots of requests sent through this end: they fail at once when it closes. */
+  private pendingReplies: Set<ReplyAddress> | undefined; // made at the first request: most ends carry none
+  private prunePendingAt = PRUNE_PENDING_AT;
+  private readonly openSet: OpenChannels;
+  // Liveness (one timer per channel end; frames are counted, never timed, on the hot path).
+  private readonly tickPeriod: number;
+  private nextCheck = 0;
+  private lastTick = 0;
+  private heardCount = 0;
+  private heardAt = 0;
+  private activeCount = 0;
+  private activeAt = 0;
+  private suspectAt: number | undefined;
+  private suspectCode: DeliveryFailureCode | undefined;
   private stopped: Promise<void> = Promise.resolve();
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly closedPromise: Promise<CloseReason>;
@@ -188,9 +285,22 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
       framesReceived: 0,
       messagesSent: 0,
       messagesReceived: 0,
+      pingsSent: 0,
+      routeNotices: 0,
       dropped: { decryptFailed: 0, replayed: 0, tooOld: 0, malformed: 0, tooLarge: 0, evicted: 0 },
     };
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.openSet = openChannelsOf(this.ctx.node);
+    this.openSet.add(this, this.peerRoute.next?.key ?? '');
+    const { keepaliveInterval, peerTimeout, idleTimeout } = limits;
+    const periods = [keepaliveInterval, Math.ceil(peerTimeout / 4), idleTimeout].filter((ms) => ms > 0);
+    this.tickPeriod = keepaliveInterval > 0 || idleTimeout > 0 ? Math.max(10, Math.min(...periods)) : 0;
+    if (this.tickPeriod > 0) {
+      this.lastTick = this.heardAt = this.activeAt = performance.now();
+      this.nextCheck = this.lastTick + this.tickPeriod;
+      // The node's sweep runs at the shortest period among its channels; each end checks on its own period.
+      this.openSet.watch(this, Math.max(10, Math.min(this.tickPeriod, 1_000)));
+    }
   }
 
   /** Whether the channel has closed. */
@@ -203,7 +313,16 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     return this.reason;
   }
 
-  /** Resolves with the reason once the channel closes. */
+  /**
+   * Why the channel closed, as a typed error: `PEER_UNRESPONSIVE` (reason `unresponsive`), the delivery
+   * failure code of the dead letter that showed its route gone (`NO_ROUTE`, `CONNECTION_LOST`...), or
+   * `CLOSED` with the reason in the message. Undefined while open.
+   */
+  get closeError(): SecureChannelError | undefined {
+    return this.error;
+  }
+
+  /** Resolves with the reason once the channel closes (never rejects; see `closeError` for the details). */
   closed(): Promise<CloseReason> {
     return this.closedPromise;
   }
@@ -281,6 +400,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     }
     const envelope = prepareEnvelope(onwardRoute, returnRoute, body, this.maxMessageSize);
     this.stats.messagesSent++;
+    const slot = returnRoute.recipient;
+    if (slot instanceof ReplyAddress) this.trackRequest(slot);
     if (envelope.length <= MAX_SINGLE_FRAME_MESSAGE) {
       scratch[0] = PayloadKind.MESSAGE;
       writeEnvelope(envelope, 0, envelope.length, scratch, 1);
@@ -318,6 +439,113 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     return undefined;
   }
 
+  /** Remembers a request's reply slot, so that it fails at once should the channel close before the reply. */
+  private trackRequest(slot: ReplyAddress): void {
+    const pending = (this.pendingReplies ??= new Set());
+    pending.add(slot);
+    if (pending.size < this.prunePendingAt) return;
+    for (const each of pending) if (each.target === undefined) pending.delete(each);
+    this.prunePendingAt = Math.max(PRUNE_PENDING_AT, 2 * pending.size);
+  }
+
+  /** Fails every request still waiting for a reply through this end (it just closed). */
+  private failPending(code: DeliveryFailureCode, error: SecureChannelError): void {
+    if (this.pendingReplies === undefined) return;
+    const notice = new DeliveryFailureNotice(code, error);
+    for (const slot of this.pendingReplies) {
+      const target = slot.target;
+      if (target !== undefined)
+        void target.deliver(new LocalMessage(this.replyRoute, this.replyRoute, notice));
+    }
+    this.pendingReplies.clear();
+  }
+
+  /**
+   * One liveness check: PING a silent peer, close an end whose peer stayed silent past `peerTimeout` (or,
+   * after a route notice, past one `keepaliveInterval`), or one idle past `idleTimeout`.
+   */
+  /** @internal The node's sweep: runs `tick` when this end's period has come. */
+  check(now: number): void {
+    if (now >= this.nextCheck) {
+      this.nextCheck = now + this.tickPeriod;
+      this.tick(now);
+    }
+  }
+
+  private tick(now: number): void {
+    if (this.reason !== undefined) return;
+    const stalled = now - this.lastTick > 2 * this.tickPeriod;
+    this.lastTick = now;
+    const { keepaliveInterval, peerTimeout, idleTimeout } = this.limits;
+    const received = this.stats.framesReceived;
+    // Our own event loop stalled (a long GC, a busy process): the peer's frames may be waiting unread, so
+    // this period does not count against it.
+    if (received !== this.heardCount || stalled) {
+      this.heardCount = received;
+      this.heardAt = now;
+      this.suspectAt = undefined;
+    }
+    if (keepaliveInterval > 0) {
+      const silent = now - this.heardAt;
+      const suspect = this.suspectAt !== undefined && now - this.suspectAt >= keepaliveInterval;
+      if (silent >= peerTimeout || suspect) {
+        this.closeUnresponsive(Math.round(silent));
+        return;
+      }
+      if (silent >= keepaliveInterval) this.ping();
+    }
+    if (idleTimeout > 0) {
+      const messages = this.stats.messagesSent + this.stats.messagesReceived;
+      if (messages !== this.activeCount) {
+        this.activeCount = messages;
+        this.activeAt = now;
+      } else if (now - this.activeAt >= idleTimeout) {
+        void this.sendClose();
+        this.teardown('idle');
+      }
+    }
+  }
+
+  private ping(): void {
+    this.stats.pingsSent++;
+    void this.sendFrame(Uint8Array.of(PayloadKind.PING))?.catch(noop);
+  }
+
+  private closeUnresponsive(silentMs: number): void {
+    this.logger.warn(
+      {
+        channel: this.address.key,
+        remote: this.remoteIdentifier,
+        silentMs,
+        routeNotice: this.suspectCode,
+      },
+      'secure channel closed: the peer stopped answering',
+    );
+    void this.sendClose(); // should the partition heal, the peer learns at once
+    this.teardown('unresponsive');
+  }
+
+  /**
+   * @internal A hop on the route sent a plain (unauthenticated) delivery failure notice about one of this
+   * end's frames. It cannot close the channel by itself; it makes this end PING at once, and close
+   * `unresponsive` if nothing authenticated comes back within `keepaliveInterval`.
+   */
+  routeNotice(notice: DeliveryFailureNotice): undefined {
+    this.stats.routeNotices++;
+    if (this.reason !== undefined || this.limits.keepaliveInterval === 0 || this.suspectAt !== undefined) {
+      return undefined;
+    }
+    this.logger.debug(
+      { channel: this.address.key, code: notice.code },
+      'a hop reported a frame of this channel undelivered; probing the peer',
+    );
+    this.suspectAt = performance.now();
+    this.suspectCode = notice.code;
+    this.heardCount = this.stats.framesReceived;
+    this.ping();
+    return undefined;
+  }
+
   /** @internal Sends the ACCEPTED frame that opens the channel at the peer (nonce 0). */
   sendAccepted(): void {
     void this.sendFrame(Uint8Array.of(PayloadKind.ACCEPTED))?.catch(noop);
@@ -338,14 +566,20 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     // Dead-lettered on the spot: the first hop toward the peer (a connection, a relay client) is gone, and
     // a channel's route is fixed at its handshake, so nothing will ever reach the peer again. Close rather
     // than keep a dead channel that swallows every later message. (Counting costs nothing per frame.)
-    if (deadLetters.count !== dropped) this.routeLost();
+    if (deadLetters.count !== dropped) this.routeLost(deadLetters.recent().at(-1)?.code);
     return pending;
   }
 
-  private routeLost(): void {
+  /** @internal The first hop of the route to the peer (a connection's worker) stopped. */
+  firstHopStopped(): void {
+    this.routeLost('CONNECTION_LOST');
+  }
+
+  private routeLost(code: DeliveryFailureCode | undefined): void {
     if (this.reason !== undefined) return;
+    this.lostCode = code;
     this.logger.warn(
-      { channel: this.address.key, remote: this.remoteIdentifier, route: this.peerRoute.toString() },
+      { channel: this.address.key, remote: this.remoteIdentifier, route: this.peerRoute.toString(), code },
       'secure channel closed: its route to the peer is gone',
     );
     this.teardown('failed');
@@ -389,6 +623,12 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
       case PayloadKind.CLOSE:
         this.teardown('remote');
         return undefined;
+      case PayloadKind.PING:
+        if (plaintext.length !== 1) return this.drop('MALFORMED', 'a malformed ping');
+        void this.sendFrame(Uint8Array.of(PayloadKind.PONG))?.catch(noop);
+        return undefined;
+      case PayloadKind.PONG:
+        return plaintext.length === 1 ? undefined : this.drop('MALFORMED', 'a malformed pong');
       default:
         return this.drop('MALFORMED', 'an unknown payload kind');
     }
@@ -458,12 +698,20 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   teardown(reason: CloseReason): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
+    this.openSet.delete(this, this.peerRoute.next?.key ?? '');
+    const code: DeliveryFailureCode =
+      reason === 'unresponsive' ? 'PEER_UNRESPONSIVE' : (this.lostCode ?? 'CHANNEL_CLOSED');
+    this.error = new SecureChannelError(
+      code === 'CHANNEL_CLOSED' ? 'CLOSED' : code,
+      `secure channel ${this.address.key} closed (${reason}${this.lostCode ? `: ${this.lostCode}` : ''})`,
+    );
+    this.failPending(code, this.error);
     this.sendKeys.destroy();
     this.receiveKeys.destroy();
     this.reassembly.clear();
     // Not awaited: teardown often runs inside the decryptor's own handler, which must finish first.
     const stops = [this.stopWorker(this.decryptorAddress)];
-    if (reason === 'local' || reason === 'remote') {
+    if (reason === 'local' || reason === 'remote' || reason === 'idle' || reason === 'unresponsive') {
       this.lingerTimer = setTimeout(() => void this.stopWorker(this.address), this.limits.closedLinger);
       this.lingerTimer.unref();
     } else {

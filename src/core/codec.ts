@@ -1,4 +1,5 @@
 import { Encoder } from 'cbor-x';
+import { DeliveryFailureNotice, NOTICE_LENGTH } from './delivery-failure';
 import { DecodeError } from './errors';
 
 /**
@@ -87,12 +88,27 @@ export const codecs = {
   structured,
 } as const;
 
-const byTag: readonly Codec<unknown>[] = [stringCodec, bytesCodec, cborCodec] as Codec<unknown>[];
+/** Delivery failure notices (docs/PROTOCOL.md 2.1): sent by nodes, never by workers' own encoders. */
+const noticeCodec: Codec<DeliveryFailureNotice> = {
+  tag: 3,
+  name: 'delivery-failure-notice',
+  accepts: (value): value is DeliveryFailureNotice => value instanceof DeliveryFailureNotice,
+  encode: (value) => value.encode(),
+  decode: (bytes) => DeliveryFailureNotice.decode(bytes),
+};
 
-/** The codec that `encodeBody` picks for a value: strings and bytes travel raw, the rest as CBOR. */
+const byTag: readonly Codec<unknown>[] = [
+  stringCodec,
+  bytesCodec,
+  cborCodec,
+  noticeCodec,
+] as Codec<unknown>[];
+
+/** The codec that `encodeBody` picks for a value: strings and bytes travel raw, notices as such, the rest as CBOR. */
 export function codecFor(value: unknown): Codec<unknown> {
   if (typeof value === 'string') return stringCodec as Codec<unknown>;
   if (value instanceof Uint8Array) return bytesCodec as Codec<unknown>;
+  if (value instanceof DeliveryFailureNotice) return noticeCodec as Codec<unknown>;
   return cborCodec;
 }
 
@@ -110,6 +126,7 @@ export function encodeBody(value: unknown): Uint8Array {
 export function encodedBodySize(value: unknown): number {
   if (typeof value === 'string') return 1 + Buffer.byteLength(value, 'utf8');
   if (value instanceof Uint8Array) return 1 + value.length;
+  if (value instanceof DeliveryFailureNotice) return 1 + NOTICE_LENGTH;
   return 1 + cborCodec.encode(value).length;
 }
 

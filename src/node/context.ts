@@ -1,4 +1,5 @@
 import { Address } from '../core/address';
+import { DeliveryFailureNotice } from '../core/delivery-failure';
 import { TimeoutError } from '../core/errors';
 import { LocalMessage, TRANSPORT_INFO, type Routed } from '../core/message';
 import { Route, route as buildRoute, type Addressable, type RoutePart } from '../core/route';
@@ -208,6 +209,14 @@ export class Inbox implements Deliverable {
   }
 }
 
+/** The error a request fails with when a notice says its message was dropped. */
+function failureError(notice: DeliveryFailureNotice, fromTransport: boolean): NodeError {
+  const where = notice.cause !== undefined ? 'on this node' : fromTransport ? 'by a peer' : 'on its way';
+  return new NodeError(notice.code, `request not delivered: ${notice.code} (reported ${where})`, {
+    cause: notice.cause,
+  });
+}
+
 let replySlots = 0;
 
 /** A one-off address that takes exactly one reply, then unregisters itself. */
@@ -239,7 +248,18 @@ class ReplySlot implements Deliverable {
   }
 
   deliver(message: LocalMessage): undefined {
-    if (!this.acceptsTransport && message.localInfo[TRANSPORT_INFO] !== undefined) {
+    const fromTransport = message.localInfo[TRANSPORT_INFO] !== undefined;
+    if (message.body instanceof DeliveryFailureNotice) {
+      // A plain notice from a connection is believed only where a plain reply would be: through a secure
+      // channel, only an authenticated one (decrypted by the channel) can fail the request.
+      if (fromTransport && !this.acceptsTransport) {
+        this.node.logger.debug({ code: message.body.code }, 'ignored a plain delivery failure notice');
+        return undefined;
+      }
+      this.fail(failureError(message.body, fromTransport));
+      return undefined;
+    }
+    if (!this.acceptsTransport && fromTransport) {
       this.node.deadLetters.record(
         'access-denied',
         'this request refuses replies straight from a transport (see acceptsTransportReplies)',

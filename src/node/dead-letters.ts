@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
+import { DeliveryFailureNotice, type DeliveryFailureCode } from '../core/delivery-failure';
 import type { LocalMessage } from '../core/message';
 import type { Logger } from './logger';
 
@@ -11,9 +12,29 @@ export type DropReason =
   | 'wrong-body-type' // the body is not of the codec the worker declared
   | 'undeliverable'; // a transport or channel could not carry it on (the detail says why)
 
+/** What a delivery failure notice about a dropped message says by default, by drop reason. */
+const DEFAULT_CODES: Readonly<Record<DropReason, DeliveryFailureCode>> = {
+  'no-route': 'NO_ROUTE',
+  'worker-stopped': 'NO_ROUTE',
+  'node-stopped': 'NODE_STOPPED',
+  'access-denied': 'ACCESS_DENIED',
+  'wrong-body-type': 'WRONG_BODY_TYPE',
+  undeliverable: 'UNDELIVERABLE',
+};
+
+/** What a component that drops a message knows beyond the reason: a precise code and the local cause. */
+export interface DropCause {
+  readonly code?: DeliveryFailureCode;
+  readonly cause?: unknown;
+}
+
 /** One message that was not delivered, with the reason. */
 export interface DeadLetter {
   readonly reason: DropReason;
+  /** What a delivery failure notice about it says (see `DeliveryFailureCode`). */
+  readonly code: DeliveryFailureCode;
+  /** The local error behind it, when there is one (a connection's close reason, say). */
+  readonly cause: unknown;
   readonly detail: string;
   /** The address it was for. */
   readonly address: string;
@@ -42,9 +63,22 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
   private windowStart = 0;
   private loggedInWindow = 0;
   private suppressed = 0;
+  private notices = 0;
 
-  constructor(private readonly logger: Logger) {
+  constructor(
+    private readonly logger: Logger,
+    /** Called for every dead letter, before the event: the node sends delivery failure notices from here. */
+    private readonly onRecorded?: (letter: DeadLetter) => void,
+  ) {
     super();
+  }
+
+  /**
+   * Delivery failure notices that could not be delivered. They are counted here, not as dead letters: a
+   * notice is not a message of the application, and no notice is ever sent about a notice.
+   */
+  get noticesDropped(): number {
+    return this.notices;
   }
 
   /** All dead letters since the node started. */
@@ -62,12 +96,22 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
     return this.recentRing.slice();
   }
 
-  /** Records a message that was not delivered. */
-  record(reason: DropReason, detail: string, message: LocalMessage): void {
+  /**
+   * Records a message that was not delivered. `cause` refines what a delivery failure notice says (by
+   * default the code follows `reason`).
+   */
+  record(reason: DropReason, detail: string, message: LocalMessage, cause?: DropCause): void {
+    if (message.body instanceof DeliveryFailureNotice) {
+      this.notices++;
+      this.logger.debug({ reason, detail }, 'a delivery failure notice was not delivered');
+      return;
+    }
     this.total++;
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
     const letter: DeadLetter = {
       reason,
+      code: cause?.code ?? DEFAULT_CODES[reason],
+      cause: cause?.cause,
       detail,
       address: message.onwardRoute.next?.key ?? '(empty route)',
       message,
@@ -76,6 +120,7 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
     this.recentRing.push(letter);
     if (this.recentRing.length > RECENT) this.recentRing.shift();
     this.log(letter);
+    this.onRecorded?.(letter);
     this.emit('deadLetter', letter);
   }
 

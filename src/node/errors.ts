@@ -1,6 +1,11 @@
+import type { DeliveryFailureCode } from '../core/delivery-failure';
 import { SealrouteError } from '../core/errors';
 
-/** Errors of the runtime: addresses, workers and the node's own lifecycle. */
+/**
+ * Errors of the runtime: addresses, workers and the node's own lifecycle. A request whose message was
+ * dropped on its way rejects with the `DeliveryFailureCode` of the node that dropped it (`NO_ROUTE`,
+ * `ACCESS_DENIED`, `CONNECTION_REFUSED`...); `cause` holds the local error when it was this node.
+ */
 export class NodeError extends SealrouteError {
   override readonly name = 'NodeError';
   constructor(
@@ -12,7 +17,8 @@ export class NodeError extends SealrouteError {
       | 'WORKER_NOT_FOUND'
       | 'INITIALIZE_FAILED'
       | 'RECEIVE_UNSUPPORTED'
-      | 'MAILBOX_FULL',
+      | 'MAILBOX_FULL'
+      | DeliveryFailureCode,
     message: string,
     options?: { cause?: unknown },
   ) {

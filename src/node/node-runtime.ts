@@ -5,6 +5,7 @@ import { Context, Inbox } from './context';
 import { DeadLetters } from './dead-letters';
 import { Deadlines } from './deadlines';
 import { NodeError } from './errors';
+import { FAILURE_NOTICE_DEFAULTS, FailureNotices } from './failure-notices';
 import { defaultLogger, type Logger } from './logger';
 import { Router } from './router';
 import { Scheduler, type SchedulerOptions } from './scheduler';
@@ -25,6 +26,12 @@ export interface NodeOptions extends SchedulerOptions {
   readonly stopTimeoutMs?: number;
   /** Builds workers from classes (`startWorker(Class)`); `createNode()` installs a dependency injector. */
   readonly workerFactory?: WorkerFactory;
+  /**
+   * Delivery failure notices this node sends per second toward one return route's first hop, about
+   * requests it dropped (docs/PROTOCOL.md 2.1); the node-wide cap is ten times this. 0 sends none.
+   * Default 100.
+   */
+  readonly failureNoticesPerSecond?: number;
 }
 
 /** A class whose instances are workers. */
@@ -52,6 +59,11 @@ export interface NodeEvents {
   workerStarted: [Address];
   /** A worker stopped (after `shutdown`). */
   workerStopped: [Address];
+  /**
+   * The node is about to stop: emitted first thing in `stop()`, while messages can still be sent (secure
+   * channels send their CLOSE here). Listeners must not wait: the stop goes on at once.
+   */
+  stopping: [];
   /** The node stopped. */
   stopped: [];
 }
@@ -75,6 +87,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
   readonly stopTimeoutMs: number;
   /** Shared timeouts of requests (one timer for all). */
   readonly deadlines = new Deadlines();
+  /** The delivery failure notices this node sends about requests it drops. */
+  readonly failureNotices: FailureNotices;
   private readonly cells = new Map<string, WorkerCell>();
   private readonly inboxes = new Map<string, Inbox>();
   private stopping: Promise<void> | undefined;
@@ -84,9 +98,17 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
   constructor(options: NodeOptions = {}) {
     super();
     this.logger = options.logger ?? defaultLogger();
-    this.deadLetters = new DeadLetters(this.logger.child({ component: 'dead-letters' }));
+    let notices: FailureNotices | undefined;
+    this.deadLetters = new DeadLetters(this.logger.child({ component: 'dead-letters' }), (letter) =>
+      notices?.onDeadLetter(letter),
+    );
     this.scheduler = new Scheduler(options);
     this.router = new Router(this.deadLetters);
+    const perSecond = options.failureNoticesPerSecond ?? FAILURE_NOTICE_DEFAULTS.perRoutePerSecond;
+    if (!Number.isInteger(perSecond) || perSecond < 0) {
+      throw new RangeError(`failureNoticesPerSecond must be a non-negative integer, got ${perSecond}`);
+    }
+    this.failureNotices = notices = new FailureNotices(this.router, perSecond, () => this.isStopped);
     this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
     this.defaultMailboxCapacity = options.mailboxCapacity ?? 1024;
@@ -246,6 +268,12 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
   }
 
   private async doStop(): Promise<void> {
+    // Runs before `stopping` is set (this is the synchronous start of stop()), so listeners can still send.
+    try {
+      this.emit('stopping');
+    } catch (err) {
+      this.logger.error({ err }, 'a stopping listener failed');
+    }
     const stopped = new NodeError('NODE_STOPPED', 'the node stopped');
     this.deadlines.flush(); // pending requests reject with NODE_STOPPED
     for (const inbox of this.inboxes.values()) inbox.close(stopped);

@@ -1,4 +1,5 @@
 import { Address, LOCAL, uniqueName, type AddressType } from '../core/address';
+import { NOTICE_MARKER } from '../core/delivery-failure';
 import type { LocalMessage } from '../core/message';
 import type { DeadLetters } from './dead-letters';
 import { NodeError } from './errors';
@@ -9,8 +10,11 @@ export interface Deliverable {
   deliver(message: LocalMessage): Promise<void> | undefined;
 }
 
-/** Values of one-off reply addresses: this prefix, then the slot number in base 36. */
-const REPLY_PREFIX = uniqueName('r.') + '.';
+/**
+ * Values of one-off reply addresses: this prefix, then the slot number in base 36. The leading `~` marks an
+ * address that takes delivery failure notices (see `NOTICE_MARKER`): a node that drops a request tells it.
+ */
+const REPLY_PREFIX = uniqueName(NOTICE_MARKER + 'r.') + '.';
 
 /**
  * A one-off reply address that carries its target with it. Hashing a fresh address string into the

@@ -18,6 +18,8 @@ export type TransportErrorCode =
   | 'LIMIT_REACHED'
   /** The peer was idle, too slow to send a frame or preamble, or did not read for too long. */
   | 'TIMEOUT'
+  /** Nothing came from the peer for `peerTimeoutMs`, not even a PONG: a silent partition or a vanished peer. */
+  | 'PEER_UNRESPONSIVE'
   /** A listener could not bind. */
   | 'LISTEN_FAILED'
   /** A `host:port` that does not parse. */

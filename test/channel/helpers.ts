@@ -201,7 +201,7 @@ export function channelWorkers(node: NodeRuntime): string[] {
   return node
     .workers()
     .map((address) => address.value)
-    .filter((value) => value.startsWith('sc.'));
+    .filter((value) => /^~?sc\./.test(value));
 }
 
 /** Awaits `promise`, expecting a SecureChannelError; returns it. */

@@ -90,7 +90,7 @@ describe('SecureChannel close', () => {
     const bobSide = nextEvent<SecureChannel>(listener, 'channelOpened');
     // Every DATA frame to Alice's decryptor (sc.d.*) is lost, the ACCEPTED one included.
     p.hop.transform = (entry) =>
-      (entry.body as Uint8Array)[0] === 4 && entry.onwardRoute.recipient!.value.startsWith('sc.d.')
+      (entry.body as Uint8Array)[0] === 4 && entry.onwardRoute.recipient!.value.startsWith('~sc.d.')
         ? []
         : [entry.body];
     const error = await channelError(

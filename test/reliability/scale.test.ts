@@ -23,7 +23,8 @@ const GOAL_PER_FORWARDER = 4 * 1024;
 describe('scale (sample of npm run scale)', () => {
   it('holds 800 channels through one hub within 8 KiB of heap per channel end', async () => {
     const hub = await startHub(cleanup);
-    const bob = await startBob(cleanup, hub.address);
+    // All 1,000 channels come from one identity: over the default per-identity cap.
+    const bob = await startBob(cleanup, hub.address, { listener: { maxChannelsPerIdentity: 2_000 } });
     const alice = await startAlice(cleanup);
     const to = toBob(hub.address, bob);
     const channels: SecureChannel[] = [];

@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Address } from '../../core/address';
+import type { DeliveryFailureCode } from '../../core/delivery-failure';
 import { decodeBody } from '../../core/codec';
 import { LocalMessage, TRANSPORT_INFO, type LocalInfo, type Routed } from '../../core/message';
 import { decodeTransportMessage, encodeFrame } from '../../core/wire';
@@ -67,6 +68,12 @@ export class TcpConnection implements Worker<unknown> {
   /** Messages handled; used to notice when the mailbox has drained after the connection closed. */
   private handled = 0;
   private socketError: Error | undefined;
+  // Liveness: one timer per connection; received data only sets a flag.
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private livenessPeriod = 0;
+  private heard = false;
+  private heardAt = 0;
+  private lastTick = 0;
   private readonly info: LocalInfo;
   private readonly log: Logger;
 
@@ -158,7 +165,7 @@ export class TcpConnection implements Worker<unknown> {
         FRAME_HEADER_SIZE,
       );
     } catch (err) {
-      this.undeliverable(message, `it cannot be sent to ${this.remote}: ${(err as Error).message}`);
+      this.undeliverable(message, `it cannot be sent to ${this.remote}: ${(err as Error).message}`, true);
       return;
     }
     if (!this.corked) {
@@ -247,6 +254,7 @@ export class TcpConnection implements Worker<unknown> {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.state === 'closed') return;
+    this.heard = true;
     try {
       this.parser.push(chunk);
     } catch (err) {
@@ -274,6 +282,7 @@ export class TcpConnection implements Worker<unknown> {
         this.onPreamble();
         continue;
       }
+      if (event.frame.length <= 1 && this.isLiveness(event.frame)) continue;
       const pending = this.receive(event.frame);
       if (pending !== undefined) {
         // A local mailbox is full: stop reading until it takes the message, so the peer's writes back up
@@ -313,8 +322,54 @@ export class TcpConnection implements Worker<unknown> {
     this.connectTimer = undefined;
     this.state = 'open';
     this.resolveOpened();
+    this.startLiveness();
     this.host.connectionOpened(this);
   }
+
+  /** PING (an empty frame) and PONG (the one byte 0): answered or noted, never delivered. */
+  private isLiveness(frame: Uint8Array): boolean {
+    if (frame.length === 0) {
+      this.socket?.write(PONG);
+      return true;
+    }
+    return frame[0] === 0; // PONG; a transport message starts with its version, 1
+  }
+
+  private startLiveness(): void {
+    const { pingIntervalMs, peerTimeoutMs } = this.host.options;
+    if (pingIntervalMs === 0) return;
+    this.livenessPeriod = Math.max(
+      10,
+      Math.min(pingIntervalMs, Math.ceil(peerTimeoutMs / 4) || pingIntervalMs),
+    );
+    this.lastTick = this.heardAt = performance.now();
+    this.livenessTimer = setInterval(this.checkLiveness, this.livenessPeriod);
+    this.livenessTimer.unref();
+  }
+
+  private readonly checkLiveness = (): void => {
+    if (this.state !== 'open') return;
+    const now = performance.now();
+    // Reading paused for our own backpressure, or our event loop stalled: not the peer's silence.
+    const stalled = now - this.lastTick > 2 * this.livenessPeriod;
+    this.lastTick = now;
+    if (this.heard || stalled || this.waitingOnDelivery) {
+      this.heard = false;
+      this.heardAt = now;
+    }
+    const { pingIntervalMs, peerTimeoutMs } = this.host.options;
+    const silent = now - this.heardAt;
+    if (peerTimeoutMs > 0 && silent >= peerTimeoutMs) {
+      this.shut(
+        new TransportError(
+          'PEER_UNRESPONSIVE',
+          `nothing from ${this.remote} for ${Math.round(silent)} ms, not even a PONG (peer timeout)`,
+        ),
+      );
+    } else if (silent >= pingIntervalMs) {
+      this.socket?.write(PING);
+    }
+  };
 
   /** Decodes a frame and hands the message on; a pending promise means the target's mailbox is full. */
   private receive(frame: Uint8Array): Promise<void> | undefined {
@@ -416,6 +471,7 @@ export class TcpConnection implements Worker<unknown> {
     this.reason = reason;
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
+    clearInterval(this.livenessTimer);
     this.clearFrameTimer();
     this.parser = new FrameParser({ maxFrameSize: 0 }); // let buffered bytes go
     const socket = this.socket;
@@ -459,10 +515,27 @@ export class TcpConnection implements Worker<unknown> {
     });
   }
 
-  private undeliverable(message: Routed<unknown>, detail: string): void {
-    this.host.node.deadLetters.record('undeliverable', detail, message.message);
+  private undeliverable(message: Routed<unknown>, detail: string, tooLarge = false): void {
+    const cause = this.reason;
+    const code = tooLarge ? 'TOO_LARGE' : failureCode(cause);
+    this.host.node.deadLetters.record('undeliverable', detail, message.message, { code, cause });
   }
 }
+
+/** What a delivery failure notice says about a message a connection could not carry, by its close reason. */
+export function failureCode(reason: TransportError | undefined): DeliveryFailureCode {
+  if (reason === undefined) return 'UNDELIVERABLE';
+  if (reason.code !== 'CONNECT_FAILED') return 'CONNECTION_LOST';
+  let cause: unknown = reason.cause;
+  while (cause instanceof TransportError) cause = cause.cause;
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return errno === 'ECONNREFUSED' ? 'CONNECTION_REFUSED' : 'UNREACHABLE';
+}
+
+/** A PING: an empty frame. */
+const PING = Buffer.alloc(FRAME_HEADER_SIZE);
+/** A PONG: a frame holding the one byte 0 (transport message version 0 is reserved for it). */
+const PONG = Buffer.from([0, 0, 0, 1, 0]);
 
 function describe(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;

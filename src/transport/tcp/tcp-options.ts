@@ -18,8 +18,23 @@ export interface TcpTransportOptions {
   readonly frameTimeoutMs?: number;
   /** A connection with no traffic either way for this long is closed. 0 disables. */
   readonly idleTimeoutMs?: number;
-  /** TCP keepalive probe delay (dead peers behind NAT are noticed). 0 disables keepalive. */
+  /**
+   * TCP keepalive probe delay (dead peers behind NAT are noticed). 0 disables keepalive. The kernel's probes
+   * are answered by whatever holds the TCP connection (a proxy, a middlebox), so they cannot notice a silent
+   * partition; `pingIntervalMs` and `peerTimeoutMs` do.
+   */
   readonly keepAliveMs?: number;
+  /**
+   * After this long without receiving anything, a connection sends a PING frame (an empty frame), which the
+   * peer answers with a PONG (docs/PROTOCOL.md section 3). 0 disables both PINGs and `peerTimeoutMs`.
+   */
+  readonly pingIntervalMs?: number;
+  /**
+   * A connection that received nothing (no frame, no PONG) for this long is closed with `PEER_UNRESPONSIVE`:
+   * a silent partition or a vanished peer. Time spent with reading paused for local backpressure does not
+   * count. Checked about every `min(pingIntervalMs, peerTimeoutMs / 4)`.
+   */
+  readonly peerTimeoutMs?: number;
   /**
    * How long a write waits for a peer that stopped reading (`'drain'`) before the connection is closed.
    * While it waits, the connection's worker holds its mailbox, so senders wait too.
@@ -56,6 +71,8 @@ export const TCP_DEFAULTS: Required<TcpTransportOptions> = Object.freeze({
   frameTimeoutMs: 60_000,
   idleTimeoutMs: 300_000,
   keepAliveMs: 30_000,
+  pingIntervalMs: 10_000,
+  peerTimeoutMs: 30_000,
   drainTimeoutMs: 30_000,
   closeTimeoutMs: 1_000,
   maxConnectionsPerListener: 4096,

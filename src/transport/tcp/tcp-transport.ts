@@ -238,7 +238,8 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Co
       try {
         connection = this.outgoingTo(next.value);
       } catch (err) {
-        this.node.deadLetters.record('undeliverable', (err as Error).message, message);
+        const code = (err as TransportError).code === 'INVALID_ADDRESS' ? 'INVALID_ADDRESS' : 'UNREACHABLE';
+        this.node.deadLetters.record('undeliverable', (err as Error).message, message, { code, cause: err });
         return undefined;
       }
       return this.node.router.deliver(
