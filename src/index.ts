@@ -9,7 +9,11 @@ export { Address, LOCAL, TCP, registerAddressType, addressTypeName, type Address
 export { Route, route, type RoutePart, type Addressable } from './core/route';
 export {
   LocalMessage,
+  MessageOrigin,
+  ORIGIN_INFO,
+  originOf,
   TRANSPORT_INFO,
+  type OriginHop,
   type LocalInfo,
   type Routed,
   type TransportMessage,
@@ -31,6 +35,7 @@ export { Context, type Destination, type WaitOptions, type RequestOptions } from
 export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/worker';
 export { DeadLetters, type DeadLetter, type DropReason } from './node/dead-letters';
 export { NodeError } from './node/errors';
+export { FlowControls, type FlowControlStats } from './node/flow-controls';
 export { defaultLogger, silentLogger, type Logger } from './node/logger';
 
 // di
@@ -66,8 +71,10 @@ export {
   fromSecureChannel,
   remoteIdentifierOf,
   secureChannelInfoOf,
+  secureChannelPathOf,
   SECURE_CHANNEL_INFO,
   SECURE_CHANNEL_DEFAULTS,
+  type FromSecureChannelOptions,
   type SecureChannelOptions,
   type SecureChannelListenerOptions,
   type SecureChannelListenerStats,

@@ -5,6 +5,7 @@ import { Context, Inbox } from './context';
 import { DeadLetters } from './dead-letters';
 import { Deadlines } from './deadlines';
 import { NodeError } from './errors';
+import { FlowControls } from './flow-controls';
 import { defaultLogger, type Logger } from './logger';
 import { Router } from './router';
 import { Scheduler, type SchedulerOptions } from './scheduler';
@@ -69,6 +70,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
   readonly deadLetters: DeadLetters;
   readonly scheduler: Scheduler;
   readonly router: Router;
+  /** Where messages from outside may leave the node again (see `FlowControls`). */
+  readonly flowControls: FlowControls;
   readonly sendTimeoutMs: number;
   readonly defaultTimeoutMs: number;
   readonly defaultMailboxCapacity: number;
@@ -87,6 +90,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     this.deadLetters = new DeadLetters(this.logger.child({ component: 'dead-letters' }));
     this.scheduler = new Scheduler(options);
     this.router = new Router(this.deadLetters);
+    this.flowControls = new FlowControls(this.deadLetters);
     this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
     this.defaultMailboxCapacity = options.mailboxCapacity ?? 1024;
@@ -232,6 +236,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     for (const address of cell.addresses) {
       this.router.unregister(address, cell);
       if (this.cells.get(address.key) === cell) this.cells.delete(address.key);
+      this.flowControls.forget(address);
     }
     if (cell.started) this.emit('workerStopped', cell.address);
   }

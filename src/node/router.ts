@@ -1,4 +1,4 @@
-import { Address, LOCAL, uniqueName, type AddressType } from '../core/address';
+import { Address, LOCAL, randomToken, type AddressType } from '../core/address';
 import type { LocalMessage } from '../core/message';
 import type { DeadLetters } from './dead-letters';
 import { NodeError } from './errors';
@@ -9,8 +9,12 @@ export interface Deliverable {
   deliver(message: LocalMessage): Promise<void> | undefined;
 }
 
-/** Values of one-off reply addresses: this prefix, then the slot number in base 36. */
-const REPLY_PREFIX = uniqueName('r.') + '.';
+/**
+ * Values of one-off reply addresses: this prefix, the slot number in base 36, a dot, then 96 random bits.
+ * The slot number finds the slot; the random part, checked against the slot's own value, makes the address
+ * unguessable (a counter alone would let anyone who saw one reply address answer the next request).
+ */
+const REPLY_PREFIX = 'r.';
 
 /**
  * A one-off reply address that carries its target with it. Hashing a fresh address string into the
@@ -25,7 +29,7 @@ export class ReplyAddress extends Address {
     readonly slot: number,
     target: Deliverable,
   ) {
-    super(LOCAL, REPLY_PREFIX + slot.toString(36));
+    super(LOCAL, `${REPLY_PREFIX}${slot.toString(36)}.${randomToken()}`);
     this.target = target;
   }
 }
@@ -86,7 +90,9 @@ export class Router {
 
   private replyTarget(value: string): Deliverable | undefined {
     if (!value.startsWith(REPLY_PREFIX)) return undefined;
-    const slot = this.replies.get(parseInt(value.slice(REPLY_PREFIX.length), 36));
+    const dot = value.indexOf('.', REPLY_PREFIX.length);
+    if (dot < 0) return undefined;
+    const slot = this.replies.get(parseInt(value.slice(REPLY_PREFIX.length, dot), 36));
     return slot?.value === value ? slot.target : undefined;
   }
 
