@@ -99,7 +99,8 @@ function toRoute(to: Route | Address | string): Route {
  * The client side of forwarding: makes a node that can only connect out reachable through a hub. It starts
  * a local worker, registers with the hub's forwarding service over the node's own connection, and passes
  * on what the hub's forwarder sends: to `destination`, or to the rest of the onward route when the sender
- * named one (`[TCP, hub] => forwardingAddress => 'echoer'`). Messages keep their local info, so they still
+ * named a local worker listed in `deliverTo` (`[TCP, hub] => forwardingAddress => 'echoer'`); never on to a
+ * transport hop, nor anywhere else (`access-denied`). Messages keep their local info, so they still
  * count as transport messages and reach only workers that accept those.
  *
  * It heartbeats the hub and, when the hub or its forwarder is lost (the connection dropped, the hub
