@@ -140,6 +140,30 @@ export function randomToken(): string {
   return pool.toString('base64url', start, poolOffset);
 }
 
+// Tokens for short-lived addresses (one per request: reply slots) come out of a batch already in base64url:
+// slicing a string costs as little as the counter these replaced, where encoding 12 bytes each time tripled
+// the cost of a local round trip's address. A slice keeps its batch (4 KiB per 256 tokens) alive while it
+// lives, which is why long-lived addresses use `randomToken`.
+const batchBytes = Buffer.allocUnsafe(POOL_SIZE);
+let batch = '';
+let batchOffset = 0;
+const TOKEN_LENGTH = (UNIQUE_RANDOM_BYTES / 3) * 4;
+
+/**
+ * Like `randomToken` (96 fresh CSPRNG bits as 16 base64url characters), cheaper, for addresses that live
+ * for one request: the result may keep a 4 KiB batch in memory as long as it is referenced.
+ */
+export function shortLivedRandomToken(): string {
+  if (batchOffset === batch.length) {
+    randomFillSync(batchBytes);
+    batch = batchBytes.toString('base64url');
+    batchOffset = 0;
+  }
+  const start = batchOffset;
+  batchOffset += TOKEN_LENGTH;
+  return batch.slice(start, batchOffset);
+}
+
 /** A local address value: `prefix` followed by 96 random bits (see `randomToken`). */
 export function uniqueName(prefix = ''): string {
   return prefix + randomToken();

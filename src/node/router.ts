@@ -1,4 +1,4 @@
-import { Address, LOCAL, randomToken, type AddressType } from '../core/address';
+import { Address, LOCAL, shortLivedRandomToken, type AddressType } from '../core/address';
 import type { LocalMessage } from '../core/message';
 import type { DeadLetters } from './dead-letters';
 import { NodeError } from './errors';
@@ -29,7 +29,7 @@ export class ReplyAddress extends Address {
     readonly slot: number,
     target: Deliverable,
   ) {
-    super(LOCAL, `${REPLY_PREFIX}${slot.toString(36)}.${randomToken()}`);
+    super(LOCAL, `${REPLY_PREFIX}${slot.toString(36)}.${shortLivedRandomToken()}`);
     this.target = target;
   }
 }

@@ -12,7 +12,7 @@ import {
   type Routed,
   type SecureChannelInfo,
 } from '../../src';
-import { UNIQUE_RANDOM_BYTES } from '../../src/core/address';
+import { UNIQUE_RANDOM_BYTES, shortLivedRandomToken } from '../../src/core/address';
 import { newNode, stopNodes } from '../helpers/nodes';
 
 afterEach(stopNodes);
@@ -127,9 +127,12 @@ describe('fromSecureChannel on the whole path', () => {
 describe('run-time addresses', () => {
   const RANDOM = /^sc\.r\.([A-Za-z0-9_-]{16})$/;
 
-  it('carry 96 random bits, with no structure shared by consecutive ones', () => {
+  it.each([
+    ['Address.unique', () => Address.unique('sc.r.').value],
+    ['reply slot tokens', () => `sc.r.${shortLivedRandomToken()}`],
+  ])('%s carry 96 random bits, with no structure shared by consecutive ones', (_name, next) => {
     expect(UNIQUE_RANDOM_BYTES * 8).toBeGreaterThanOrEqual(96);
-    const samples = Array.from({ length: 2_000 }, () => Address.unique('sc.r.').value);
+    const samples = Array.from({ length: 2_000 }, next);
     const bytes = samples.map((value) => Buffer.from(RANDOM.exec(value)![1]!, 'base64url'));
     expect(bytes.every((b) => b.length === UNIQUE_RANDOM_BYTES)).toBe(true);
     expect(new Set(samples).size).toBe(samples.length);
