@@ -9,7 +9,11 @@ export { Address, LOCAL, TCP, registerAddressType, addressTypeName, type Address
 export { Route, route, type RoutePart, type Addressable } from './core/route';
 export {
   LocalMessage,
+  MessageOrigin,
+  ORIGIN_INFO,
+  originOf,
   TRANSPORT_INFO,
+  type OriginHop,
   type LocalInfo,
   type Routed,
   type TransportMessage,
@@ -38,6 +42,7 @@ export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/w
 export { DeadLetters, type DeadLetter, type DropReason, type DropCause } from './node/dead-letters';
 export { FAILURE_NOTICE_DEFAULTS, type FailureNoticeStats } from './node/failure-notices';
 export { NodeError } from './node/errors';
+export { FlowControls, type FlowControlStats } from './node/flow-controls';
 export { defaultLogger, silentLogger, type Logger } from './node/logger';
 
 // di
@@ -90,8 +95,10 @@ export {
   fromSecureChannel,
   remoteIdentifierOf,
   secureChannelInfoOf,
+  secureChannelPathOf,
   SECURE_CHANNEL_INFO,
   SECURE_CHANNEL_DEFAULTS,
+  type FromSecureChannelOptions,
   type SecureChannelOptions,
   type SecureChannelListenerOptions,
   type SecureChannelListenerStats,

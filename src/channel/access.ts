@@ -1,5 +1,5 @@
 import type { Address } from '../core/address';
-import type { LocalMessage, Routed } from '../core/message';
+import { originOf, type LocalMessage, type Routed } from '../core/message';
 import type { PeerIdentity, TrustPolicy } from '../identity';
 import type { AccessRule } from '../node/worker';
 
@@ -30,16 +30,57 @@ export function remoteIdentifierOf(message: Routed | LocalMessage): string | und
 }
 
 /**
- * An access rule that admits only messages that arrived through a secure channel; with a trust policy,
- * only those whose sender's identity it trusts; with a list, only those from one of the identifiers listed.
- * The runtime drops, counts and logs what it refuses, with the reason.
+ * The secure channels a message came out of on this node, in order (the outermost first, the one that
+ * decrypted it last at the end): more than one when a channel runs inside another. Empty when it did not
+ * come through a channel.
  */
-export function fromSecureChannel(policy?: TrustPolicy | readonly string[]): AccessRule {
+export function secureChannelPathOf(message: Routed | LocalMessage): SecureChannelInfo[] {
+  const origin = originOf(message);
+  const path: SecureChannelInfo[] = [];
+  if (origin !== undefined) {
+    for (const hop of origin.hops) if (hop.kind === 'channel') path.push(hop.info as SecureChannelInfo);
+  }
+  if (path.length === 0) {
+    // Set by hand by a worker of this node (tests, bridges): its word is taken as a single channel.
+    const info = secureChannelInfoOf(message);
+    if (info !== undefined) path.push(info);
+  }
+  return path;
+}
+
+/** Options of `fromSecureChannel`. */
+export interface FromSecureChannelOptions {
+  /**
+   * Which channels on the message's path the policy or list must accept: `'every'` (default) one of them,
+   * so that a message that came through an untrusted peer anywhere on this node is refused; or only the
+   * `'last'` (the innermost: whoever sent it end to end), for a channel run inside a channel to a relay
+   * whose identity the policy does not name.
+   */
+  readonly path?: 'every' | 'last';
+}
+
+/**
+ * An access rule that admits only messages that arrived through a secure channel; with a trust policy,
+ * only those whose senders' identities it trusts; with a list, only those from identifiers listed. It looks
+ * at the whole path the message came by (every channel it came out of on this node, see `path`), not only
+ * the last. The runtime drops, counts and logs what it refuses, with the reason.
+ */
+export function fromSecureChannel(
+  policy?: TrustPolicy | readonly string[],
+  options: FromSecureChannelOptions = {},
+): AccessRule {
   const notThrough = 'it did not arrive through a secure channel';
+  const lastOnly = options.path === 'last';
+  /** The channels to judge: all of the path, or its last. */
+  const judged = (message: LocalMessage): SecureChannelInfo[] | undefined => {
+    const path = secureChannelPathOf(message);
+    if (path.length === 0) return undefined;
+    return lastOnly ? path.slice(-1) : path;
+  };
   if (policy === undefined) {
     return {
       name: 'fromSecureChannel',
-      check: (message) => (secureChannelInfoOf(message) === undefined ? notThrough : true),
+      check: (message) => (judged(message) === undefined ? notThrough : true),
     };
   }
   if (Array.isArray(policy)) {
@@ -47,10 +88,13 @@ export function fromSecureChannel(policy?: TrustPolicy | readonly string[]): Acc
     return {
       name: `fromSecureChannel([${[...allowed].join(', ')}])`,
       check: (message) => {
-        const info = secureChannelInfoOf(message);
-        if (info === undefined) return notThrough;
-        if (info.identifier === undefined) return 'its sender is anonymous';
-        return allowed.has(info.identifier) ? true : `identifier ${info.identifier} is not allowed`;
+        const channels = judged(message);
+        if (channels === undefined) return notThrough;
+        for (const info of channels) {
+          if (info.identifier === undefined) return 'its sender is anonymous';
+          if (!allowed.has(info.identifier)) return `identifier ${info.identifier} is not allowed`;
+        }
+        return true;
       },
     };
   }
@@ -58,14 +102,21 @@ export function fromSecureChannel(policy?: TrustPolicy | readonly string[]): Acc
   return {
     name: `fromSecureChannel(${trust.name})`,
     check: (message) => {
-      const info = secureChannelInfoOf(message);
-      if (info === undefined) return notThrough;
-      if (info.identity === undefined) return 'its sender is anonymous';
-      const refused = `trust policy ${trust.name} refused ${info.identifier}`;
-      const verdict = trust.check(info.identity);
-      return typeof verdict === 'boolean'
-        ? verdict || refused
-        : verdict.then((trusted) => trusted || refused);
+      const channels = judged(message);
+      if (channels === undefined) return notThrough;
+      const pending: Promise<boolean | string>[] = [];
+      for (const info of channels) {
+        if (info.identity === undefined) return 'its sender is anonymous';
+        const refused = `trust policy ${trust.name} refused ${info.identifier}`;
+        const verdict = trust.check(info.identity);
+        if (typeof verdict === 'boolean') {
+          if (!verdict) return refused;
+        } else {
+          pending.push(verdict.then((trusted) => trusted || refused));
+        }
+      }
+      if (pending.length === 0) return true;
+      return Promise.all(pending).then((verdicts) => verdicts.find((v) => v !== true) ?? true);
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Address } from '../core/address';
 import { DeliveryFailureNotice } from '../core/delivery-failure';
-import { LocalMessage, type Routed } from '../core/message';
+import { LocalMessage, type LocalInfo, type Routed } from '../core/message';
 import { Route } from '../core/route';
 import type { Context } from '../node/context';
 import type { Logger } from '../node/logger';
@@ -75,7 +75,7 @@ export class Decryptor implements Worker {
     if (this.phase === 'open') {
       // The hot path: one synchronous call per frame.
       if (frame instanceof Uint8Array && frame[0] === FrameType.DATA) {
-        return this.channel!.receiveFrame(frame);
+        return this.channel!.receiveFrame(frame, message.localInfo);
       }
       if (frame instanceof DeliveryFailureNotice) return this.channel!.routeNotice(frame);
       return this.channel!.drop('MALFORMED', 'a frame that is not DATA on an open channel');
@@ -118,7 +118,7 @@ export class Decryptor implements Worker {
       }
       case FrameType.DATA:
         if (this.phase !== 'confirming') break;
-        return this.onConfirmingFrame(frame);
+        return this.onConfirmingFrame(frame, message.localInfo);
     }
     return this.ignore(`an unexpected frame (type ${frame[0]}) in phase ${this.phase}`);
   }
@@ -204,10 +204,10 @@ export class Decryptor implements Worker {
   }
 
   /** A DATA frame while waiting for ACCEPTED: if it authenticates, the peer accepted us. */
-  private onConfirmingFrame(frame: Uint8Array): Promise<void> | undefined {
+  private onConfirmingFrame(frame: Uint8Array, via: LocalInfo): Promise<void> | undefined {
     const channel = this.channel!;
     const before = channel.stats.framesReceived;
-    const pending = channel.receiveFrame(frame);
+    const pending = channel.receiveFrame(frame, via);
     if (channel.stats.framesReceived > before) {
       if (channel.isClosed) this.fail(new SecureChannelError('CLOSED', 'the peer closed the channel'), false);
       else this.open();

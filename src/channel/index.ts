@@ -21,7 +21,9 @@ export {
   fromSecureChannel,
   remoteIdentifierOf,
   secureChannelInfoOf,
+  secureChannelPathOf,
   SECURE_CHANNEL_INFO,
+  type FromSecureChannelOptions,
   type SecureChannelInfo,
 } from './access';
 export { SecureChannelError, type RefusalReason, type SecureChannelErrorCode } from './errors';

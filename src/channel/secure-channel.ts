@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import type { Address } from '../core/address';
 import { DeliveryFailureNotice, type DeliveryFailureCode } from '../core/delivery-failure';
-import { LocalMessage, type LocalInfo } from '../core/message';
+import { LocalMessage, MessageOrigin, ORIGIN_INFO, originOf, type LocalInfo } from '../core/message';
 import { Route, route, type Addressable, type RoutePart } from '../core/route';
 import type { PeerIdentity } from '../identity';
 import { TAG_LENGTH } from '../noise';
@@ -216,7 +216,12 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   private readonly ctx: Context;
   private readonly peerRoute: Route;
   private readonly replyRoute: Route;
-  private readonly localInfo: LocalInfo;
+  /** What this end's decrypted messages carry: the channel, and the path its frames came by (see `via`). */
+  private localInfo: LocalInfo;
+  private readonly info: SecureChannelInfo;
+  /** The local info of the frame being received, and the one `localInfo` was worked out for. */
+  private via: LocalInfo | undefined;
+  private localInfoVia: LocalInfo | undefined;
   private readonly sendKeys: SendKeys;
   private readonly receiveKeys: ReceiveKeys;
   private readonly window: ReplayWindow;
@@ -272,12 +277,12 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     this.receiveKeys = new ReceiveKeys(outcome.ciphers.receive, outcome.peer.rekeyInterval);
     this.window = new ReplayWindow(limits.replayWindow);
     this.reassembly = new Reassembly(limits.maxMessageSize, limits.maxPartialMessages);
-    const info: SecureChannelInfo = Object.freeze({
+    this.info = Object.freeze({
       identifier: this.remoteIdentifier,
       identity: this.remoteIdentity,
       channel: this.address,
     });
-    this.localInfo = Object.freeze({ [SECURE_CHANNEL_INFO]: info });
+    this.localInfo = this.infoVia(undefined);
     this.logger = init.logger;
     this.dropLog = new ThrottledLog(init.logger);
     this.stats = {
@@ -589,8 +594,9 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
    * @internal Handles one DATA frame from the peer: replay check, decryption under the key of the frame's
    * epoch, then delivery, reassembly or close. Returns a promise only under backpressure.
    */
-  receiveFrame(frame: Uint8Array): Promise<void> | undefined {
+  receiveFrame(frame: Uint8Array, via?: LocalInfo): Promise<void> | undefined {
     if (this.reason !== undefined) return undefined;
+    this.via = via;
     if (frame.length < MIN_DATA_FRAME) return this.drop('MALFORMED', 'a frame too short to be one');
     const nonce = readU64(frame, 1);
     if (nonce < 0) return this.drop('MALFORMED', 'a nonce out of range');
@@ -669,7 +675,14 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
       return this.drop('MALFORMED', 'an authenticated message that does not decode');
     }
     this.stats.messagesReceived++;
-    // No transport flag: what comes out of a channel is authenticated, and says by whom.
+    // Frames come by one connection for a channel's whole life as a rule: the info is worked out again only
+    // when the path they came by changes, so this costs one comparison per message.
+    if (this.via !== this.localInfoVia) {
+      this.localInfoVia = this.via;
+      this.localInfo = this.infoVia(this.via);
+    }
+    // No transport flag: what comes out of a channel is authenticated, and says by whom. Its origin is the
+    // path the frame came by followed by this channel, so it goes on only where flow controls allow.
     return this.ctx.node.deliver(
       new LocalMessage(
         message.onwardRoute,
@@ -678,6 +691,16 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
         this.localInfo,
       ),
     );
+  }
+
+  /** The local info of messages decrypted from frames that came with local info `via`. */
+  private infoVia(via: LocalInfo | undefined): LocalInfo {
+    const hop = { kind: 'channel', producer: this.address, info: this.info } as const;
+    const before = via === undefined ? undefined : originOf({ localInfo: via });
+    return Object.freeze({
+      [SECURE_CHANNEL_INFO]: this.info,
+      [ORIGIN_INFO]: before === undefined ? MessageOrigin.of(hop) : before.then(hop),
+    });
   }
 
   /** @internal Counts, logs and reports a frame that is not delivered. */

@@ -79,3 +79,60 @@ export interface TransportMessage {
  * the connection). Workers that did not opt in to transport messages refuse messages that carry it.
  */
 export const TRANSPORT_INFO = 'transport';
+
+/**
+ * The `localInfo` key of a message's origin (a `MessageOrigin`): the path by which it came into this node
+ * from outside. A message created on this node has none; a transport sets it on every message it receives,
+ * and a secure channel's decryptor extends the origin of the frames it decrypts. It is kept when a worker
+ * forwards the message on (`withRoutes`), so whatever the message reaches next can tell where it came from.
+ */
+export const ORIGIN_INFO = 'origin';
+
+/**
+ * One producer on the path a message came by: a transport connection (`kind: 'transport'`) or a secure
+ * channel (`kind: 'channel'`).
+ */
+export interface OriginHop {
+  readonly kind: 'transport' | 'channel';
+  /**
+   * The producer's local address: the connection's worker, or the channel's encryptor. It is also the first
+   * hop of the message's return route there, so a reply goes back the way the message came.
+   */
+  readonly producer: Address;
+  /** What the producer knows of its peer (`TcpTransportInfo`, `SecureChannelInfo`). */
+  readonly info: unknown;
+}
+
+/**
+ * The path, oldest first, by which a message came into this node: the connection it arrived on, then each
+ * secure channel that decrypted it (a channel inside a channel adds two). Immutable; the message's last
+ * producer decides where it may go on (see `FlowControls`).
+ */
+export class MessageOrigin {
+  /** The most recent producer: the one whose output the message is. */
+  readonly last: OriginHop;
+
+  private constructor(readonly hops: readonly OriginHop[]) {
+    this.last = hops[hops.length - 1]!;
+  }
+
+  /** An origin of one hop. */
+  static of(hop: OriginHop): MessageOrigin {
+    return new MessageOrigin([hop]);
+  }
+
+  /** This path with `hop` appended (the producer the message came out of next). */
+  then(hop: OriginHop): MessageOrigin {
+    return new MessageOrigin([...this.hops, hop]);
+  }
+
+  /** `kind:producer` for each hop, joined by ` > `. */
+  toString(): string {
+    return this.hops.map((hop) => `${hop.kind}:${hop.producer.key}`).join(' > ');
+  }
+}
+
+/** The origin of a message: undefined for one created on this node. */
+export function originOf(message: { readonly localInfo: LocalInfo }): MessageOrigin | undefined {
+  return message.localInfo[ORIGIN_INFO] as MessageOrigin | undefined;
+}

@@ -6,6 +6,7 @@ import { DeadLetters } from './dead-letters';
 import { Deadlines } from './deadlines';
 import { NodeError } from './errors';
 import { FAILURE_NOTICE_DEFAULTS, FailureNotices } from './failure-notices';
+import { FlowControls } from './flow-controls';
 import { defaultLogger, type Logger } from './logger';
 import { Router } from './router';
 import { Scheduler, type SchedulerOptions } from './scheduler';
@@ -81,6 +82,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
   readonly deadLetters: DeadLetters;
   readonly scheduler: Scheduler;
   readonly router: Router;
+  /** Where messages from outside may leave the node again (see `FlowControls`). */
+  readonly flowControls: FlowControls;
   readonly sendTimeoutMs: number;
   readonly defaultTimeoutMs: number;
   readonly defaultMailboxCapacity: number;
@@ -109,6 +112,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
       throw new RangeError(`failureNoticesPerSecond must be a non-negative integer, got ${perSecond}`);
     }
     this.failureNotices = notices = new FailureNotices(this.router, perSecond, () => this.isStopped);
+    this.flowControls = new FlowControls(this.deadLetters);
     this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
     this.defaultMailboxCapacity = options.mailboxCapacity ?? 1024;
@@ -254,6 +258,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     for (const address of cell.addresses) {
       this.router.unregister(address, cell);
       if (this.cells.get(address.key) === cell) this.cells.delete(address.key);
+      this.flowControls.forget(address);
     }
     if (cell.started) this.emit('workerStopped', cell.address);
   }

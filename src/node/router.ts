@@ -1,4 +1,4 @@
-import { Address, LOCAL, uniqueName, type AddressType } from '../core/address';
+import { Address, LOCAL, shortLivedRandomToken, type AddressType } from '../core/address';
 import { NOTICE_MARKER } from '../core/delivery-failure';
 import type { LocalMessage } from '../core/message';
 import type { DeadLetters } from './dead-letters';
@@ -11,10 +11,13 @@ export interface Deliverable {
 }
 
 /**
- * Values of one-off reply addresses: this prefix, then the slot number in base 36. The leading `~` marks an
- * address that takes delivery failure notices (see `NOTICE_MARKER`): a node that drops a request tells it.
+ * Values of one-off reply addresses: this prefix, the slot number in base 36, a dot, then 96 random bits.
+ * The slot number finds the slot; the random part, checked against the slot's own value, makes the address
+ * unguessable (a counter alone would let anyone who saw one reply address answer the next request). The
+ * leading `~` marks an address that takes delivery failure notices (see `NOTICE_MARKER`): a node that drops a
+ * request tells it.
  */
-const REPLY_PREFIX = uniqueName(NOTICE_MARKER + 'r.') + '.';
+const REPLY_PREFIX = NOTICE_MARKER + 'r.';
 
 /**
  * A one-off reply address that carries its target with it. Hashing a fresh address string into the
@@ -29,7 +32,7 @@ export class ReplyAddress extends Address {
     readonly slot: number,
     target: Deliverable,
   ) {
-    super(LOCAL, REPLY_PREFIX + slot.toString(36));
+    super(LOCAL, `${REPLY_PREFIX}${slot.toString(36)}.${shortLivedRandomToken()}`);
     this.target = target;
   }
 }
@@ -90,7 +93,9 @@ export class Router {
 
   private replyTarget(value: string): Deliverable | undefined {
     if (!value.startsWith(REPLY_PREFIX)) return undefined;
-    const slot = this.replies.get(parseInt(value.slice(REPLY_PREFIX.length), 36));
+    const dot = value.indexOf('.', REPLY_PREFIX.length);
+    if (dot < 0) return undefined;
+    const slot = this.replies.get(parseInt(value.slice(REPLY_PREFIX.length, dot), 36));
     return slot?.value === value ? slot.target : undefined;
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Address } from '../core/address';
-import { TRANSPORT_INFO, type LocalInfo, type Routed } from '../core/message';
+import { TRANSPORT_INFO, originOf, type LocalInfo, type Routed } from '../core/message';
 import { Route } from '../core/route';
 import { identifierOf } from '../identity/identity';
 import type { Context } from '../node/context';
@@ -789,12 +789,19 @@ export class ForwardingService implements Worker<unknown> {
   };
 }
 
-/** Sends on what it receives along the registration's route, followed by whatever came after its address. */
+/**
+ * Sends on what it receives along the registration's route, followed by whatever came after its address.
+ * The one explicit allowance of a hub: it joins the connection (or channel) a message came by with its
+ * client's, both ways (`FlowControls.join`), so that the message may go out to the client and the client's
+ * replies may come back. No other message from outside leaves the hub.
+ */
 class Forwarder implements Worker<unknown> {
   constructor(private readonly entry: Entry) {}
 
   handleMessage(ctx: Context, message: Routed<unknown>): Promise<void> {
     const onward = this.entry.route.concat(message.onwardRoute.stepForward());
+    const origin = originOf(message);
+    if (origin !== undefined) ctx.node.flowControls.join(origin.last.producer, onward.nextOrThrow());
     // Local info (that it came from a transport) travels on, so the client's workers can refuse it.
     return ctx.forward(message.message.withRoutes(onward, message.returnRoute));
   }

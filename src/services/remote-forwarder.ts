@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { Address } from '../core/address';
+import { Address, LOCAL } from '../core/address';
 import type { Routed } from '../core/message';
 import { Route, route } from '../core/route';
 import type { Identity } from '../identity/identity';
@@ -52,6 +52,13 @@ export interface RemoteForwarderOptions {
   readonly reconnectMaxMs?: number;
   /** Attempts before giving up (`'failed'` is emitted and the forwarder stops). Default: never give up. */
   readonly maxReconnectAttempts?: number;
+  /**
+   * Local workers a sender may name after the forwarding address (`[TCP, hub] => forwardingAddress =>
+   * 'echoer'`). Default: only the first hop of `destination`. Whatever the list, a route that goes on to a
+   * transport hop (`[TCP, host:port]`) or anywhere not listed is refused (`access-denied`): a forwarder is a
+   * way in to named workers, never a way through this node.
+   */
+  readonly deliverTo?: readonly (string | Address)[];
 }
 
 /** The defaults of `RemoteForwarderOptions`. */
@@ -92,7 +99,8 @@ function toRoute(to: Route | Address | string): Route {
  * The client side of forwarding: makes a node that can only connect out reachable through a hub. It starts
  * a local worker, registers with the hub's forwarding service over the node's own connection, and passes
  * on what the hub's forwarder sends: to `destination`, or to the rest of the onward route when the sender
- * named one (`[TCP, hub] => forwardingAddress => 'echoer'`). Messages keep their local info, so they still
+ * named a local worker listed in `deliverTo` (`[TCP, hub] => forwardingAddress => 'echoer'`); never on to a
+ * transport hop, nor anywhere else (`access-denied`). Messages keep their local info, so they still
  * count as transport messages and reach only workers that accept those.
  *
  * It heartbeats the hub and, when the hub or its forwarder is lost (the connection dropped, the hub
@@ -105,6 +113,8 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   private readonly serviceRoute: Route;
   private readonly settings: typeof REMOTE_FORWARDER_DEFAULTS;
   private readonly pending = new Map<string, PendingCall>();
+  /** Keys of the local addresses a forwarded message may name (`deliverTo`). */
+  private readonly deliverable: ReadonlySet<string>;
   private readonly recentNonces: string[] = [];
   private ctx: Context | undefined;
   private logger: Logger;
@@ -129,6 +139,9 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
     this.settings = { ...REMOTE_FORWARDER_DEFAULTS, ...defined };
     this.serviceRoute = hubRoute.append(Address.local(this.settings.service));
+    const listed = options.deliverTo?.map((a) => (typeof a === 'string' ? Address.parse(a) : a));
+    const first = destination.next;
+    this.deliverable = new Set((listed ?? (first === undefined ? [] : [first])).map((a) => a.key));
     this.logger = node.logger.child({ component: 'remote-forwarder' });
   }
 
@@ -391,6 +404,13 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
 
   // --- the local worker --------------------------------------------------------------------------------
 
+  /** A route named after the forwarding address: local hops only, and its first one listed in `deliverTo`. */
+  private mayDeliverTo(more: Route): boolean {
+    if (!this.deliverable.has(more.nextOrThrow().key)) return false;
+    for (const hop of more) if (hop.type !== LOCAL) return false;
+    return true;
+  }
+
   private readonly worker: Worker<unknown> = {
     initialize: (ctx: Context) => {
       this.ctx = ctx;
@@ -404,6 +424,15 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
         if (this.recentNonces.includes(body.nonce)) return; // a late reply to a request that timed out
       }
       const more = message.onwardRoute.stepForward();
+      if (!more.isEmpty && !this.mayDeliverTo(more)) {
+        ctx.node.flowControls.stats.refused++;
+        ctx.node.deadLetters.record(
+          'access-denied',
+          `remote forwarder ${this.address.key} delivers only to ${[...this.deliverable].join(', ')}, not along ${more.toString()}`,
+          message.message,
+        );
+        return;
+      }
       // Forwarded on with its local info, so workers that refuse transport messages refuse it too.
       return ctx.forward(
         message.message.withRoutes(more.isEmpty ? this.destination : more, message.returnRoute),

@@ -311,6 +311,10 @@ describe('a hostile hub between Alice and Bob', () => {
           direction: 'toTarget' as const,
           onwardRoute: route(w.bob.forwarder.forwardingAddress, 'echoer'),
         }),
+        // Bob's remote forwarder delivers only to its listener: it refuses before the echoer is reached.
+        refusedBy: (w: World) => w.bob.forwarder.address.key,
+        detail: (w: World) =>
+          `remote forwarder ${w.bob.forwarder.address.key} delivers only to 0#listener, not along 0#echoer`,
       },
       {
         how: 'from the hub straight to Bob’s node',
@@ -319,30 +323,33 @@ describe('a hostile hub between Alice and Bob', () => {
           direction: 'fromTarget' as const,
           onwardRoute: route('echoer'),
         }),
+        refusedBy: () => '0#echoer',
+        detail: () => '0#echoer refused a message (transport-origin): it arrived from a transport connection',
       },
-    ])('toward Bob’s echoer $how: refused at Bob’s node as access-denied', async ({ frame }) => {
-      const w = await world();
-      const { link, direction, onwardRoute } = frame(w);
-      const crafted = encodeTransportMessage({
-        onwardRoute,
-        returnRoute: route('mallory'),
-        payload: encodeBody('plaintext from the hub'),
-      });
-      const refused = nextDeadLetter(w.bob.node);
+    ])(
+      'toward Bob’s echoer $how: refused at Bob’s node as access-denied',
+      async ({ frame, refusedBy, detail }) => {
+        const w = await world();
+        const { link, direction, onwardRoute } = frame(w);
+        const crafted = encodeTransportMessage({
+          onwardRoute,
+          returnRoute: route('mallory'),
+          payload: encodeBody('plaintext from the hub'),
+        });
+        const refused = nextDeadLetter(w.bob.node);
 
-      w.proxy.inject(link, direction, crafted);
-      const letter = await refused;
-      expect(letter).toMatchObject({ reason: 'access-denied', address: '0#echoer' });
-      expect(letter.message.body).toBe('plaintext from the hub');
-      expect(letter.detail).toBe(
-        '0#echoer refused a message (transport-origin): it arrived from a transport connection',
-      );
-      expect(w.bob.node.deadLetters.countOf('access-denied')).toBe(1);
-      expect(
-        warnings(w.bob, { reason: 'access-denied', address: '0#echoer' }).map((entry) => entry.msg),
-      ).toEqual([`dead letter: ${letter.detail}`]);
-      await stillWorks(w, []);
-    });
+        w.proxy.inject(link, direction, crafted);
+        const letter = await refused;
+        expect(letter).toMatchObject({ reason: 'access-denied', address: refusedBy(w) });
+        expect(letter.message.body).toBe('plaintext from the hub');
+        expect(letter.detail).toBe(detail(w));
+        expect(w.bob.node.deadLetters.countOf('access-denied')).toBe(1);
+        expect(
+          warnings(w.bob, { reason: 'access-denied', address: refusedBy(w) }).map((entry) => entry.msg),
+        ).toEqual([`dead letter: ${letter.detail}`]);
+        await stillWorks(w, []);
+      },
+    );
 
     it('toward Bob’s channel decryptor: a plaintext body is dropped as MALFORMED, a forged DATA frame as DECRYPT_FAILED', async () => {
       const w = await world();

@@ -76,9 +76,9 @@ describe('forwarding through a hub', () => {
     expect(bob.seen[0]!.returnRoute.recipient?.equals(alice.ctx.address)).toBe(true);
   });
 
-  it('routes `forwardingAddress => more` to `more` on Bob’s node, subject to its access rules', async () => {
+  it('routes `forwardingAddress => more` to `more` on Bob’s node when listed, subject to its access rules', async () => {
     const hub = await startHub();
-    const bob = await startBob(hub.address);
+    const bob = await startBob(hub.address, { deliverTo: ['listener', 'echoer', 'private'] });
     const echoed = await startEchoer(bob.node, 'echoer');
     const closed = await startEchoer(bob.node, 'private', false);
     const alice = await startTcpNode(cleanup, { listen: false });

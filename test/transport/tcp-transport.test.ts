@@ -44,9 +44,9 @@ describe('TcpTransport', () => {
     expect((await alice.ctx.receive({ timeout: 5_000 })).body).toEqual(body);
   });
 
-  it('routes through two hubs in a chain and back', async () => {
+  it('routes through two hubs in a chain and back when the first is told to relay', async () => {
     const alice = await startTcpNode(cleanup, { listen: false });
-    const hub1 = await startTcpNode(cleanup);
+    const hub1 = await startTcpNode(cleanup, { tcp: { relayTransportMessages: true } });
     const hub2 = await startTcpNode(cleanup);
     const seen = await startEchoer(hub2.node);
 
@@ -59,9 +59,9 @@ describe('TcpTransport', () => {
     expect(seen[0]!.returnRoute.recipient?.equals(alice.ctx.address)).toBe(true);
   });
 
-  it('can refuse to relay messages from its connections to further TCP hops', async () => {
+  it('does not relay messages from its connections to further TCP hops unless told to', async () => {
     const alice = await startTcpNode(cleanup, { listen: false });
-    const hub1 = await startTcpNode(cleanup, { tcp: { relayTransportMessages: false } });
+    const hub1 = await startTcpNode(cleanup);
     const hub2 = await startTcpNode(cleanup);
     await startEchoer(hub2.node);
     await startEchoer(hub1.node);

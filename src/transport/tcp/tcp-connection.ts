@@ -2,7 +2,14 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Address } from '../../core/address';
 import type { DeliveryFailureCode } from '../../core/delivery-failure';
 import { decodeBody } from '../../core/codec';
-import { LocalMessage, TRANSPORT_INFO, type LocalInfo, type Routed } from '../../core/message';
+import {
+  LocalMessage,
+  MessageOrigin,
+  ORIGIN_INFO,
+  TRANSPORT_INFO,
+  type LocalInfo,
+  type Routed,
+} from '../../core/message';
 import { decodeTransportMessage, encodeFrame } from '../../core/wire';
 import type { Context } from '../../node/context';
 import type { Deadline } from '../../node/deadlines';
@@ -92,7 +99,8 @@ export class TcpConnection implements Worker<unknown> {
     this.parser = new FrameParser({ maxFrameSize: host.options.maxFrameSize });
     this.log = host.logger.child({ connection: address.value, remote });
     const transportInfo: TcpTransportInfo = Object.freeze({ connection: address, remote });
-    this.info = Object.freeze({ [TRANSPORT_INFO]: transportInfo });
+    const origin = MessageOrigin.of({ kind: 'transport', producer: address, info: transportInfo });
+    this.info = Object.freeze({ [TRANSPORT_INFO]: transportInfo, [ORIGIN_INFO]: origin });
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.openedPromise = new Promise<void>((resolve, reject) => {
       this.resolveOpened = resolve;
@@ -140,6 +148,9 @@ export class TcpConnection implements Worker<unknown> {
 
   handleMessage(_ctx: Context, message: Routed<unknown>): void | Promise<void> {
     this.handled++;
+    // A message from outside goes out only on the connection it came on, or where a flow control allows.
+    if (!this.host.node.flowControls.admit(message.message, this.address, `connection to ${this.remote}`))
+      return;
     const socket = this.socket;
     if (this.state === 'closed' || this.state === 'connecting' || socket === undefined) {
       const why = this.reason === undefined ? 'it is not open' : `it closed: ${this.reason.message}`;

@@ -54,10 +54,11 @@ export interface TcpTransportOptions {
   /** Mailbox capacity of each connection's worker: messages queued before senders wait. */
   readonly connectionMailboxCapacity?: number;
   /**
-   * Whether a message that arrived from a connection may be sent on to a TCP address, opening a connection
-   * on the peer's behalf: what a chain of hubs needs (`[TCP, h1] => [TCP, h2] => ...`). Set it to false on a
-   * node exposed to untrusted peers that should not become a relay for them; such messages are then
-   * refused as `access-denied` (replies over existing connections are unaffected).
+   * Whether a message that came from outside this node (from a connection, or out of a secure channel) may
+   * be sent on to a TCP address, opening a connection on the peer's behalf: what a chain of hubs needs
+   * (`[TCP, h1] => [TCP, h2] => ...`). Default false: no peer can make this node connect anywhere (no pivot
+   * into its network); such messages are refused as `access-denied`. Replies over the connection or channel a
+   * message came by, and a hub's forwarders, do not need it.
    */
   readonly relayTransportMessages?: boolean;
 }
@@ -79,7 +80,7 @@ export const TCP_DEFAULTS: Required<TcpTransportOptions> = Object.freeze({
   maxConnectionsPerRemote: 256,
   maxOutgoingConnections: 1024,
   connectionMailboxCapacity: 256,
-  relayTransportMessages: true,
+  relayTransportMessages: false,
 });
 
 /** The options with defaults filled in and checked. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { Address, TCP } from '../../core/address';
-import { TRANSPORT_INFO, type LocalMessage } from '../../core/message';
+import { originOf, type LocalMessage } from '../../core/message';
 import { Context } from '../../node/context';
 import type { Logger } from '../../node/logger';
 import type { NodeRuntime } from '../../node/node-runtime';
@@ -226,10 +226,13 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Co
   private readonly dispatcher: Deliverable = {
     deliver: (message: LocalMessage): Promise<void> | undefined => {
       const next = message.onwardRoute.nextOrThrow();
-      if (!this.options.relayTransportMessages && message.localInfo[TRANSPORT_INFO] !== undefined) {
+      const origin = originOf(message);
+      if (origin !== undefined && !this.options.relayTransportMessages) {
+        // Nothing from outside (a connection, a secure channel) makes this node connect anywhere: no pivot.
+        this.node.flowControls.stats.refused++;
         this.node.deadLetters.record(
           'access-denied',
-          `this node does not relay messages from its connections to ${next.key}`,
+          `this node does not relay messages from outside (${origin.toString()}) to ${next.key} (relayTransportMessages is off)`,
           message,
         );
         return undefined;
@@ -242,6 +245,8 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Co
         this.node.deadLetters.record('undeliverable', (err as Error).message, message, { code, cause: err });
         return undefined;
       }
+      // Relaying was asked for: the connection takes the message, and replies may come back the same way.
+      if (origin !== undefined) this.node.flowControls.join(origin.last.producer, connection.address);
       return this.node.router.deliver(
         message.withRoutes(
           message.onwardRoute.stepForward().prepend(connection.address),
