@@ -169,7 +169,7 @@ describe('run-time addresses', () => {
       },
     });
     const reply = await node.context().request('w', 'ask', { timeout: 5_000 });
-    expect(slot!.value).toMatch(/^r\.[0-9a-z]+\.[A-Za-z0-9_-]{16}$/);
+    expect(slot!.value).toMatch(/^~r\.[0-9a-z]+\.[A-Za-z0-9_-]{16}$/);
     expect(reply.body).toBe('real');
     expect(node.deadLetters.countOf('no-route')).toBe(1);
   });
