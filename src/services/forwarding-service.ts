@@ -390,9 +390,7 @@ export class ForwardingService implements Worker<unknown> {
     const issued = this.challenges.get(claim.challenge);
     if (issued === undefined) return undefined;
     this.challenges.delete(claim.challenge); // single use, whatever the outcome
-    const list = this.challengesBySource.get(issued.source);
-    list?.splice(list.indexOf(claim.challenge), 1);
-    if (list?.length === 0) this.challengesBySource.delete(issued.source);
+    this.forgetChallenge(issued.source, claim.challenge);
     if (issued.expiresAt <= Date.now() || issued.firstHop !== returnRoute.next!.key) return undefined;
     const statement = nameClaimStatement(this.hubId, claim.challenge, name, claim.key);
     if (!this.vault.verify(claim.key, statement, claim.sig)) return undefined;
@@ -715,10 +713,15 @@ export class ForwardingService implements Worker<unknown> {
     for (const [challenge, issued] of this.challenges) {
       if (issued.expiresAt > now) continue;
       this.challenges.delete(challenge);
-      const list = this.challengesBySource.get(issued.source);
-      list?.splice(list.indexOf(challenge), 1);
-      if (list?.length === 0) this.challengesBySource.delete(issued.source);
+      this.forgetChallenge(issued.source, challenge);
     }
+  }
+
+  private forgetChallenge(source: string, challenge: string): void {
+    const list = this.challengesBySource.get(source);
+    const at = list?.indexOf(challenge) ?? -1;
+    if (at >= 0) list!.splice(at, 1);
+    if (list?.length === 0) this.challengesBySource.delete(source);
   }
 
   private index(entry: Entry): void {
