@@ -75,7 +75,7 @@ async function startHub(
   return { hub: child, address: ready.address };
 }
 
-/** Bob, heartbeating every second so that he notices a lost hub quickly; a named forwarder (`fwd.bob`) by default. */
+/** Bob, heartbeating every second so that he notices a lost hub quickly; a named forwarder (`fwd.n.bob`) by default. */
 async function startBob(
   hub: string,
   extra: string[] = ['--name', 'bob'],
@@ -185,7 +185,12 @@ async function hubKill(checks: Checks): Promise<void> {
 
 async function bobKill(checks: Checks): Promise<void> {
   console.log('\n== bob-kill: kill -9 Bob, who holds 1,001 forwarders at the hub');
-  const { hub, address } = await startHub('127.0.0.1:0', ['--max-forwarders-per-connection', '2000']);
+  const { hub, address } = await startHub('127.0.0.1:0', [
+    '--max-forwarders-per-connection',
+    '2000',
+    '--max-forwarders-per-source',
+    '2000',
+  ]);
   // A first Bob, killed at once, so that the hub's code is compiled before its baseline is taken.
   const warmup = await startBob(address, ['--extra-forwarders', '1000']);
   await warmup.bob.kill();

@@ -59,6 +59,8 @@ runProgram(
         String(forwarders + 64),
         '--max-forwarders-per-connection',
         String(forwarders + 64),
+        '--max-forwarders-per-source',
+        String(forwarders + 64),
       ],
       { echoStderr },
     );

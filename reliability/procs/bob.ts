@@ -4,7 +4,7 @@
  * `echoer` and a `sink` that checks numbered messages (lib/numbered.ts). Prints
  * `ready {"forwardingAddress"}`.
  *
- * Options: `--hub host:port`; `--name n` (a named forwarder, `fwd.n`, stable across hub restarts);
+ * Options: `--hub host:port`; `--name n` (a named forwarder, `fwd.n.<n>`, taken back by its token after a reconnect);
  * `--extra-forwarders k` (k more forwarders, so the hub has something to free when Bob dies);
  * `--heartbeat-ms` and `--reconnect-max-ms` (how fast he notices a lost hub and comes back).
  * Commands: `sample`, `seen` (the sink's record), `censusStart`, `censusDiff`.

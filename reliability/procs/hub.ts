@@ -1,7 +1,8 @@
 /**
  * The hub of the reliability programs (examples/hub.ts without decorators): a TCP listener and a
  * forwarding service. Prints `ready {"address"}`. Options: `--listen host:port` (default a free port of
- * 127.0.0.1; a restarted hub passes its predecessor's), `--max-forwarders`, `--max-forwarders-per-connection`.
+ * 127.0.0.1; a restarted hub passes its predecessor's), `--max-forwarders`, `--max-forwarders-per-connection`,
+ * `--max-forwarders-per-source` (every client of these runs is 127.0.0.1).
  * Command: `sample` (memory, handles, connections, forwarders).
  */
 import { ForwardingService, NodeRuntime, TcpTransport, FORWARDING_DEFAULTS } from '../../src';
@@ -13,6 +14,7 @@ runChild(async () => {
     listen: { type: 'string', default: '127.0.0.1:0' },
     'max-forwarders': { type: 'string' },
     'max-forwarders-per-connection': { type: 'string' },
+    'max-forwarders-per-source': { type: 'string' },
   });
   const node = new NodeRuntime({ logger: childLogger() });
   const tcp = await TcpTransport.create(node);
@@ -21,6 +23,10 @@ runChild(async () => {
     maxForwardersPerConnection: numberOption(
       args['max-forwarders-per-connection'],
       FORWARDING_DEFAULTS.maxForwardersPerConnection,
+    ),
+    maxForwardersPerSource: numberOption(
+      args['max-forwarders-per-source'],
+      FORWARDING_DEFAULTS.maxForwardersPerSource,
     ),
   });
   const address = await tcp.listen(args.listen);

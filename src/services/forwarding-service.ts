@@ -222,7 +222,8 @@ export class ForwardingService implements Worker<unknown> {
 
   private constructor(
     options: ForwardingServiceOptions,
-    private readonly vault: Vault,
+    /** Made on the first identity claim: loading libsodium would slow every hub's start. */
+    private vault: Vault | undefined,
     private readonly hubId: string,
     private readonly stateFile: ForwarderStateFile | undefined,
   ) {
@@ -240,12 +241,11 @@ export class ForwardingService implements Worker<unknown> {
     address: string | Address = 'forwarding_service',
     options: ForwardingServiceOptions = {},
   ): Promise<ForwardingService> {
-    const vault = options.vault ?? (await InMemoryVault.create());
     let stateFile: ForwarderStateFile | undefined;
     let state: ForwarderState = { hub: randomBytes(16).toString('hex'), slots: [] };
     if (options.statePath !== undefined)
       ({ file: stateFile, state } = await ForwarderStateFile.open(options.statePath));
-    const service = new ForwardingService(options, vault, state.hub, stateFile);
+    const service = new ForwardingService(options, options.vault, state.hub, stateFile);
     service.restore(state.slots);
     try {
       await ctx.startWorker(address, service, { acceptsTransportMessages: true });
@@ -386,17 +386,15 @@ export class ForwardingService implements Worker<unknown> {
   }
 
   /** The identifier whose key signed `claim` for `name` over a live challenge issued on this connection. */
-  private verifyClaim(claim: NameClaim, name: string, returnRoute: Route): string | undefined {
+  private verifyClaim(claim: NameClaim, name: string, returnRoute: Route, vault: Vault): string | undefined {
     const issued = this.challenges.get(claim.challenge);
     if (issued === undefined) return undefined;
     this.challenges.delete(claim.challenge); // single use, whatever the outcome
-    const list = this.challengesBySource.get(issued.source);
-    list?.splice(list.indexOf(claim.challenge), 1);
-    if (list?.length === 0) this.challengesBySource.delete(issued.source);
+    this.forgetChallenge(issued.source, claim.challenge);
     if (issued.expiresAt <= Date.now() || issued.firstHop !== returnRoute.next!.key) return undefined;
     const statement = nameClaimStatement(this.hubId, claim.challenge, name, claim.key);
-    if (!this.vault.verify(claim.key, statement, claim.sig)) return undefined;
-    return identifierOf(this.vault, claim.key);
+    if (!vault.verify(claim.key, statement, claim.sig)) return undefined;
+    return identifierOf(vault, claim.key);
   }
 
   /** The reply, and the write it must wait for (if the table changed and is kept on disk). */
@@ -412,7 +410,8 @@ export class ForwardingService implements Worker<unknown> {
     ];
     let owner: string | undefined;
     if (request.claim !== undefined) {
-      owner = this.verifyClaim(request.claim, name!, returnRoute);
+      this.vault ??= await InMemoryVault.create();
+      owner = this.verifyClaim(request.claim, name!, returnRoute, this.vault);
       if (owner === undefined)
         return refused('BAD_PROOF', 'the identity proof does not verify for this challenge');
     }
@@ -715,10 +714,15 @@ export class ForwardingService implements Worker<unknown> {
     for (const [challenge, issued] of this.challenges) {
       if (issued.expiresAt > now) continue;
       this.challenges.delete(challenge);
-      const list = this.challengesBySource.get(issued.source);
-      list?.splice(list.indexOf(challenge), 1);
-      if (list?.length === 0) this.challengesBySource.delete(issued.source);
+      this.forgetChallenge(issued.source, challenge);
     }
+  }
+
+  private forgetChallenge(source: string, challenge: string): void {
+    const list = this.challengesBySource.get(source);
+    const at = list?.indexOf(challenge) ?? -1;
+    if (at >= 0) list!.splice(at, 1);
+    if (list?.length === 0) this.challengesBySource.delete(source);
   }
 
   private index(entry: Entry): void {

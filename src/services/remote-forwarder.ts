@@ -104,8 +104,9 @@ function toRoute(to: Route | Address | string): Route {
  * count as transport messages and reach only workers that accept those.
  *
  * It heartbeats the hub and, when the hub or its forwarder is lost (the connection dropped, the hub
- * restarted), registers again by itself with bounded exponential backoff; a named forwarder gets its name
- * back with the token of the first registration.
+ * restarted), registers again by itself with bounded exponential backoff: a random address is re-attached
+ * with its token (within the hub's grace period), an unbound name is taken back with its token, a name
+ * bound to `identity` with a fresh signed challenge.
  */
 export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   /** The local worker that the hub's forwarder sends to. */

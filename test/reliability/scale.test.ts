@@ -44,13 +44,15 @@ describe('scale (sample of npm run scale)', () => {
   });
 
   it('holds 200 forwarders within 4 KiB of heap each', async () => {
-    const hub = await startHub(cleanup, { forwarding: { maxForwardersPerConnection: 1_000 } });
+    const hub = await startHub(cleanup, {
+      forwarding: { maxForwardersPerConnection: 1_000, maxForwardersPerSource: 1_000 },
+    });
     const client = await startAlice(cleanup);
     // Raw registrations, so that nothing is held on the client side of this heap: only the hub's forwarders.
     const register = (): Promise<unknown> =>
       client.ctx.request(
         route([TCP, hub.address], 'forwarding_service'),
-        { type: 'register', nonce: randomBytes(16).toString('hex') },
+        { v: 2, type: 'register', nonce: randomBytes(16).toString('hex') },
         { timeout: 5_000, acceptsTransportReplies: true },
       );
     await inPool(40, 16, async () => void (await register())); // warm-up

@@ -61,7 +61,7 @@ function traffic(alice: Alice, channel: SecureChannel) {
 }
 
 describe('a hub process killed in the middle of traffic and restarted on the same port', () => {
-  it('Bob registers again as fwd.bob by himself; Alice’s old channel fails typed; a new channel works', async () => {
+  it('Bob registers again as fwd.n.bob by himself; Alice’s old channel fails typed; a new channel works', async () => {
     const hub = startHub('127.0.0.1:0');
     const address = (await hub.waitForLine(LISTENING, 30_000))[1]!;
     const bob = await startBob(cleanup, address, {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, TCP } from '../../src/core/address';
@@ -356,5 +356,42 @@ describe('caps', () => {
     expect(sourceOf(info('[2001:db8:1:2::9]:4000'), hop)).toBe('2001:db8:1:2::/64');
     expect(sourceOf(info('[2001:db8::1]:4000'), hop)).toBe('2001:db8:0:0::/64');
     expect(sourceOf({}, hop)).toBe('hop:tcp.c.x');
+  });
+});
+
+describe('the state file', () => {
+  async function scratch(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'sealroute-state-'));
+    cleanup.add(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  it('keeps a second hub off it, and refuses to start from a malformed one', async () => {
+    const statePath = join(await scratch(), 'state.json');
+    await startHub({ statePath });
+    const second = await startTcpNode(cleanup);
+    await expect(
+      ForwardingService.start(second.ctx, 'forwarding_service', { statePath }),
+    ).rejects.toMatchObject({ name: 'ServicesError', code: 'STATE_FILE' });
+
+    const broken = join(await scratch(), 'broken.json');
+    await writeFile(broken, '{"format":"sealroute-forwarders","version":1,"hub":"x","slots":[]}');
+    await expect(
+      ForwardingService.start(second.ctx, 'forwarding_service', { statePath: broken }),
+    ).rejects.toMatchObject({ code: 'STATE_FILE' });
+    expect(second.node.hasWorker('forwarding_service')).toBe(false);
+  });
+
+  it('counts a failed write and still serves: the table stays right in memory', async () => {
+    const dir = await scratch();
+    const hub = await startHub({ statePath: join(dir, 'state.json') });
+    await rm(dir, { recursive: true, force: true }); // every write fails from now on
+    const bob = await startClient(hub, QUIET);
+    expect(bob.forwarder.forwardingAddress).toMatch(/^fwd\.r\./);
+    expect(hub.service.stats().persistFailures).toBeGreaterThanOrEqual(1);
+    const alice = await startTcpNode(cleanup, { listen: false });
+    expect(await echoThroughHub(alice, hub, bob.forwarder.forwardingAddress, 'still here')).toBe(
+      'still here',
+    );
   });
 });
