@@ -9,7 +9,7 @@ import {
   type SecureChannelListenerOptions,
 } from '../../src/channel/secure-channel-listener';
 import type { SecureChannel } from '../../src/channel/secure-channel';
-import { Identity, TrustEveryone, TrustIdentifier } from '../../src/identity';
+import { Identity, TrustAnyIdentity, TrustIdentifier } from '../../src/identity';
 import { RemoteForwarder, type RemoteForwarderOptions } from '../../src/services/remote-forwarder';
 import { InMemoryVault } from '../../src/vault';
 import { within } from './async';
@@ -37,7 +37,7 @@ export interface BobOptions {
 }
 
 /**
- * Starts Bob: a node that only connects out, a secure channel `listener` that trusts everyone, an `echoer`
+ * Starts Bob: a node that only connects out, a secure channel `listener` that admits any identity, an `echoer`
  * that accepts only what came through a secure channel, and a remote forwarder at the hub `hubAddress`
  * that leads to the listener.
  */
@@ -45,7 +45,7 @@ export async function startBob(cleanup: Cleanup, hubAddress: string, options: Bo
   const bob = await startTcpNode(cleanup, { listen: false });
   const identity = await Identity.create(await InMemoryVault.create());
   const listener = await createSecureChannelListener(bob.ctx, identity, 'listener', {
-    trustPolicy: TrustEveryone,
+    trustPolicy: TrustAnyIdentity, // as examples/bob.ts: a public echoer
     ...options.listener,
   });
   const received: Received[] = [];
