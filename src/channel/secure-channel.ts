@@ -127,7 +127,7 @@ class OpenChannels {
 
   constructor(node: NodeRuntime) {
     node.once('stopping', () => {
-      for (const each of this.all) void each.sendClose();
+      for (const each of this.all) each.nodeStopping();
     });
     node.on('workerStopped', (address) => {
       const over = this.byFirstHop.get(address.key);
@@ -151,20 +151,22 @@ class OpenChannels {
     for (const channel of this.watched) channel.check(now);
   };
 
-  add(channel: SecureChannel, firstHop: string): void {
+  add(channel: SecureChannel, firstHop: string | undefined): void {
     this.all.add(channel);
+    if (firstHop === undefined) return;
     let over = this.byFirstHop.get(firstHop);
     if (over === undefined) this.byFirstHop.set(firstHop, (over = new Set()));
     over.add(channel);
   }
 
-  delete(channel: SecureChannel, firstHop: string): void {
+  delete(channel: SecureChannel, firstHop: string | undefined): void {
     this.all.delete(channel);
     if (this.watched.delete(channel) && this.watched.size === 0) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
       this.sweepPeriod = Infinity;
     }
+    if (firstHop === undefined) return;
     const over = this.byFirstHop.get(firstHop);
     if (over?.delete(channel) === true && over.size === 0) this.byFirstHop.delete(firstHop);
   }
@@ -296,7 +298,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     };
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.openSet = openChannelsOf(this.ctx.node);
-    this.openSet.add(this, this.peerRoute.next?.key ?? '');
+    this.openSet.add(this, this.firstHop());
     const { keepaliveInterval, peerTimeout, idleTimeout } = limits;
     const periods = [keepaliveInterval, Math.ceil(peerTimeout / 4), idleTimeout].filter((ms) => ms > 0);
     this.tickPeriod = keepaliveInterval > 0 || idleTimeout > 0 ? Math.max(10, Math.min(...periods)) : 0;
@@ -575,9 +577,27 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     return pending;
   }
 
+  /**
+   * The key of the hop between this end and the peer (a connection, a relay) whose stop ends the route, or
+   * undefined when the route is the peer's decryptor alone (a peer on this node: its own CLOSE will come).
+   */
+  private firstHop(): string | undefined {
+    return this.peerRoute.length > 1 ? this.peerRoute.next!.key : undefined;
+  }
+
   /** @internal The first hop of the route to the peer (a connection's worker) stopped. */
   firstHopStopped(): void {
-    this.routeLost('CONNECTION_LOST');
+    if (!this.ctx.node.isStopped) this.routeLost('CONNECTION_LOST');
+  }
+
+  /**
+   * @internal This end's node is about to stop: CLOSE goes to the peer, unless the peer's decryptor is on
+   * this very node (it stops too, and the CLOSE would only become its dead letter).
+   */
+  nodeStopping(): void {
+    const peer = this.peerRoute.recipient;
+    if (peer !== undefined && peer.isLocal && this.ctx.node.hasWorker(peer)) return;
+    void this.sendClose();
   }
 
   private routeLost(code: DeliveryFailureCode | undefined): void {
@@ -721,7 +741,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   teardown(reason: CloseReason): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
-    this.openSet.delete(this, this.peerRoute.next?.key ?? '');
+    this.openSet.delete(this, this.firstHop());
     const code: DeliveryFailureCode =
       reason === 'unresponsive' ? 'PEER_UNRESPONSIVE' : (this.lostCode ?? 'CHANNEL_CLOSED');
     this.error = new SecureChannelError(
