@@ -35,7 +35,7 @@ export { Context, type Destination, type WaitOptions, type RequestOptions } from
 export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/worker';
 export { DeadLetters, type DeadLetter, type DropReason } from './node/dead-letters';
 export { NodeError } from './node/errors';
-export { FlowControls, type FlowControlStats } from './node/flow-controls';
+export { FlowControls, DEFAULT_MAX_JOINS_PER_PRODUCER, type FlowControlStats } from './node/flow-controls';
 export { defaultLogger, silentLogger, type Logger } from './node/logger';
 
 // di
