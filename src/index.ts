@@ -42,7 +42,7 @@ export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/w
 export { DeadLetters, type DeadLetter, type DropReason, type DropCause } from './node/dead-letters';
 export { FAILURE_NOTICE_DEFAULTS, type FailureNoticeStats } from './node/failure-notices';
 export { NodeError } from './node/errors';
-export { FlowControls, type FlowControlStats } from './node/flow-controls';
+export { FlowControls, DEFAULT_MAX_JOINS_PER_PRODUCER, type FlowControlStats } from './node/flow-controls';
 export { defaultLogger, silentLogger, type Logger } from './node/logger';
 
 // di

@@ -25,6 +25,11 @@ export interface NodeOptions extends SchedulerOptions {
   readonly defaultTimeoutMs?: number;
   /** How long stopping a worker waits for its handler in flight. Default 5 s. */
   readonly stopTimeoutMs?: number;
+  /**
+   * Joins (see `FlowControls.join`: a hub's forwarder joining the connection a message came by with its
+   * client's) one producer holds at once; the oldest is dropped beyond it. Default 256.
+   */
+  readonly maxJoinsPerProducer?: number;
   /** Builds workers from classes (`startWorker(Class)`); `createNode()` installs a dependency injector. */
   readonly workerFactory?: WorkerFactory;
   /**
@@ -112,7 +117,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
       throw new RangeError(`failureNoticesPerSecond must be a non-negative integer, got ${perSecond}`);
     }
     this.failureNotices = notices = new FailureNotices(this.router, perSecond, () => this.isStopped);
-    this.flowControls = new FlowControls(this.deadLetters);
+    this.flowControls = new FlowControls(this.deadLetters, options.maxJoinsPerProducer);
     this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
     this.defaultMailboxCapacity = options.mailboxCapacity ?? 1024;

@@ -69,13 +69,32 @@ describe('FlowControls', () => {
     expect(node.deadLetters.recent()[0]!.detail).toContain('test way out');
   });
 
+  it('holds at most maxJoinsPerProducer joins per producer, dropping the oldest first', () => {
+    const node = newNode({ maxJoinsPerProducer: 3 });
+    const client = Address.local('tcp.c.client');
+    const to = (i: number): Address => Address.local(`tcp.c.${i}`);
+    for (let i = 0; i < 5; i++) node.flowControls.join(client, to(i));
+    node.flowControls.join(client, to(2)); // used again: now the newest
+    node.flowControls.join(client, to(5));
+    expect(node.flowControls.stats).toMatchObject({ allowances: 3, evicted: 3 });
+    expect([0, 1, 2, 3, 4, 5].map((i) => node.flowControls.allows(to(i), client))).toEqual([
+      false,
+      false,
+      true,
+      false,
+      true,
+      true,
+    ]);
+  });
+
   it('forgets allowances when either end stops', async () => {
     const node = newNode();
     await node.startWorker('a', { handleMessage: () => undefined });
     await node.startWorker('b', { handleMessage: () => undefined });
     node.flowControls.join(Address.local('a'), Address.local('b'));
     node.flowControls.allow(Address.local('b'), Address.local('c'));
-    expect(node.flowControls.stats.allowances).toBe(3);
+    expect(node.flowControls.stats.allowances).toBe(2);
+    expect(node.flowControls.allows(Address.local('b'), Address.local('a'))).toBe(true); // joined both ways
     await node.stopWorker('b');
     expect(node.flowControls.stats.allowances).toBe(0);
     expect(node.flowControls.allows(Address.local('a'), Address.local('b'))).toBe(false);
