@@ -21,6 +21,7 @@ import { HandshakeState, generateStaticKey, type NoiseStaticKey } from '../src/n
 import { sodiumReady } from '../src/vault/sodium';
 import { withoutBindingCache } from './binding-cache';
 import { aeadThroughput, cipherStateAead, libsodiumAead, nodeAead, type Aead } from './baselines/aead';
+import { checkFloorInterop, floorHandshake, floorKeyPair, type FloorKeyPair } from './baselines/noise-floor';
 import { startClock, type Suite } from './harness';
 
 /** Handshakes per round, the same for every variant: about 0.3 s of Sealroute's. */
@@ -110,6 +111,20 @@ async function noiseHandshakes(n: number): Promise<number> {
   return clock.perSecond(n);
 }
 
+let floorKeysOnce: Promise<[FloorKeyPair, FloorKeyPair]> | undefined;
+
+/**
+ * The same handshake from bare node:crypto calls (bench/baselines/noise-floor.ts), checked once against
+ * `HandshakeState` before its first round: the limit of `noise_xx`'s primitives.
+ */
+async function floorHandshakes(n: number): Promise<number> {
+  floorKeysOnce ??= checkFloorInterop().then(() => [floorKeyPair(), floorKeyPair()]);
+  const [si, sr] = await floorKeysOnce;
+  const clock = startClock('cpu');
+  for (let i = 0; i < n; i++) floorHandshake(si, sr);
+  return clock.perSecond(n);
+}
+
 /**
  * `n` messages of `size` bytes through a channel to a worker behind it (`await ctx.send` each, as real code
  * does); the round ends when that worker has counted every byte. MB/s (10^6 bytes) on the CPU clock.
@@ -149,7 +164,12 @@ export const suite: Suite = {
       unit: 'handshakes/cpu-s',
       candidate: () => channelHandshakes(HANDSHAKES),
       baseline: { name: 'noise_xx', round: () => noiseHandshakes(HANDSHAKES) },
-      comparisons: [{ name: 'cold_cache', round: () => coldHandshakes(HANDSHAKES) }],
+      comparisons: [
+        { name: 'cold_cache', round: () => coldHandshakes(HANDSHAKES) },
+        { name: 'noise_floor', round: () => floorHandshakes(HANDSHAKES) },
+      ],
+      // The Noise core against its primitives' limit (issue 10): noise_xx >= 0.8x noise_floor.
+      goals: { baselineVs: { noise_floor: 0.8 } },
     },
     {
       name: 'channel.oneway_1k',

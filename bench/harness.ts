@@ -21,6 +21,11 @@ export interface Goals {
   readonly ratioAtLeast?: number;
   /** The candidate is at least this many times the comparison of that name (`{ nact: 2 }`). */
   readonly timesAhead?: Readonly<Record<string, number>>;
+  /**
+   * The baseline is at least this many times the comparison of that name, as the median of their per-round
+   * ratios (`{ noise_floor: 0.8 }`): for a baseline that is itself measured against a limit.
+   */
+  readonly baselineVs?: Readonly<Record<string, number>>;
 }
 
 /** One benchmark: the candidate (Sealroute), its baseline and comparisons, all measured in the same run. */
@@ -191,6 +196,16 @@ function checkGoals(goals: Goals, rows: readonly Measured[]): string {
     if (other === undefined) continue;
     const times = candidate.value / other.value;
     verdicts.push(`${times.toFixed(1)}x ${name} (>= ${factor}x ${mark(times >= factor)})`);
+  }
+  const baseline = rows.find((row) => row.name === candidate.baseline);
+  for (const [name, factor] of Object.entries(goals.baselineVs ?? {})) {
+    const other = rows.find((row) => row.name === `${candidate.name}.${name}`);
+    if (baseline === undefined || other?.ratio === undefined) continue;
+    // other.ratio is the median of other / baseline per round; for an odd round count its inverse is the
+    // median of baseline / other.
+    const times = 1 / other.ratio;
+    const label = baseline.name.slice(candidate.name.length + 1);
+    verdicts.push(`${label} ${times.toFixed(2)}x ${name} (>= ${factor}x ${mark(times >= factor)})`);
   }
   return verdicts.join('; ');
 }
