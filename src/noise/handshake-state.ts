@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
 import { sodiumReady } from '../vault/sodium';
 import { TAG_LENGTH } from './cipher-functions';
@@ -5,9 +6,9 @@ import { CipherState, MAX_MESSAGE_LENGTH } from './cipher-state';
 import { NoiseError } from './errors';
 import { HandshakePattern, Token } from './handshake-patterns';
 import { DEFAULT_PROTOCOL_NAME, parseProtocolName } from './protocol-name';
-import { NoiseStaticKey } from './static-key';
+import { InMemoryStaticKey, NoiseStaticKey } from './static-key';
 import { SymmetricState } from './symmetric-state';
-import { DH_LEN, x25519 } from './x25519';
+import { DH_LEN, x25519, type X25519KeyPair } from './x25519';
 
 /** What a handshake is built from. */
 export interface HandshakeOptions {
@@ -34,17 +35,21 @@ export interface TransportCiphers {
   readonly receive: CipherState;
 }
 
-interface KeyPair {
-  readonly privateKey: Uint8Array;
-  readonly publicKey: Uint8Array;
+/**
+ * A remote public key (re or rs): its bytes, and the key object DH needs, imported on first use and then
+ * shared by every DH the key appears in (XX uses re twice on each side).
+ */
+interface RemoteKey {
+  readonly bytes: Uint8Array;
+  imported: KeyObject | undefined;
 }
 
 /** The mutable part of a handshake, worked on as a copy and committed only when a message succeeds. */
 interface Working {
   readonly ss: SymmetricState;
-  e: KeyPair | undefined;
-  re: Uint8Array | undefined;
-  rs: Uint8Array | undefined;
+  e: X25519KeyPair | undefined;
+  re: RemoteKey | undefined;
+  rs: RemoteKey | undefined;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -58,9 +63,11 @@ const EMPTY = new Uint8Array(0);
  */
 export class HandshakeState {
   private ss: SymmetricState;
-  private e: KeyPair | undefined;
-  private re: Uint8Array | undefined;
-  private rs: Uint8Array | undefined;
+  // The ephemeral private key is an OpenSSL key object: it cannot be wiped from JavaScript, only dropped
+  // (OpenSSL clears it when the object is collected).
+  private e: X25519KeyPair | undefined;
+  private re: RemoteKey | undefined;
+  private rs: RemoteKey | undefined;
   private injectedE: Uint8Array | undefined;
   private index = 0; // the next message pattern of `pattern.messages`
   private busy = false;
@@ -78,7 +85,7 @@ export class HandshakeState {
     injectedE: Uint8Array | undefined,
   ) {
     this.ss = ss;
-    this.rs = rs;
+    this.rs = rs === undefined ? undefined : { bytes: rs, imported: undefined };
     this.injectedE = injectedE;
   }
 
@@ -167,7 +174,7 @@ export class HandshakeState {
 
   /** The peer's static public key (a copy), once known: in advance (IK, NK) or received (XX). */
   get remoteStaticPublicKey(): Uint8Array | undefined {
-    return this.rs === undefined ? undefined : Uint8Array.from(this.rs);
+    return this.rs === undefined ? undefined : Uint8Array.from(this.rs.bytes);
   }
 
   /**
@@ -178,7 +185,7 @@ export class HandshakeState {
   async writeMessage(payload: Uint8Array = EMPTY): Promise<Uint8Array> {
     this.enter('write');
     const w = this.working();
-    let fresh: KeyPair | undefined; // an ephemeral made by this attempt, wiped if the attempt fails
+    let fresh: X25519KeyPair | undefined; // an ephemeral made by this attempt
     try {
       if (payload.length > MAX_MESSAGE_LENGTH) {
         // Fail before any DH or hashing; the exact bound (tokens and tags included) is checked below.
@@ -189,9 +196,10 @@ export class HandshakeState {
         switch (token) {
           case 'e': {
             // e: e = GENERATE_KEYPAIR() (or the injected one); append e.public_key; MixHash(e.public_key)
-            const privateKey =
-              this.injectedE === undefined ? x25519.generatePrivateKey() : Uint8Array.from(this.injectedE);
-            fresh = { privateKey, publicKey: x25519.publicKey(privateKey) };
+            fresh =
+              this.injectedE === undefined
+                ? x25519.generateKeyPair()
+                : x25519.keyPairFromPrivateKey(this.injectedE);
             w.e = fresh;
             parts.push(fresh.publicKey);
             w.ss.mixHash(fresh.publicKey);
@@ -201,8 +209,10 @@ export class HandshakeState {
             // s: append EncryptAndHash(s.public_key)
             parts.push(w.ss.encryptAndHash(required(this.s, 's').publicKey));
             break;
-          default:
-            await this.mixDh(w, token);
+          default: {
+            const output = this.dh(w, token);
+            this.mixDh(w, output instanceof Uint8Array ? output : await output);
+          }
         }
       }
       // payload: append EncryptAndHash(payload)
@@ -217,7 +227,6 @@ export class HandshakeState {
       return message;
     } catch (error) {
       w.ss.destroy();
-      fresh?.privateKey.fill(0);
       throw error;
     } finally {
       this.busy = false;
@@ -241,9 +250,9 @@ export class HandshakeState {
           case 'e':
             // e: re = the next DHLEN bytes; MixHash(re.public_key)
             if (message.length - offset < DH_LEN) throw badMessage();
-            w.re = message.slice(offset, offset + DH_LEN);
+            w.re = { bytes: message.slice(offset, offset + DH_LEN), imported: undefined };
             offset += DH_LEN;
-            w.ss.mixHash(w.re);
+            w.ss.mixHash(w.re.bytes);
             break;
           case 's': {
             // s: rs = DecryptAndHash(the next DHLEN + 16 bytes if k is set, else DHLEN bytes)
@@ -251,12 +260,15 @@ export class HandshakeState {
             if (message.length - offset < length) throw badMessage();
             const ciphertext = message.subarray(offset, offset + length);
             const rs = w.ss.decryptAndHash(ciphertext);
-            w.rs = rs === ciphertext ? rs.slice() : rs; // without a key it is a view of the caller's bytes
+            // without a key it is a view of the caller's bytes
+            w.rs = { bytes: rs === ciphertext ? rs.slice() : rs, imported: undefined };
             offset += length;
             break;
           }
-          default:
-            await this.mixDh(w, token);
+          default: {
+            const output = this.dh(w, token);
+            this.mixDh(w, output instanceof Uint8Array ? output : await output);
+          }
         }
       }
       // payload: DecryptAndHash(the remaining bytes)
@@ -295,7 +307,6 @@ export class HandshakeState {
   /** Wipes every secret this state holds (for an abandoned handshake); it accepts no further steps. */
   destroy(): void {
     this.ss.destroy();
-    this.e?.privateKey.fill(0);
     this.e = undefined;
     this.clearInjectedE();
     this.index = this.pattern.messages.length;
@@ -319,7 +330,6 @@ export class HandshakeState {
   private commit(w: Working): void {
     this.ss.destroy();
     this.ss = w.ss;
-    if (this.e !== undefined && this.e !== w.e) this.e.privateKey.fill(0);
     this.e = w.e;
     this.re = w.re;
     this.rs = w.rs;
@@ -332,36 +342,47 @@ export class HandshakeState {
   }
 
   /**
-   * The DH tokens: MixKey(DH(local, remote)). "es" is DH(e, rs) for the initiator and DH(s, re) for the
-   * responder, "se" the mirror image: the first letter names the initiator's key (spec 7.1).
+   * The DH of a DH token. "es" is DH(e, rs) for the initiator and DH(s, re) for the responder, "se" the
+   * mirror image: the first letter names the initiator's key (spec 7.1). Synchronous but for a static key
+   * whose DH answers asynchronously (a vault's), so an in-memory handshake never waits for a promise.
    */
-  private async mixDh(w: Working, token: Exclude<Token, 'e' | 's'>): Promise<void> {
-    let output: Uint8Array;
+  private dh(w: Working, token: Exclude<Token, 'e' | 's'>): Uint8Array | Promise<Uint8Array> {
     switch (token) {
       case 'ee':
         // ee: MixKey(DH(e, re))
-        output = x25519.dh(required(w.e, 'e').privateKey, required(w.re, 're'));
-        break;
+        return x25519.dh(required(w.e, 'e').privateKey, imported(required(w.re, 're')));
       case 'es':
         // es: MixKey(DH(e, rs)) if initiator, MixKey(DH(s, re)) if responder
-        output = this.initiator
-          ? x25519.dh(required(w.e, 'e').privateKey, required(w.rs, 'rs'))
-          : await required(this.s, 's').dh(required(w.re, 're'));
-        break;
+        return this.initiator
+          ? x25519.dh(required(w.e, 'e').privateKey, imported(required(w.rs, 'rs')))
+          : this.staticDh(required(w.re, 're'));
       case 'se':
         // se: MixKey(DH(s, re)) if initiator, MixKey(DH(e, rs)) if responder
-        output = this.initiator
-          ? await required(this.s, 's').dh(required(w.re, 're'))
-          : x25519.dh(required(w.e, 'e').privateKey, required(w.rs, 'rs'));
-        break;
+        return this.initiator
+          ? this.staticDh(required(w.re, 're'))
+          : x25519.dh(required(w.e, 'e').privateKey, imported(required(w.rs, 'rs')));
       case 'ss':
         // ss: MixKey(DH(s, rs))
-        output = await required(this.s, 's').dh(required(w.rs, 'rs'));
-        break;
+        return this.staticDh(required(w.rs, 'rs'));
     }
+  }
+
+  /** DH(s, remote): with the remote key object when s is in memory, else through the key's own `dh`. */
+  private staticDh(remote: RemoteKey): Uint8Array | Promise<Uint8Array> {
+    const s = required(this.s, 's');
+    return s instanceof InMemoryStaticKey ? s.dhWithKey(imported(remote)) : s.dh(remote.bytes);
+  }
+
+  /** MixKey(dh output), then wipe the output. */
+  private mixDh(w: Working, output: Uint8Array): void {
     w.ss.mixKey(output);
     output.fill(0);
   }
+}
+
+/** The key object of a remote public key, imported once. */
+function imported(remote: RemoteKey): KeyObject {
+  return (remote.imported ??= x25519.importPublicKey(remote.bytes));
 }
 
 /** Whether this side's static key occurs in the pattern: sent, pre-known by the peer, or in a DH. */

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { NoiseError } from './errors';
+import { HmacSha256, Sha256 } from './sha256';
 
 /** The Noise hash names this implementation speaks. */
 export type HashName = 'SHA256' | 'SHA512' | 'BLAKE2b' | 'BLAKE2s';
@@ -16,6 +17,23 @@ export interface HashFunction {
   hash(...parts: Uint8Array[]): Uint8Array;
   /** HMAC-HASH(key, parts[0] || parts[1] || ...). */
   hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
+  /**
+   * HKDF(chaining_key, input_key_material, 2) of spec section 4.3: temp_key = HMAC(ck, ikm);
+   * output1 = HMAC(temp_key, 0x01); output2 = HMAC(temp_key, output1 || 0x02). HASHLEN bytes each.
+   */
+  hkdf(ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array];
+}
+
+const ONE = Uint8Array.of(0x01);
+const TWO = Uint8Array.of(0x02);
+
+/** HKDF with two outputs from the hash function's HMAC. */
+function hkdfFromHmac(hmac: HashFunction['hmac'], ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array] {
+  const tempKey = hmac(ck, ikm);
+  const output1 = hmac(tempKey, ONE);
+  const output2 = hmac(tempKey, output1, TWO);
+  tempKey.fill(0);
+  return [output1, output2];
 }
 
 // node:crypto digest names. HMAC over them is plain RFC 2104 with OpenSSL's block size for the digest (64
@@ -30,6 +48,11 @@ const nodeNames: Record<HashName, string> = {
 
 function nodeHash(name: HashName, hashLen: number): HashFunction {
   const algorithm = nodeNames[name];
+  const hmac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => {
+    const mac = createHmac(algorithm, key);
+    for (const part of parts) mac.update(part);
+    return mac.digest();
+  };
   return {
     name,
     hashLen,
@@ -38,16 +61,50 @@ function nodeHash(name: HashName, hashLen: number): HashFunction {
       for (const part of parts) hash.update(part);
       return hash.digest();
     },
-    hmac(key, ...parts) {
-      const hmac = createHmac(algorithm, key);
-      for (const part of parts) hmac.update(part);
-      return hmac.digest();
+    hmac,
+    hkdf: (ck, ikm) => hkdfFromHmac(hmac, ck, ikm),
+  };
+}
+
+/**
+ * SHA256 through the reusable implementation of ./sha256: no native object built per call (node:crypto's
+ * `createHash`/`createHmac` cost ~7 µs each for a handshake's 64-byte inputs, this ~2-5), and HKDF keys
+ * its temporary HMAC key once for both outputs. Synchronous and not re-entrant, like everything here.
+ */
+function sha256(): HashFunction {
+  const sha = new Sha256();
+  const mac = new HmacSha256();
+  const tempKey = new Uint8Array(32);
+  const hmac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => {
+    const out = new Uint8Array(32);
+    mac.setKey(key).macInto(parts, out);
+    mac.clear();
+    return out;
+  };
+  return {
+    name: 'SHA256',
+    hashLen: 32,
+    hash(...parts) {
+      sha.reset();
+      for (const part of parts) sha.update(part);
+      return sha.digest();
+    },
+    hmac,
+    hkdf(ck, ikm) {
+      mac.setKey(ck).macInto([ikm], tempKey);
+      const output1 = new Uint8Array(32);
+      const output2 = new Uint8Array(32);
+      mac.setKey(tempKey).macInto([ONE], output1);
+      mac.macInto([output1, TWO], output2);
+      mac.clear();
+      tempKey.fill(0);
+      return [output1, output2];
     },
   };
 }
 
 const hashes: Record<HashName, HashFunction> = {
-  SHA256: nodeHash('SHA256', 32),
+  SHA256: sha256(),
   SHA512: nodeHash('SHA512', 64),
   BLAKE2b: nodeHash('BLAKE2b', 64),
   BLAKE2s: nodeHash('BLAKE2s', 32),

@@ -5,8 +5,6 @@ import { HashFunction } from './hash-functions';
 
 const KEY_LENGTH = 32;
 const EMPTY = new Uint8Array(0);
-const ONE = Uint8Array.of(0x01);
-const TWO = Uint8Array.of(0x02);
 
 /**
  * A Noise SymmetricState (spec section 5.2): the chaining key `ck`, the handshake hash `h`, and the
@@ -57,7 +55,7 @@ export class SymmetricState {
 
   /** MixKey(ikm): ck, temp_k = HKDF(ck, ikm, 2); InitializeKey(temp_k truncated to 32 bytes). */
   mixKey(ikm: Uint8Array): void {
-    const [ck, tempK] = hkdf(this.hash, this.ck, ikm);
+    const [ck, tempK] = this.hash.hkdf(this.ck, ikm);
     this.ck.fill(0);
     this.ck = ck;
     this.cipherState.initializeKey(tempK.subarray(0, KEY_LENGTH)); // it keeps a copy
@@ -88,7 +86,7 @@ export class SymmetricState {
    * The initiator sends with c1, the responder with c2.
    */
   split(): [CipherState, CipherState] {
-    const [tempK1, tempK2] = hkdf(this.hash, this.ck, EMPTY);
+    const [tempK1, tempK2] = this.hash.hkdf(this.ck, EMPTY);
     const cipher = this.cipherState.cipher;
     const c1 = new CipherState(cipher, tempK1.subarray(0, KEY_LENGTH));
     const c2 = new CipherState(cipher, tempK2.subarray(0, KEY_LENGTH));
@@ -108,16 +106,4 @@ export class SymmetricState {
     this.ck.fill(0);
     this.cipherState.destroy();
   }
-}
-
-/**
- * HKDF(chaining_key, input_key_material, 2) of spec section 4.3: temp_key = HMAC(ck, ikm);
- * output1 = HMAC(temp_key, 0x01); output2 = HMAC(temp_key, output1 || 0x02). HASHLEN bytes each.
- */
-function hkdf(hash: HashFunction, ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array] {
-  const tempKey = hash.hmac(ck, ikm);
-  const output1 = hash.hmac(tempKey, ONE);
-  const output2 = hash.hmac(tempKey, output1, TWO);
-  tempKey.fill(0);
-  return [output1, output2];
 }
