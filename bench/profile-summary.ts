@@ -1,7 +1,9 @@
 /**
- * Where a CPU profile's time went, as text: `npx ts-node bench/profile-summary.ts <file.cpuprofile> [top]`.
- * Prints the share of samples by area (each src/ layer, node internals, GC, idle) and the functions with
- * the most self time and the most inclusive time. For the profiles of `BENCH_CPU_PROF=<dir> npm run bench
+ * Where a CPU profile's time went, as text: `npx ts-node bench/profile-summary.ts <file.cpuprofile> [top]
+ * [focus]`. Prints the share of samples by area (each src/ layer, node internals, GC, idle) and the
+ * functions with the most self time and the most inclusive time. With `focus` (the start of a function's
+ * label, e.g. `main bench/noise-handshakes.ts`), only the samples under that function count, so start-up
+ * (ts-node compiling) stays out of the shares. For the profiles of `BENCH_CPU_PROF=<dir> npm run bench
  * -- hub` (see bench/README.md), or of any `node --cpu-prof` run.
  */
 import { readFileSync } from 'node:fs';
@@ -45,13 +47,24 @@ function percent(part: number, total: number): string {
 }
 
 function main(): void {
-  const [file, topArg] = process.argv.slice(2);
-  if (file === undefined) throw new Error('usage: profile-summary <file.cpuprofile> [top]');
+  const [file, topArg, focus] = process.argv.slice(2);
+  if (file === undefined) throw new Error('usage: profile-summary <file.cpuprofile> [top] [focus]');
   const top = Number(topArg ?? 25);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  // With a focus, only the nodes at or below a function whose label starts with it.
+  const kept = new Set<number>();
+  const keep = (id: number, inside: boolean): void => {
+    const node = byId.get(id)!;
+    const now = inside || focus === undefined || label(node).startsWith(focus);
+    if (now) kept.add(id);
+    for (const child of node.children ?? []) keep(child, now);
+  };
+  keep(profile.nodes[0]!.id, false);
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    if (kept.has(id)) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const total = [...self.values()].reduce((a, b) => a + b, 0);
 
   const areas = new Map<string, number>();
@@ -81,7 +94,9 @@ function main(): void {
       console.log(`${percent(time, total)}  ${name}`);
     }
   };
-  console.log(`${file}: ${(total / 1e6).toFixed(1)} s sampled`);
+  console.log(
+    `${file}: ${(total / 1e6).toFixed(1)} s sampled${focus === undefined ? '' : ` under ${focus}`}`,
+  );
   print('by area (self time)', areas, 20);
   print('functions by self time', selfByLabel, top);
   inclusive.delete(label(profile.nodes[0]!));

@@ -287,8 +287,8 @@ export class HandshakeState {
 
   /**
    * Split() (spec 5.2), oriented for this side: the initiator sends with c1 and receives with c2, the
-   * responder the reverse. Callable once, after the last message; it wipes the handshake's secrets (ck, k,
-   * the ephemeral private key). Throws `OUT_OF_TURN` before completion or when called again.
+   * responder the reverse. Callable once, after the last message; it wipes the handshake's secrets (ck, k)
+   * and drops the ephemeral private key. Throws `OUT_OF_TURN` before completion or when called again.
    */
   split(): TransportCiphers {
     if (this.finished || this.busy || !this.isComplete) {
@@ -304,7 +304,10 @@ export class HandshakeState {
     return this.initiator ? { send: c1, receive: c2 } : { send: c2, receive: c1 };
   }
 
-  /** Wipes every secret this state holds (for an abandoned handshake); it accepts no further steps. */
+  /**
+   * Wipes every secret this state holds (for an abandoned handshake) and drops the ephemeral key object;
+   * it accepts no further steps.
+   */
   destroy(): void {
     this.ss.destroy();
     this.e = undefined;
