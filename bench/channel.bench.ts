@@ -18,7 +18,7 @@ import {
   type SecureChannel,
 } from '../src';
 import { HandshakeState, generateStaticKey, type NoiseStaticKey } from '../src/noise';
-import { sodiumReady } from '../src/vault/sodium';
+import { sodiumReady } from '../src/crypto/sodium';
 import { withoutBindingCache } from './binding-cache';
 import { aeadThroughput, cipherStateAead, libsodiumAead, nodeAead, type Aead } from './baselines/aead';
 import { checkFloorInterop, floorHandshake, floorKeyPair, type FloorKeyPair } from './baselines/noise-floor';

@@ -7,7 +7,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, KeyObject, randomBytes } from 'node:crypto';
 import { CipherState } from '../src/noise';
 import { cipherFunction } from '../src/noise/cipher-functions';
-import { sodiumReady } from '../src/vault/sodium';
+import { sodiumReady } from '../src/crypto/sodium';
 
 type Seal = (nonce: Uint8Array, ad: Uint8Array, pt: Uint8Array) => Uint8Array;
 type Open = (nonce: Uint8Array, ad: Uint8Array, ct: Uint8Array) => Uint8Array;

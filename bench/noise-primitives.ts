@@ -15,7 +15,7 @@ import {
   generateKeyPairSync,
   randomBytes,
 } from 'node:crypto';
-import { sodiumReady } from '../src/vault/sodium';
+import { sodiumReady } from '../src/crypto/sodium';
 
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');

@@ -6,7 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { CipherState, MAX_PLAINTEXT_LENGTH, TAG_LENGTH, cipherFunction } from '../../src/noise';
-import { sodium } from '../../src/vault/sodium';
+import { sodium } from '../../src/crypto/sodium';
 import { startClock, type ClockKind } from '../harness';
 
 /** ENCRYPT and DECRYPT of one ChaChaPoly message at nonce `n`; `open` throws if it does not authenticate. */

@@ -32,7 +32,7 @@ import type { Context } from '../../src/node/context';
 import { silentLogger } from '../../src/node/logger';
 import { CipherState, HandshakeState, parseProtocolName } from '../../src/noise';
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
-import { sodium, sodiumReady } from '../../src/vault/sodium';
+import { sodium, sodiumReady } from '../../src/crypto/sodium';
 import { ALLOCATION_SLACK, measureAllocations } from './allocation-meter';
 import { bodyArb, sameBody, transportMessageArb } from './core';
 import { applyMutations, mutatedArb, mutationArb, noiseArb, type Mutation } from './mutate';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { HandshakeState, generateStaticKey, parseProtocolName, type NoiseStaticKey } from '../../src/noise';
-import { sodiumReady } from '../../src/vault/sodium';
+import { sodiumReady } from '../../src/crypto/sodium';
 import { applyMutations, mutationArb, noiseArb, type Mutation } from './mutate';
 import {
   check,

@@ -14,7 +14,7 @@ import {
   type StoredKey,
 } from '../../src/vault/file-format';
 import { FileVault } from '../../src/vault/file-vault';
-import { sodium, sodiumReady } from '../../src/vault/sodium';
+import { sodium, sodiumReady } from '../../src/crypto/sodium';
 import { ALLOCATION_SLACK, measureAllocations } from './allocation-meter';
 import { INTERESTING_INTEGERS, mutatedArb, mutationArb, applyMutations, noiseArb } from './mutate';
 import {

@@ -1,6 +1,5 @@
-import type { KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
-import { sodiumReady } from '../vault/sodium';
+import { nodeCrypto, sodiumReady, type CryptoBackend, type X25519Key, type X25519KeyPair } from '../crypto';
 import { TAG_LENGTH } from './cipher-functions';
 import { CipherState, MAX_MESSAGE_LENGTH } from './cipher-state';
 import { NoiseError } from './errors';
@@ -8,7 +7,7 @@ import { HandshakePattern, Token } from './handshake-patterns';
 import { DEFAULT_PROTOCOL_NAME, parseProtocolName } from './protocol-name';
 import { InMemoryStaticKey, NoiseStaticKey } from './static-key';
 import { SymmetricState } from './symmetric-state';
-import { DH_LEN, x25519, type X25519KeyPair } from './x25519';
+import { DH_LEN, x25519 } from './x25519';
 
 /** What a handshake is built from. */
 export interface HandshakeOptions {
@@ -24,6 +23,8 @@ export interface HandshakeOptions {
   readonly rs?: Uint8Array;
   /** The ephemeral private key to use instead of a fresh random one: for test vectors only. */
   readonly e?: Uint8Array;
+  /** The primitives to run on; default Node's (`nodeCrypto`). */
+  readonly crypto?: CryptoBackend;
 }
 
 /** Who acts next: this side writes, this side reads, or the handshake is over (call `split()`). */
@@ -41,7 +42,7 @@ export interface TransportCiphers {
  */
 interface RemoteKey {
   readonly bytes: Uint8Array;
-  imported: KeyObject | undefined;
+  imported: X25519Key | undefined;
 }
 
 /** The mutable part of a handshake, worked on as a copy and committed only when a message succeeds. */
@@ -63,8 +64,8 @@ const EMPTY = new Uint8Array(0);
  */
 export class HandshakeState {
   private ss: SymmetricState;
-  // The ephemeral private key is an OpenSSL key object: it cannot be wiped from JavaScript, only dropped
-  // (OpenSSL clears it when the object is collected).
+  // The ephemeral private key is held by the backend (Node's: an OpenSSL key object): it cannot be wiped
+  // from JavaScript, only dropped (OpenSSL clears it when the object is collected).
   private e: X25519KeyPair | undefined;
   private re: RemoteKey | undefined;
   private rs: RemoteKey | undefined;
@@ -79,6 +80,7 @@ export class HandshakeState {
     /** Whether this side sent the first message. */
     readonly initiator: boolean,
     private readonly pattern: HandshakePattern,
+    private readonly crypto: CryptoBackend,
     ss: SymmetricState,
     private readonly s: NoiseStaticKey | undefined,
     rs: Uint8Array | undefined,
@@ -110,7 +112,8 @@ export class HandshakeState {
    */
   static async create(options: HandshakeOptions): Promise<HandshakeState> {
     await sodiumReady();
-    const protocol = parseProtocolName(options.protocolName ?? DEFAULT_PROTOCOL_NAME);
+    const crypto = options.crypto ?? nodeCrypto;
+    const protocol = parseProtocolName(options.protocolName ?? DEFAULT_PROTOCOL_NAME, crypto);
     const { pattern } = protocol;
     const { initiator, s, rs, e } = options;
 
@@ -149,6 +152,7 @@ export class HandshakeState {
       protocol.name,
       initiator,
       pattern,
+      crypto,
       ss,
       s,
       rs === undefined ? undefined : Uint8Array.from(rs),
@@ -198,8 +202,8 @@ export class HandshakeState {
             // e: e = GENERATE_KEYPAIR() (or the injected one); append e.public_key; MixHash(e.public_key)
             fresh =
               this.injectedE === undefined
-                ? x25519.generateKeyPair()
-                : x25519.keyPairFromPrivateKey(this.injectedE);
+                ? x25519.generateKeyPair(this.crypto)
+                : x25519.keyPairFromPrivateKey(this.crypto, this.injectedE);
             w.e = fresh;
             parts.push(fresh.publicKey);
             w.ss.mixHash(fresh.publicKey);
@@ -353,17 +357,17 @@ export class HandshakeState {
     switch (token) {
       case 'ee':
         // ee: MixKey(DH(e, re))
-        return x25519.dh(required(w.e, 'e').privateKey, imported(required(w.re, 're')));
+        return x25519.dh(this.crypto, required(w.e, 'e').privateKey, this.imported(required(w.re, 're')));
       case 'es':
         // es: MixKey(DH(e, rs)) if initiator, MixKey(DH(s, re)) if responder
         return this.initiator
-          ? x25519.dh(required(w.e, 'e').privateKey, imported(required(w.rs, 'rs')))
+          ? x25519.dh(this.crypto, required(w.e, 'e').privateKey, this.imported(required(w.rs, 'rs')))
           : this.staticDh(required(w.re, 're'));
       case 'se':
         // se: MixKey(DH(s, re)) if initiator, MixKey(DH(e, rs)) if responder
         return this.initiator
           ? this.staticDh(required(w.re, 're'))
-          : x25519.dh(required(w.e, 'e').privateKey, imported(required(w.rs, 'rs')));
+          : x25519.dh(this.crypto, required(w.e, 'e').privateKey, this.imported(required(w.rs, 'rs')));
       case 'ss':
         // ss: MixKey(DH(s, rs))
         return this.staticDh(required(w.rs, 'rs'));
@@ -373,7 +377,14 @@ export class HandshakeState {
   /** DH(s, remote): with the remote key object when s is in memory, else through the key's own `dh`. */
   private staticDh(remote: RemoteKey): Uint8Array | Promise<Uint8Array> {
     const s = required(this.s, 's');
-    return s instanceof InMemoryStaticKey ? s.dhWithKey(imported(remote)) : s.dh(remote.bytes);
+    return s instanceof InMemoryStaticKey && s.crypto === this.crypto
+      ? s.dhWithKey(this.imported(remote))
+      : s.dh(remote.bytes);
+  }
+
+  /** The backend's form of a remote public key, imported once. */
+  private imported(remote: RemoteKey): X25519Key {
+    return (remote.imported ??= x25519.importPublicKey(this.crypto, remote.bytes));
   }
 
   /** MixKey(dh output), then wipe the output. */
@@ -381,11 +392,6 @@ export class HandshakeState {
     w.ss.mixKey(output);
     output.fill(0);
   }
-}
-
-/** The key object of a remote public key, imported once. */
-function imported(remote: RemoteKey): KeyObject {
-  return (remote.imported ??= x25519.importPublicKey(remote.bytes));
 }
 
 /** Whether this side's static key occurs in the pattern: sent, pre-known by the peer, or in a DH. */

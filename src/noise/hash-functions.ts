@@ -1,6 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
+import { nodeCrypto, type CryptoBackend, type HashAlgorithm } from '../crypto';
 import { NoiseError } from './errors';
-import { HmacSha256, Sha256 } from './sha256';
 
 /** The Noise hash names this implementation speaks. */
 export type HashName = 'SHA256' | 'SHA512' | 'BLAKE2b' | 'BLAKE2s';
@@ -24,97 +23,30 @@ export interface HashFunction {
   hkdf(ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array];
 }
 
-const ONE = Uint8Array.of(0x01);
-const TWO = Uint8Array.of(0x02);
-
-/** HKDF with two outputs from the hash function's HMAC. */
-function hkdfFromHmac(hmac: HashFunction['hmac'], ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array] {
-  const tempKey = hmac(ck, ikm);
-  const output1 = hmac(tempKey, ONE);
-  const output2 = hmac(tempKey, output1, TWO);
-  tempKey.fill(0);
-  return [output1, output2];
-}
-
-// node:crypto digest names. HMAC over them is plain RFC 2104 with OpenSSL's block size for the digest (64
-// for sha256/blake2s256, 128 for sha512/blake2b512), exactly what Noise asks for; BLAKE2's own keyed mode
-// would give different bytes and must not be used.
-const nodeNames: Record<HashName, string> = {
+// The crypto layer's name of each Noise hash. Its HMAC is plain RFC 2104 with the hash's block length,
+// what Noise asks for (for BLAKE2 too: BLAKE2's own keyed mode would give different bytes).
+const algorithms: Record<HashName, HashAlgorithm> = {
   SHA256: 'sha256',
   SHA512: 'sha512',
-  BLAKE2b: 'blake2b512',
-  BLAKE2s: 'blake2s256',
+  BLAKE2b: 'blake2b',
+  BLAKE2s: 'blake2s',
 };
-
-function nodeHash(name: HashName, hashLen: number): HashFunction {
-  const algorithm = nodeNames[name];
-  const hmac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => {
-    const mac = createHmac(algorithm, key);
-    for (const part of parts) mac.update(part);
-    return mac.digest();
-  };
-  return {
-    name,
-    hashLen,
-    hash(...parts) {
-      const hash = createHash(algorithm);
-      for (const part of parts) hash.update(part);
-      return hash.digest();
-    },
-    hmac,
-    hkdf: (ck, ikm) => hkdfFromHmac(hmac, ck, ikm),
-  };
-}
 
 /**
- * SHA256 through the reusable implementation of ./sha256: no native object built per call (node:crypto's
- * `createHash`/`createHmac` cost ~7 µs each for a handshake's 64-byte inputs, this ~2-5), and HKDF keys
- * its temporary HMAC key once for both outputs. Synchronous and not re-entrant, like everything here.
+ * The hash function for a Noise hash name over `crypto` (default Node's, whose SHA256 is the reusable
+ * TypeScript one: no native object per call); throws `UNSUPPORTED_PROTOCOL` for any other name.
  */
-function sha256(): HashFunction {
-  const sha = new Sha256();
-  const mac = new HmacSha256();
-  const tempKey = new Uint8Array(32);
-  const hmac = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => {
-    const out = new Uint8Array(32);
-    mac.setKey(key).macInto(parts, out);
-    mac.clear();
-    return out;
-  };
-  return {
-    name: 'SHA256',
-    hashLen: 32,
-    hash(...parts) {
-      sha.reset();
-      for (const part of parts) sha.update(part);
-      return sha.digest();
-    },
-    hmac,
-    hkdf(ck, ikm) {
-      mac.setKey(ck).macInto([ikm], tempKey);
-      const output1 = new Uint8Array(32);
-      const output2 = new Uint8Array(32);
-      mac.setKey(tempKey).macInto([ONE], output1);
-      mac.macInto([output1, TWO], output2);
-      mac.clear();
-      tempKey.fill(0);
-      return [output1, output2];
-    },
-  };
-}
-
-const hashes: Record<HashName, HashFunction> = {
-  SHA256: sha256(),
-  SHA512: nodeHash('SHA512', 64),
-  BLAKE2b: nodeHash('BLAKE2b', 64),
-  BLAKE2s: nodeHash('BLAKE2s', 32),
-};
-
-/** The hash function for a Noise hash name; throws `UNSUPPORTED_PROTOCOL` for any other name. */
-export function hashFunction(name: string): HashFunction {
-  const hash = Object.hasOwn(hashes, name) ? hashes[name as HashName] : undefined;
-  if (hash === undefined) {
+export function hashFunction(name: string, crypto: CryptoBackend = nodeCrypto): HashFunction {
+  const algorithm = Object.hasOwn(algorithms, name) ? algorithms[name as HashName] : undefined;
+  if (algorithm === undefined) {
     throw new NoiseError('UNSUPPORTED_PROTOCOL', `unsupported Noise hash function: ${name}`);
   }
-  return hash;
+  const hasher = crypto.hasher(algorithm);
+  return {
+    name: name as HashName,
+    hashLen: hasher.length,
+    hash: (...parts) => hasher.hash(...parts),
+    hmac: (key, ...parts) => hasher.hmac(key, ...parts),
+    hkdf: (ck, ikm) => hasher.hkdf2(ck, ikm),
+  };
 }

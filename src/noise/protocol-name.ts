@@ -1,3 +1,4 @@
+import { nodeCrypto, type CryptoBackend } from '../crypto';
 import { CipherFunction, cipherFunction } from './cipher-functions';
 import { NoiseError } from './errors';
 import { HandshakePattern, handshakePattern } from './handshake-patterns';
@@ -18,9 +19,9 @@ export interface NoiseProtocol {
 /**
  * Parses `Noise_<pattern>_<dh>_<cipher>_<hash>` (spec section 8): patterns XX, IK, NK; DH 25519; ciphers
  * ChaChaPoly, AESGCM; hashes SHA256, SHA512, BLAKE2b, BLAKE2s. Anything else, modifiers such as psk0 or
- * fallback included, throws `UNSUPPORTED_PROTOCOL`.
+ * fallback included, throws `UNSUPPORTED_PROTOCOL`. The functions run on `crypto` (default Node's backend).
  */
-export function parseProtocolName(name: string): NoiseProtocol {
+export function parseProtocolName(name: string, crypto: CryptoBackend = nodeCrypto): NoiseProtocol {
   const parts = name.split('_');
   if (parts.length !== 5 || parts[0] !== 'Noise') {
     throw new NoiseError('UNSUPPORTED_PROTOCOL', `not a Noise protocol name: ${name}`);
@@ -33,7 +34,7 @@ export function parseProtocolName(name: string): NoiseProtocol {
     name,
     pattern: handshakePattern(pattern),
     dh,
-    cipher: cipherFunction(cipher),
-    hash: hashFunction(hash),
+    cipher: cipherFunction(cipher, crypto),
+    hash: hashFunction(hash, crypto),
   };
 }

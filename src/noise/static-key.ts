@@ -1,7 +1,6 @@
-import type { KeyObject } from 'node:crypto';
-import { sodiumReady } from '../vault/sodium';
+import { nodeCrypto, sodiumReady, type CryptoBackend, type X25519Key } from '../crypto';
 import type { KeyId, Vault } from '../vault/vault';
-import { x25519, type X25519KeyPair } from './x25519';
+import { x25519 } from './x25519';
 
 /**
  * A long-term X25519 key as the handshake sees it: the public half, and DH with it. The private half stays
@@ -14,26 +13,34 @@ export interface NoiseStaticKey {
 }
 
 /**
- * A static key held in this process as a node:crypto key object. Besides `dh` it offers `dhWithKey`, which
- * takes the peer's public key already imported: the handshake imports each received key once (~44 µs) and
- * uses it for every DH it appears in, its own and this key's.
+ * A static key held in this process by a crypto backend (Node's: a node:crypto key object). Besides `dh` it
+ * offers `dhWithKey`, which takes the peer's public key already imported by the same backend: the handshake
+ * imports each received key once (~44 µs) and uses it for every DH it appears in, its own and this key's.
  */
 export class InMemoryStaticKey implements NoiseStaticKey {
   readonly publicKey: Uint8Array;
-  private readonly privateKey: KeyObject;
+  private readonly privateKey: X25519Key;
 
-  constructor(pair: X25519KeyPair) {
+  constructor(
+    /** The backend that holds the private key. */
+    readonly crypto: CryptoBackend,
+    privateKey: Uint8Array | undefined,
+  ) {
+    const pair =
+      privateKey === undefined
+        ? x25519.generateKeyPair(crypto)
+        : x25519.keyPairFromPrivateKey(crypto, privateKey);
     this.publicKey = pair.publicKey;
     this.privateKey = pair.privateKey;
   }
 
   dh(peerPublicKey: Uint8Array): Uint8Array {
-    return x25519.dh(this.privateKey, x25519.importPublicKey(peerPublicKey));
+    return x25519.dh(this.crypto, this.privateKey, x25519.importPublicKey(this.crypto, peerPublicKey));
   }
 
-  /** DH with a peer public key imported by `x25519.importPublicKey`. */
-  dhWithKey(peerPublicKey: KeyObject): Uint8Array {
-    return x25519.dh(this.privateKey, peerPublicKey);
+  /** DH with a peer public key imported by this key's backend (`x25519.importPublicKey`). */
+  dhWithKey(peerPublicKey: X25519Key): Uint8Array {
+    return x25519.dh(this.crypto, this.privateKey, peerPublicKey);
   }
 }
 
@@ -43,13 +50,13 @@ export class InMemoryStaticKey implements NoiseStaticKey {
  */
 export async function staticKeyFromPrivateKey(privateKey: Uint8Array): Promise<NoiseStaticKey> {
   await sodiumReady(); // as before: a caller may go on to use a CipherState directly
-  return new InMemoryStaticKey(x25519.keyPairFromPrivateKey(privateKey));
+  return new InMemoryStaticKey(nodeCrypto, privateKey);
 }
 
 /** A fresh random static key held in memory, for tests and short-lived peers. */
 export async function generateStaticKey(): Promise<NoiseStaticKey> {
   await sodiumReady();
-  return new InMemoryStaticKey(x25519.generateKeyPair());
+  return new InMemoryStaticKey(nodeCrypto, undefined);
 }
 
 /** A static key served by a vault: DH runs inside the vault on the X25519 key `id`. */

@@ -4,7 +4,7 @@
  */
 import { VaultError } from './errors';
 import { SECRET_LENGTH } from './key-store';
-import { sodium } from './sodium';
+import { sodium } from '../crypto/sodium';
 import type { KeyId, KeyType } from './vault';
 
 /** Argon2id cost parameters (libsodium's opslimit, and memlimit in bytes). */

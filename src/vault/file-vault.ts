@@ -64,7 +64,7 @@ import {
 import { FileLock } from './file-lock';
 import { KeyStore, entryFromSecret, keyInfo, wipeEntry, type KeyEntry } from './key-store';
 import { StatelessVault } from './stateless-vault';
-import { sodium, sodiumReady } from './sodium';
+import { sodium, sodiumReady } from '../crypto/sodium';
 import { homeVault, type VaultHomeOptions } from './vault-home';
 import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
 

@@ -1,6 +1,6 @@
 import { KeyStore, keyInfo } from './key-store';
 import { StatelessVault } from './stateless-vault';
-import { sodiumReady } from './sodium';
+import { sodiumReady } from '../crypto/sodium';
 import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
 
 /**

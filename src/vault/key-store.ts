@@ -5,7 +5,7 @@
  */
 import { inspect } from 'node:util';
 import { VaultError } from './errors';
-import { sodium } from './sodium';
+import { sodium } from '../crypto/sodium';
 import type { KeyId, KeyInfo, KeyType } from './vault';
 
 /** Length of every key's persisted secret (X25519 scalar, Ed25519 seed) and of every public key. */

@@ -1,11 +1,11 @@
 /**
- * The stateless primitives every vault offers (hash, HKDF, AEAD, Ed25519 verify). They use no stored secret,
- * so both vault implementations share this one copy. Callers must have awaited `sodiumReady()`.
+ * The stateless primitives every vault offers (hash, HKDF, AEAD, Ed25519 verify), over the crypto layer:
+ * they use no stored secret, so both vault implementations share this one copy. This file adds the
+ * vault's argument checks and errors. Callers must have awaited `sodiumReady()`.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
+import { aeads, hashers, hkdf as cryptoHkdf, type AeadAlgorithm, type HashAlgorithm } from '../crypto';
+import { sodium } from '../crypto/sodium';
 import { VaultError } from './errors';
-import { sodium } from './sodium';
-import type { AeadAlgorithm, HashAlgorithm } from './vault';
 
 /** AEAD key, nonce and tag lengths (both algorithms: 256-bit key, 96-bit nonce, 128-bit tag). */
 export const AEAD_KEY_LENGTH = 32;
@@ -20,37 +20,14 @@ export const HASH_LENGTH: Readonly<Record<HashAlgorithm, number>> = {
   blake2s: 32,
 };
 
-// OpenSSL names for HMAC. HMAC-BLAKE2 here is the plain RFC 2104 construction over BLAKE2b-512 (128-byte
-// block) and BLAKE2s-256 (64-byte block), which is what the Noise specification's HASH/HMAC pair uses.
-const NODE_DIGEST: Readonly<Record<HashAlgorithm, string>> = {
-  sha256: 'sha256',
-  sha512: 'sha512',
-  blake2b: 'blake2b512',
-  blake2s: 'blake2s256',
-};
-
-/** A hash of `data`: SHA-256/512 and BLAKE2b-512 from libsodium, BLAKE2s-256 from node:crypto. */
+/** A hash of `data`. */
 export function hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array {
-  switch (algorithm) {
-    case 'sha256':
-      return sodium().crypto_hash_sha256(data);
-    case 'sha512':
-      return sodium().crypto_hash_sha512(data);
-    case 'blake2b':
-      return sodium().crypto_generichash(HASH_LENGTH.blake2b, data, null);
-    case 'blake2s':
-      return copyOut(createHash(NODE_DIGEST.blake2s).update(data).digest());
-    default:
-      throw unknownAlgorithm(algorithm);
-  }
+  return hasher(algorithm).hash(data);
 }
 
 /** HMAC of `data` under `key` (any key length). */
 export function hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
-  if (!(algorithm in NODE_DIGEST)) {
-    throw unknownAlgorithm(algorithm);
-  }
-  return copyOut(createHmac(NODE_DIGEST[algorithm], key).update(data).digest());
+  return hasher(algorithm).hmac(key, data);
 }
 
 /**
@@ -64,31 +41,12 @@ export function hkdf(
   info: Uint8Array,
   length: number,
 ): Uint8Array {
-  const hashLength = HASH_LENGTH[algorithm];
-  if (hashLength === undefined) {
-    throw unknownAlgorithm(algorithm);
-  }
+  const h = hasher(algorithm);
   // RFC 5869 section 2.3: L <= 255 * HashLen, since the block counter is a single octet.
-  if (!Number.isInteger(length) || length < 0 || length > 255 * hashLength) {
-    throw new VaultError('INVALID_ARGUMENT', `HKDF length must be an integer in [0, ${255 * hashLength}]`);
+  if (!Number.isInteger(length) || length < 0 || length > 255 * h.length) {
+    throw new VaultError('INVALID_ARGUMENT', `HKDF length must be an integer in [0, ${255 * h.length}]`);
   }
-  const prk = hmac(algorithm, salt.length === 0 ? new Uint8Array(hashLength) : salt, ikm);
-  const okm = new Uint8Array(length);
-  let previous: Uint8Array = new Uint8Array(0);
-  for (let i = 1, offset = 0; offset < length; i++) {
-    const input = new Uint8Array(previous.length + info.length + 1);
-    input.set(previous, 0);
-    input.set(info, previous.length);
-    input[input.length - 1] = i;
-    sodium().memzero(previous);
-    previous = hmac(algorithm, prk, input);
-    sodium().memzero(input);
-    okm.set(previous.subarray(0, Math.min(hashLength, length - offset)), offset);
-    offset += hashLength;
-  }
-  sodium().memzero(previous);
-  sodium().memzero(prk);
-  return okm;
+  return cryptoHkdf(h, salt, ikm, info, length);
 }
 
 /** AEAD encryption; the 16-byte tag is appended to the ciphertext. */
@@ -100,23 +58,7 @@ export function aeadEncrypt(
   ad: Uint8Array,
 ): Uint8Array {
   checkKeyAndNonce(key, nonce);
-  switch (algorithm) {
-    case 'chacha20poly1305':
-      return sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
-    case 'aes256gcm': {
-      const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_LENGTH });
-      cipher.setAAD(ad);
-      const head = cipher.update(plaintext);
-      const tail = cipher.final();
-      const out = new Uint8Array(head.length + tail.length + AEAD_TAG_LENGTH);
-      out.set(head, 0);
-      out.set(tail, head.length);
-      out.set(cipher.getAuthTag(), head.length + tail.length);
-      return out;
-    }
-    default:
-      throw unknownAlgorithm(algorithm);
-  }
+  return aead(algorithm).seal(key, nonce, ad, plaintext);
 }
 
 /**
@@ -131,36 +73,21 @@ export function aeadDecrypt(
   ad: Uint8Array,
 ): Uint8Array {
   checkKeyAndNonce(key, nonce);
-  if (algorithm !== 'chacha20poly1305' && algorithm !== 'aes256gcm') {
-    throw unknownAlgorithm(algorithm);
-  }
-  if (ciphertext.length < AEAD_TAG_LENGTH) {
-    throw decryptFailed();
-  }
-  if (algorithm === 'chacha20poly1305') {
-    try {
-      return sodium().crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, key);
-    } catch {
-      throw decryptFailed();
-    }
-  }
-  const split = ciphertext.length - AEAD_TAG_LENGTH;
-  const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_LENGTH });
-  decipher.setAAD(ad);
-  decipher.setAuthTag(ciphertext.subarray(split));
-  const head = decipher.update(ciphertext.subarray(0, split));
-  try {
-    const tail = decipher.final();
-    const out = new Uint8Array(head.length + tail.length);
-    out.set(head, 0);
-    out.set(tail, head.length);
-    return out;
-  } catch {
-    throw decryptFailed();
-  } finally {
-    // Unauthenticated plaintext must not linger in Node's buffer pool.
-    head.fill(0);
-  }
+  const plaintext = aead(algorithm).open(key, nonce, ad, ciphertext);
+  if (plaintext === undefined) throw decryptFailed();
+  return plaintext;
+}
+
+function hasher(algorithm: HashAlgorithm) {
+  const h = Object.hasOwn(hashers, algorithm) ? hashers[algorithm] : undefined;
+  if (h === undefined) throw unknownAlgorithm(algorithm);
+  return h;
+}
+
+function aead(algorithm: AeadAlgorithm) {
+  const a = Object.hasOwn(aeads, algorithm) ? aeads[algorithm] : undefined;
+  if (a === undefined) throw unknownAlgorithm(algorithm);
+  return a;
 }
 
 /**
@@ -197,11 +124,4 @@ function decryptFailed(): VaultError {
 
 function unknownAlgorithm(algorithm: string): VaultError {
   return new VaultError('INVALID_ARGUMENT', `unknown algorithm ${JSON.stringify(algorithm)}`);
-}
-
-/** A plain Uint8Array copy of a Node Buffer (pooled Buffers share memory); the Buffer is wiped. */
-function copyOut(buffer: Buffer): Uint8Array {
-  const out = new Uint8Array(buffer);
-  buffer.fill(0);
-  return out;
 }

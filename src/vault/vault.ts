@@ -2,6 +2,7 @@
  * The Vault interface: every operation on secret key material goes through it. Callers hold opaque key
  * ids; private keys never leave a vault through this interface.
  */
+import type { AeadAlgorithm, HashAlgorithm } from '../crypto';
 
 /** An opaque handle to a key held in a vault. */
 export type KeyId = string;
@@ -25,11 +26,8 @@ export interface KeyInfo {
   readonly publicKey: Uint8Array;
 }
 
-/** AEAD algorithms a vault offers. */
-export type AeadAlgorithm = 'chacha20poly1305' | 'aes256gcm';
-
-/** Hash functions a vault offers. */
-export type HashAlgorithm = 'sha256' | 'sha512' | 'blake2b' | 'blake2s';
+/** AEAD algorithms (`chacha20poly1305`, `aes256gcm`) and hash functions a vault offers: the crypto layer's. */
+export type { AeadAlgorithm, HashAlgorithm };
 
 /**
  * A vault: key generation, Diffie-Hellman and signing by handle, plus the stateless primitives that use no

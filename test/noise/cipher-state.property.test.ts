@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { cipherFunction, CipherState, MAX_PLAINTEXT_LENGTH, NoiseError } from '../../src/noise';
 
-import { sodiumReady } from '../../src/vault/sodium';
+import { sodiumReady } from '../../src/crypto/sodium';
 
 beforeAll(async () => {
   await sodiumReady();

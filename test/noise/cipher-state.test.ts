@@ -8,7 +8,7 @@ import {
   NoiseErrorCode,
 } from '../../src/noise';
 
-import { sodium, sodiumReady } from '../../src/vault/sodium';
+import { sodium, sodiumReady } from '../../src/crypto/sodium';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const empty = new Uint8Array(0);

@@ -1,5 +1,5 @@
 import { decodeBody, encodeBody, type StoredKey } from '../../src/vault/file-format';
-import { sodiumReady } from '../../src/vault/sodium';
+import { sodiumReady } from '../../src/crypto/sodium';
 import { expectThrows, toHex } from './helpers';
 
 beforeAll(async () => {

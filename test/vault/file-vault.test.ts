@@ -9,7 +9,7 @@ import {
   type FileVaultSecret,
 } from '../../src/vault/file-format';
 import { FileVault } from '../../src/vault/file-vault';
-import { sodiumReady } from '../../src/vault/sodium';
+import { sodiumReady } from '../../src/crypto/sodium';
 import { expectRejects, flipped, tempDir, toHex } from './helpers';
 import { describeVaultCompliance, type VaultHarness } from './vault-compliance';
 

@@ -9,7 +9,7 @@ import {
   checkParams,
 } from '../../src/vault/file-format';
 import { FileVault } from '../../src/vault/file-vault';
-import { sodiumReady } from '../../src/vault/sodium';
+import { sodiumReady } from '../../src/crypto/sodium';
 import { expectRejects, expectThrows, tempDir } from './helpers';
 
 // A vault header is only authenticated once Argon2id has run (the key check needs its output), so anyone who

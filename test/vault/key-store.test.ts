@@ -1,5 +1,5 @@
 import { KeyStore, entryFromSecret } from '../../src/vault/key-store';
-import { sodiumReady } from '../../src/vault/sodium';
+import { sodiumReady } from '../../src/crypto/sodium';
 import { expectThrows, hex, toHex } from './helpers';
 
 beforeAll(async () => {

@@ -13,7 +13,7 @@ import { ARGON2ID_MIN } from '../../src/vault/file-format';
 import { FileVault } from '../../src/vault/file-vault';
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import { KeyStore } from '../../src/vault/key-store';
-import { sodiumReady } from '../../src/vault/sodium';
+import { sodiumReady } from '../../src/crypto/sodium';
 import { pair } from '../channel/helpers';
 import { newNode, stopNodes } from '../helpers/nodes';
 import { tempDir } from './helpers';

@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { hashFunction } from '../../src/noise';
-import { HmacSha256, Sha256 } from '../../src/noise/sha256';
+import { HmacSha256, Sha256 } from '../../src/crypto/sha256';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const nodeHmac = (key: Uint8Array, data: Uint8Array): Buffer =>

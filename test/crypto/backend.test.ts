@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { AEAD_TAG_LENGTH, CHACHA_NODE_THRESHOLD, nodeCrypto, sodium, sodiumReady } from '../../src/crypto';
+
+beforeAll(async () => {
+  await sodiumReady();
+});
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+
+describe('nodeCrypto', () => {
+  describe('x25519', () => {
+    it('gives the public key and DH output libsodium gives for the same private keys', () => {
+      const a = new Uint8Array(randomBytes(32));
+      const b = new Uint8Array(randomBytes(32));
+      const x = nodeCrypto.x25519;
+      const pairA = x.keyPairFromPrivateKey(a);
+      const pairB = x.keyPairFromPrivateKey(b);
+      expect(hex(pairA.publicKey)).toBe(hex(sodium().crypto_scalarmult_base(a)));
+      const shared = x.dh(pairA.privateKey, x.importPublicKey(pairB.publicKey))!;
+      expect(hex(shared)).toBe(hex(sodium().crypto_scalarmult(b, pairA.publicKey)));
+    });
+
+    it('agrees on both sides of a DH between generated key pairs', () => {
+      const x = nodeCrypto.x25519;
+      const [p, q] = [x.generateKeyPair(), x.generateKeyPair()];
+      const pq = x.dh(p.privateKey, x.importPublicKey(q.publicKey))!;
+      expect(hex(pq)).toBe(hex(x.dh(q.privateKey, x.importPublicKey(p.publicKey))!));
+      expect(pq).toHaveLength(32);
+    });
+
+    it('gives undefined for the all-zero output of a low-order public key', () => {
+      const x = nodeCrypto.x25519;
+      expect(x.dh(x.generateKeyPair().privateKey, x.importPublicKey(new Uint8Array(32)))).toBeUndefined();
+    });
+  });
+
+  describe('aead', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const nonce = new Uint8Array(randomBytes(12));
+    const ad = new Uint8Array(randomBytes(20));
+
+    it.each([0, 1, 64, CHACHA_NODE_THRESHOLD - 1, CHACHA_NODE_THRESHOLD, 65535 - AEAD_TAG_LENGTH])(
+      'seals ChaCha20-Poly1305 as libsodium does and opens it, at %i bytes (both backends of the threshold)',
+      (size) => {
+        const aead = nodeCrypto.aead('chacha20poly1305');
+        const plaintext = new Uint8Array(randomBytes(size));
+        const sealed = aead.seal(key, nonce, ad, plaintext);
+        expect(hex(sealed)).toBe(
+          hex(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key)),
+        );
+        const into = new Uint8Array(size + AEAD_TAG_LENGTH + 3);
+        aead.sealInto(key, nonce, ad, plaintext, into, 3);
+        expect(hex(into.subarray(3))).toBe(hex(sealed));
+        expect(hex(aead.open(key, nonce, ad, sealed)!)).toBe(hex(plaintext));
+        const tampered = Uint8Array.from(sealed);
+        tampered[tampered.length - 1]! ^= 1;
+        expect(aead.open(key, nonce, ad, tampered)).toBeUndefined();
+      },
+    );
+
+    it('opens to undefined whatever is wrong: a short ciphertext, the wrong associated data', () => {
+      for (const algorithm of ['chacha20poly1305', 'aes256gcm'] as const) {
+        const aead = nodeCrypto.aead(algorithm);
+        const sealed = aead.seal(key, nonce, ad, Uint8Array.of(1, 2, 3));
+        expect(aead.open(key, nonce, ad, sealed.subarray(0, AEAD_TAG_LENGTH - 1))).toBeUndefined();
+        expect(aead.open(key, nonce, new Uint8Array(0), sealed)).toBeUndefined();
+        expect([...aead.open(key, nonce, ad, sealed)!]).toEqual([1, 2, 3]);
+      }
+    });
+  });
+});
