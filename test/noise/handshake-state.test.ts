@@ -11,6 +11,7 @@ import {
   staticKeyFromVault,
   TransportCiphers,
 } from '../../src/noise';
+import { nodeCrypto, type CryptoBackend } from '../../src/crypto';
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import type { Vault } from '../../src/vault/vault';
 
@@ -170,6 +171,38 @@ describe('HandshakeState', () => {
     });
     expect(hex(responder.remoteStaticPublicKey!)).toBe(hex(initiatorStatic!.publicKey));
     exchange(initiator.split(), responder.split());
+  });
+
+  it('runs on the crypto backend it is given, importing each received key once', async () => {
+    const calls = { keyPairs: 0, imports: 0, dh: 0, hashes: 0, seals: 0 };
+    const x = nodeCrypto.x25519;
+    const counting: CryptoBackend = {
+      name: 'counting',
+      x25519: {
+        generateKeyPair: () => (calls.keyPairs++, x.generateKeyPair()),
+        keyPairFromPrivateKey: (key) => x.keyPairFromPrivateKey(key),
+        importPublicKey: (key) => (calls.imports++, x.importPublicKey(key)),
+        dh: (priv, pub) => (calls.dh++, x.dh(priv, pub)),
+      },
+      hasher: (algorithm) => {
+        const hasher = nodeCrypto.hasher(algorithm);
+        return { ...hasher, hash: (...parts) => (calls.hashes++, hasher.hash(...parts)) };
+      },
+      aead: (algorithm) => {
+        const aead = nodeCrypto.aead(algorithm);
+        return { ...aead, seal: (...args) => (calls.seals++, aead.seal(...args)) };
+      },
+    };
+    // The static keys belong to Node's backend: with another backend they answer through their own dh.
+    const [si, sr] = [await generateStaticKey(), await generateStaticKey()];
+    const initiator = await HandshakeState.create({ initiator: true, s: si, crypto: counting });
+    const responder = await HandshakeState.create({ initiator: false, s: sr, crypto: counting });
+    await runHandshake({ initiator, responder, initiatorStatic: si, responderStatic: sr });
+    exchange(initiator.split(), responder.split());
+    // Two ephemerals; re and rs imported once per side; the four ephemeral DHs (ee twice, es, se).
+    expect(calls).toMatchObject({ keyPairs: 2, imports: 4, dh: 4 });
+    expect(calls.hashes).toBeGreaterThan(0);
+    expect(calls.seals).toBeGreaterThan(0);
   });
 
   describe('turns', () => {
