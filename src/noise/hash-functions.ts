@@ -32,6 +32,9 @@ const algorithms: Record<HashName, HashAlgorithm> = {
   BLAKE2s: 'blake2s',
 };
 
+// Built once per backend and hash, not per handshake.
+const byBackend = new WeakMap<CryptoBackend, Map<HashAlgorithm, HashFunction>>();
+
 /**
  * The hash function for a Noise hash name over `crypto` (default Node's, whose SHA256 is the reusable
  * TypeScript one: no native object per call); throws `UNSUPPORTED_PROTOCOL` for any other name.
@@ -41,12 +44,22 @@ export function hashFunction(name: string, crypto: CryptoBackend = nodeCrypto): 
   if (algorithm === undefined) {
     throw new NoiseError('UNSUPPORTED_PROTOCOL', `unsupported Noise hash function: ${name}`);
   }
-  const hasher = crypto.hasher(algorithm);
-  return {
-    name: name as HashName,
-    hashLen: hasher.length,
-    hash: (...parts) => hasher.hash(...parts),
-    hmac: (key, ...parts) => hasher.hmac(key, ...parts),
-    hkdf: (ck, ikm) => hasher.hkdf2(ck, ikm),
-  };
+  let functions = byBackend.get(crypto);
+  if (functions === undefined) {
+    functions = new Map();
+    byBackend.set(crypto, functions);
+  }
+  let hash = functions.get(algorithm);
+  if (hash === undefined) {
+    const hasher = crypto.hasher(algorithm);
+    hash = {
+      name: name as HashName,
+      hashLen: hasher.length,
+      hash: (...parts) => hasher.hash(...parts),
+      hmac: (key, ...parts) => hasher.hmac(key, ...parts),
+      hkdf: (ck, ikm) => hasher.hkdf2(ck, ikm),
+    };
+    functions.set(algorithm, hash);
+  }
+  return hash;
 }
