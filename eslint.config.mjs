@@ -9,7 +9,7 @@ const LAYERS = {
   core: [],
   crypto: ['core'],
   node: ['core'],
-  // noise and vault share libsodium loading in vault/sodium.ts, and a Noise static key may live in a vault.
+  // libsodium loading is in crypto/sodium.ts; a Noise static key may live in a vault (staticKeyFromVault).
   vault: ['crypto', 'core'],
   noise: ['crypto', 'vault', 'core'],
   identity: ['vault', 'crypto', 'core'],
