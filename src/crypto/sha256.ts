@@ -4,7 +4,7 @@
  * twenty short inputs per side, and node:crypto's `createHash`/`createHmac` cost 7-8 µs each to build and
  * tear down their native objects, while a compression function over preallocated words costs well under
  * one (bench/noise-primitives.ts measures both). Its output is checked against node:crypto in
- * test/noise/sha256.test.ts and by every SHA256 vector of test/noise/vectors.test.ts.
+ * test/crypto/sha256.test.ts and by every SHA256 vector of test/noise/vectors.test.ts.
  */
 
 const BLOCK = 64;

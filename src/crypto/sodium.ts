@@ -14,7 +14,7 @@ export function sodiumReady(): Promise<Sodium> {
 
 /**
  * The initialised libsodium, for synchronous hot paths. Throws if `sodiumReady()` has not resolved yet:
- * every public entry point that needs crypto awaits it first (Node.start does).
+ * every entry point that needs it awaits it first (creating a vault, `HandshakeState.create`).
  */
 export function sodium(): Sodium {
   if (instance === undefined) {
