@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { nodeCrypto, sodiumReady, type CryptoBackend, type X25519Key } from '../crypto';
 import type { KeyId, Vault } from '../vault/vault';
 import { x25519 } from './x25519';
@@ -32,6 +33,15 @@ export class InMemoryStaticKey implements NoiseStaticKey {
         : x25519.keyPairFromPrivateKey(crypto, privateKey);
     this.publicKey = pair.publicKey;
     this.privateKey = pair.privateKey;
+  }
+
+  /** What printouts (`JSON.stringify`, loggers, `util.inspect`) show: the public key only. */
+  toJSON(): { publicKey: string } {
+    return { publicKey: Buffer.from(this.publicKey).toString('hex') };
+  }
+
+  [inspect.custom](): string {
+    return `InMemoryStaticKey ${JSON.stringify(this.toJSON())}`;
   }
 
   dh(peerPublicKey: Uint8Array): Uint8Array {

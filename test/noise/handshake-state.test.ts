@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { SealrouteError } from '../../src/core/errors';
 import {
   CipherState,
@@ -171,6 +172,12 @@ describe('HandshakeState', () => {
     });
     expect(hex(responder.remoteStaticPublicKey!)).toBe(hex(initiatorStatic!.publicKey));
     exchange(initiator.split(), responder.split());
+  });
+
+  it('prints an in-memory static key as its public key only', async () => {
+    const s = await generateStaticKey();
+    expect(JSON.parse(JSON.stringify(s))).toEqual({ publicKey: hex(s.publicKey) });
+    expect(inspect(s)).toBe(`InMemoryStaticKey {"publicKey":"${hex(s.publicKey)}"}`);
   });
 
   it('runs on the crypto backend it is given, importing each received key once', async () => {
