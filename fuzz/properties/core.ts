@@ -33,8 +33,11 @@ const WIRE_REFUSAL: Refusal = {
   name: 'DecodeError',
   codes: ['TRUNCATED', 'MALFORMED', 'UNSUPPORTED_VERSION', 'TOO_LARGE'],
 };
-/** What `decodeBody` may throw. */
-const BODY_REFUSAL: Refusal = { name: 'DecodeError', codes: ['TRUNCATED', 'MALFORMED'] };
+/** What `decodeBody` may throw (a delivery failure notice body carries its own version). */
+const BODY_REFUSAL: Refusal = {
+  name: 'DecodeError',
+  codes: ['TRUNCATED', 'MALFORMED', 'UNSUPPORTED_VERSION'],
+};
 /** What `Address.parse` and `Route.parse` may throw. */
 const ADDRESS_REFUSAL: Refusal = { name: 'AddressError', codes: ['INVALID_ADDRESS'] };
 

@@ -32,6 +32,11 @@ import {
 const BODY_REFUSAL: Refusal = { name: 'VaultError', codes: ['CORRUPT_FILE'] };
 /** Damage (not forgery) never reads as a wrong passphrase: the header checksum catches it first. */
 const DAMAGE_REFUSAL: Refusal = { name: 'VaultError', codes: ['CORRUPT_FILE', 'UNSUPPORTED_VERSION'] };
+/** What a header asking for an Argon2id cost out of bounds gets: damage, or a cost above the cap. */
+const KDF_REFUSAL: Refusal = {
+  name: 'VaultError',
+  codes: ['CORRUPT_FILE', 'UNSUPPORTED_VERSION', 'KDF_TOO_COSTLY'],
+};
 /** A forger who recomputes the checksum can make a file read as a wrong secret, never yield keys. */
 const FORGERY_REFUSAL: Refusal = {
   name: 'VaultError',
@@ -223,8 +228,9 @@ const fileForgedHeader = defineProperty('vault/file/forged-header', 10_000, 200,
 });
 
 /**
- * A forged passphrase header asking for Argon2id costs beyond the reader's bounds (memory over 1 GiB, passes
- * over 16, or under libsodium's minimum): refused as CORRUPT_FILE before Argon2id runs or allocates.
+ * A forged passphrase header asking for Argon2id costs beyond the reader's bounds: above the cost cap
+ * (`ARGON2ID_MAX`: more passes, memory or passes x memory than about a second's work) refused as
+ * KDF_TOO_COSTLY, under libsodium's minimum as CORRUPT_FILE; either before Argon2id runs or allocates.
  */
 const fileHostileKdf = defineProperty('vault/file/hostile-kdf-params', 3_000, 100, async () => {
   const { passphrase, withPassphrase } = await setUp();
@@ -239,6 +245,10 @@ const fileHostileKdf = defineProperty('vault/file/hostile-kdf-params', 3_000, 10
         opsLimit: fc.integer({ min: 0, max: 0xffffffff }),
         memLimit: fc.integer({ min: 2 ** 30 + 1, max: 0xffffffff }),
       }),
+      fc.record({
+        opsLimit: fc.integer({ min: 1, max: 16 }),
+        memLimit: fc.integer({ min: 128 * 2 ** 20 + 1, max: 2 ** 30 }),
+      }),
       fc.record({ opsLimit: fc.integer({ min: 0, max: 0xffffffff }), memLimit: fc.nat({ max: 8191 }) }),
       fc.record({ opsLimit: fc.constant(0), memLimit: fc.integer({ min: 0, max: 0xffffffff }) }),
     ),
@@ -251,10 +261,10 @@ const fileHostileKdf = defineProperty('vault/file/hostile-kdf-params', 3_000, 10
       traceCase(file);
       const measured = measureAllocations(() => decodeFile(file, passphrase));
       const error = expectRefusal(
-        DAMAGE_REFUSAL,
+        KDF_REFUSAL,
         measured.error ?? new Error('a forged Argon2id cost was accepted'),
       );
-      check(error.code === 'CORRUPT_FILE', `refused as ${error.code}`);
+      check(error.code !== 'UNSUPPORTED_VERSION', `refused as ${error.code}`);
       check(measured.largest <= file.length + ALLOCATION_SLACK, `asked for ${measured.largest} bytes`);
     },
   );
