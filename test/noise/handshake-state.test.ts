@@ -13,6 +13,7 @@ import {
 } from '../../src/noise';
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import type { Vault } from '../../src/vault/vault';
+import { scaled } from '../helpers/slowdown';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -249,7 +250,7 @@ describe('HandshakeState', () => {
         await p.responder.readMessage(await p.initiator.writeMessage(empty));
         exchange(p.initiator.split(), p.responder.split());
       },
-      30_000,
+      scaled(30_000),
     );
 
     it('rejects truncated, empty and oversized messages with BAD_MESSAGE, leaving the state usable', async () => {
