@@ -26,7 +26,10 @@ export interface RunExampleOptions {
   readonly args?: readonly string[];
 }
 
-/** Node with ts-node's require hook, type-checking on, from the repository root, output piped. */
+/**
+ * Node with ts-node's require hook, from the repository root, output piped. ts-node transpiles with SWC
+ * (tsconfig.json's "ts-node" section), as it does for a user; `npm run typecheck` checks the types.
+ */
 function spawnExample(file: string, options: RunExampleOptions) {
   return spawn(process.execPath, ['-r', 'ts-node/register', file, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
@@ -36,8 +39,8 @@ function spawnExample(file: string, options: RunExampleOptions) {
 }
 
 /**
- * Runs an example (path relative to the repository root) as a real process through ts-node, with type
- * checking on so that decorator metadata is emitted exactly as for a user. Never rejects for a failing
+ * Runs an example (path relative to the repository root) as a real process through ts-node, configured
+ * exactly as for a user (so decorator metadata is emitted the same way). Never rejects for a failing
  * example: the caller asserts on the exit code and output.
  */
 export function runExample(file: string, options: RunExampleOptions = {}): Promise<ExampleResult> {
