@@ -60,7 +60,7 @@ export { DiError } from './di/errors';
 // application that imports them from 'tsyringe' before anything loads reflect-metadata fails at start-up).
 // `@singleton()` is one instance per process, shared by every node; `@scoped(Lifecycle.ContainerScoped)` is
 // one per node (each node resolves its workers from a child container of its own).
-export { injectable, singleton, scoped, inject, Lifecycle } from 'tsyringe';
+export { injectable, singleton, scoped, inject, Lifecycle, type DependencyContainer } from 'tsyringe';
 
 // identity (and the vaults identities live in)
 export {
