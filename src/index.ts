@@ -42,6 +42,8 @@ export {
   type NodeEvents,
   type StartClassOptions,
   type WorkerConstructor,
+  type WorkerFactory,
+  type BuiltWorker,
 } from './node/node-runtime';
 export { Context, type Destination, type WaitOptions, type RequestOptions } from './node/context';
 export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/worker';
@@ -53,7 +55,13 @@ export { FlowControls, DEFAULT_MAX_JOINS_PER_PRODUCER, type FlowControlStats } f
 export { defaultLogger, silentLogger, type Logger } from './node/logger';
 
 // di
-export { Worker, Node, type WorkerDecoratorOptions, type NodeApplication } from './di/decorators';
+export {
+  Worker,
+  Node,
+  type WorkerDecoratorOptions,
+  type NodeDecoratorOptions,
+  type NodeApplication,
+} from './di/decorators';
 export { createNode, run, LOGGER, type CreateNodeOptions, type NodeWithContainer } from './di/create-node';
 export { DiError } from './di/errors';
 // tsyringe's own decorators for services, re-exported so that reflect-metadata is always loaded first (an
@@ -78,6 +86,12 @@ export {
   type VaultErrorCode,
   type FileVaultSecret,
   type Argon2Params,
+  type VaultErrorCode,
+  type KeyInfo,
+  type KeyType,
+  type AeadAlgorithm,
+  type HashAlgorithm,
+  type GenerateKeyOptions,
 } from './vault';
 export {
   Identity,
