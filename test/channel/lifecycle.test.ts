@@ -20,6 +20,9 @@ import { newNode, stopNodes } from '../helpers/nodes';
 import { channelError, channelWorkers, nextEvent, pair, WIRE, type Pair } from './helpers';
 import { scaled } from '../helpers/slowdown';
 
+// Slow work on a busy machine: a budget scaled by its measured slowdown.
+jest.setTimeout(scaled(30_000));
+
 afterEach(stopNodes);
 
 interface Opened {
@@ -140,33 +143,29 @@ describe('SecureChannel close', () => {
 });
 
 describe('SecureChannel large messages', () => {
-  it(
-    'chunks a 10 MiB message and reassembles it byte for byte, both ways',
-    async () => {
-      const o = await opened();
-      const big = new Uint8Array(randomBytes(10 * 1024 * 1024));
-      await o.channel.send(o.p.actx, 'echoer', big);
-      const echo = await o.p.actx.receive<Uint8Array>({ timeout: 20_000 });
-      expect(Buffer.from(echo.body).equals(Buffer.from(big))).toBe(true);
-      expect(o.channel.stats.framesSent).toBeGreaterThan(160);
-      // A large string and a structured body, through ctx.send.
-      const text = 'é'.repeat(300_000);
-      await o.p.actx.send(route(o.channel, 'echoer'), text);
-      expect((await o.p.actx.receive({ timeout: 10_000 })).body).toBe(text);
-      const value = { list: Array.from({ length: 20_000 }, (_, i) => ({ i })) };
-      await o.p.actx.send(route(o.channel, 'echoer'), value);
-      expect((await o.p.actx.receive({ timeout: 10_000 })).body).toEqual(value);
-      expect(o.bobChannel.stats.dropped).toEqual({
-        decryptFailed: 0,
-        replayed: 0,
-        tooOld: 0,
-        malformed: 0,
-        tooLarge: 0,
-        evicted: 0,
-      });
-    },
-    scaled(30_000),
-  );
+  it('chunks a 10 MiB message and reassembles it byte for byte, both ways', async () => {
+    const o = await opened();
+    const big = new Uint8Array(randomBytes(10 * 1024 * 1024));
+    await o.channel.send(o.p.actx, 'echoer', big);
+    const echo = await o.p.actx.receive<Uint8Array>({ timeout: 20_000 });
+    expect(Buffer.from(echo.body).equals(Buffer.from(big))).toBe(true);
+    expect(o.channel.stats.framesSent).toBeGreaterThan(160);
+    // A large string and a structured body, through ctx.send.
+    const text = 'é'.repeat(300_000);
+    await o.p.actx.send(route(o.channel, 'echoer'), text);
+    expect((await o.p.actx.receive({ timeout: 10_000 })).body).toBe(text);
+    const value = { list: Array.from({ length: 20_000 }, (_, i) => ({ i })) };
+    await o.p.actx.send(route(o.channel, 'echoer'), value);
+    expect((await o.p.actx.receive({ timeout: 10_000 })).body).toEqual(value);
+    expect(o.bobChannel.stats.dropped).toEqual({
+      decryptFailed: 0,
+      replayed: 0,
+      tooOld: 0,
+      malformed: 0,
+      tooLarge: 0,
+      evicted: 0,
+    });
+  });
 
   it('keeps concurrent large sends on several channels apart under backpressure', async () => {
     // Tiny mailboxes: every hop pushes back, so chunked sends interleave across channels.

@@ -5,6 +5,9 @@ import { cipherFunction, CipherState, MAX_PLAINTEXT_LENGTH, NoiseError } from '.
 import { sodiumReady } from '../../src/vault/sodium';
 import { scaled } from '../helpers/slowdown';
 
+// Slow work on a busy machine: a budget scaled by its measured slowdown.
+jest.setTimeout(scaled(60_000));
+
 beforeAll(async () => {
   await sodiumReady();
 });
@@ -54,36 +57,32 @@ describe.each(['ChaChaPoly', 'AESGCM'] as const)('CipherState (%s) properties', 
   const send = new CipherState(cipherFunction(name), key);
   const receive = new CipherState(cipherFunction(name), key);
 
-  it(
-    'round-trips any payload up to the limit and never accepts a mutated ciphertext',
-    () => {
-      fc.assert(
-        fc.property(
-          payload,
-          fc.uint8Array({ maxLength: 64 }),
-          fc.bigInt({ min: 0n, max: 2n ** 64n - 2n }),
-          mutation,
-          (plaintext, ad, n, m) => {
-            const ciphertext = send.encryptWithNonce(n, ad, plaintext);
-            expect(ciphertext).toHaveLength(plaintext.length + 16);
-            expect(Buffer.from(receive.decryptWithNonce(n, ad, ciphertext)).equals(plaintext)).toBe(true);
+  it('round-trips any payload up to the limit and never accepts a mutated ciphertext', () => {
+    fc.assert(
+      fc.property(
+        payload,
+        fc.uint8Array({ maxLength: 64 }),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 2n }),
+        mutation,
+        (plaintext, ad, n, m) => {
+          const ciphertext = send.encryptWithNonce(n, ad, plaintext);
+          expect(ciphertext).toHaveLength(plaintext.length + 16);
+          expect(Buffer.from(receive.decryptWithNonce(n, ad, ciphertext)).equals(plaintext)).toBe(true);
 
-            const mutated = mutate(ciphertext, m);
-            let caught: unknown;
-            try {
-              receive.decryptWithNonce(n, ad, mutated);
-            } catch (error) {
-              caught = error;
-            }
-            expect(caught).toBeInstanceOf(NoiseError);
-            // Appending to a maximal message crosses the 65535-byte bound, caught before any decryption.
-            const expected = mutated.length > 65535 ? 'MESSAGE_TOO_LARGE' : 'DECRYPT_FAILED';
-            expect((caught as NoiseError).code).toBe(expected);
-          },
-        ),
-        { numRuns: 150 },
-      );
-    },
-    scaled(60_000),
-  );
+          const mutated = mutate(ciphertext, m);
+          let caught: unknown;
+          try {
+            receive.decryptWithNonce(n, ad, mutated);
+          } catch (error) {
+            caught = error;
+          }
+          expect(caught).toBeInstanceOf(NoiseError);
+          // Appending to a maximal message crosses the 65535-byte bound, caught before any decryption.
+          const expected = mutated.length > 65535 ? 'MESSAGE_TOO_LARGE' : 'DECRYPT_FAILED';
+          expect((caught as NoiseError).code).toBe(expected);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
 });

@@ -7,6 +7,9 @@ import type { KeyInfo } from '../../src/vault/vault';
 import { expectRejects, tempDir, toHex } from './helpers';
 import { scaled } from '../helpers/slowdown';
 
+// Slow work on a busy machine: a budget scaled by its measured slowdown.
+jest.setTimeout(scaled(180_000));
+
 const ROUNDS = 10;
 const PASSPHRASE = 'crash test passphrase';
 const ROOT = resolve(__dirname, '../..');
@@ -78,65 +81,61 @@ describe('FileVault crash safety', () => {
     cleanup();
   });
 
-  it(
-    `survives kill -9 at random moments during writes (${ROUNDS} rounds)`,
-    async () => {
-      const path = join(dir, 'vault');
-      let previous: readonly KeyInfo[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const writer = startWriter(path);
-        writers.push(writer);
-        await until(
-          () => writer.committed >= 0 || writer.child.exitCode !== null,
-          20_000,
-          () => `the writer to open the vault (stderr: ${writer.stderr})`,
+  it(`survives kill -9 at random moments during writes (${ROUNDS} rounds)`, async () => {
+    const path = join(dir, 'vault');
+    let previous: readonly KeyInfo[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const writer = startWriter(path);
+      writers.push(writer);
+      await until(
+        () => writer.committed >= 0 || writer.child.exitCode !== null,
+        20_000,
+        () => `the writer to open the vault (stderr: ${writer.stderr})`,
+      );
+      expect(writer.child.exitCode).toBeNull();
+      expect(writer.committed).toBe(previous.length);
+
+      if (round === 0) {
+        // A live process holds the lock: this one must not get in.
+        await expectRejects(
+          FileVault.open(path, { passphrase: PASSPHRASE }, { kdf: ARGON2ID_MIN }),
+          'LOCKED',
         );
-        expect(writer.child.exitCode).toBeNull();
-        expect(writer.committed).toBe(previous.length);
-
-        if (round === 0) {
-          // A live process holds the lock: this one must not get in.
-          await expectRejects(
-            FileVault.open(path, { passphrase: PASSPHRASE }, { kdf: ARGON2ID_MIN }),
-            'LOCKED',
-          );
-        }
-
-        await sleep(20 + Math.floor(Math.random() * 181));
-        writer.child.kill('SIGKILL');
-        await writer.exited;
-        expect(writer.child.signalCode).toBe('SIGKILL');
-
-        // The killed writer's lock is stale now; opening takes it over and must find a consistent file.
-        const vault = await FileVault.open(path, { passphrase: PASSPHRASE }, { kdf: ARGON2ID_MIN });
-        try {
-          const keys = await vault.listKeys();
-          // Every write the child saw complete is there; at most one more (completed, not yet reported).
-          expect(keys.length).toBeGreaterThanOrEqual(writer.committed);
-          expect(keys.length).toBeLessThanOrEqual(writer.committed + 1);
-          // Keys only ever get added: the previous round's keys are all still there, unchanged.
-          expect(keys.slice(0, previous.length)).toEqual(previous);
-          for (const key of keys) {
-            if (key.type === 'ed25519') {
-              const data = new TextEncoder().encode(key.id);
-              expect(vault.verify(key.publicKey, data, await vault.sign(key.id, data))).toBe(true);
-            } else {
-              const peer = keys[0].type === 'x25519' ? keys[0] : key;
-              expect(toHex(await vault.dh(key.id, peer.publicKey))).toBe(
-                toHex(await vault.dh(peer.id, key.publicKey)),
-              );
-            }
-          }
-          previous = keys;
-        } finally {
-          await vault.close();
-        }
-        // Opening removed any temp file the kill left behind, and close() released the lock.
-        expect(readdirSync(dir)).toEqual(['vault']);
       }
-      // The writers did get writes in: the test exercised something.
-      expect(previous.length).toBeGreaterThan(ROUNDS);
-    },
-    scaled(180_000),
-  );
+
+      await sleep(20 + Math.floor(Math.random() * 181));
+      writer.child.kill('SIGKILL');
+      await writer.exited;
+      expect(writer.child.signalCode).toBe('SIGKILL');
+
+      // The killed writer's lock is stale now; opening takes it over and must find a consistent file.
+      const vault = await FileVault.open(path, { passphrase: PASSPHRASE }, { kdf: ARGON2ID_MIN });
+      try {
+        const keys = await vault.listKeys();
+        // Every write the child saw complete is there; at most one more (completed, not yet reported).
+        expect(keys.length).toBeGreaterThanOrEqual(writer.committed);
+        expect(keys.length).toBeLessThanOrEqual(writer.committed + 1);
+        // Keys only ever get added: the previous round's keys are all still there, unchanged.
+        expect(keys.slice(0, previous.length)).toEqual(previous);
+        for (const key of keys) {
+          if (key.type === 'ed25519') {
+            const data = new TextEncoder().encode(key.id);
+            expect(vault.verify(key.publicKey, data, await vault.sign(key.id, data))).toBe(true);
+          } else {
+            const peer = keys[0].type === 'x25519' ? keys[0] : key;
+            expect(toHex(await vault.dh(key.id, peer.publicKey))).toBe(
+              toHex(await vault.dh(peer.id, key.publicKey)),
+            );
+          }
+        }
+        previous = keys;
+      } finally {
+        await vault.close();
+      }
+      // Opening removed any temp file the kill left behind, and close() released the lock.
+      expect(readdirSync(dir)).toEqual(['vault']);
+    }
+    // The writers did get writes in: the test exercised something.
+    expect(previous.length).toBeGreaterThan(ROUNDS);
+  });
 });
