@@ -6,8 +6,10 @@
  * The measure: a short CPU-bound loop, its wall-clock time divided by the CPU time it got. On an idle core
  * the two are equal; when other processes compete for the cores, the loop waits for its turns and the ratio
  * grows with the contention. It needs no reference machine. Measured once per Jest run by the global setup
- * (test/setup/global-setup.ts) and handed to the workers in `SEALROUTE_TEST_SLOWDOWN`, which a user may also
- * set by hand (for example to 4 on a machine known to be slow in ways the loop does not see).
+ * (test/setup/global-setup.ts), handed to the workers in `SEALROUTE_TEST_SLOWDOWN` (which a user may also
+ * set by hand, for example to 4 on a machine known to be slow in ways the loop does not see), and measured
+ * again, briefly, at the start of each test file: the load of a shared machine changes within a run, and
+ * the larger of the two readings wins.
  */
 
 /** The environment variable that carries the factor from the global setup (or a user) to the tests. */
@@ -40,11 +42,16 @@ function clamp(factor: number): number {
 
 let cached: number | undefined;
 
-/** The slowdown factor of this run (from `SEALROUTE_TEST_SLOWDOWN`, else measured once here). */
+/**
+ * The slowdown factor for this test file: the larger of `SEALROUTE_TEST_SLOWDOWN` (the run's, or a user's)
+ * and a short measurement made here, once per file (Jest gives each file its own module registry).
+ */
 export function slowdown(): number {
   if (cached === undefined) {
     const given = Number(process.env[SLOWDOWN_ENV]);
-    cached = process.env[SLOWDOWN_ENV] !== undefined && given > 0 ? clamp(given) : measureSlowdown();
+    const measured = measureSlowdown(100);
+    cached =
+      process.env[SLOWDOWN_ENV] !== undefined && given > 0 ? Math.max(clamp(given), measured) : measured;
   }
   return cached;
 }
