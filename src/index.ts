@@ -86,7 +86,6 @@ export {
   type VaultErrorCode,
   type FileVaultSecret,
   type Argon2Params,
-  type VaultErrorCode,
   type KeyInfo,
   type KeyType,
   type AeadAlgorithm,
