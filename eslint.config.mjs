@@ -40,7 +40,7 @@ export const layerRules = Object.entries(LAYERS).map(([layer, allowed]) => {
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bench/results/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'bench/results/', 'coverage/', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

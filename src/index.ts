@@ -25,7 +25,7 @@ export {
   takesFailureNotices,
   type DeliveryFailureCode,
 } from './core/delivery-failure';
-export { encodeTransportMessage, decodeTransportMessage, DEFAULT_MAX_MESSAGE_SIZE } from './core/wire';
+export { DEFAULT_MAX_MESSAGE_SIZE } from './core/wire';
 export {
   SealrouteError,
   AddressError,
@@ -36,21 +36,39 @@ export {
 } from './core/errors';
 
 // node
-export { NodeRuntime, type NodeOptions, type NodeEvents, type StartClassOptions } from './node/node-runtime';
+export {
+  NodeRuntime,
+  type NodeOptions,
+  type NodeEvents,
+  type StartClassOptions,
+  type WorkerConstructor,
+  type WorkerFactory,
+  type BuiltWorker,
+} from './node/node-runtime';
 export { Context, type Destination, type WaitOptions, type RequestOptions } from './node/context';
 export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/worker';
-export { DeadLetters, type DeadLetter, type DropReason, type DropCause } from './node/dead-letters';
+// The type of `node.deadLetters`, to read counts and recent drops; only the node records into it.
+export type { DeadLetters, DeadLetter, DropReason, DropCause, DeadLetterEvents } from './node/dead-letters';
 export { FAILURE_NOTICE_DEFAULTS, type FailureNoticeStats } from './node/failure-notices';
 export { NodeError } from './node/errors';
 export { FlowControls, DEFAULT_MAX_JOINS_PER_PRODUCER, type FlowControlStats } from './node/flow-controls';
 export { defaultLogger, silentLogger, type Logger } from './node/logger';
 
 // di
-export { Worker, Node, type WorkerDecoratorOptions, type NodeApplication } from './di/decorators';
+export {
+  Worker,
+  Node,
+  type WorkerDecoratorOptions,
+  type NodeDecoratorOptions,
+  type NodeApplication,
+} from './di/decorators';
 export { createNode, run, LOGGER, type CreateNodeOptions, type NodeWithContainer } from './di/create-node';
 export { DiError } from './di/errors';
-// tsyringe's own decorators for services, re-exported so that reflect-metadata is always loaded first.
-export { injectable, singleton, inject, container } from 'tsyringe';
+// tsyringe's own decorators for services, re-exported so that reflect-metadata is always loaded first (an
+// application that imports them from 'tsyringe' before anything loads reflect-metadata fails at start-up).
+// `@singleton()` is one instance per process, shared by every node; `@scoped(Lifecycle.ContainerScoped)` is
+// one per node (each node resolves its workers from a child container of its own).
+export { injectable, singleton, scoped, inject, Lifecycle, type DependencyContainer } from 'tsyringe';
 
 // identity (and the vaults identities live in)
 export {
@@ -59,12 +77,20 @@ export {
   VaultError,
   ARGON2ID_INTERACTIVE,
   ARGON2ID_MAX,
+  ARGON2ID_MIN,
   DEFAULT_HOME,
   type Vault,
   type KeyId,
   type FileVaultOptions,
   type VaultHomeOptions,
   type VaultErrorCode,
+  type FileVaultSecret,
+  type Argon2Params,
+  type KeyInfo,
+  type KeyType,
+  type AeadAlgorithm,
+  type HashAlgorithm,
+  type GenerateKeyOptions,
 } from './vault';
 export {
   Identity,

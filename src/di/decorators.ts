@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { injectable } from 'tsyringe';
 import type { WorkerOptions } from '../node/worker';
 import type { Worker as WorkerShape } from '../node/worker';
+import { DiError } from './errors';
 
 const WORKER_METADATA = Symbol.for('sealroute:worker');
 const NODE_METADATA = Symbol.for('sealroute:node');
@@ -32,7 +33,8 @@ export interface NodeApplication {
  * resolved from the node's container. Only records metadata; nothing starts until `ctx.startWorker(Class)`.
  */
 export function Worker<T = unknown>(options: WorkerDecoratorOptions<T> = {}): ClassDecorator {
-  return (target) => {
+  return (target, ...rest: unknown[]) => {
+    refuseStandardDecorators('@Worker()', target, rest[0]);
     injectable()(target as unknown as new (...args: unknown[]) => unknown);
     Reflect.defineMetadata(WORKER_METADATA, options, target);
   };
@@ -43,10 +45,27 @@ export type Worker<T = unknown> = WorkerShape<T>;
 
 /** Marks an application class whose `main(ctx)` runs on a started node; run it with `run(Class)`. */
 export function Node(options: NodeDecoratorOptions = {}): ClassDecorator {
-  return (target) => {
+  return (target, ...rest: unknown[]) => {
+    refuseStandardDecorators('@Node()', target, rest[0]);
     injectable()(target as unknown as new (...args: unknown[]) => unknown);
     Reflect.defineMetadata(NODE_METADATA, options, target);
   };
+}
+
+/**
+ * Fails at once, when the class is defined, if it was compiled with TypeScript's standard decorators (no
+ * `experimentalDecorators`): they pass a context object as a second argument, and emit no parameter types,
+ * so dependency injection could only fail later and less clearly.
+ */
+function refuseStandardDecorators(decorator: string, target: { name: string }, context: unknown): void {
+  if (typeof context === 'object' && context !== null && (context as { kind?: unknown }).kind === 'class') {
+    throw new DiError(
+      'NO_PARAM_TYPES',
+      `${decorator} on ${target.name} was compiled as a standard decorator: enable "experimentalDecorators" ` +
+        'and "emitDecoratorMetadata" in tsconfig.json (dependency injection needs the constructor parameter ' +
+        'types those emit)',
+    );
+  }
 }
 
 /** The options recorded by `@Worker()`, or undefined for an undecorated class. */

@@ -18,7 +18,8 @@ export class NodeError extends SealrouteError {
       | 'INITIALIZE_FAILED'
       | 'RECEIVE_UNSUPPORTED'
       | 'MAILBOX_FULL'
-      | DeliveryFailureCode,
+      | DeliveryFailureCode
+      | 'INVALID_OPTION',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -1,23 +1,27 @@
 import { EventEmitter } from 'eventemitter3';
 import { Address, type AddressType } from '../core/address';
+import { MAX_TIMER_MS, integerOption } from '../core/options';
 import type { LocalMessage } from '../core/message';
 import { Context, Inbox } from './context';
 import { DeadLetters } from './dead-letters';
 import { Deadlines } from './deadlines';
 import { NodeError } from './errors';
 import { FAILURE_NOTICE_DEFAULTS, FailureNotices } from './failure-notices';
-import { FlowControls } from './flow-controls';
+import { DEFAULT_MAX_JOINS_PER_PRODUCER, FlowControls } from './flow-controls';
 import { defaultLogger, type Logger } from './logger';
 import { Router } from './router';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import type { Worker, WorkerOptions } from './worker';
 import { WorkerCell, type CellHost } from './worker-cell';
 
-/** How a node is configured. Every field has a default. */
+/**
+ * How a node is configured. Every field has a default; a numeric field out of its range makes the
+ * constructor throw `NodeError` `INVALID_OPTION`, naming the option and the range.
+ */
 export interface NodeOptions extends SchedulerOptions {
   /** Where the node logs. Default: pino on standard error, level from `SEALROUTE_LOG`. */
   readonly logger?: Logger;
-  /** Messages a worker's mailbox holds before senders wait. Default 1024. */
+  /** Messages a worker's mailbox holds before senders wait: 1..2^30. Default 1024. */
   readonly mailboxCapacity?: number;
   /** How long a sender waits for room in a full mailbox before `MAILBOX_FULL`. Default 30 s. */
   readonly sendTimeoutMs?: number;
@@ -38,6 +42,22 @@ export interface NodeOptions extends SchedulerOptions {
    * Default 100.
    */
   readonly failureNoticesPerSecond?: number;
+}
+
+/** The largest mailbox a worker may have: a bound on memory, far above any useful queue. */
+export const MAX_MAILBOX_CAPACITY = 1 << 30;
+
+const invalidOption = (message: string): NodeError => new NodeError('INVALID_OPTION', message);
+
+/** Checks a worker's options where it is started (a mailbox capacity out of range fails there). */
+function checkWorkerOptions(options: WorkerOptions<unknown> | undefined): void {
+  integerOption(
+    'WorkerOptions.mailboxCapacity',
+    options?.mailboxCapacity,
+    0,
+    { min: 1, max: MAX_MAILBOX_CAPACITY },
+    invalidOption,
+  );
 }
 
 /** A class whose instances are workers. */
@@ -105,6 +125,15 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
 
   constructor(options: NodeOptions = {}) {
     super();
+    // Every numeric option is checked before anything is built, so a bad one leaves nothing behind.
+    const option = (name: keyof NodeOptions, fallback: number, min: number, max: number): number =>
+      integerOption(`NodeOptions.${name}`, options[name], fallback, { min, max }, invalidOption);
+    this.defaultMailboxCapacity = option('mailboxCapacity', 1024, 1, MAX_MAILBOX_CAPACITY);
+    this.sendTimeoutMs = option('sendTimeoutMs', 30_000, 0, MAX_TIMER_MS);
+    this.defaultTimeoutMs = option('defaultTimeoutMs', 30_000, 0, MAX_TIMER_MS);
+    this.stopTimeoutMs = option('stopTimeoutMs', 5_000, 0, MAX_TIMER_MS);
+    option('turnBudget', 64, 1, Number.MAX_SAFE_INTEGER);
+    option('yieldBudget', 8192, 1, Number.MAX_SAFE_INTEGER);
     this.logger = options.logger ?? defaultLogger();
     let notices: FailureNotices | undefined;
     this.deadLetters = new DeadLetters(this.logger.child({ component: 'dead-letters' }), (letter) =>
@@ -112,16 +141,17 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     );
     this.scheduler = new Scheduler(options);
     this.router = new Router(this.deadLetters);
-    const perSecond = options.failureNoticesPerSecond ?? FAILURE_NOTICE_DEFAULTS.perRoutePerSecond;
-    if (!Number.isInteger(perSecond) || perSecond < 0) {
-      throw new RangeError(`failureNoticesPerSecond must be a non-negative integer, got ${perSecond}`);
-    }
+    const perSecond = option(
+      'failureNoticesPerSecond',
+      FAILURE_NOTICE_DEFAULTS.perRoutePerSecond,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
     this.failureNotices = notices = new FailureNotices(this.router, perSecond, () => this.isStopped);
-    this.flowControls = new FlowControls(this.deadLetters, options.maxJoinsPerProducer);
-    this.sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
-    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
-    this.defaultMailboxCapacity = options.mailboxCapacity ?? 1024;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
+    this.flowControls = new FlowControls(
+      this.deadLetters,
+      option('maxJoinsPerProducer', DEFAULT_MAX_JOINS_PER_PRODUCER, 1, Number.MAX_SAFE_INTEGER),
+    );
     this.workerFactory = options.workerFactory;
   }
 
@@ -137,7 +167,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
   /**
    * Starts a worker at one or more local addresses, or builds one from a decorated class
    * (`startWorker(Echoer)`, addresses from `@Worker({ address })` unless overridden). Resolves with its
-   * context once `initialize` has run; rejects with `NodeError` `ADDRESS_IN_USE` or `INITIALIZE_FAILED`.
+   * context once `initialize` has run; rejects with `NodeError` `ADDRESS_IN_USE`, `INITIALIZE_FAILED` or
+   * `INVALID_OPTION` (a `mailboxCapacity` out of range).
    */
   startWorker<T>(
     addresses: string | Address | readonly (string | Address)[],
@@ -177,6 +208,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     worker: Worker<unknown>,
     options: WorkerOptions<unknown>,
   ): Promise<Context> {
+    checkWorkerOptions(options);
     const list = (Array.isArray(addresses) ? addresses : [addresses]).map(toAddress);
     if (list.length === 0) throw new NodeError('WORKER_NOT_FOUND', 'a worker needs at least one address');
     const logger = this.logger.child({ worker: list[0]!.key });

@@ -1,4 +1,4 @@
-import { Address, LOCAL, shortLivedRandomToken, type AddressType } from '../core/address';
+import { Address, LOCAL, addressTypeName, shortLivedRandomToken, type AddressType } from '../core/address';
 import { NOTICE_MARKER } from '../core/delivery-failure';
 import type { LocalMessage } from '../core/message';
 import type { DeadLetters } from './dead-letters';
@@ -81,8 +81,15 @@ export class Router {
   registerTypeRouter(type: AddressType, routerAddress: Address): void {
     if (type === LOCAL)
       throw new NodeError('ADDRESS_IN_USE', 'LOCAL addresses are routed by the node itself');
-    if (this.typeRouters.has(type)) {
-      throw new NodeError('ADDRESS_IN_USE', `address type ${type} already has a router`);
+    const existing = this.typeRouters.get(type);
+    if (existing !== undefined) {
+      // Almost always a transport created twice on one node: say that, not just which type number clashed.
+      const name = addressTypeName(type) ?? `type ${type}`;
+      throw new NodeError(
+        'ADDRESS_IN_USE',
+        `this node already has a ${name} transport (its router is ${existing.toString()}): create one ` +
+          `transport per address type and node, and share it`,
+      );
     }
     this.typeRouters.set(type, routerAddress);
   }

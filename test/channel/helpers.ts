@@ -14,7 +14,7 @@ import {
   type Context,
   type NodeOptions,
   type Routed,
-} from '../../src';
+} from '../../src/internal';
 import { within } from '../helpers/async';
 import type { Worker } from '../../src/node/worker';
 import { Identity } from '../../src/identity';

@@ -18,6 +18,10 @@ import {
 import { waitFor, within } from '../helpers/async';
 import { newNode, stopNodes } from '../helpers/nodes';
 import { channelError, channelWorkers, nextEvent, pair, WIRE, type Pair } from './helpers';
+import { scaled } from '../helpers/slowdown';
+
+// Slow work on a busy machine: a budget scaled by its measured slowdown.
+jest.setTimeout(scaled(30_000));
 
 afterEach(stopNodes);
 
@@ -161,7 +165,7 @@ describe('SecureChannel large messages', () => {
       tooLarge: 0,
       evicted: 0,
     });
-  }, 30_000);
+  });
 
   it('keeps concurrent large sends on several channels apart under backpressure', async () => {
     // Tiny mailboxes: every hop pushes back, so chunked sends interleave across channels.

@@ -12,7 +12,7 @@ import {
   encodeTransportMessage,
   route,
   type TransportMessage,
-} from '../../src';
+} from '../../src/internal';
 import { MAX_ADDRESS_BYTES, MAX_ROUTE_LENGTH, WIRE_VERSION } from '../../src/core/wire';
 
 function decodeError(bytes: Uint8Array | number[], maxSize?: number): DecodeError {

@@ -1,4 +1,5 @@
 import { describeRun, runExample } from '../helpers/run-example';
+import { scaled } from '../helpers/slowdown';
 
 // Each example runs as a user would run it (a process through ts-node, type-checked), and its standard
 // output must match line for line.
@@ -33,6 +34,6 @@ describe('examples', () => {
       // Nothing is logged on a clean run (the default logger writes JSON lines to stderr).
       expect(result.stderr).toBe('');
     },
-    75_000,
+    scaled(75_000),
   );
 });

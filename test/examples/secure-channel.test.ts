@@ -1,4 +1,8 @@
 import { describeRun, runExample } from '../helpers/run-example';
+import { scaled } from '../helpers/slowdown';
+
+// Slow work on a busy machine: a budget scaled by its measured slowdown.
+jest.setTimeout(scaled(70_000));
 
 describe('examples/03-secure-channel.ts', () => {
   it('echoes through a secure channel and prints both identifiers', async () => {
@@ -15,5 +19,5 @@ describe('examples/03-secure-channel.ts', () => {
       `Echoer received "hello through the channel" from ${alice}`,
       `Alice received "hello through the channel" from ${bob}`,
     ]);
-  }, 70_000);
+  });
 });

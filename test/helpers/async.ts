@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { scaled } from './slowdown';
 
 /** A promise with its resolve and reject exposed, for gating handlers in tests. */
 export interface Deferred<T> {
@@ -23,11 +24,15 @@ export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Rejects when `promise` has not settled within `ms`, so a hung runtime fails the test instead of Jest. */
+/**
+ * Rejects when `promise` has not settled within `ms` (scaled by the machine's measured slowdown, see
+ * slowdown.ts), so a hung runtime fails the test instead of Jest, and a busy machine does not.
+ */
 export async function within<T>(promise: Promise<T>, ms: number, what = 'operation'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const budget = scaled(ms);
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${budget} ms`)), budget);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -36,15 +41,16 @@ export async function within<T>(promise: Promise<T>, ms: number, what = 'operati
   }
 }
 
-/** Polls `condition` once per event-loop turn until it holds; throws after `timeoutMs`. */
+/** Polls `condition` once per event-loop turn until it holds; throws after `timeoutMs` (scaled). */
 export async function waitFor(
   condition: () => boolean,
   timeoutMs = 5_000,
   what = 'condition',
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const budget = scaled(timeoutMs);
+  const deadline = Date.now() + budget;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${budget} ms`);
     await nextTurn();
   }
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { REPO_ROOT, type ExampleResult } from './run-example';
+import { scaled } from './slowdown';
 
 /** An `npm run` script running as a process group of its own, so that it can be killed with its children. */
 export interface RunningScript {
@@ -42,7 +43,7 @@ export function runNpmScript(
   const timer = setTimeout(() => {
     timedOut = true;
     kill();
-  }, options.timeoutMs);
+  }, scaled(options.timeoutMs));
   const result = new Promise<ExampleResult>((resolve) => {
     const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
       clearTimeout(timer);

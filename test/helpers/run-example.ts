@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { scaled } from './slowdown';
 
 /** The repository root: examples run from there, as a user would run them. */
 export const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -19,13 +20,16 @@ export interface ExampleResult {
 
 /** Options of `runExample`. */
 export interface RunExampleOptions {
-  /** Kill the process after this long. Default 60 s (ts-node type-checks the example first). */
+  /** Kill the process after this long (scaled by the measured slowdown). Default 60 s. */
   readonly timeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
   readonly args?: readonly string[];
 }
 
-/** Node with ts-node's require hook, type-checking on, from the repository root, output piped. */
+/**
+ * Node with ts-node's require hook, from the repository root, output piped. ts-node transpiles with SWC
+ * (tsconfig.json's "ts-node" section), as it does for a user; `npm run typecheck` checks the types.
+ */
 function spawnExample(file: string, options: RunExampleOptions) {
   return spawn(process.execPath, ['-r', 'ts-node/register', file, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
@@ -35,12 +39,12 @@ function spawnExample(file: string, options: RunExampleOptions) {
 }
 
 /**
- * Runs an example (path relative to the repository root) as a real process through ts-node, with type
- * checking on so that decorator metadata is emitted exactly as for a user. Never rejects for a failing
+ * Runs an example (path relative to the repository root) as a real process through ts-node, configured
+ * exactly as for a user (so decorator metadata is emitted the same way). Never rejects for a failing
  * example: the caller asserts on the exit code and output.
  */
 export function runExample(file: string, options: RunExampleOptions = {}): Promise<ExampleResult> {
-  const timeoutMs = options.timeoutMs ?? 60_000;
+  const timeoutMs = scaled(options.timeoutMs ?? 60_000);
   const started = Date.now();
   return new Promise((resolveResult, reject) => {
     const child = spawnExample(file, options);
@@ -129,6 +133,7 @@ export function startExample(
     stdout: () => stdout,
     stderr: () => stderr,
     waitForLine(pattern, timeoutMs = 60_000) {
+      const budget = scaled(timeoutMs);
       return new Promise((resolveLine, reject) => {
         const check = () => {
           const line = stdout.split('\n').find((candidate) => pattern.test(candidate));
@@ -137,8 +142,13 @@ export function startExample(
             finish(() => reject(new Error(`${file} exited before printing ${pattern}\n${stderr}`)));
         };
         const timer = setTimeout(
-          () => finish(() => reject(new Error(`${file} did not print ${pattern} within ${timeoutMs} ms`))),
-          timeoutMs,
+          () =>
+            finish(() =>
+              reject(
+                new Error(`${file} did not print ${pattern} within ${timeoutMs} ms (scaled: ${budget} ms)`),
+              ),
+            ),
+          budget,
         );
         const finish = (settle: () => void) => {
           clearTimeout(timer);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
+import { scaled } from './slowdown';
 
 /** Examples run from the repository root, as a user would run them. */
 const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -71,8 +72,9 @@ export class SpawnedExample {
     return this.stderrText;
   }
 
-  /** The first match of `pattern` in a line of standard output, waiting for it up to `timeoutMs`. */
+  /** The first match of `pattern` in a line of standard output, waiting for it up to `timeoutMs` (scaled). */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    const budget = scaled(timeoutMs);
     return new Promise((resolve, reject) => {
       const check = (): void => {
         for (const line of this.stdoutText.split('\n')) {
@@ -88,9 +90,9 @@ export class SpawnedExample {
       const timer = setTimeout(
         () =>
           finish(() =>
-            reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms\n${this.describe()}`)),
+            reject(new Error(`no line matching ${pattern} within ${budget} ms\n${this.describe()}`)),
           ),
-        timeoutMs,
+        budget,
       );
       const finish = (settle: () => void): void => {
         clearTimeout(timer);

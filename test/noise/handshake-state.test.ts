@@ -15,6 +15,7 @@ import {
 import { nodeCrypto, type CryptoBackend } from '../../src/crypto';
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import type { Vault } from '../../src/vault/vault';
+import { scaled } from '../helpers/slowdown';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -289,7 +290,7 @@ describe('HandshakeState', () => {
         await p.responder.readMessage(await p.initiator.writeMessage(empty));
         exchange(p.initiator.split(), p.responder.split());
       },
-      30_000,
+      scaled(30_000),
     );
 
     it('rejects truncated, empty and oversized messages with BAD_MESSAGE, leaving the state usable', async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CipherState, HandshakeState, staticKeyFromPrivateKey } from '../../src/noise';
 
-/** One vector of the cacophony set, as stored in /work/shared/noise-vectors (lowercase hex fields). */
+/** One vector of the cacophony set, as stored in test/noise/vectors/ (lowercase hex fields). */
 interface Vector {
   protocol_name: string;
   init_prologue: string;
@@ -16,8 +16,8 @@ interface Vector {
   messages: { payload: string; ciphertext: string }[];
 }
 
-// The shared vectors live beside the checkout (`../shared/` in CI), three levels up from test/noise/.
-const vectorsPath = path.resolve(__dirname, '../../../shared/noise-vectors/cacophony.json');
+// A copy of the public-domain cacophony set lives in the repository, so a fresh clone tests itself.
+const vectorsPath = path.resolve(__dirname, 'vectors/cacophony.json');
 const vectors = JSON.parse(readFileSync(vectorsPath, 'utf8')) as Vector[];
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');

@@ -10,6 +10,10 @@ import { NumberedTraffic, errorLabel } from '../../reliability/lib/traffic';
 import { waitFor } from '../helpers/async';
 import { Cleanup } from '../helpers/tcp-fixtures';
 import { CutProxy, startAlice, startBob, startHub } from './fixtures';
+import { scaled } from '../helpers/slowdown';
+
+// Thousands of connections, channels or registrations: a budget scaled by the machine's measured slowdown.
+jest.setTimeout(scaled(60_000));
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

@@ -5,6 +5,10 @@ import type { SecureChannel } from '../../src/channel/secure-channel';
 import { settledSample } from '../../reliability/lib/measure';
 import { Cleanup } from '../helpers/tcp-fixtures';
 import { inPool, startAlice, startBob, startHub, toBob } from './fixtures';
+import { scaled } from '../helpers/slowdown';
+
+// Thousands of connections, channels or registrations: a budget scaled by the machine's measured slowdown.
+jest.setTimeout(scaled(60_000));
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

@@ -5,11 +5,15 @@ import type { SecureChannel } from '../../src/channel/secure-channel';
 import type { ConnectionClosedEvent } from '../../src/transport/tcp/tcp-transport';
 import { startAlice, startBob, type Alice } from '../helpers/alice-and-bob';
 import { waitFor, within } from '../helpers/async';
+import { scaled } from '../helpers/slowdown';
 import { SpawnedExample } from '../helpers/spawned-example';
 import { Cleanup } from '../helpers/tcp-fixtures';
 
 // The hub of examples/hub.ts as a real process, killed outright (SIGKILL: no goodbye on any connection) while
 // Alice is sending through it, then started again on the same port. Bob and Alice are in-process nodes.
+
+// Real processes on a busy machine: a budget scaled by its measured slowdown.
+jest.setTimeout(scaled(90_000));
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -137,5 +141,5 @@ describe('a hub process killed in the middle of traffic and restarted on the sam
     expect(bob.received.at(-1)).toEqual({ body: 'after the restart', from: alice.identity.identifier });
 
     expect(await restarted.stop('SIGINT')).toEqual({ code: 0, signal: null });
-  }, 90_000);
+  });
 });

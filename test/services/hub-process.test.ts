@@ -2,8 +2,12 @@ import { TCP } from '../../src/core/address';
 import { route } from '../../src/core/route';
 import { RemoteForwarder } from '../../src/services/remote-forwarder';
 import { within } from '../helpers/async';
+import { scaled } from '../helpers/slowdown';
 import { SpawnedExample } from '../helpers/spawned-example';
 import { Cleanup, startEchoer, startTcpNode } from '../helpers/tcp-fixtures';
+
+// Real processes on a busy machine: a budget scaled by its measured slowdown.
+jest.setTimeout(scaled(90_000));
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -56,5 +60,5 @@ describe('examples/hub.ts as a process', () => {
 
     // Ctrl-C / SIGTERM stop it gracefully.
     expect(await restarted.stop('SIGTERM')).toEqual({ code: 0, signal: null });
-  }, 90_000);
+  });
 });

@@ -5,6 +5,10 @@ import { ARGON2ID_MIN } from '../../src/vault/file-format';
 import { FileVault } from '../../src/vault/file-vault';
 import type { KeyInfo } from '../../src/vault/vault';
 import { expectRejects, tempDir, toHex } from './helpers';
+import { scaled } from '../helpers/slowdown';
+
+// Slow work on a busy machine: a budget scaled by its measured slowdown.
+jest.setTimeout(scaled(180_000));
 
 const ROUNDS = 10;
 const PASSPHRASE = 'crash test passphrase';
@@ -49,7 +53,7 @@ function startWriter(path: string): Writer {
 
 /** Resolves once `predicate` holds, polling; rejects after `timeoutMs`. */
 async function until(predicate: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   while (!predicate()) {
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting for ${what()}`);
@@ -133,5 +137,5 @@ describe('FileVault crash safety', () => {
     }
     // The writers did get writes in: the test exercised something.
     expect(previous.length).toBeGreaterThan(ROUNDS);
-  }, 180_000);
+  });
 });
