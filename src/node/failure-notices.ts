@@ -2,7 +2,7 @@ import { DeliveryFailureNotice, takesFailureNotices } from '../core/delivery-fai
 import { LocalMessage } from '../core/message';
 import { Route } from '../core/route';
 import type { DeadLetter } from './dead-letters';
-import type { Router } from './router';
+import { ReplyAddress, type Router } from './router';
 
 /** The defaults of delivery failure notices. */
 export const FAILURE_NOTICE_DEFAULTS = {
@@ -48,6 +48,8 @@ export class FailureNotices {
   readonly onDeadLetter = (letter: DeadLetter): void => {
     const returnRoute = letter.message.returnRoute;
     if (this.perRoutePerSecond === 0 || !takesFailureNotices(returnRoute.recipient)) return;
+    const first = returnRoute.next;
+    if (first instanceof ReplyAddress && first.target === undefined) return; // that request has already ended
     if (this.isStopping()) return;
     if (!this.allow(returnRoute.next!.key)) {
       this.stats.rateLimited++;

@@ -4,7 +4,8 @@ import { createSecureChannel } from '../../src/channel/create-secure-channel';
 import { createSecureChannelListener } from '../../src/channel/secure-channel-listener';
 import type { CloseReason, SecureChannel } from '../../src/channel/secure-channel';
 import { TrustEveryone } from '../../src/identity';
-import { within } from '../helpers/async';
+import { DeliveryFailureNotice } from '../../src/core/delivery-failure';
+import { waitFor, within } from '../helpers/async';
 import { HostileProxy } from '../helpers/hostile-proxy';
 import { newNode, stopNodes } from '../helpers/nodes';
 import { Cleanup, startEchoer, startTcpNode } from '../helpers/tcp-fixtures';
@@ -122,6 +123,46 @@ describe('Channel liveness', () => {
     expect(performance.now() - cut).toBeLessThan(LIVENESS.peerTimeout + 3_000);
     expect(listener.channels.size).toBe(0);
     await within(Promise.all(channels.map((c) => c.closed())), 10_000, "Alice's channels closing");
+  });
+
+  it("a hop's plain notice makes the channel probe its peer and close long before the peer timeout", async () => {
+    const p = await pair(newNode);
+    const listener = await createSecureChannelListener(p.bctx, p.bob, 'listener', {
+      trustPolicy: TrustEveryone,
+    });
+    const bobSide = nextEvent<SecureChannel>(listener, 'channelOpened');
+    const channel = await createSecureChannel(p.actx, p.alice, p.toListener, {
+      trustPolicy: TrustEveryone,
+      keepaliveInterval: 300,
+      peerTimeout: 60_000,
+    });
+    // Bob's end vanishes without a CLOSE: his node now drops Alice's frames (no route) and says so.
+    await p.b.stopWorker((await bobSide).decryptorAddress);
+    const sent = performance.now();
+    const pending = p.actx.request(route(channel, 'echoer'), 'into the void', { timeout: 30_000 });
+    await expect(within(pending, 5_000, 'the request')).rejects.toMatchObject({ code: 'PEER_UNRESPONSIVE' });
+    expect(channel.closeReason).toBe('unresponsive');
+    expect(channel.stats.routeNotices).toBeGreaterThanOrEqual(1);
+    expect(performance.now() - sent).toBeLessThan(5_000); // not the 60 s peer timeout
+  });
+
+  it('a forged plain notice alone cannot close a live channel', async () => {
+    const p = await pair(newNode);
+    await createSecureChannelListener(p.bctx, p.bob, 'listener', { trustPolicy: TrustEveryone });
+    const channel = await createSecureChannel(p.actx, p.alice, p.toListener, {
+      trustPolicy: TrustEveryone,
+      keepaliveInterval: 200,
+    });
+    await p.actx.send(route(channel.decryptorAddress), new DeliveryFailureNotice('NO_ROUTE'));
+    await waitFor(() => channel.stats.routeNotices === 1, 2_000, 'the notice to arrive');
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // several probe periods
+    expect(channel.isClosed).toBe(false);
+    expect(channel.stats.pingsSent).toBeGreaterThanOrEqual(1);
+    await expect(
+      p.actx.request(route(channel, 'echoer'), 'still here', { timeout: 5_000 }),
+    ).resolves.toMatchObject({
+      body: 'still here',
+    });
   });
 
   it('closes a channel that carried no message for idleTimeout (keepalives do not count)', async () => {

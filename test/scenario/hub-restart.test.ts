@@ -119,9 +119,10 @@ describe('a hub process killed in the middle of traffic and restarted on the sam
     const error = await alice.echo(channel, 'through the old channel', 2_000).catch((e: unknown) => e);
     expect(anyTyped).toContainEqual(pick(error));
     // Its message went nowhere and is counted: the channel's route starts at Alice's old connection, now
-    // gone, so the channel closed itself ('failed') at its first frame that found no next hop.
+    // gone, so the channel closed itself ('failed', CONNECTION_LOST) when that connection's worker stopped.
     expect(alice.node.deadLetters.count).toBeGreaterThan(dropped);
     expect(await within(channel.closed(), 2_000, 'the old channel to close')).toBe('failed');
+    expect(channel.closeError?.code).toBe('CONNECTION_LOST');
     expect(bob.received.length).toBe(received);
 
     // Every request of the traffic either got its exact echo or was rejected with a typed error.
