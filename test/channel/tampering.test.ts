@@ -89,8 +89,8 @@ describe('SecureChannel handshake tampering', () => {
 });
 
 describe('SecureChannel data tampering', () => {
-  it('drops flipped data frames, counts them, and delivers only genuine messages', async () => {
-    const o = await opened();
+  it('drops flipped data frames, counts them, reports the gaps and delivers only genuine messages', async () => {
+    const o = await opened({ reorderTimeout: 100 });
     const dropped: SecureChannelError[] = [];
     o.bobChannel.on('frameDropped', (e) => dropped.push(e));
     // Every other frame to Bob gets one bit flipped: in the type, the nonce, the ciphertext, the tag.
@@ -111,6 +111,8 @@ describe('SecureChannel data tampering', () => {
     expect(o.bobChannel.stats.dropped.malformed).toBe(1); // the type byte: not a DATA frame any more
     expect(o.bobChannel.stats.dropped.decryptFailed + o.bobChannel.stats.dropped.replayed).toBe(3);
     expect(dropped).toHaveLength(4);
+    // m1, m3 and m5 are reported missing once a later frame arrived and they did not; m7, the last, cannot be.
+    expect(o.bobChannel.stats.missing).toEqual({ gaps: 3, frames: 3 });
     // The echoes of the genuine ones came back intact.
     const echoes = [];
     for (let i = 0; i < 4; i++) echoes.push((await o.p.actx.receive({ timeout: 5_000 })).body);
@@ -118,7 +120,7 @@ describe('SecureChannel data tampering', () => {
   });
 
   it('never delivers a corrupted message: random bit flips over many frames', async () => {
-    const o = await opened();
+    const o = await opened({ reorderTimeout: 100 });
     let seed = 0x2545f491;
     const random = (n: number): number => {
       seed ^= seed << 13;
@@ -139,8 +141,11 @@ describe('SecureChannel data tampering', () => {
     expect(totalDropped(o.bobChannel)).toBe(tampered);
     const delivered = o.p.bobEchoer.bodies as string[];
     expect(delivered.length).toBe(200 - tampered);
-    for (const body of delivered) expect(bodies).toContain(body);
+    // In sending order, and every lost one but a trailing run is reported.
+    expect(delivered).toEqual(bodies.filter((body) => delivered.includes(body)));
     expect(new Set(delivered).size).toBe(delivered.length);
+    const last = bodies.indexOf(delivered.at(-1)!);
+    expect(o.bobChannel.stats.missing.frames).toBe(last + 1 - delivered.length);
   });
 
   it('rejects a replayed data frame and a replayed handshake frame', async () => {
@@ -162,7 +167,7 @@ describe('SecureChannel data tampering', () => {
     expect(o.p.bobEchoer.bodies).toEqual(['once', 'twice']);
   });
 
-  it('delivers frames reordered inside the window in arrival order', async () => {
+  it('delivers frames reordered inside the window in sending order', async () => {
     const o = await opened();
     const held: HopEntry[] = [];
     o.p.hop.transform = (entry) => (o.toBob(entry) ? (held.push(entry), []) : [entry.body]);
@@ -170,8 +175,9 @@ describe('SecureChannel data tampering', () => {
     await waitFor(() => held.length === 5);
     for (const i of [3, 1, 4, 0, 2]) await o.p.hop.inject(held[i]!);
     await waitFor(() => o.p.bobEchoer.received.length === 5);
-    expect(o.p.bobEchoer.bodies).toEqual(['m3', 'm1', 'm4', 'm0', 'm2']);
+    expect(o.p.bobEchoer.bodies).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     expect(totalDropped(o.bobChannel)).toBe(0);
+    expect(o.bobChannel.stats.missing).toEqual({ gaps: 0, frames: 0 });
   });
 
   it('reassembles a chunked message whose pieces arrive in reverse order', async () => {
@@ -212,7 +218,8 @@ describe('SecureChannel rekeying', () => {
     const order = [0, 1, 2, 4, 3, 5, 8, 6, 7, 9, 11, 10];
     for (const i of order) await o.p.hop.inject(held[i]!);
     await waitFor(() => o.p.bobEchoer.received.length === 12);
-    expect(o.p.bobEchoer.bodies).toEqual(order.map((i) => `m${i}`));
+    // Delivered in sending order, whatever order the epochs' frames arrived in.
+    expect(o.p.bobEchoer.bodies).toEqual(bodies);
     expect(totalDropped(o.bobChannel)).toBe(0);
 
     // Many more epochs, both ways, in order.
