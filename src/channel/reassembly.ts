@@ -18,6 +18,9 @@ interface Partial {
  */
 const WHOLE_AT_ONCE = 256 * 1024;
 
+/** The reassemblies holding bytes of each node budget, so that going over it can evict the largest holder. */
+const holders = new WeakMap<ByteBudget, Set<Reassembly>>();
+
 /**
  * Puts chunked messages back together. Pieces may arrive in any order (the replay window already refused
  * duplicates of a frame); every piece but the last is exactly `CHUNK_PIECE_LENGTH` bytes, so each one's place
@@ -39,6 +42,8 @@ export class Reassembly {
     private readonly maxPartial: number,
     private readonly maxBytes: number,
     private readonly memory: ByteBudget,
+    /** Told each time a partial message is given up (here, or by another channel end making room). */
+    private readonly onEvicted: () => void = () => undefined,
   ) {}
 
   /**
@@ -96,8 +101,14 @@ export class Reassembly {
     const old = partial.buffer;
     const size = total <= WHOLE_AT_ONCE ? total : Math.min(total, Math.max(end, old.length * 2));
     const more = size - old.length;
-    // Make room by giving up older messages of this end; if this one alone does not fit, refuse it.
+    // Make room: over this end's bytes, by giving up its own older messages; over the node's, by making the
+    // channel end that holds the most give up its oldest. If this message alone does not fit, refuse it.
     while (this.held + more > this.maxBytes || this.memory.wouldExceed(more)) {
+      const largest = this.held + more > this.maxBytes ? this : this.largestHolder();
+      if (largest !== this) {
+        largest.evictOldest(undefined);
+        continue;
+      }
       if (!this.evictOldest(id)) {
         this.forget(id, partial);
         this.memory.exceeded++;
@@ -111,8 +122,22 @@ export class Reassembly {
     const buffer = allocate(size);
     if (old.length > 0) buffer.set(old);
     partial.buffer = buffer;
+    if (this.held === 0) this.holders().add(this);
     this.held += more;
     this.memory.charge(more);
+  }
+
+  private holders(): Set<Reassembly> {
+    let set = holders.get(this.memory);
+    if (set === undefined) holders.set(this.memory, (set = new Set()));
+    return set;
+  }
+
+  /** The reassembly on this node holding the most bytes (this one among equals). */
+  private largestHolder(): Reassembly {
+    let largest: Reassembly | undefined;
+    for (const other of this.holders()) if (other.held > (largest?.held ?? this.held)) largest = other;
+    return largest ?? this;
   }
 
   /** Gives up the oldest partial message other than `keep`; false if there is none. */
@@ -121,6 +146,7 @@ export class Reassembly {
       if (id === keep) continue;
       this.forget(id, partial);
       this.evicted++;
+      this.onEvicted();
       return true;
     }
     return false;
@@ -130,6 +156,7 @@ export class Reassembly {
     this.partials.delete(id);
     this.held -= partial.buffer.length;
     this.memory.release(partial.buffer.length);
+    if (this.held === 0) this.holders().delete(this);
     partial.buffer = partial.remaining === 0 ? partial.buffer : EMPTY;
   }
 }

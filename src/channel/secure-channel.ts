@@ -310,6 +310,13 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
       limits.maxPartialMessages,
       limits.maxReassemblyBytes,
       this.memory,
+      () => {
+        this.stats.dropped.evicted++;
+        this.dropLog.warn(
+          { channel: this.address.key },
+          'gave up a partial message to make room for a new one',
+        );
+      },
     );
     this.info = Object.freeze({
       identifier: this.remoteIdentifier,
@@ -789,7 +796,6 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
 
   private receivePiece(plaintext: Uint8Array): Promise<void> | undefined {
     if (plaintext.length < CHUNK_HEADER_LENGTH) return this.drop('MALFORMED', 'a truncated chunk');
-    const evictedBefore = this.reassembly.evicted;
     let whole: Uint8Array | undefined;
     try {
       whole = this.reassembly.add(
@@ -801,13 +807,6 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     } catch (error) {
       const e = error as SecureChannelError;
       return this.drop(e.code, e.message);
-    }
-    if (this.reassembly.evicted !== evictedBefore) {
-      this.stats.dropped.evicted++;
-      this.dropLog.warn(
-        { channel: this.address.key },
-        'gave up a partial message to make room for a new one',
-      );
     }
     return whole === undefined ? undefined : this.deliver(whole);
   }

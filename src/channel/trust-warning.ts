@@ -9,7 +9,11 @@ const warned = new WeakSet<NodeRuntime>();
  * encrypted but unauthenticated, which protects against a passive observer only, not against a hub (or
  * anyone on the route) that runs its own listener in the middle.
  */
-export function warnOfTrustEveryone(node: NodeRuntime, policy: TrustPolicy, by: 'listener' | 'channel'): void {
+export function warnOfTrustEveryone(
+  node: NodeRuntime,
+  policy: TrustPolicy,
+  by: 'listener' | 'channel',
+): void {
   if (policy !== TrustEveryone || warned.has(node)) return;
   warned.add(node);
   node.logger.warn(

@@ -61,31 +61,68 @@ describe('SecureChannel handshake tampering', () => {
     [0, 'HELLO (message 1)'],
     [1, 'message 2'],
     [2, 'message 3'],
-  ])('a flipped byte in handshake frame %i (%s) fails it at both ends with typed errors', async (target) => {
-    const p = await pair(newNode);
-    const listener = await createSecureChannelListener(p.bctx, p.bob, 'listener', {
-      trustPolicy: TrustEveryone,
-    });
-    let handshakeFrames = 0;
-    p.hop.transform = (entry) => {
-      const body = entry.body as Uint8Array;
-      if ((body[0] === 1 || body[0] === 2) && handshakeFrames++ === target) {
-        return [flipped(body, body.length - 1)];
-      }
-      return [body];
-    };
-    const failed = nextEvent<SecureChannelError>(listener, 'handshakeFailed');
-    const atAlice = await channelError(
-      createSecureChannel(p.actx, p.alice, p.toListener, { trustPolicy: TrustEveryone, timeout: 5_000 }),
-    );
-    const atBob = await failed;
-    // The side whose message verification failed says HANDSHAKE_FAILED; the other hears of it.
-    const [failing, told] = target === 2 ? [atBob, atAlice] : [atAlice, atBob];
-    expect(failing.code).toBe('HANDSHAKE_FAILED');
-    expect(told).toMatchObject({ code: 'REFUSED', reason: 'handshake-failed' });
-    expect(listener.stats.channelsOpened).toBe(0);
-    await waitFor(() => channelWorkers(p.a).length === 0 && channelWorkers(p.b).length === 0);
-  });
+  ])(
+    'a flipped byte in handshake frame %i (%s) does not verify: it is dropped, the timeout ends both ends',
+    async (target) => {
+      const p = await pair(newNode);
+      const listener = await createSecureChannelListener(p.bctx, p.bob, 'listener', {
+        trustPolicy: TrustEveryone,
+        handshakeTimeout: 500,
+      });
+      let handshakeFrames = 0;
+      p.hop.transform = (entry) => {
+        const body = entry.body as Uint8Array;
+        if ((body[0] === 1 || body[0] === 2) && handshakeFrames++ === target) {
+          return [flipped(body, body.length - 1)];
+        }
+        return [body];
+      };
+      const failed = nextEvent<SecureChannelError>(listener, 'handshakeFailed');
+      const atAlice = await channelError(
+        createSecureChannel(p.actx, p.alice, p.toListener, { trustPolicy: TrustEveryone, timeout: 5_000 }),
+      );
+      const atBob = await failed;
+      // A HELLO's ephemeral key cannot be checked, so a flipped one shows only at Alice, in message 2.
+      expect(atBob.code).toBe('TIMEOUT');
+      expect(atAlice).toMatchObject({ code: 'REFUSED', reason: 'timeout' });
+      expect(listener.stats).toMatchObject({
+        channelsOpened: 0,
+        timedOut: 1,
+        rejectedFrames: target === 2 ? 1 : 0,
+      });
+      if (target === 2) expect(atBob.message).toMatch(/1 frame\(s\) that did not verify were dropped/);
+      await waitFor(() => channelWorkers(p.a).length === 0 && channelWorkers(p.b).length === 0);
+    },
+  );
+
+  it.each([
+    [1, 'message 2, at the initiator'],
+    [2, 'message 3, at the responder'],
+  ])(
+    'a forged copy of handshake frame %i (%s) arriving first is dropped; the genuine one completes the handshake',
+    async (target) => {
+      const p = await pair(newNode);
+      const listener = await createSecureChannelListener(p.bctx, p.bob, 'listener', {
+        trustPolicy: TrustEveryone,
+      });
+      let handshakeFrames = 0;
+      p.hop.transform = (entry) => {
+        const body = entry.body as Uint8Array;
+        if ((body[0] === 1 || body[0] === 2) && handshakeFrames++ === target) {
+          // Junk of the right type and length first, then the genuine frame.
+          return [flipped(body, body.length - 1), body];
+        }
+        return [body];
+      };
+      const channel = await createSecureChannel(p.actx, p.alice, p.toListener, {
+        trustPolicy: TrustEveryone,
+        timeout: 5_000,
+      });
+      expect(listener.stats).toMatchObject({ channelsOpened: 1, rejectedFrames: target === 2 ? 1 : 0 });
+      await channel.send(p.actx, 'echoer', 'through');
+      expect((await p.actx.receive({ timeout: 5_000 })).body).toBe('through');
+    },
+  );
 });
 
 describe('SecureChannel data tampering', () => {
