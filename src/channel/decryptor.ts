@@ -1,6 +1,6 @@
 import { Address } from '../core/address';
 import { DeliveryFailureNotice } from '../core/delivery-failure';
-import { LocalMessage, type LocalInfo, type Routed } from '../core/message';
+import { LocalMessage, vouchForOrigin, type LocalInfo, type Routed } from '../core/message';
 import { Route } from '../core/route';
 import type { Context } from '../node/context';
 import type { Logger } from '../node/logger';
@@ -103,14 +103,14 @@ export class Decryptor implements Worker {
       case FrameType.HELLO:
         if (this.phase !== 'handshake' || this.initiator || this.peerRoute !== undefined) break;
         try {
-          return this.onHandshakeMessage(decodeHello(frame).message, message.returnRoute);
+          return this.onHandshakeMessage(decodeHello(frame).message, message);
         } catch (error) {
           this.fail(error as SecureChannelError, true, message.returnRoute);
           return undefined;
         }
       case FrameType.HANDSHAKE:
         if (this.phase !== 'handshake') break;
-        return this.onHandshakeMessage(frame.subarray(1), message.returnRoute, true);
+        return this.onHandshakeMessage(frame.subarray(1), message, true);
       case FrameType.REFUSED: {
         if (this.phase !== 'handshake' && this.phase !== 'confirming') break;
         // A refusal cannot be authenticated: once a verified message told where the peer is, only a notice
@@ -181,7 +181,8 @@ export class Decryptor implements Worker {
    * does not verify fails the handshake. A message that verified but is refused (trust, a malformed
    * identity payload) always fails it.
    */
-  private async onHandshakeMessage(message: Uint8Array, returnRoute: Route, tolerant = false): Promise<void> {
+  private async onHandshakeMessage(message: Uint8Array, from: Routed, tolerant = false): Promise<void> {
+    const returnRoute = from.returnRoute;
     const handshake = this.handshake!;
     const before = handshake.progress;
     let step;
@@ -200,7 +201,11 @@ export class Decryptor implements Worker {
     // Only a message that verified may set where the peer is.
     this.peerRoute ??= returnRoute;
     if (step.reply !== undefined) this.send(step.reply);
-    if (step.outcome !== undefined) await this.established(step.outcome);
+    if (step.outcome !== undefined) {
+      // The peer proved who it is over the connection this came in on: that connection is in use.
+      vouchForOrigin(from);
+      await this.established(step.outcome);
+    }
   }
 
   private async established(outcome: HandshakeOutcome): Promise<void> {

@@ -15,5 +15,8 @@ export { DEFAULT_HOME, type VaultHomeOptions } from './vault-home';
 export {
   ARGON2ID_INTERACTIVE,
   ARGON2ID_MIN,
-  ARGON2ID_MAX, type Argon2Params, type FileVaultSecret } from './file-format';
+  ARGON2ID_MAX,
+  type Argon2Params,
+  type FileVaultSecret,
+} from './file-format';
 export { sodiumReady } from './sodium';
