@@ -3,6 +3,7 @@ import { encodeBody } from '../../src/core/codec';
 import { route, type Route } from '../../src/core/route';
 import { encodeTransportMessage } from '../../src/core/wire';
 import { SecureChannelError } from '../../src/channel/errors';
+import type { SecureChannelListenerOptions } from '../../src/channel/secure-channel-listener';
 import { FrameType, readU64 } from '../../src/channel/frames';
 import type { NonceGap } from '../../src/channel/reorder-buffer';
 import type { DroppedFrames, SecureChannel } from '../../src/channel/secure-channel';
@@ -57,7 +58,7 @@ interface World {
 }
 
 /** A hub behind a hostile proxy, Bob registered there, and a channel from Alice to Bob through it. */
-async function world(): Promise<World> {
+async function world(listener: Partial<SecureChannelListenerOptions> = {}): Promise<World> {
   const hub = await startTcpNode(cleanup);
   await ForwardingService.start(hub.ctx, 'forwarding_service');
   const proxy = await HostileProxy.start(hub.address);
@@ -68,6 +69,7 @@ async function world(): Promise<World> {
       replayWindow: REPLAY_WINDOW,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       reorderTimeout: REORDER_TIMEOUT_MS,
+      ...listener,
     },
   });
   const bobLink = proxy.connectionCount - 1;
@@ -187,6 +189,40 @@ describe('a hostile hub between Alice and Bob', () => {
           `secure channel handshake failed: ${atBob.message}`,
         ]);
         await stillWorks(w, []);
+      },
+    );
+  });
+
+  describe('spraying junk at a handshake in progress', () => {
+    it.each<Party>(['Bob', 'Alice'])(
+      'toward %s: a forged copy of the next handshake message is dropped and counted, the genuine one completes it',
+      async (party) => {
+        // Time enough to hold the genuine message back while the junk arrives, however loaded the machine.
+        const w = await world({ handshakeTimeout: 10_000 });
+        // Message 3 goes to Bob's responder, message 2 to Alice's initiator: hold the genuine one back and
+        // send junk of the same type and length to the same address first.
+        const hold = w.proxy.intercept({
+          match: toward(w, party, FrameType.HANDSHAKE),
+          tamper: { kind: 'hold' },
+        });
+        const opening = w.alice.open(w.toBob, w.bob.identity);
+        const bobSide = nextListenerEvent(w.bob.listener, 'channelOpened');
+        const [genuine] = await hold.matched();
+        const junk = Uint8Array.from(genuine!.bytes); // a copy (bytes may be a Buffer, whose slice is a view)
+        junk[junk.length - 1]! ^= 0x01;
+        for (let i = 0; i < 3; i++) w.proxy.inject(genuine!.connection, 'fromTarget', junk);
+        if (party === 'Bob') await waitFor(() => w.bob.listener.stats.rejectedFrames === 3);
+        else await waitFor(() => warnings(w.alice, { code: 'HANDSHAKE_FAILED' }).length > 0);
+        hold.release();
+        const channel = await opening;
+        await bobSide;
+        expect(await w.alice.echo(channel, 'through the junk')).toBe('through the junk');
+        expect(w.bob.listener.stats).toMatchObject({
+          channelsOpened: 2,
+          handshakesFailed: 0,
+          rejectedFrames: party === 'Bob' ? 3 : 0,
+        });
+        await stillWorks(w, ['through the junk']);
       },
     );
   });
