@@ -14,6 +14,8 @@ export {
   originOf,
   TRANSPORT_INFO,
   type OriginHop,
+  vouchForOrigin,
+  type TransportOrigin,
   type LocalInfo,
   type Routed,
   type TransportMessage,
@@ -38,7 +40,8 @@ export {
 // node
 export { NodeRuntime, type NodeOptions, type NodeEvents, type StartClassOptions } from './node/node-runtime';
 export { Context, type Destination, type WaitOptions, type RequestOptions } from './node/context';
-export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/worker';
+export { allowAll, denyAll, type AccessRule, type QueueBytes, type WorkerOptions } from './node/worker';
+export { ByteBudget } from './node/byte-budget';
 export { DeadLetters, type DeadLetter, type DropReason, type DropCause } from './node/dead-letters';
 export { FAILURE_NOTICE_DEFAULTS, type FailureNoticeStats } from './node/failure-notices';
 export { NodeError } from './node/errors';
@@ -99,6 +102,7 @@ export {
   SECURE_CHANNEL_INFO,
   SECURE_CHANNEL_DEFAULTS,
   type FromSecureChannelOptions,
+  secureChannelMemory,
   type SecureChannelOptions,
   type SecureChannelListenerOptions,
   type SecureChannelListenerStats,
@@ -110,6 +114,8 @@ export {
   type ChannelEndOptions,
   type CloseReason,
   type DroppedFrames,
+  type MissingFrames,
+  type NonceGap,
   type RefusalReason,
 } from './channel';
 
@@ -118,6 +124,7 @@ export { TransportError, type TransportErrorCode } from './transport/errors';
 export {
   TcpTransport,
   type TcpTransportEvents,
+  type TcpTransportStats,
   type ConnectionOpenedEvent,
   type ConnectionClosedEvent,
   type ConnectionRefusedEvent,
