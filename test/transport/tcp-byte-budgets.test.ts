@@ -107,7 +107,7 @@ describe('a hub under attacks on its memory and its connection slots', () => {
     const request = encodeTransportMessage({
       onwardRoute: route('forwarding_service'),
       returnRoute: route('mallory'),
-      payload: encodeBody({ type: 'register', nonce: '0123456789abcdef0123456789abcdef' }),
+      payload: encodeBody({ v: 2, type: 'register', nonce: '0123456789abcdef0123456789abcdef' }),
     });
     mallory.write(Buffer.concat([PREAMBLE, frameHeader(request.length), request]));
     const forwarder = await within(registered, 5_000, 'the forwarder to be registered');
