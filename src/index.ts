@@ -14,6 +14,8 @@ export {
   originOf,
   TRANSPORT_INFO,
   type OriginHop,
+  vouchForOrigin,
+  type TransportOrigin,
   type LocalInfo,
   type Routed,
   type TransportMessage,
@@ -46,7 +48,8 @@ export {
   type BuiltWorker,
 } from './node/node-runtime';
 export { Context, type Destination, type WaitOptions, type RequestOptions } from './node/context';
-export { allowAll, denyAll, type AccessRule, type WorkerOptions } from './node/worker';
+export { allowAll, denyAll, type AccessRule, type QueueBytes, type WorkerOptions } from './node/worker';
+export { ByteBudget } from './node/byte-budget';
 // The type of `node.deadLetters`, to read counts and recent drops; only the node records into it.
 export type { DeadLetters, DeadLetter, DropReason, DropCause, DeadLetterEvents } from './node/dead-letters';
 export { FAILURE_NOTICE_DEFAULTS, type FailureNoticeStats } from './node/failure-notices';
@@ -125,6 +128,7 @@ export {
   SECURE_CHANNEL_INFO,
   SECURE_CHANNEL_DEFAULTS,
   type FromSecureChannelOptions,
+  secureChannelMemory,
   type SecureChannelOptions,
   type SecureChannelListenerOptions,
   type SecureChannelListenerStats,
@@ -136,6 +140,8 @@ export {
   type ChannelEndOptions,
   type CloseReason,
   type DroppedFrames,
+  type MissingFrames,
+  type NonceGap,
   type RefusalReason,
 } from './channel';
 
@@ -144,6 +150,7 @@ export { TransportError, type TransportErrorCode } from './transport/errors';
 export {
   TcpTransport,
   type TcpTransportEvents,
+  type TcpTransportStats,
   type ConnectionOpenedEvent,
   type ConnectionClosedEvent,
   type ConnectionRefusedEvent,

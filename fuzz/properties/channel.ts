@@ -24,6 +24,7 @@ import {
 import { Handshake, PROLOGUE, type HandshakeOutcome } from '../../src/channel/handshake';
 import type { ChannelLimits } from '../../src/channel/options';
 import { Reassembly } from '../../src/channel/reassembly';
+import { ByteBudget } from '../../src/node/byte-budget';
 import { ReplayWindow } from '../../src/channel/replay-window';
 import { SecureChannel } from '../../src/channel/secure-channel';
 import { localStaticKey, type LocalStatic } from '../../src/channel/static-keys';
@@ -331,7 +332,7 @@ const reassembly = defineProperty('channel/reassembly/model', 3_000, 100, () => 
         for (let i = 0; i < total; i += 997) body[i] = (i + id) & 0xff;
         return body;
       });
-      const subject = new Reassembly(maxMessageSize, maxPartial);
+      const subject = new Reassembly(maxMessageSize, maxPartial, 2 ** 40, new ByteBudget(2 ** 40, 'fuzz'));
       const model = new ReassemblyModel(maxMessageSize, maxPartial);
       for (const op of ops) {
         const m = op.message % messages.length;
@@ -567,6 +568,9 @@ const channelFrames = defineProperty('channel/secure-channel/receive-frame', 3_0
         keepaliveInterval: 0, // no timers: a property run is synchronous
         peerTimeout: 30_000,
         idleTimeout: 0,
+        maxReassemblyBytes: 2 ** 40,
+        reorderTimeout: 60_000,
+        maxReorderBytes: 2 ** 40,
         ...options,
       };
       const pair = channelPair(options.cipher, limits);

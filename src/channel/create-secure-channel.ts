@@ -82,10 +82,14 @@ export async function createSecureChannel(
     throw error;
   }
 
-  const timer = setTimeout(
-    () => decryptor.fail(new SecureChannelError('TIMEOUT', `no secure channel within ${timeout} ms`), true),
-    timeout,
-  );
+  const timer = setTimeout(() => {
+    const rejected = decryptor.rejectedFrames;
+    const detail = rejected > 0 ? ` (${rejected} handshake frame(s) that did not verify were dropped)` : '';
+    decryptor.fail(
+      new SecureChannelError('TIMEOUT', `no secure channel within ${timeout} ms${detail}`),
+      true,
+    );
+  }, timeout);
   try {
     decryptor.send(await handshake.start(), toRoute(to));
     return await opened;

@@ -1,6 +1,6 @@
 import { Address } from '../core/address';
 import { DeliveryFailureNotice } from '../core/delivery-failure';
-import { LocalMessage, type LocalInfo, type Routed } from '../core/message';
+import { LocalMessage, vouchForOrigin, type LocalInfo, type Routed } from '../core/message';
 import { Route } from '../core/route';
 import type { Context } from '../node/context';
 import type { Logger } from '../node/logger';
@@ -17,6 +17,8 @@ import { ThrottledLog } from './throttled-log';
 export interface HandshakeHooks {
   onOpen(channel: SecureChannel): void;
   onFail(error: SecureChannelError): void;
+  /** A frame that did not verify was dropped; the handshake goes on. */
+  onRejectedFrame?(): void;
 }
 
 /**
@@ -51,6 +53,8 @@ export class Decryptor implements Worker {
    */
   private handshake: Handshake | undefined;
   private hooks: HandshakeHooks | undefined;
+  /** Handshake frames dropped because they did not verify (or a refusal from elsewhere than the peer). */
+  private rejected = 0;
 
   constructor(
     readonly address: Address,
@@ -99,16 +103,21 @@ export class Decryptor implements Worker {
       case FrameType.HELLO:
         if (this.phase !== 'handshake' || this.initiator || this.peerRoute !== undefined) break;
         try {
-          return this.onHandshakeMessage(decodeHello(frame).message, message.returnRoute);
+          return this.onHandshakeMessage(decodeHello(frame).message, message);
         } catch (error) {
           this.fail(error as SecureChannelError, true, message.returnRoute);
           return undefined;
         }
       case FrameType.HANDSHAKE:
         if (this.phase !== 'handshake') break;
-        return this.onHandshakeMessage(frame.subarray(1), message.returnRoute);
+        return this.onHandshakeMessage(frame.subarray(1), message, true);
       case FrameType.REFUSED: {
         if (this.phase !== 'handshake' && this.phase !== 'confirming') break;
+        // A refusal cannot be authenticated: once a verified message told where the peer is, only a notice
+        // that came back the same way may end the handshake.
+        if (this.peerRoute !== undefined && !this.peerRoute.equals(message.returnRoute)) {
+          return this.reject('a refusal notice from elsewhere than the peer');
+        }
         const reason = decodeRefused(frame);
         this.fail(
           new SecureChannelError('REFUSED', `the peer refused the handshake (${reason})`, { reason }),
@@ -160,19 +169,43 @@ export class Decryptor implements Worker {
     this.hooks?.onFail(error);
   }
 
-  private async onHandshakeMessage(message: Uint8Array, returnRoute: Route): Promise<void> {
+  /** Frames dropped during the handshake because they did not verify. */
+  get rejectedFrames(): number {
+    return this.rejected;
+  }
+
+  /**
+   * Reads one handshake message. One that does not verify leaves the handshake as it was (the Noise state
+   * commits only on success): if `tolerant`, it is dropped and counted, since anyone who learns this address
+   * can send junk to it, and the timeout decides; a HELLO (the first message, for this responder alone) that
+   * does not verify fails the handshake. A message that verified but is refused (trust, a malformed
+   * identity payload) always fails it.
+   */
+  private async onHandshakeMessage(message: Uint8Array, from: Routed, tolerant = false): Promise<void> {
+    const returnRoute = from.returnRoute;
+    const handshake = this.handshake!;
+    const before = handshake.progress;
     let step;
     try {
-      step = await this.handshake!.read(message);
+      step = await handshake.read(message);
     } catch (error) {
-      this.fail(asChannelError(error), true, returnRoute);
+      const failure = asChannelError(error);
+      if (tolerant && handshake.progress === before && failure.code === 'HANDSHAKE_FAILED') {
+        if (this.phase === 'handshake') this.reject('a handshake frame that does not verify');
+        return;
+      }
+      this.fail(failure, true, returnRoute);
       return;
     }
     if (this.phase !== 'handshake') return; // it timed out or stopped meanwhile
     // Only a message that verified may set where the peer is.
     this.peerRoute ??= returnRoute;
     if (step.reply !== undefined) this.send(step.reply);
-    if (step.outcome !== undefined) await this.established(step.outcome);
+    if (step.outcome !== undefined) {
+      // The peer proved who it is over the connection this came in on: that connection is in use.
+      vouchForOrigin(from);
+      await this.established(step.outcome);
+    }
   }
 
   private async established(outcome: HandshakeOutcome): Promise<void> {
@@ -229,6 +262,16 @@ export class Decryptor implements Worker {
     this.handshake = undefined; // split() already wiped its secrets
     this.hooks = undefined;
     hooks.onOpen(this.channel!);
+  }
+
+  private reject(what: string): undefined {
+    this.rejected++;
+    this.hooks?.onRejectedFrame?.();
+    this.ignored.warn(
+      { decryptor: this.address.key, code: 'HANDSHAKE_FAILED' },
+      `secure channel dropped ${what}; the handshake goes on until its timeout`,
+    );
+    return undefined;
   }
 
   private ignore(what: string): undefined {

@@ -146,6 +146,11 @@ export class Handshake {
     return this.state.isComplete ? { reply, outcome: this.finish(false) } : { reply };
   }
 
+  /** Handshake messages written or read successfully: unchanged by a message that did not verify. */
+  get progress(): number {
+    return this.index;
+  }
+
   /** Wipes the handshake's secrets (an abandoned handshake). */
   destroy(): void {
     this.state.destroy();

@@ -14,6 +14,7 @@ export {
   SecureChannel,
   type CloseReason,
   type DroppedFrames,
+  type MissingFrames,
   type SecureChannelEvents,
   type SecureChannelStats,
 } from './secure-channel';
@@ -28,3 +29,5 @@ export {
 } from './access';
 export { SecureChannelError, type RefusalReason, type SecureChannelErrorCode } from './errors';
 export { SECURE_CHANNEL_DEFAULTS, type ChannelEndOptions } from './options';
+export { secureChannelMemory } from './channel-memory';
+export type { NonceGap } from './reorder-buffer';

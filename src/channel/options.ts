@@ -14,10 +14,20 @@ export const SECURE_CHANNEL_DEFAULTS = {
   maxPartialMessages: 4,
   /** Width of the replay window, in frames: how far frames may be reordered and still be delivered. */
   replayWindow: 1024,
+  /** Bytes one channel end may hold in chunked messages being reassembled: 32 MiB. */
+  maxReassemblyBytes: 32 * 1024 * 1024,
+  /** How long a frame that arrived ahead of a missing one is held before the gap is reported, in ms. */
+  reorderTimeout: 2_000,
+  /** Bytes one channel end may hold in frames that arrived ahead of a missing one: 4 MiB. */
+  maxReorderBytes: 4 * 1024 * 1024,
+  /** Bytes all channel ends of one node may hold for reassembly and reordering together: 128 MiB. */
+  maxReceiveBytesPerNode: 128 * 1024 * 1024,
   /** Frames sent under one key before the sender rekeys (Noise REKEY). */
   rekeyInterval: 65_536,
-  /** Handshakes a listener runs at once; more are refused with `busy`. */
+  /** Handshakes a listener runs at once; one more evicts the oldest of the source holding the most. */
   maxPendingHandshakes: 256,
+  /** Handshakes a listener runs at once for one source (the first hops of the return route). */
+  maxPendingHandshakesPerSource: 16,
   /** How long a listener's responder waits for a handshake to complete, in ms. */
   handshakeTimeout: 10_000,
   /** How long a closed channel's encryptor stays to dead-letter late sends with a clear reason, in ms. */
@@ -42,6 +52,19 @@ export interface ChannelEndOptions {
   readonly maxPartialMessages?: number;
   /** Replay window width in frames. Default 1024. */
   readonly replayWindow?: number;
+  /**
+   * Bytes this end may hold in chunked messages being reassembled (charged as pieces arrive, not as the
+   * sender declares). Starting or growing one beyond it gives up this end's oldest partial message (counted
+   * in `stats.dropped.evicted`). Default 32 MiB.
+   */
+  readonly maxReassemblyBytes?: number;
+  /**
+   * Milliseconds a frame that arrived ahead of a missing one is held (so messages are delivered in sending
+   * order) before the missing range is reported as a `gap` and delivery goes on. Default 2000.
+   */
+  readonly reorderTimeout?: number;
+  /** Bytes this end may hold in frames waiting for a missing one; beyond it the gap is reported at once. Default 4 MiB. */
+  readonly maxReorderBytes?: number;
   /** This end rekeys its sending key every this many frames (announced to the peer). Default 65536. */
   readonly rekeyInterval?: number;
   /**
@@ -69,6 +92,9 @@ export interface ChannelLimits {
   readonly maxMessageSize: number;
   readonly maxPartialMessages: number;
   readonly replayWindow: number;
+  readonly maxReassemblyBytes: number;
+  readonly reorderTimeout: number;
+  readonly maxReorderBytes: number;
   readonly rekeyInterval: number;
   readonly closedLinger: number;
   readonly keepaliveInterval: number;
@@ -107,6 +133,27 @@ export function resolveLimits(options: ChannelEndOptions): ChannelLimits {
       1,
       1 << 20,
       'replayWindow',
+    ),
+    maxReassemblyBytes: integer(
+      options.maxReassemblyBytes,
+      SECURE_CHANNEL_DEFAULTS.maxReassemblyBytes,
+      1,
+      Number.MAX_SAFE_INTEGER,
+      'maxReassemblyBytes',
+    ),
+    reorderTimeout: integer(
+      options.reorderTimeout,
+      SECURE_CHANNEL_DEFAULTS.reorderTimeout,
+      1,
+      2 ** 31 - 1,
+      'reorderTimeout',
+    ),
+    maxReorderBytes: integer(
+      options.maxReorderBytes,
+      SECURE_CHANNEL_DEFAULTS.maxReorderBytes,
+      1,
+      Number.MAX_SAFE_INTEGER,
+      'maxReorderBytes',
     ),
     rekeyInterval: integer(
       options.rekeyInterval,

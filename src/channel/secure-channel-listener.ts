@@ -30,8 +30,17 @@ export interface SecureChannelListenerOptions extends ChannelEndOptions {
    * NK too when the trust policy is `TrustEveryone` (NK initiators are anonymous).
    */
   readonly protocol?: string | readonly string[];
-  /** Handshakes in progress at once; a further HELLO is refused (`busy`). Default 256. */
+  /**
+   * Handshakes in progress at once. A further HELLO evicts the oldest handshake of the source holding the
+   * most (so a flood from one place cannot lock others out). Default 256.
+   */
   readonly maxPendingHandshakes?: number;
+  /**
+   * Handshakes in progress at once from one source: the first two hops of the HELLO's return route (the
+   * connection it came in on, and the hop behind it, such as the hub's connection to the client that sent
+   * it), or the node itself for a local initiator. A further HELLO from it is refused (`busy`). Default 16.
+   */
+  readonly maxPendingHandshakesPerSource?: number;
   /** Milliseconds a responder waits for its handshake to complete. Default 10 s. */
   readonly handshakeTimeout?: number;
   /**
@@ -49,8 +58,12 @@ export interface SecureChannelListenerStats {
   channelsOpened: number;
   /** Handshakes that ended without a channel (the refusals below included). */
   handshakesFailed: number;
-  /** HELLOs refused because `maxPendingHandshakes` were in progress. */
+  /** HELLOs refused because their source had `maxPendingHandshakesPerSource` in progress. */
   refusedBusy: number;
+  /** Handshakes given up to make room for a HELLO from a source with fewer pending (`maxPendingHandshakes`). */
+  handshakesEvicted: number;
+  /** Handshake frames (or refusal notices) that did not verify at a responder: dropped, the handshake went on. */
+  rejectedFrames: number;
   /** HELLOs refused for their protocol. */
   refusedProtocol: number;
   /** Responders that ran out of `handshakeTimeout`. */
@@ -83,12 +96,16 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     channelsOpened: 0,
     handshakesFailed: 0,
     refusedBusy: 0,
+    handshakesEvicted: 0,
+    rejectedFrames: 0,
     refusedProtocol: 0,
     timedOut: 0,
     malformed: 0,
     evicted: 0,
   };
-  private readonly pending = new Set<Decryptor>();
+  /** Handshakes in progress, oldest first, and by source (each set oldest first too). */
+  private readonly pending = new Map<Decryptor, string>();
+  private readonly bySource = new Map<string, Set<Decryptor>>();
   private readonly open = new Set<SecureChannel>();
   /** Open channels by peer identifier, oldest first (a Set keeps insertion order). */
   private readonly byIdentity = new Map<string, Set<SecureChannel>>();
@@ -105,6 +122,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     private readonly options: SecureChannelListenerOptions,
     private readonly limits: ChannelLimits,
     private readonly maxPending: number,
+    private readonly maxPendingPerSource: number,
     private readonly handshakeTimeout: number,
     private readonly logger: Logger,
     private readonly maxPerIdentity: number = SECURE_CHANNEL_DEFAULTS.maxChannelsPerIdentity,
@@ -169,7 +187,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.ctx.node.hasWorker(this.address)) await this.ctx.node.stopWorker(this.address);
-      for (const decryptor of [...this.pending]) {
+      for (const decryptor of [...this.pending.keys()]) {
         decryptor.fail(new SecureChannelError('CLOSED', 'the listener stopped'), true);
       }
     })();
@@ -195,8 +213,10 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
       this.warnings.warn({ listener: this.address.key }, 'secure channel listener ignored a malformed HELLO');
       return;
     }
-    const refusal = this.check(protocolName);
+    const source = sourceOf(message.returnRoute);
+    const refusal = this.check(protocolName, source);
     if (refusal !== undefined) return this.refuse(refusal, message.returnRoute);
+    if (this.pending.size >= this.maxPending) this.evict();
 
     let handshake: Handshake;
     try {
@@ -211,7 +231,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     const address = Address.unique('sc.r.');
     const finished = (): void => {
       clearTimeout(timer);
-      this.pending.delete(decryptor);
+      this.forget(decryptor);
     };
     const decryptor: Decryptor = new Decryptor(
       address,
@@ -234,15 +254,26 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
           finished();
           this.failed(error);
         },
+        onRejectedFrame: () => {
+          this.stats.rejectedFrames++;
+        },
       },
       this.logger.child({ responder: address.key }),
     );
-    this.pending.add(decryptor);
+    this.pending.set(decryptor, source);
+    let ofSource = this.bySource.get(source);
+    if (ofSource === undefined) this.bySource.set(source, (ofSource = new Set()));
+    ofSource.add(decryptor);
     this.stats.handshakesStarted++;
     const timer = setTimeout(() => {
       this.stats.timedOut++;
+      const rejected = decryptor.rejectedFrames;
+      const detail = rejected > 0 ? ` (${rejected} frame(s) that did not verify were dropped)` : '';
       decryptor.fail(
-        new SecureChannelError('TIMEOUT', `handshake not complete within ${this.handshakeTimeout} ms`),
+        new SecureChannelError(
+          'TIMEOUT',
+          `handshake not complete within ${this.handshakeTimeout} ms${detail}`,
+        ),
         true,
       );
     }, this.handshakeTimeout);
@@ -286,8 +317,8 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     if (channels?.delete(channel) === true && channels.size === 0) this.byIdentity.delete(identifier);
   }
 
-  /** Why a HELLO for `protocolName` is refused before any work, if it is. */
-  private check(protocolName: string): SecureChannelError | undefined {
+  /** Why a HELLO for `protocolName` from `source` is refused before any work, if it is. */
+  private check(protocolName: string, source: string): SecureChannelError | undefined {
     if (this.accepted !== undefined) {
       if (!this.accepted.has(protocolName)) {
         return new SecureChannelError(
@@ -309,13 +340,48 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
         );
       }
     }
-    if (this.pending.size >= this.maxPending) {
+    const fromSource = this.bySource.get(source)?.size ?? 0;
+    if (fromSource >= this.maxPendingPerSource) {
       return new SecureChannelError(
         'TOO_MANY_HANDSHAKES',
-        `${this.pending.size} handshakes in progress (maxPendingHandshakes)`,
+        `${fromSource} handshakes in progress from one source (maxPendingHandshakesPerSource)`,
       );
     }
     return undefined;
+  }
+
+  /**
+   * Makes room for one more handshake: gives up the oldest of the source holding the most (the oldest
+   * overall among equals), so whoever floods evicts its own and a newcomer still gets in.
+   */
+  private evict(): void {
+    let victim: Decryptor | undefined;
+    let most = 0;
+    for (const handshakes of this.bySource.values()) {
+      if (handshakes.size > most) {
+        most = handshakes.size;
+        victim = handshakes.values().next().value;
+      }
+    }
+    if (victim === undefined) return;
+    this.stats.handshakesEvicted++;
+    victim.fail(
+      new SecureChannelError(
+        'TOO_MANY_HANDSHAKES',
+        `given up for a newer handshake: ${this.pending.size} in progress (maxPendingHandshakes)`,
+      ),
+      true,
+    );
+    this.forget(victim); // fail() reports through onFail, which forgets it too; this is in case it had ended
+  }
+
+  private forget(decryptor: Decryptor): void {
+    const source = this.pending.get(decryptor);
+    if (source === undefined) return;
+    this.pending.delete(decryptor);
+    const handshakes = this.bySource.get(source)!;
+    handshakes.delete(decryptor);
+    if (handshakes.size === 0) this.bySource.delete(source);
   }
 
   private refuse(error: SecureChannelError, returnRoute: Route): void {
@@ -336,6 +402,18 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     );
     this.emit('handshakeFailed', error);
   }
+}
+
+/**
+ * Who sent a HELLO, as far as this node can tell: the first two hops of its return route without the last
+ * (the initiator's own decryptor, fresh for each handshake). The first hop was put there by this node's
+ * transport (the connection), the second by the node at its other end (a hub's connection to its client);
+ * hops further back are the sender's to choose, so they do not count.
+ */
+function sourceOf(returnRoute: Route): string {
+  const hops = Math.min(2, returnRoute.length - 1);
+  if (hops <= 0) return '';
+  return hops === 1 ? returnRoute.at(0)!.key : `${returnRoute.at(0)!.key} ${returnRoute.at(1)!.key}`;
 }
 
 /** The worker at a listener's address. */
@@ -367,6 +445,13 @@ export async function createSecureChannelListener(
     1 << 20,
     'maxPendingHandshakes',
   );
+  const maxPendingPerSource = integer(
+    options.maxPendingHandshakesPerSource,
+    SECURE_CHANNEL_DEFAULTS.maxPendingHandshakesPerSource,
+    1,
+    1 << 20,
+    'maxPendingHandshakesPerSource',
+  );
   const handshakeTimeout = integer(
     options.handshakeTimeout,
     SECURE_CHANNEL_DEFAULTS.handshakeTimeout,
@@ -391,6 +476,7 @@ export async function createSecureChannelListener(
     options,
     limits,
     maxPending,
+    maxPendingPerSource,
     handshakeTimeout,
     logger,
     maxPerIdentity,

@@ -7,6 +7,7 @@ import { Route, route, type Addressable, type RoutePart } from '../core/route';
 import type { PeerIdentity } from '../identity';
 import { TAG_LENGTH } from '../noise';
 import type { Context, Destination } from '../node/context';
+import type { ByteBudget } from '../node/byte-budget';
 import type { Logger } from '../node/logger';
 import type { NodeRuntime } from '../node/node-runtime';
 import { ReplyAddress } from '../node/router';
@@ -21,6 +22,7 @@ import {
   type Envelope,
 } from './envelope';
 import { ReceiveKeys, SendKeys } from './epoch-keys';
+import { secureChannelMemory } from './channel-memory';
 import { SecureChannelError, type SecureChannelErrorCode } from './errors';
 import {
   CHUNK_HEADER_LENGTH,
@@ -38,6 +40,7 @@ import {
 import type { HandshakeOutcome } from './handshake';
 import type { ChannelLimits } from './options';
 import { Reassembly } from './reassembly';
+import { ReorderBuffer, type NonceGap } from './reorder-buffer';
 import { ReplayWindow } from './replay-window';
 import { ThrottledLog } from './throttled-log';
 
@@ -55,14 +58,25 @@ export interface DroppedFrames {
   decryptFailed: number;
   /** A nonce already received: a replay or a duplicate. */
   replayed: number;
-  /** A nonce below the replay window, or of an epoch whose key is gone. */
+  /**
+   * A nonce below the replay window, of an epoch whose key is gone, or of a frame that arrived after the
+   * gap it belonged to was reported.
+   */
   tooOld: number;
   /** Not a well-formed frame, or an authenticated payload that does not parse. */
   malformed: number;
   /** A message over this end's maximum message size. */
   tooLarge: number;
-  /** Partial chunked messages given up to make room (`maxPartialMessages`). */
+  /** Partial chunked messages given up to make room (`maxPartialMessages`, `maxReassemblyBytes`, node memory). */
   evicted: number;
+}
+
+/** Frames the peer sent that never arrived: what `gap` events reported. */
+export interface MissingFrames {
+  /** Gaps reported. */
+  gaps: number;
+  /** Frames in them. */
+  frames: number;
 }
 
 /** Counters of one channel end. */
@@ -76,6 +90,10 @@ export interface SecureChannelStats {
   /** Plain delivery failure notices about this end's frames, from a hop on the route (unauthenticated). */
   routeNotices: number;
   readonly dropped: DroppedFrames;
+  /** Frames the peer sent that never arrived (each gap is also logged and emitted as `gap`). */
+  readonly missing: MissingFrames;
+  /** Frames that arrived ahead of a missing one and were held to keep sending order. */
+  framesReordered: number;
 }
 
 /** Events a `SecureChannel` emits. */
@@ -84,6 +102,11 @@ export interface SecureChannelEvents {
   closed: [CloseReason];
   /** A received frame was dropped; the error's code says why (also counted in `stats.dropped`). */
   frameDropped: [SecureChannelError];
+  /**
+   * Frames `from`..`to` (nonces, both included) never arrived within `reorderTimeout` (or the replay window,
+   * or the bytes that may be held): whatever they carried is lost, and delivery went on after them.
+   */
+  gap: [NonceGap];
 }
 
 /** @internal What a channel end is made of, once its handshake completed. */
@@ -228,6 +251,9 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   private readonly receiveKeys: ReceiveKeys;
   private readonly window: ReplayWindow;
   private readonly reassembly: Reassembly;
+  private readonly order = new ReorderBuffer();
+  private orderTimer: NodeJS.Timeout | undefined;
+  private readonly memory: ByteBudget;
   private readonly receiveLimit: number;
   private readonly limits: ChannelLimits;
   private readonly logger: Logger;
@@ -278,7 +304,20 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     this.sendKeys = new SendKeys(outcome.ciphers.send, limits.rekeyInterval);
     this.receiveKeys = new ReceiveKeys(outcome.ciphers.receive, outcome.peer.rekeyInterval);
     this.window = new ReplayWindow(limits.replayWindow);
-    this.reassembly = new Reassembly(limits.maxMessageSize, limits.maxPartialMessages);
+    this.memory = secureChannelMemory(init.ctx.node);
+    this.reassembly = new Reassembly(
+      limits.maxMessageSize,
+      limits.maxPartialMessages,
+      limits.maxReassemblyBytes,
+      this.memory,
+      () => {
+        this.stats.dropped.evicted++;
+        this.dropLog.warn(
+          { channel: this.address.key },
+          'gave up a partial message to make room for a new one',
+        );
+      },
+    );
     this.info = Object.freeze({
       identifier: this.remoteIdentifier,
       identity: this.remoteIdentity,
@@ -295,6 +334,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
       pingsSent: 0,
       routeNotices: 0,
       dropped: { decryptFailed: 0, replayed: 0, tooOld: 0, malformed: 0, tooLarge: 0, evicted: 0 },
+      missing: { gaps: 0, frames: 0 },
+      framesReordered: 0,
     };
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     this.openSet = openChannelsOf(this.ctx.node);
@@ -612,7 +653,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
 
   /**
    * @internal Handles one DATA frame from the peer: replay check, decryption under the key of the frame's
-   * epoch, then delivery, reassembly or close. Returns a promise only under backpressure.
+   * epoch, then, in sending order, delivery, reassembly or close. A frame ahead of a missing one is held
+   * (see `holdEarly`). Returns a promise only under backpressure.
    */
   receiveFrame(frame: Uint8Array, via?: LocalInfo): Promise<void> | undefined {
     if (this.reason !== undefined) return undefined;
@@ -627,6 +669,9 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
         ? this.drop('REPLAYED', `a replayed frame (nonce ${nonce})`)
         : this.drop('TOO_OLD', `a frame older than the replay window (nonce ${nonce})`);
     }
+    if (nonce < this.order.next) {
+      return this.drop('TOO_OLD', `a frame that arrived after its gap was reported (nonce ${nonce})`);
+    }
     let plaintext: Uint8Array;
     try {
       plaintext = this.receiveKeys.decrypt(nonce, frame.subarray(DATA_HEADER_LENGTH));
@@ -639,6 +684,15 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     }
     this.window.mark(nonce);
     this.stats.framesReceived++;
+    // The hot path: the frame the sender sent next. Anything else waits for the frames before it.
+    if (nonce !== this.order.next) return this.holdEarly(nonce, plaintext);
+    this.order.next++;
+    const pending = this.process(plaintext);
+    return this.order.size === 0 ? pending : (this.release() ?? pending);
+  }
+
+  /** Acts on one authenticated plaintext, in sending order. */
+  private process(plaintext: Uint8Array): Promise<void> | undefined {
     switch (plaintext[0]) {
       case PayloadKind.MESSAGE:
         return this.deliver(plaintext.subarray(1));
@@ -660,9 +714,88 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     }
   }
 
+  /**
+   * Holds a frame that arrived ahead of a missing one. The gap is given up, reported and delivery goes on
+   * after `reorderTimeout`, or at once when holding would exceed `maxReorderBytes` or the node's channel
+   * memory, or when the missing frame falls behind the replay window (it could not be accepted any more).
+   */
+  private holdEarly(nonce: number, plaintext: Uint8Array): Promise<void> | undefined {
+    this.stats.framesReordered++;
+    const now = Date.now();
+    this.order.hold(nonce, plaintext, now);
+    this.memory.charge(plaintext.length);
+    let pending: Promise<void> | undefined;
+    while (
+      this.order.size > 0 &&
+      (this.order.bytes > this.limits.maxReorderBytes ||
+        this.memory.used > this.memory.limit ||
+        nonce - this.order.next >= this.limits.replayWindow)
+    ) {
+      pending = this.skipGap() ?? pending;
+    }
+    if (this.order.size > 0 && this.orderTimer === undefined && this.reason === undefined) {
+      this.armReorderTimer(this.order.earliestArrival ?? now);
+    }
+    return pending;
+  }
+
+  /**
+   * A held frame waited `reorderTimeout`: the gaps before it are given up. Each gap waits at most that long
+   * (from when the first frame after it arrived), never longer; then the timer follows the next one.
+   */
+  private readonly reorderTimedOut = (): void => {
+    this.orderTimer = undefined;
+    const due = Date.now() - this.limits.reorderTimeout;
+    let earliest: number | undefined;
+    while (
+      this.reason === undefined &&
+      (earliest = this.order.earliestArrival) !== undefined &&
+      earliest <= due
+    ) {
+      // Not in the decryptor's handler: a delivery that has to wait for room completes on its own.
+      this.skipGap()?.catch(noop);
+    }
+    if (this.reason === undefined && earliest !== undefined) this.armReorderTimer(earliest);
+  };
+
+  private armReorderTimer(earliest: number): void {
+    const wait = Math.max(1, earliest + this.limits.reorderTimeout - Date.now());
+    this.orderTimer = setTimeout(this.reorderTimedOut, wait);
+    this.orderTimer.unref();
+  }
+
+  /** Gives up the frames missing before the first held one: reported, then the held ones that follow go. */
+  private skipGap(): Promise<void> | undefined {
+    const gap = this.order.skipGap();
+    if (gap === undefined) return undefined;
+    const count = gap.to - gap.from + 1;
+    this.stats.missing.gaps++;
+    this.stats.missing.frames += count;
+    this.dropLog.warn(
+      { channel: this.address.key, remote: this.remoteIdentifier, from: gap.from, to: gap.to },
+      `secure channel lost ${count} frame(s) from the peer (nonces ${gap.from}..${gap.to}): never arrived`,
+    );
+    this.emit('gap', gap);
+    return this.release();
+  }
+
+  /** Delivers the held frames that are now in order. */
+  private release(): Promise<void> | undefined {
+    let pending: Promise<void> | undefined;
+    let plaintext: Uint8Array | undefined;
+    while (this.reason === undefined && (plaintext = this.order.take()) !== undefined) {
+      this.memory.release(plaintext.length);
+      pending = this.process(plaintext) ?? pending;
+    }
+    if (this.order.size === 0 && this.orderTimer !== undefined) {
+      clearTimeout(this.orderTimer);
+      this.orderTimer = undefined;
+    }
+    return pending;
+  }
+
   private receivePiece(plaintext: Uint8Array): Promise<void> | undefined {
     if (plaintext.length < CHUNK_HEADER_LENGTH) return this.drop('MALFORMED', 'a truncated chunk');
-    const evictedBefore = this.reassembly.evicted;
     let whole: Uint8Array | undefined;
     try {
       whole = this.reassembly.add(
@@ -674,13 +807,6 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     } catch (error) {
       const e = error as SecureChannelError;
       return this.drop(e.code, e.message);
-    }
-    if (this.reassembly.evicted !== evictedBefore) {
-      this.stats.dropped.evicted++;
-      this.dropLog.warn(
-        { channel: this.address.key },
-        'gave up a partial message to make room for a new one',
-      );
     }
     return whole === undefined ? undefined : this.deliver(whole);
   }
@@ -752,6 +878,10 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     this.sendKeys.destroy();
     this.receiveKeys.destroy();
     this.reassembly.clear();
+    clearTimeout(this.orderTimer);
+    this.orderTimer = undefined;
+    this.memory.release(this.order.bytes);
+    this.order.clear();
     // Not awaited: teardown often runs inside the decryptor's own handler, which must finish first.
     const stops = [this.stopWorker(this.decryptorAddress)];
     if (reason === 'local' || reason === 'remote' || reason === 'idle' || reason === 'unresponsive') {

@@ -136,3 +136,26 @@ export class MessageOrigin {
 export function originOf(message: { readonly localInfo: LocalInfo }): MessageOrigin | undefined {
   return message.localInfo[ORIGIN_INFO] as MessageOrigin | undefined;
 }
+
+/**
+ * What a transport's entry in `localInfo[TRANSPORT_INFO]` offers the workers above it, whatever the
+ * transport.
+ */
+export interface TransportOrigin {
+  /** The local address of the connection the message came in on. */
+  readonly connection: Address;
+  /**
+   * Tells the transport that the connection is in real use: a forwarder was registered through it, or a
+   * secure channel handshake completed over it. An accepted connection that nobody vouches for is closed
+   * after a short timeout, and is the first evicted to admit a newcomer when its listener is full.
+   */
+  vouch(): void;
+  /** Whether the connection was vouched for (outgoing connections always are). */
+  readonly isVouched: boolean;
+}
+
+/** Vouches for the connection `message` came in on (see `TransportOrigin.vouch`); nothing if it is local. */
+export function vouchForOrigin(message: { readonly localInfo: LocalInfo }): void {
+  const origin = message.localInfo[TRANSPORT_INFO] as Partial<TransportOrigin> | undefined;
+  origin?.vouch?.();
+}

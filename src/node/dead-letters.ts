@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { DeliveryFailureNotice, type DeliveryFailureCode } from '../core/delivery-failure';
-import type { LocalMessage } from '../core/message';
+import { LocalMessage } from '../core/message';
 import type { Logger } from './logger';
 
 /** Why a message was not delivered. */
@@ -51,6 +51,33 @@ export interface DeadLetterEvents {
 const LOG_PER_SECOND = 10;
 /** How many recent dead letters are kept for inspection. */
 const RECENT = 64;
+/**
+ * The most of a bytes or string body a kept dead letter holds: a longer one is kept cut to this (a copy),
+ * so that the record of recent losses, fed by whatever peers send, holds at most 64 x 4 KiB of bodies.
+ */
+const KEPT_BODY = 4096;
+
+/** The message as kept in the recent ring: a long bytes or string body is cut to `KEPT_BODY`. */
+function kept(message: LocalMessage): LocalMessage {
+  const body = message.body;
+  if (body instanceof Uint8Array && body.length > KEPT_BODY) {
+    return new LocalMessage(
+      message.onwardRoute,
+      message.returnRoute,
+      body.slice(0, KEPT_BODY),
+      message.localInfo,
+    );
+  }
+  if (typeof body === 'string' && body.length > KEPT_BODY) {
+    return new LocalMessage(
+      message.onwardRoute,
+      message.returnRoute,
+      body.slice(0, KEPT_BODY),
+      message.localInfo,
+    );
+  }
+  return message;
+}
 
 /**
  * Where undeliverable messages go: counted by reason, logged with throttling, the last few kept, and each
@@ -91,7 +118,7 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
     return this.counts.get(reason) ?? 0;
   }
 
-  /** The most recent dead letters, oldest first. */
+  /** The most recent dead letters, oldest first (a bytes or string body over 4 KiB is kept cut to 4 KiB). */
   recent(): readonly DeadLetter[] {
     return this.recentRing.slice();
   }
@@ -117,7 +144,9 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
       message,
       at: Date.now(),
     };
-    this.recentRing.push(letter);
+    const body = message.body;
+    const long = (body instanceof Uint8Array || typeof body === 'string') && body.length > KEPT_BODY;
+    this.recentRing.push(long ? { ...letter, message: kept(message) } : letter);
     if (this.recentRing.length > RECENT) this.recentRing.shift();
     this.log(letter);
     this.onRecorded?.(letter);

@@ -58,6 +58,7 @@ export class WorkerCell implements Deliverable, Runnable {
       addresses[0]!.key,
       options.mailboxCapacity ?? host.defaultMailboxCapacity,
       host.sendTimeoutMs,
+      options.queueBytes !== undefined,
     );
   }
 
@@ -94,7 +95,24 @@ export class WorkerCell implements Deliverable, Runnable {
       this.host.deadLetters.record('worker-stopped', `worker ${this.address.key} has stopped`, message);
       return undefined;
     }
-    const waiting = this.mailbox.offer(message);
+    const bounded = this.options.queueBytes;
+    let size = 0;
+    if (bounded !== undefined) {
+      size = bounded.sizeOf(message);
+      // Only what came from outside is refused; a sender on this node waits for room as usual (its bytes
+      // count all the same), so the bound never turns local backpressure into loss.
+      if (message.localInfo[TRANSPORT_INFO] !== undefined && this.mailbox.wouldExceed(size, bounded.limit)) {
+        const queued = this.mailbox.bytes;
+        this.host.deadLetters.record(
+          'undeliverable',
+          `the queue of ${this.address.key} holds ${queued} bytes: one more message of ${size} would exceed its ${bounded.limit}`,
+          message,
+        );
+        bounded.onRefused?.(message, queued);
+        return undefined;
+      }
+    }
+    const waiting = this.mailbox.offer(message, size);
     this.scheduleIfReady();
     return waiting;
   }

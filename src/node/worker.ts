@@ -39,6 +39,24 @@ export interface WorkerOptions<T = unknown> {
   readonly acceptsTransportMessages?: boolean;
   /** Mailbox capacity; senders wait when it is full. Default: the node's `mailboxCapacity`. */
   readonly mailboxCapacity?: number;
+  /**
+   * A bound in bytes on what the mailbox holds (queued, and waiting for room), for a worker fed from outside
+   * whose consumer may stop reading (a transport connection): a message that arrived from a transport and
+   * would take it over `limit` is not queued but dead-lettered at once (`undeliverable`), so the relaying
+   * worker does not wait either and nothing piles up behind it. Messages from this node's own workers count
+   * toward the bound but are never refused for it: their senders wait, as for a full mailbox. One message
+   * always fits an empty mailbox. Default: none (messages only).
+   */
+  readonly queueBytes?: QueueBytes;
+}
+
+/** See `WorkerOptions.queueBytes`. */
+export interface QueueBytes {
+  readonly limit: number;
+  /** The bytes a message stands for (say, its encoded size). Called once per message, so keep it cheap. */
+  sizeOf(message: LocalMessage): number;
+  /** Told of each message refused for the bound (after it is dead-lettered). */
+  onRefused?(message: LocalMessage, queuedBytes: number): void;
 }
 
 /** An access rule that allows everything (the default). */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Address } from '../core/address';
-import { TRANSPORT_INFO, originOf, type LocalInfo, type Routed } from '../core/message';
+import { TRANSPORT_INFO, originOf, vouchForOrigin, type LocalInfo, type Routed } from '../core/message';
 import { Route } from '../core/route';
 import { identifierOf } from '../identity/identity';
 import type { Context } from '../node/context';
@@ -328,6 +328,8 @@ export class ForwardingService implements Worker<unknown> {
         return;
       case 'register': {
         const [reply, durable] = await this.register(returnRoute, source, parsed);
+        // A connection that holds a forwarder is in use: not an idle one to time out or evict.
+        if (reply.type === 'registered') vouchForOrigin(message);
         if (durable === undefined) {
           await ctx.send(returnRoute, reply);
           return;

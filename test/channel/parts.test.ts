@@ -11,6 +11,8 @@ import {
 } from '../../src/channel/frames';
 import { Handshake, type HandshakeSettings } from '../../src/channel/handshake';
 import { Reassembly } from '../../src/channel/reassembly';
+import { ByteBudget } from '../../src/node/byte-budget';
+import { ReorderBuffer } from '../../src/channel/reorder-buffer';
 import { ReplayWindow } from '../../src/channel/replay-window';
 import { localStaticKey, VerifiedBindings, type LocalStatic } from '../../src/channel/static-keys';
 import { CipherState, parseProtocolName } from '../../src/noise';
@@ -128,7 +130,7 @@ describe('Reassembly', () => {
   it('reassembles pieces arriving in any order', () => {
     const total = CHUNK_PIECE_LENGTH * 3 + 10;
     const parts = pieces(total);
-    const r = new Reassembly(1 << 20, 4);
+    const r = new Reassembly(1 << 20, 4, 1 << 30, new ByteBudget(1 << 30, 'test'));
     expect(r.add(1, total, 2, parts[2]!)).toBeUndefined();
     expect(r.add(1, total, 0, parts[0]!)).toBeUndefined();
     expect(r.add(1, total, 3, parts[3]!)).toBeUndefined();
@@ -141,7 +143,7 @@ describe('Reassembly', () => {
   it('refuses messages over the maximum, misplaced or duplicate pieces', () => {
     const total = CHUNK_PIECE_LENGTH * 2;
     const parts = pieces(total);
-    const r = new Reassembly(total, 4);
+    const r = new Reassembly(total, 4, 1 << 30, new ByteBudget(1 << 30, 'test'));
     expect(() => r.add(1, total + 1, 0, parts[0]!)).toThrow(expect.objectContaining({ code: 'TOO_LARGE' }));
     expect(() => r.add(1, total, 2, parts[0]!)).toThrow(expect.objectContaining({ code: 'MALFORMED' }));
     expect(() => r.add(1, total, 1, parts[1]!.subarray(1))).toThrow(
@@ -155,7 +157,7 @@ describe('Reassembly', () => {
   it('holds at most maxPartial messages, evicting the oldest', () => {
     const total = CHUNK_PIECE_LENGTH * 2;
     const parts = pieces(total);
-    const r = new Reassembly(1 << 20, 2);
+    const r = new Reassembly(1 << 20, 2, 1 << 30, new ByteBudget(1 << 30, 'test'));
     r.add(1, total, 0, parts[0]!);
     r.add(2, total, 0, parts[0]!);
     r.add(3, total, 0, parts[0]!);
@@ -163,6 +165,52 @@ describe('Reassembly', () => {
     expect(r.evicted).toBe(1);
     expect(r.add(1, total, 1, parts[1]!)).toBeUndefined(); // message 1 was given up: this starts it anew
     expect(r.add(3, total, 1, parts[1]!)?.length).toBe(total);
+  });
+
+  it('charges what arrived, not what the sender declared, per channel end and per node', () => {
+    const piece = new Uint8Array(CHUNK_PIECE_LENGTH);
+    const declared = 16 * 1024 * 1024; // 257 pieces, of which one is sent
+    const node = new ByteBudget(8 * CHUNK_PIECE_LENGTH, 'node');
+    const a = new Reassembly(declared, 1024, 1 << 30, node);
+    for (let id = 0; id < 4; id++) expect(a.add(id, declared, 0, piece)).toBeUndefined();
+    expect(a.bytes).toBe(4 * CHUNK_PIECE_LENGTH);
+    expect(node.used).toBe(4 * CHUNK_PIECE_LENGTH);
+    // A second channel end on the same node: over the node's bytes, it gives up its own oldest, not a's.
+    const b = new Reassembly(declared, 1024, 1 << 30, node);
+    for (let id = 0; id < 6; id++) b.add(id, declared, 0, piece);
+    expect(node.used).toBeLessThanOrEqual(node.limit);
+    expect(a.pending).toBe(4);
+    expect(b.evicted).toBe(2);
+    // Per channel end: two pieces' worth at most.
+    const c = new Reassembly(declared, 1024, 2 * CHUNK_PIECE_LENGTH, new ByteBudget(1 << 30, 'node'));
+    for (let id = 0; id < 5; id++) c.add(id, declared, 0, piece);
+    expect(c.bytes).toBe(2 * CHUNK_PIECE_LENGTH);
+    expect(c.evicted).toBe(3);
+    // A message that cannot fit even alone is refused, and its bytes given back.
+    expect(() => c.add(9, declared, 2, piece)).toThrow(expect.objectContaining({ code: 'TOO_LARGE' }));
+    a.clear();
+    b.clear();
+    expect(node.used).toBe(0);
+  });
+});
+
+describe('ReorderBuffer', () => {
+  it('hands out held frames in nonce order and reports the gap it skips', () => {
+    const order = new ReorderBuffer();
+    order.hold(2, Uint8Array.of(2), 10);
+    order.hold(1, Uint8Array.of(1), 11);
+    order.hold(5, Uint8Array.of(5, 5), 12);
+    expect(order.take()).toBeUndefined(); // 0 is missing
+    expect(order.earliestArrival).toBe(10);
+    expect(order.skipGap()).toEqual({ from: 0, to: 0 });
+    expect([order.take(), order.take(), order.take()]).toEqual([
+      Uint8Array.of(1),
+      Uint8Array.of(2),
+      undefined,
+    ]);
+    expect(order.skipGap()).toEqual({ from: 3, to: 4 });
+    expect(order.take()).toEqual(Uint8Array.of(5, 5));
+    expect([order.next, order.size, order.bytes, order.skipGap()]).toEqual([6, 0, 0, undefined]);
   });
 });
 

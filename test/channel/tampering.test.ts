@@ -61,36 +61,73 @@ describe('SecureChannel handshake tampering', () => {
     [0, 'HELLO (message 1)'],
     [1, 'message 2'],
     [2, 'message 3'],
-  ])('a flipped byte in handshake frame %i (%s) fails it at both ends with typed errors', async (target) => {
-    const p = await pair(newNode);
-    const listener = await createSecureChannelListener(p.bctx, p.bob, 'listener', {
-      trustPolicy: TrustEveryone,
-    });
-    let handshakeFrames = 0;
-    p.hop.transform = (entry) => {
-      const body = entry.body as Uint8Array;
-      if ((body[0] === 1 || body[0] === 2) && handshakeFrames++ === target) {
-        return [flipped(body, body.length - 1)];
-      }
-      return [body];
-    };
-    const failed = nextEvent<SecureChannelError>(listener, 'handshakeFailed');
-    const atAlice = await channelError(
-      createSecureChannel(p.actx, p.alice, p.toListener, { trustPolicy: TrustEveryone, timeout: 5_000 }),
-    );
-    const atBob = await failed;
-    // The side whose message verification failed says HANDSHAKE_FAILED; the other hears of it.
-    const [failing, told] = target === 2 ? [atBob, atAlice] : [atAlice, atBob];
-    expect(failing.code).toBe('HANDSHAKE_FAILED');
-    expect(told).toMatchObject({ code: 'REFUSED', reason: 'handshake-failed' });
-    expect(listener.stats.channelsOpened).toBe(0);
-    await waitFor(() => channelWorkers(p.a).length === 0 && channelWorkers(p.b).length === 0);
-  });
+  ])(
+    'a flipped byte in handshake frame %i (%s) does not verify: it is dropped, the timeout ends both ends',
+    async (target) => {
+      const p = await pair(newNode);
+      const listener = await createSecureChannelListener(p.bctx, p.bob, 'listener', {
+        trustPolicy: TrustEveryone,
+        handshakeTimeout: 500,
+      });
+      let handshakeFrames = 0;
+      p.hop.transform = (entry) => {
+        const body = entry.body as Uint8Array;
+        if ((body[0] === 1 || body[0] === 2) && handshakeFrames++ === target) {
+          return [flipped(body, body.length - 1)];
+        }
+        return [body];
+      };
+      const failed = nextEvent<SecureChannelError>(listener, 'handshakeFailed');
+      const atAlice = await channelError(
+        createSecureChannel(p.actx, p.alice, p.toListener, { trustPolicy: TrustEveryone, timeout: 5_000 }),
+      );
+      const atBob = await failed;
+      // A HELLO's ephemeral key cannot be checked, so a flipped one shows only at Alice, in message 2.
+      expect(atBob.code).toBe('TIMEOUT');
+      expect(atAlice).toMatchObject({ code: 'REFUSED', reason: 'timeout' });
+      expect(listener.stats).toMatchObject({
+        channelsOpened: 0,
+        timedOut: 1,
+        rejectedFrames: target === 2 ? 1 : 0,
+      });
+      if (target === 2) expect(atBob.message).toMatch(/1 frame\(s\) that did not verify were dropped/);
+      await waitFor(() => channelWorkers(p.a).length === 0 && channelWorkers(p.b).length === 0);
+    },
+  );
+
+  it.each([
+    [1, 'message 2, at the initiator'],
+    [2, 'message 3, at the responder'],
+  ])(
+    'a forged copy of handshake frame %i (%s) arriving first is dropped; the genuine one completes the handshake',
+    async (target) => {
+      const p = await pair(newNode);
+      const listener = await createSecureChannelListener(p.bctx, p.bob, 'listener', {
+        trustPolicy: TrustEveryone,
+      });
+      let handshakeFrames = 0;
+      p.hop.transform = (entry) => {
+        const body = entry.body as Uint8Array;
+        if ((body[0] === 1 || body[0] === 2) && handshakeFrames++ === target) {
+          // Junk of the right type and length first, then the genuine frame.
+          return [flipped(body, body.length - 1), body];
+        }
+        return [body];
+      };
+      const channel = await createSecureChannel(p.actx, p.alice, p.toListener, {
+        trustPolicy: TrustEveryone,
+        timeout: 5_000,
+      });
+      expect(listener.stats).toMatchObject({ channelsOpened: 1, rejectedFrames: target === 2 ? 1 : 0 });
+      await channel.send(p.actx, 'echoer', 'through');
+      expect((await p.actx.receive({ timeout: 5_000 })).body).toBe('through');
+    },
+  );
 });
 
 describe('SecureChannel data tampering', () => {
-  it('drops flipped data frames, counts them, and delivers only genuine messages', async () => {
-    const o = await opened();
+  it('drops flipped data frames, counts them, reports the gaps and delivers only genuine messages', async () => {
+    const o = await opened({ reorderTimeout: 100 });
     const dropped: SecureChannelError[] = [];
     o.bobChannel.on('frameDropped', (e) => dropped.push(e));
     // Every other frame to Bob gets one bit flipped: in the type, the nonce, the ciphertext, the tag.
@@ -111,6 +148,8 @@ describe('SecureChannel data tampering', () => {
     expect(o.bobChannel.stats.dropped.malformed).toBe(1); // the type byte: not a DATA frame any more
     expect(o.bobChannel.stats.dropped.decryptFailed + o.bobChannel.stats.dropped.replayed).toBe(3);
     expect(dropped).toHaveLength(4);
+    // m1, m3 and m5 are reported missing once a later frame arrived and they did not; m7, the last, cannot be.
+    expect(o.bobChannel.stats.missing).toEqual({ gaps: 3, frames: 3 });
     // The echoes of the genuine ones came back intact.
     const echoes = [];
     for (let i = 0; i < 4; i++) echoes.push((await o.p.actx.receive({ timeout: 5_000 })).body);
@@ -118,7 +157,7 @@ describe('SecureChannel data tampering', () => {
   });
 
   it('never delivers a corrupted message: random bit flips over many frames', async () => {
-    const o = await opened();
+    const o = await opened({ reorderTimeout: 100 });
     let seed = 0x2545f491;
     const random = (n: number): number => {
       seed ^= seed << 13;
@@ -139,8 +178,11 @@ describe('SecureChannel data tampering', () => {
     expect(totalDropped(o.bobChannel)).toBe(tampered);
     const delivered = o.p.bobEchoer.bodies as string[];
     expect(delivered.length).toBe(200 - tampered);
-    for (const body of delivered) expect(bodies).toContain(body);
+    // In sending order, and every lost one but a trailing run is reported.
+    expect(delivered).toEqual(bodies.filter((body) => delivered.includes(body)));
     expect(new Set(delivered).size).toBe(delivered.length);
+    const last = bodies.indexOf(delivered.at(-1)!);
+    expect(o.bobChannel.stats.missing.frames).toBe(last + 1 - delivered.length);
   });
 
   it('rejects a replayed data frame and a replayed handshake frame', async () => {
@@ -162,7 +204,7 @@ describe('SecureChannel data tampering', () => {
     expect(o.p.bobEchoer.bodies).toEqual(['once', 'twice']);
   });
 
-  it('delivers frames reordered inside the window in arrival order', async () => {
+  it('delivers frames reordered inside the window in sending order', async () => {
     const o = await opened();
     const held: HopEntry[] = [];
     o.p.hop.transform = (entry) => (o.toBob(entry) ? (held.push(entry), []) : [entry.body]);
@@ -170,8 +212,9 @@ describe('SecureChannel data tampering', () => {
     await waitFor(() => held.length === 5);
     for (const i of [3, 1, 4, 0, 2]) await o.p.hop.inject(held[i]!);
     await waitFor(() => o.p.bobEchoer.received.length === 5);
-    expect(o.p.bobEchoer.bodies).toEqual(['m3', 'm1', 'm4', 'm0', 'm2']);
+    expect(o.p.bobEchoer.bodies).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     expect(totalDropped(o.bobChannel)).toBe(0);
+    expect(o.bobChannel.stats.missing).toEqual({ gaps: 0, frames: 0 });
   });
 
   it('reassembles a chunked message whose pieces arrive in reverse order', async () => {
@@ -212,7 +255,8 @@ describe('SecureChannel rekeying', () => {
     const order = [0, 1, 2, 4, 3, 5, 8, 6, 7, 9, 11, 10];
     for (const i of order) await o.p.hop.inject(held[i]!);
     await waitFor(() => o.p.bobEchoer.received.length === 12);
-    expect(o.p.bobEchoer.bodies).toEqual(order.map((i) => `m${i}`));
+    // Delivered in sending order, whatever order the epochs' frames arrived in.
+    expect(o.p.bobEchoer.bodies).toEqual(bodies);
     expect(totalDropped(o.bobChannel)).toBe(0);
 
     // Many more epochs, both ways, in order.

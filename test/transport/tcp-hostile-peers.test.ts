@@ -13,9 +13,10 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 /** A raw TCP client that speaks whatever the test tells it to. */
-async function rawClient(address: string): Promise<Socket> {
+async function rawClient(address: string, localAddress?: string): Promise<Socket> {
   const { host, port } = parseHostPort(address);
-  const socket = connect({ host, port });
+  // Any 127.x.y.z is this machine (Linux): a way to be several remote hosts at once.
+  const socket = connect({ host, port, localAddress });
   socket.on('error', () => undefined);
   socket.resume(); // read (and ignore) what the hub sends, so that its close is noticed
   cleanup.add(() => socket.destroy());
@@ -67,6 +68,8 @@ async function hubWithGoodClient(
     expect((await good.ctx.receive({ timeout: 5_000 })).body).toBe(body);
   };
   await assertGoodClientServed();
+  // A plain echo client is nobody the hub knows: vouch for it as a registration or a handshake would.
+  for (const connection of hub.tcp.connections()) connection.vouch();
   return { hub, assertGoodClientServed };
 }
 
@@ -163,20 +166,39 @@ describe('TcpTransport facing hostile peers', () => {
     expect(event.reason.message).toContain('idle');
   });
 
-  it('refuses connections beyond the per-remote limit', async () => {
+  it('at the per-remote limit evicts the oldest unvouched connection of that remote, refuses when all are vouched', async () => {
     const { hub, assertGoodClientServed } = await hubWithGoodClient({ maxConnectionsPerRemote: 3 });
     const refused: ConnectionRefusedEvent[] = [];
+    const closed: ConnectionClosedEvent[] = [];
     hub.tcp.on('connectionRefused', (event) => refused.push(event));
-    // The good client holds one of the three.
-    const sockets = await Promise.all([1, 2, 3, 4].map(() => rawClient(hub.address)));
-    await waitFor(() => refused.length === 2, 5_000, 'two refusals');
+    hub.tcp.on('connectionClosed', (event) => closed.push(event));
+    // The good client holds one of the three, vouched for; raw idlers take the other two, then evict each other.
+    const sockets: Socket[] = [];
+    for (let i = 0; i < 4; i++) sockets.push(await rawClient(hub.address));
+    await waitFor(() => closed.length === 2, 5_000, 'two evictions');
+    expect(closed.map((event) => event.reason.code)).toEqual(['LIMIT_REACHED', 'LIMIT_REACHED']);
+    expect(closed[0]!.reason.message).toContain('evicted to admit a newcomer');
+    await waitFor(
+      () => sockets[0]!.destroyed && sockets[1]!.destroyed,
+      5_000,
+      'the two oldest idlers to be closed',
+    );
+    expect(hub.tcp.stats.evictedUnvouched).toBe(2);
+    expect(refused).toHaveLength(0);
+    await assertGoodClientServed();
+
+    // Once every connection of the remote is vouched for, a newcomer is refused at the door.
+    for (const connection of hub.tcp.connections()) connection.vouch();
+    await rawClient(hub.address);
+    await waitFor(() => refused.length === 1, 5_000, 'a refusal');
     expect(refused[0]!.reason.code).toBe('LIMIT_REACHED');
-    expect(refused[0]!.reason.message).toContain('127.0.0.1 holds its maximum of 3');
-    for (const socket of sockets) socket.write(PREAMBLE);
+    expect(refused[0]!.reason.message).toContain(
+      '127.0.0.1 holds its maximum of 3 connections, all vouched for',
+    );
     await assertGoodClientServed();
   });
 
-  it('holds its ground against 2000 idle connections: refuses beyond the maximum, times out the rest', async () => {
+  it('holds its ground against 2000 idle connections: evicts the oldest beyond the maximum, times out the rest', async () => {
     const { hub, assertGoodClientServed } = await hubWithGoodClient({
       maxConnectionsPerListener: 100,
       maxConnectionsPerRemote: 10_000,
@@ -196,16 +218,17 @@ describe('TcpTransport facing hostile peers', () => {
       most = Math.max(most, hub.tcp.connections().length);
       await assertGoodClientServed();
     }
-    // Each idle connection was either refused at the door or admitted and closed for not sending a preamble.
+    // Each idle connection was admitted, then evicted by a newer one or closed for not sending a preamble;
+    // none was refused, since the good client, the only one vouched for, holds a single slot.
     await waitFor(
       () => refused.length + closed.length === 2000,
       15_000,
       'every idle connection to be dealt with',
     );
-    expect(refused.every((event) => event.reason.code === 'LIMIT_REACHED')).toBe(true);
-    expect(closed.every((event) => event.reason.code === 'TIMEOUT')).toBe(true);
-    expect(refused.length).toBeGreaterThan(1000);
-    expect(most).toBeLessThanOrEqual(100);
+    expect(refused).toHaveLength(0);
+    expect(closed.every((event) => ['TIMEOUT', 'LIMIT_REACHED'].includes(event.reason.code))).toBe(true);
+    expect(hub.tcp.stats.evictedUnvouched).toBeGreaterThan(1000);
+    expect(most).toBeLessThanOrEqual(101); // an evicted socket is counted until its close is processed
     await waitFor(() => sockets.every((socket) => socket.destroyed), 10_000, 'every idle socket to close');
     await assertGoodClientServed();
     expect(hub.tcp.connections()).toHaveLength(1);

@@ -9,6 +9,7 @@ import {
   TRANSPORT_INFO,
   type LocalInfo,
   type Routed,
+  type TransportOrigin,
 } from '../../core/message';
 import { decodeTransportMessage, encodeFrame } from '../../core/wire';
 import type { Context } from '../../node/context';
@@ -22,7 +23,7 @@ import type { HostPort } from './host-port';
 import type { TcpTransportOptions } from './tcp-options';
 
 /** What a TCP transport puts in `localInfo[TRANSPORT_INFO]` of every message it receives. */
-export interface TcpTransportInfo {
+export interface TcpTransportInfo extends TransportOrigin {
   /** The local address of the connection's worker (also the first hop of the message's return route). */
   readonly connection: Address;
   /** The peer, as `host:port`. */
@@ -38,6 +39,15 @@ export interface ConnectionHost {
   connectionOpened(connection: TcpConnection): void;
   /** The connection closed (once, with the reason). */
   connectionClosed(connection: TcpConnection, reason: TransportError): void;
+  /**
+   * Charges `bytes` more of partial frames held by `connection` to the node's budget, making room by
+   * closing the connection that holds the most; false if that is `connection` itself.
+   */
+  chargePartialFrames(connection: TcpConnection, bytes: number): boolean;
+  /** Gives back partial frame bytes charged before. */
+  releasePartialFrames(bytes: number): void;
+  /** An accepted connection was closed because nobody vouched for it in time. */
+  unvouchedTimedOut(connection: TcpConnection): void;
 }
 
 type ConnectionState = 'connecting' | 'handshaking' | 'open' | 'closed';
@@ -81,6 +91,12 @@ export class TcpConnection implements Worker<unknown> {
   private heard = false;
   private heardAt = 0;
   private lastTick = 0;
+  /** Partial frame bytes charged to the node's budget. */
+  private charged = 0;
+  private vouched: boolean;
+  private unvouchedTimer: NodeJS.Timeout | undefined;
+  /** When it was accepted or made (ms), for eviction of the oldest. */
+  readonly since = Date.now();
   private readonly info: LocalInfo;
   private readonly log: Logger;
 
@@ -95,10 +111,20 @@ export class TcpConnection implements Worker<unknown> {
     socket?: Socket,
   ) {
     this.outgoing = socket === undefined;
+    // A connection this node made is its own doing; one it accepted must be vouched for (see vouch()).
+    this.vouched = this.outgoing;
     this.state = this.outgoing ? 'connecting' : 'handshaking';
     this.parser = new FrameParser({ maxFrameSize: host.options.maxFrameSize });
     this.log = host.logger.child({ connection: address.value, remote });
-    const transportInfo: TcpTransportInfo = Object.freeze({ connection: address, remote });
+    const vouched = (): boolean => this.vouched;
+    const transportInfo: TcpTransportInfo = Object.freeze({
+      connection: address,
+      remote,
+      vouch: () => this.vouch(),
+      get isVouched() {
+        return vouched();
+      },
+    });
     const origin = MessageOrigin.of({ kind: 'transport', producer: address, info: transportInfo });
     this.info = Object.freeze({ [TRANSPORT_INFO]: transportInfo, [ORIGIN_INFO]: origin });
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
@@ -108,6 +134,32 @@ export class TcpConnection implements Worker<unknown> {
     });
     this.openedPromise.catch(() => undefined); // observed through opened() or closed()
     if (socket !== undefined) this.attach(socket);
+  }
+
+  /** Whether the connection is vouched for: outgoing, or in use (see `TransportOrigin.vouch`). */
+  get isVouched(): boolean {
+    return this.vouched;
+  }
+
+  /** Bytes of partial frames it holds, as charged to the node's budget. */
+  get partialFrameBytes(): number {
+    return this.charged;
+  }
+
+  /**
+   * Marks the connection as in use: no longer closed for staying unvouched, nor evicted for a newcomer.
+   * See `TransportOrigin.vouch`.
+   */
+  vouch(): void {
+    if (this.vouched) return;
+    this.vouched = true;
+    clearTimeout(this.unvouchedTimer);
+    this.unvouchedTimer = undefined;
+  }
+
+  /** Closes it at once for a limit (`LIMIT_REACHED`): evicted for a newcomer, or over a byte budget. */
+  evict(why: string): void {
+    this.shut(new TransportError('LIMIT_REACHED', why));
   }
 
   /** True once both preambles were exchanged, until it closes. */
@@ -159,6 +211,11 @@ export class TcpConnection implements Worker<unknown> {
         `connection ${this.address.value} to ${this.remote} cannot carry it: ${why}`,
       );
       return;
+    }
+    // Something from a vouched connection (a hub's registered client answering, say) makes this one in use.
+    if (!this.vouched) {
+      const origin = message.localInfo[TRANSPORT_INFO] as TcpTransportInfo | undefined;
+      if (origin !== undefined && origin.isVouched === true) this.vouch();
     }
     const onward = message.onwardRoute.stepForward();
     if (onward.isEmpty) {
@@ -243,6 +300,21 @@ export class TcpConnection implements Worker<unknown> {
     // Our preamble goes first; frames may follow it at once (the peer checks before reading them).
     socket.write(PREAMBLE);
     this.armFrameTimer(true);
+    const { unvouchedTimeoutMs } = this.host.options;
+    if (!this.vouched && unvouchedTimeoutMs > 0) {
+      this.unvouchedTimer = setTimeout(() => {
+        this.unvouchedTimer = undefined;
+        if (this.state === 'closed') return;
+        this.host.unvouchedTimedOut(this);
+        this.shut(
+          new TransportError(
+            'TIMEOUT',
+            `nobody vouched for the connection within ${unvouchedTimeoutMs} ms (no forwarder registered, no secure channel completed through it)`,
+          ),
+        );
+      }, unvouchedTimeoutMs);
+      this.unvouchedTimer.unref();
+    }
   }
 
   private onSocketClose(): void {
@@ -273,7 +345,30 @@ export class TcpConnection implements Worker<unknown> {
       return;
     }
     this.pump();
+    this.chargePartial();
   };
+
+  /** Brings the node's partial-frame budget up to date with what the parser holds. */
+  private chargePartial(): void {
+    if (this.state === 'closed') return;
+    const held = this.parser.bufferedBytes;
+    const more = held - this.charged;
+    if (more < 0) {
+      this.host.releasePartialFrames(-more);
+      this.charged = held;
+    } else if (more > 0) {
+      if (!this.host.chargePartialFrames(this, more)) {
+        this.shut(
+          new TransportError(
+            'LIMIT_REACHED',
+            `the node's partial frames would exceed maxPartialFrameBytes (${this.host.options.maxPartialFrameBytes}), and this connection holds the most (${held} bytes)`,
+          ),
+        );
+        return;
+      }
+      this.charged = held;
+    }
+  }
 
   /** Takes frames out of the parser and delivers them, until it needs bytes or a mailbox makes it wait. */
   private pump(): void {
@@ -317,6 +412,7 @@ export class TcpConnection implements Worker<unknown> {
     this.socket?.resume();
     this.armFrameTimer(true);
     this.pump();
+    this.chargePartial();
   };
 
   private deliveryFailed(err: unknown): void {
@@ -483,8 +579,12 @@ export class TcpConnection implements Worker<unknown> {
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     clearInterval(this.livenessTimer);
+    clearTimeout(this.unvouchedTimer);
+    this.unvouchedTimer = undefined;
     this.clearFrameTimer();
     this.parser = new FrameParser({ maxFrameSize: 0 }); // let buffered bytes go
+    this.host.releasePartialFrames(this.charged);
+    this.charged = 0;
     const socket = this.socket;
     if (socket !== undefined) {
       if (graceful && !socket.destroyed) {

@@ -8,6 +8,11 @@ export interface ListenerHost {
   accept(socket: Socket, listener: TcpListener): void;
   /** A connection was refused at the door. */
   refuse(listener: TcpListener, remote: string, reason: TransportError): void;
+  /**
+   * Closes the oldest unvouched connection this listener accepted from `ip` (or, without one, from the
+   * remote holding the most), to admit a newcomer; its socket, or undefined if there is none.
+   */
+  evictUnvouched(listener: TcpListener, ip: string | undefined): Socket | undefined;
 }
 
 /** Limits a listener enforces. */
@@ -18,13 +23,16 @@ export interface ListenerLimits {
 
 /**
  * A TCP server socket that admits connections up to a total and a per-remote-host limit, counting each
- * until its socket closes. Beyond the limits a connection is closed at once, with a logged reason, before
- * any of its bytes are read.
+ * until its socket closes. At a limit it first makes room by evicting an unvouched connection (the oldest
+ * of the same remote, or of the remote holding the most); only when every connection counted is vouched
+ * for is the newcomer closed at once, with a logged reason, before any of its bytes are read.
  */
 export class TcpListener {
   private server: Server | undefined;
   private total = 0;
   private readonly perRemote = new Map<string, number>();
+  /** Sockets counted, and their remote IP. */
+  private readonly admitted = new Map<Socket, string>();
   /** The bound `host:port` (the real port when asked for port 0). */
   bound = '';
 
@@ -77,12 +85,20 @@ export class TcpListener {
   private readonly onConnection = (socket: Socket): void => {
     const ip = socket.remoteAddress ?? 'unknown';
     const remote = formatHostPort(ip, socket.remotePort ?? 0);
+    if ((this.perRemote.get(ip) ?? 0) >= this.limits.maxConnectionsPerRemote) {
+      const evicted = this.host.evictUnvouched(this, ip);
+      if (evicted !== undefined) this.forget(evicted);
+    }
+    if (this.total >= this.limits.maxConnections) {
+      const evicted = this.host.evictUnvouched(this, undefined);
+      if (evicted !== undefined) this.forget(evicted);
+    }
     const fromRemote = this.perRemote.get(ip) ?? 0;
     let refusal: string | undefined;
     if (this.total >= this.limits.maxConnections) {
-      refusal = `the listener holds its maximum of ${this.limits.maxConnections} connections`;
+      refusal = `the listener holds its maximum of ${this.limits.maxConnections} connections, all vouched for`;
     } else if (fromRemote >= this.limits.maxConnectionsPerRemote) {
-      refusal = `${ip} holds its maximum of ${this.limits.maxConnectionsPerRemote} connections`;
+      refusal = `${ip} holds its maximum of ${this.limits.maxConnectionsPerRemote} connections, all vouched for`;
     }
     if (refusal !== undefined) {
       socket.on('error', () => undefined);
@@ -92,12 +108,19 @@ export class TcpListener {
     }
     this.total++;
     this.perRemote.set(ip, fromRemote + 1);
-    socket.once('close', () => {
-      this.total--;
-      const left = (this.perRemote.get(ip) ?? 1) - 1;
-      if (left === 0) this.perRemote.delete(ip);
-      else this.perRemote.set(ip, left);
-    });
+    this.admitted.set(socket, ip);
+    socket.once('close', () => this.forget(socket));
     this.host.accept(socket, this);
   };
+
+  /** Stops counting a socket (once: when it closes, or at once when it was evicted). */
+  private forget(socket: Socket): void {
+    const ip = this.admitted.get(socket);
+    if (ip === undefined) return;
+    this.admitted.delete(socket);
+    this.total--;
+    const left = (this.perRemote.get(ip) ?? 1) - 1;
+    if (left === 0) this.perRemote.delete(ip);
+    else this.perRemote.set(ip, left);
+  }
 }

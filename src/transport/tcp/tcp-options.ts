@@ -54,6 +54,27 @@ export interface TcpTransportOptions {
   /** Mailbox capacity of each connection's worker: messages queued before senders wait. */
   readonly connectionMailboxCapacity?: number;
   /**
+   * Bytes that may wait in one connection's queue (its mailbox, counted by body size) toward a peer. A
+   * message relayed from another connection that would exceed it is not queued but dead-lettered
+   * (`undeliverable`) and counted in `stats.queueBytesRefused`, so a peer that stops reading makes a hub
+   * hold at most this plus the frame being written, and the relay is not held up. Messages sent by this
+   * node's own workers wait for room instead (backpressure). One message always fits an empty queue.
+   */
+  readonly maxQueuedBytesPerConnection?: number;
+  /**
+   * Bytes of partial frames (received, not yet complete) the transport holds across all its connections.
+   * When a read would take it over, the connection holding the most is closed (`LIMIT_REACHED`), counted in
+   * `stats.partialFrameBudgetClosed`. At least `maxFrameSize + 4`.
+   */
+  readonly maxPartialFrameBytes?: number;
+  /**
+   * How long an accepted connection may stay unvouched: nobody registered a forwarder through it, no secure
+   * channel handshake completed over it, and no vouched connection sent anything to it (see
+   * `vouchForOrigin`). Then it is closed (`TIMEOUT`). Unvouched connections are also the ones evicted, oldest
+   * of the remote holding the most first, to admit a newcomer to a full listener. 0 disables the timeout.
+   */
+  readonly unvouchedTimeoutMs?: number;
+  /**
    * Whether a message that came from outside this node (from a connection, or out of a secure channel) may
    * be sent on to a TCP address, opening a connection on the peer's behalf: what a chain of hubs needs
    * (`[TCP, h1] => [TCP, h2] => ...`). Default false: no peer can make this node connect anywhere (no pivot
@@ -80,6 +101,9 @@ export const TCP_DEFAULTS: Required<TcpTransportOptions> = Object.freeze({
   maxConnectionsPerRemote: 256,
   maxOutgoingConnections: 1024,
   connectionMailboxCapacity: 256,
+  maxQueuedBytesPerConnection: 16 * 1024 * 1024,
+  maxPartialFrameBytes: 64 * 1024 * 1024,
+  unvouchedTimeoutMs: 30_000,
   relayTransportMessages: false,
 });
 
@@ -97,6 +121,14 @@ export function resolveTcpOptions(options: TcpTransportOptions = {}): Required<T
       throw new RangeError(`TcpTransportOptions.${key} must be a non-negative integer, got ${value}`);
     }
     resolved[key] = value;
+  }
+  if (resolved.maxQueuedBytesPerConnection < 1) {
+    throw new RangeError('TcpTransportOptions.maxQueuedBytesPerConnection must be at least 1');
+  }
+  if (resolved.maxPartialFrameBytes < resolved.maxFrameSize + 4) {
+    throw new RangeError(
+      `TcpTransportOptions.maxPartialFrameBytes must be at least maxFrameSize + 4 (${resolved.maxFrameSize + 4}), got ${resolved.maxPartialFrameBytes}`,
+    );
   }
   return resolved;
 }

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { Address, TCP } from '../../core/address';
+import { encodedBodySize } from '../../core/codec';
 import { originOf, type LocalMessage } from '../../core/message';
 import { Context } from '../../node/context';
+import { ByteBudget } from '../../node/byte-budget';
 import type { Logger } from '../../node/logger';
 import type { NodeRuntime } from '../../node/node-runtime';
 import type { Deliverable } from '../../node/router';
@@ -37,6 +39,18 @@ export interface ConnectionRefusedEvent {
   readonly reason: TransportError;
 }
 
+/** Counters of a `TcpTransport`'s defences (each hit is also logged, throttled). */
+export interface TcpTransportStats {
+  /** Connections closed because the node's partial frames would exceed `maxPartialFrameBytes`. */
+  partialFrameBudgetClosed: number;
+  /** Messages toward a connection refused because its queue held `maxQueuedBytesPerConnection`. */
+  queueBytesRefused: number;
+  /** Unvouched connections closed to admit a newcomer to a full listener. */
+  evictedUnvouched: number;
+  /** Accepted connections closed because nobody vouched for them within `unvouchedTimeoutMs`. */
+  unvouchedTimedOut: number;
+}
+
 /** Events a `TcpTransport` emits. */
 export interface TcpTransportEvents {
   connectionOpened: [ConnectionOpenedEvent];
@@ -51,6 +65,28 @@ export interface TcpTransportEvents {
  */
 function connectionAddress(): Address {
   return Address.local(`tcp.c.${randomBytes(16).toString('hex')}`);
+}
+
+/**
+ * What a message queued toward a connection stands for, in bytes: its body as encoded (strings counted at
+ * their worst, 3 bytes a character, to stay O(1)) and its routes.
+ */
+function queuedSize(message: LocalMessage): number {
+  const body = message.body;
+  const bodySize =
+    body instanceof Uint8Array
+      ? body.byteLength
+      : typeof body === 'string'
+        ? body.length * 3
+        : encodedBodySize(body);
+  return bodySize + 64 * (message.onwardRoute.length + message.returnRoute.length);
+}
+
+/** Where an accepted connection came from. */
+interface Accepted {
+  readonly listener: TcpListener;
+  readonly ip: string;
+  readonly socket: Socket;
 }
 
 /** Reasons that are the peer's doing (logged as warnings, throttled); the rest are ordinary closes. */
@@ -75,6 +111,16 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Co
   readonly workerAddress = Address.unique('tcp.transport.');
   readonly options: Required<TcpTransportOptions>;
   readonly logger: Logger;
+  readonly stats: TcpTransportStats = {
+    partialFrameBudgetClosed: 0,
+    queueBytesRefused: 0,
+    evictedUnvouched: 0,
+    unvouchedTimedOut: 0,
+  };
+  /** Partial frames held by all connections (`maxPartialFrameBytes`). */
+  readonly partialFrames: ByteBudget;
+  /** Accepted connections, oldest first. */
+  private readonly accepted = new Map<TcpConnection, Accepted>();
   private readonly peerLog: ThrottledLog;
   /** Outgoing connections by `host:port`: at most one live connection per remote. */
   private readonly outgoingByRemote = new Map<string, TcpConnection>();
@@ -89,6 +135,7 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Co
   ) {
     super();
     this.options = resolveTcpOptions(options);
+    this.partialFrames = new ByteBudget(this.options.maxPartialFrameBytes, 'maxPartialFrameBytes');
     this.logger = node.logger.child({ component: 'tcp' });
     this.peerLog = new ThrottledLog(this.logger);
   }
@@ -277,7 +324,7 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Co
   }
 
   /** @internal A listener admitted a socket. */
-  accept(socket: Socket): void {
+  accept(socket: Socket, listener: TcpListener): void {
     socket.on('error', () => undefined); // reported through 'close' by the connection
     if (this.closing !== undefined || this.node.isStopped) {
       socket.destroy();
@@ -286,7 +333,74 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Co
     const remote = formatHostPort(socket.remoteAddress ?? 'unknown', socket.remotePort ?? 0);
     const connection = new TcpConnection(this, connectionAddress(), remote, undefined, socket);
     this.track(connection);
+    this.accepted.set(connection, { listener, ip: socket.remoteAddress ?? 'unknown', socket });
     this.startConnectionWorker(connection);
+  }
+
+  /**
+   * @internal A full listener makes room: closes the oldest unvouched connection it accepted from `ip`, or
+   * (no ip) from the remote holding the most unvouched ones. Returns its socket, or undefined if none.
+   */
+  evictUnvouched(listener: TcpListener, ip: string | undefined): Socket | undefined {
+    let victim: TcpConnection | undefined;
+    if (ip === undefined) {
+      const perIp = new Map<string, { count: number; oldest: TcpConnection }>();
+      let most: { count: number; oldest: TcpConnection } | undefined;
+      for (const [connection, from] of this.accepted) {
+        if (from.listener !== listener || connection.isVouched) continue;
+        let entry = perIp.get(from.ip);
+        if (entry === undefined) perIp.set(from.ip, (entry = { count: 0, oldest: connection }));
+        entry.count++;
+        if (most === undefined || entry.count > most.count) most = entry;
+      }
+      victim = most?.oldest;
+    } else {
+      for (const [connection, from] of this.accepted) {
+        if (from.listener === listener && from.ip === ip && !connection.isVouched) {
+          victim = connection;
+          break;
+        }
+      }
+    }
+    if (victim === undefined) return undefined;
+    const socket = this.accepted.get(victim)!.socket;
+    this.stats.evictedUnvouched++;
+    victim.evict('evicted to admit a newcomer: the listener is full and nobody vouched for this connection');
+    return socket;
+  }
+
+  /** @internal */
+  chargePartialFrames(connection: TcpConnection, bytes: number): boolean {
+    const budget = this.partialFrames;
+    while (budget.wouldExceed(bytes)) {
+      // Whoever holds the most is the likeliest offender: honest traffic is mostly small frames.
+      let largest: TcpConnection | undefined;
+      let most = connection.partialFrameBytes + bytes;
+      for (const other of this.byAddress.values()) {
+        if (other !== connection && other.partialFrameBytes > most) {
+          most = other.partialFrameBytes;
+          largest = other;
+        }
+      }
+      this.stats.partialFrameBudgetClosed++;
+      budget.exceeded++;
+      if (largest === undefined) return false;
+      largest.evict(
+        `the node's partial frames would exceed maxPartialFrameBytes (${budget.limit}), and this connection holds the most (${most} bytes)`,
+      );
+    }
+    budget.charge(bytes);
+    return true;
+  }
+
+  /** @internal */
+  releasePartialFrames(bytes: number): void {
+    this.partialFrames.release(bytes);
+  }
+
+  /** @internal */
+  unvouchedTimedOut(): void {
+    this.stats.unvouchedTimedOut++;
   }
 
   /** @internal A listener refused a socket. */
@@ -309,6 +423,17 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Co
       .startWorker(connection.address, connection, {
         acceptsTransportMessages: true,
         mailboxCapacity: this.options.connectionMailboxCapacity,
+        queueBytes: {
+          limit: this.options.maxQueuedBytesPerConnection,
+          sizeOf: queuedSize,
+          onRefused: (_message, queued) => {
+            this.stats.queueBytesRefused++;
+            this.peerLog.warn(
+              { connection: connection.address.value, remote: connection.remote, queued },
+              `a message toward ${connection.remote} was refused: its queue holds ${queued} bytes (maxQueuedBytesPerConnection)`,
+            );
+          },
+        },
       })
       .catch((err: unknown) => {
         this.logger.debug({ err, connection: connection.address.value }, 'connection worker did not start');
@@ -332,6 +457,7 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Co
   /** @internal */
   connectionClosed(connection: TcpConnection, reason: TransportError): void {
     this.byAddress.delete(connection.address.key);
+    this.accepted.delete(connection);
     if (this.outgoingByRemote.get(connection.remote) === connection)
       this.outgoingByRemote.delete(connection.remote);
     const fields = {
