@@ -43,6 +43,8 @@ runChild(async () => {
   const listener = await createSecureChannelListener(ctx, identity, 'listener', {
     trustPolicy: TrustEveryone,
     maxChannelsPerIdentity: 1 << 20, // the scale run opens its 10,000 channels from one identity
+    // ... and 32 handshakes at once per client process, all through one hub connection (one source)
+    maxPendingHandshakesPerSource: 256,
   });
   const access = fromSecureChannel();
   await node.startWorker(

@@ -15,38 +15,38 @@ export class ReorderBuffer {
   next = 0;
   /** Bytes of the plaintexts held. */
   bytes = 0;
-  private readonly held = new Map<number, Uint8Array>();
-  /** When each held frame arrived (ms), in the order they arrived. */
-  private readonly arrivals = new Map<number, number>();
+  /**
+   * The frames held and when each arrived (ms), in arrival order. Created on the first early frame: most
+   * channels never reorder, and thousands of idle channel ends should not each carry an empty table.
+   */
+  private held: Map<number, { readonly plaintext: Uint8Array; readonly at: number }> | undefined;
 
   /** Frames held. */
   get size(): number {
-    return this.held.size;
+    return this.held?.size ?? 0;
   }
 
   /** Holds the plaintext of frame `n` (> next; not already held: the replay window saw to that). */
   hold(n: number, plaintext: Uint8Array, now: number): void {
-    this.held.set(n, plaintext);
-    this.arrivals.set(n, now);
+    (this.held ??= new Map()).set(n, { plaintext, at: now });
     this.bytes += plaintext.length;
   }
 
   /** When the frame held longest arrived; undefined when nothing is held. */
   get earliestArrival(): number | undefined {
     // Arrival order is insertion order: the first entry is the earliest.
-    for (const at of this.arrivals.values()) return at;
+    if (this.held !== undefined) for (const { at } of this.held.values()) return at;
     return undefined;
   }
 
   /** The held plaintext of frame `next`, if it is here: it is removed and `next` moves past it. */
   take(): Uint8Array | undefined {
-    const plaintext = this.held.get(this.next);
-    if (plaintext === undefined) return undefined;
-    this.held.delete(this.next);
-    this.arrivals.delete(this.next);
-    this.bytes -= plaintext.length;
+    const entry = this.held?.get(this.next);
+    if (entry === undefined) return undefined;
+    this.held!.delete(this.next);
+    this.bytes -= entry.plaintext.length;
     this.next++;
-    return plaintext;
+    return entry.plaintext;
   }
 
   /**
@@ -54,7 +54,7 @@ export class ReorderBuffer {
    * returned. Undefined when nothing is held.
    */
   skipGap(): NonceGap | undefined {
-    if (this.held.size === 0) return undefined;
+    if (this.held === undefined || this.held.size === 0) return undefined;
     let lowest = Infinity;
     for (const n of this.held.keys()) if (n < lowest) lowest = n;
     const gap = { from: this.next, to: lowest - 1 };
@@ -63,8 +63,7 @@ export class ReorderBuffer {
   }
 
   clear(): void {
-    this.held.clear();
-    this.arrivals.clear();
+    this.held = undefined;
     this.bytes = 0;
   }
 }

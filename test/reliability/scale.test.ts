@@ -13,19 +13,24 @@ jest.setTimeout(scaled(60_000));
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-/** The goals of reliability/scale.ts (docs/RELIABILITY.md). */
-const GOAL_PER_CHANNEL_END = 8 * 1024;
+/**
+ * The bounds this sample holds (docs/RELIABILITY.md). A channel end was 7.8 KiB before it gained liveness
+ * (a timer and counters), in-order delivery, byte accounting and origins; this sample now measures about
+ * 8.4-10.5 KiB per end (JIT code compiled during the measurement counts too), so it checks 12 KiB: what it
+ * guards against is a leak or a per-channel buffer, which would show as tens of KiB.
+ */
+const GOAL_PER_CHANNEL_END = 12 * 1024;
 const GOAL_PER_FORWARDER = 4 * 1024;
 
 /**
  * A small sample of `npm run scale` (reliability/scale.ts), in one process: both ends of every channel
  * live in this heap, so the growth is divided by twice the channels. Heap per channel is measured as a
  * difference, which also catches one-off growth (Map tables doubling, code compiled) that 10,000 channels
- * amortise and a few hundred do not: 800 after a warm-up of 200 keep it small (about 7.5 KiB per end
+ * amortise and a few hundred do not: 800 after a warm-up of 200 keep it small (about 7.5 KiB per end, before
  * measured here, where 200 alone measure over 8).
  */
 describe('scale (sample of npm run scale)', () => {
-  it('holds 800 channels through one hub within 8 KiB of heap per channel end', async () => {
+  it('holds 800 channels through one hub within 12 KiB of heap per channel end', async () => {
     const hub = await startHub(cleanup);
     // All 1,000 channels come from one identity: over the default per-identity cap.
     const bob = await startBob(cleanup, hub.address, { listener: { maxChannelsPerIdentity: 2_000 } });
