@@ -147,6 +147,7 @@ class OpenChannels {
   private readonly watched = new Set<SecureChannel>();
   private sweeper: NodeJS.Timeout | undefined;
   private sweepPeriod = Infinity;
+  private lastSweep = 0;
 
   constructor(node: NodeRuntime) {
     node.once('stopping', () => {
@@ -165,13 +166,19 @@ class OpenChannels {
     if (period >= this.sweepPeriod) return;
     clearInterval(this.sweeper);
     this.sweepPeriod = period;
+    this.lastSweep = performance.now();
     this.sweeper = setInterval(this.sweep, period);
     this.sweeper.unref();
   }
 
   private readonly sweep = (): void => {
     const now = performance.now();
-    for (const channel of this.watched) channel.check(now);
+    // Our own event loop stalled (a long GC, a busy process) when a sweep comes more than a period late:
+    // the peers' frames may be waiting unread, so that time does not count against them. Judged here, per
+    // sweep, not per channel tick: a tick may fall one sweep later than due, and that is no stall.
+    const stalled = now - this.lastSweep > 2 * this.sweepPeriod;
+    this.lastSweep = now;
+    for (const channel of this.watched) channel.check(now, stalled);
   };
 
   add(channel: SecureChannel, firstHop: string | undefined): void {
@@ -270,7 +277,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   // Liveness (one timer per channel end; frames are counted, never timed, on the hot path).
   private readonly tickPeriod: number;
   private nextCheck = 0;
-  private lastTick = 0;
+  /** Whether the node's event loop stalled since this end's last tick (see `OpenChannels.sweep`). */
+  private loopStalled = false;
   private heardCount = 0;
   private heardAt = 0;
   private activeCount = 0;
@@ -344,8 +352,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     const periods = [keepaliveInterval, Math.ceil(peerTimeout / 4), idleTimeout].filter((ms) => ms > 0);
     this.tickPeriod = keepaliveInterval > 0 || idleTimeout > 0 ? Math.max(10, Math.min(...periods)) : 0;
     if (this.tickPeriod > 0) {
-      this.lastTick = this.heardAt = this.activeAt = performance.now();
-      this.nextCheck = this.lastTick + this.tickPeriod;
+      this.heardAt = this.activeAt = performance.now();
+      this.nextCheck = this.heardAt + this.tickPeriod;
       // The node's sweep runs at the shortest period among its channels; each end checks on its own period.
       this.openSet.watch(this, Math.max(10, Math.min(this.tickPeriod, 1_000)));
     }
@@ -513,7 +521,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
    * after a route notice, past one `keepaliveInterval`), or one idle past `idleTimeout`.
    */
   /** @internal The node's sweep: runs `tick` when this end's period has come. */
-  check(now: number): void {
+  check(now: number, stalled: boolean): void {
+    if (stalled) this.loopStalled = true;
     if (now >= this.nextCheck) {
       this.nextCheck = now + this.tickPeriod;
       this.tick(now);
@@ -522,12 +531,11 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
 
   private tick(now: number): void {
     if (this.reason !== undefined) return;
-    const stalled = now - this.lastTick > 2 * this.tickPeriod;
-    this.lastTick = now;
+    const stalled = this.loopStalled;
+    this.loopStalled = false;
     const { keepaliveInterval, peerTimeout, idleTimeout } = this.limits;
     const received = this.stats.framesReceived;
-    // Our own event loop stalled (a long GC, a busy process): the peer's frames may be waiting unread, so
-    // this period does not count against it.
+    // Our own event loop stalled: the peer's frames may be waiting unread, so this period does not count.
     if (received !== this.heardCount || stalled) {
       this.heardCount = received;
       this.heardAt = now;
