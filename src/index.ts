@@ -167,7 +167,7 @@ export {
   type ForwardingStats,
   type ForwarderInfo,
 } from './services/forwarding-service';
-export { FORWARDER_NAME } from './services/forwarding-messages';
+export { FORWARDER_NAME, REFUSAL_CODES, type RefusalCode } from './services/forwarding-messages';
 export { ForwardingAddress, MAX_FORWARDING_ADDRESS_LENGTH } from './services/forwarding-address';
 export {
   RemoteForwarder,

@@ -113,15 +113,21 @@ export interface PongReply {
   readonly alive: boolean;
 }
 
+/** Every reason a request may be refused for (a closed set: a reply naming another is malformed). */
+export const REFUSAL_CODES = [
+  'NAME_TAKEN',
+  'INVALID_NAME',
+  'INVALID_REQUEST',
+  'BAD_PROOF',
+  'LIMIT_REACHED',
+  'NOT_FOUND',
+  'UNSUPPORTED_VERSION',
+] as const;
+
 /** Why a request was refused. */
-export type RefusalCode =
-  | 'NAME_TAKEN'
-  | 'INVALID_NAME'
-  | 'INVALID_REQUEST'
-  | 'BAD_PROOF'
-  | 'LIMIT_REACHED'
-  | 'NOT_FOUND'
-  | 'UNSUPPORTED_VERSION';
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+const REFUSAL_CODE_SET: ReadonlySet<string> = new Set(REFUSAL_CODES);
 
 /** A request was refused. */
 export interface RefusedReply {
@@ -284,16 +290,6 @@ export function isRequest(parsed: ForwardingRequest | BadRequest): parsed is For
   return 'type' in parsed;
 }
 
-const REFUSAL_CODES = new Set<string>([
-  'NAME_TAKEN',
-  'INVALID_NAME',
-  'INVALID_REQUEST',
-  'BAD_PROOF',
-  'LIMIT_REACHED',
-  'NOT_FOUND',
-  'UNSUPPORTED_VERSION',
-]);
-
 function isForwardingReply(value: unknown): value is ForwardingReply {
   if (!isRecord(value) || typeof value.nonce !== 'string' || !HEX32.test(value.nonce)) return false;
   switch (value.type) {
@@ -311,7 +307,7 @@ function isForwardingReply(value: unknown): value is ForwardingReply {
     case 'pong':
       return typeof value.alive === 'boolean';
     case 'refused':
-      return typeof value.code === 'string' && REFUSAL_CODES.has(value.code) && isText(value.reason, 1024);
+      return typeof value.code === 'string' && REFUSAL_CODE_SET.has(value.code) && isText(value.reason, 1024);
     case 'unregistered':
       return true;
     default:

@@ -20,6 +20,7 @@ import {
   type ForwardingReply,
   type NameClaim,
   type PingRequest,
+  REFUSAL_CODES,
   type RefusalCode,
   type RegisterRequest,
   type UnregisterRequest,
@@ -135,16 +136,6 @@ interface Challenge {
   readonly source: string;
   readonly expiresAt: number;
 }
-
-const REFUSAL_CODES: readonly RefusalCode[] = [
-  'NAME_TAKEN',
-  'INVALID_NAME',
-  'INVALID_REQUEST',
-  'BAD_PROOF',
-  'LIMIT_REACHED',
-  'NOT_FOUND',
-  'UNSUPPORTED_VERSION',
-];
 
 function newToken(): string {
   return randomBytes(16).toString('hex');
