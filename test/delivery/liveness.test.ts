@@ -6,6 +6,7 @@ import type { CloseReason, SecureChannel } from '../../src/channel/secure-channe
 import { TrustEveryone } from '../../src/identity';
 import { DeliveryFailureNotice } from '../../src/core/delivery-failure';
 import { waitFor, within } from '../helpers/async';
+import { scaled } from '../helpers/slowdown';
 import { HostileProxy } from '../helpers/hostile-proxy';
 import { newNode, stopNodes } from '../helpers/nodes';
 import { Cleanup, startEchoer, startTcpNode } from '../helpers/tcp-fixtures';
@@ -201,9 +202,10 @@ describe('A channel whose connection closes', () => {
         trustPolicy: TrustEveryone,
       },
     );
+    const sent = channel.stats.framesSent;
     const pending = alice.ctx.request(route(channel, 'sink'), 'waiting', { timeout: 30_000 });
     pending.catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the request is on its way
+    await waitFor(() => channel.stats.framesSent > sent, 5_000, 'the request to leave through the channel');
     const cut = performance.now();
     await alice.tcp.disconnect(bob.address);
     expect(await within(channel.closed(), 3_000, 'the channel close')).toBe('failed');
@@ -218,7 +220,8 @@ describe('A channel whose connection closes', () => {
 
 describe('TCP connection liveness', () => {
   it('closes both connections PEER_UNRESPONSIVE across a silent partition; an idle live one stays open', async () => {
-    const tcp = { pingIntervalMs: 200, peerTimeoutMs: 1_200 };
+    // A peer timeout a loaded machine's stalls cannot reach by themselves (scaled by the measured slowdown).
+    const tcp = { pingIntervalMs: 200, peerTimeoutMs: scaled(2_000) };
     const hub = await startTcpNode(cleanup, { tcp });
     await startEchoer(hub.node);
     const proxy = await HostileProxy.start(hub.address);

@@ -1,4 +1,7 @@
+import { connect, type Socket } from 'node:net';
 import { NodeRuntime, type NodeOptions } from '../../src/node/node-runtime';
+import { parseHostPort } from '../../src/transport/tcp/host-port';
+import type { RemoteForwarderOptions } from '../../src/services/remote-forwarder';
 import type { Context } from '../../src/node/context';
 import type { Routed } from '../../src/core/message';
 import { TcpTransport } from '../../src/transport/tcp/tcp-transport';
@@ -84,3 +87,33 @@ export function openSocketHandles(): number {
     .getActiveResourcesInfo()
     .filter((kind) => kind === 'TCPSocketWrap' || kind === 'TCPServerWrap' || kind === 'TCPWrap').length;
 }
+
+/**
+ * A raw TCP client that speaks whatever the test tells it to, destroyed by `cleanup`. `localAddress` (any
+ * 127.x.y.z is this machine on Linux) lets one test be several remote hosts.
+ */
+export async function rawTcpClient(
+  cleanup: Cleanup,
+  address: string,
+  localAddress?: string,
+): Promise<Socket> {
+  const { host, port } = parseHostPort(address);
+  const socket = connect({ host, port, localAddress });
+  socket.on('error', () => undefined);
+  socket.resume(); // read (and ignore) what the hub sends, so that its close is noticed
+  cleanup.add(() => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return socket;
+}
+
+/** A remote forwarder's heartbeats and retries made fast, so that losses are noticed within a test's patience. */
+export const FAST_FORWARDER: RemoteForwarderOptions = {
+  heartbeatIntervalMs: 100,
+  heartbeatTimeoutMs: 1_000,
+  registrationTimeoutMs: 2_000,
+  reconnectInitialMs: 50,
+  reconnectMaxMs: 200,
+};

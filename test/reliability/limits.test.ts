@@ -26,6 +26,22 @@ const MiB = 1024 * 1024;
 /** A full-size DATA frame: type, nonce, and a 65535-byte Noise message. Only a message's last piece is smaller. */
 const FULL_FRAME = 9 + 65_535;
 
+/**
+ * Makes the hop between Alice and Bob withhold the last piece of every chunked message (a DATA frame shorter
+ * than a full one), so each stays partial at Bob, until `stop()`.
+ */
+function withholdLastPieces(p: Awaited<ReturnType<typeof pair>>): { stop(): void } {
+  let starve = true;
+  p.hop.transform = (entry) => {
+    // The hop's and the test wire's own records would hold every frame.
+    p.hop.seen.length = 0;
+    p.wire.carried.length = 0;
+    const frame = entry.body as Uint8Array;
+    return starve && frame[0] === 4 && frame.length < FULL_FRAME ? [] : [entry.body];
+  };
+  return { stop: () => void (starve = false) };
+}
+
 function warnings(logger: CapturingLogger, text: string): number {
   return logger.at('warn').filter((entry) => entry.msg?.includes(text)).length;
 }
@@ -55,14 +71,7 @@ describe('limits under attack', () => {
     const bobEnd = await opened;
 
     // The hop withholds the last piece of every chunked message: each stays partial at Bob.
-    let starve = true;
-    p.hop.transform = (entry) => {
-      // The hop's and the test wire's own records would hold every frame.
-      p.hop.seen.length = 0;
-      p.wire.carried.length = 0;
-      const frame = entry.body as Uint8Array;
-      return starve && frame[0] === 4 && frame.length < FULL_FRAME ? [] : [entry.body];
-    };
+    const starving = withholdLastPieces(p);
     collectGarbage();
     const before = await settledSample();
     for (let i = 0; i < 12; i++) await channel.send(p.actx, 'sink', new Uint8Array(MiB).fill(i));
@@ -74,7 +83,7 @@ describe('limits under attack', () => {
     expect(during.arrayBuffers - before.arrayBuffers).toBeLessThan(5.5 * MiB);
     expect(warnings(logger, 'gave up a partial message')).toBeGreaterThan(0);
 
-    starve = false;
+    starving.stop();
     await channel.send(p.actx, 'sink', new Uint8Array(MiB).fill(42));
     await waitFor(() => received.length === 1, 10_000, 'a complete message to be delivered');
     expect(received[0]!.length).toBe(MiB);
@@ -100,13 +109,7 @@ describe('limits under attack', () => {
     for (let i = 0; i < 41; i++) {
       channels.push(await createSecureChannel(p.actx, p.alice, p.toListener, { trustPolicy: TrustEveryone }));
     }
-    let starve = true;
-    p.hop.transform = (entry) => {
-      p.hop.seen.length = 0;
-      p.wire.carried.length = 0;
-      const frame = entry.body as Uint8Array;
-      return starve && frame[0] === 4 && frame.length < FULL_FRAME ? [] : [entry.body];
-    };
+    const starving = withholdLastPieces(p);
     collectGarbage();
     const before = await settledSample();
     // 40 channels each leave a 1 MiB message one piece short: 39 MiB held without a node-wide bound.
@@ -118,7 +121,7 @@ describe('limits under attack', () => {
     expect(during.arrayBuffers - before.arrayBuffers).toBeLessThan(12 * MiB);
 
     // The honest channel's complete message still fits: the largest holders make room.
-    starve = false;
+    starving.stop();
     await channels[0]!.send(p.actx, 'sink', new Uint8Array(MiB).fill(42));
     await waitFor(() => received.length === 1, 10_000, 'a complete message to be delivered');
     expect(received[0]!.every((byte) => byte === 42)).toBe(true);

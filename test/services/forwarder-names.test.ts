@@ -21,7 +21,13 @@ import {
 import { FileVault } from '../../src/vault/file-vault';
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import { waitFor, within } from '../helpers/async';
-import { Cleanup, startEchoer, startTcpNode, type TcpTestNode } from '../helpers/tcp-fixtures';
+import {
+  Cleanup,
+  FAST_FORWARDER,
+  startEchoer,
+  startTcpNode,
+  type TcpTestNode,
+} from '../helpers/tcp-fixtures';
 
 // Issue 8, items 3 and 5c: forwarder hijack after a blip or a restart, and names that a flood cannot block.
 // Every attack runs against a hub on real sockets, and the honest Bob is served throughout.
@@ -29,13 +35,7 @@ import { Cleanup, startEchoer, startTcpNode, type TcpTestNode } from '../helpers
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-const FAST: RemoteForwarderOptions = {
-  heartbeatIntervalMs: 100,
-  heartbeatTimeoutMs: 1_000,
-  registrationTimeoutMs: 2_000,
-  reconnectInitialMs: 50,
-  reconnectMaxMs: 200,
-};
+const FAST = FAST_FORWARDER;
 /** No heartbeat within a test: the forwarder does not come back by itself. */
 const QUIET: RemoteForwarderOptions = { ...FAST, heartbeatIntervalMs: 600_000 };
 

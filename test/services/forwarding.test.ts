@@ -10,19 +10,16 @@ import {
   type RemoteForwarderOptions,
 } from '../../src/services/remote-forwarder';
 import { waitFor, within } from '../helpers/async';
-import { Cleanup, startEchoer, startTcpNode, type TcpTestNode } from '../helpers/tcp-fixtures';
+import {
+  Cleanup,
+  FAST_FORWARDER as FAST,
+  startEchoer,
+  startTcpNode,
+  type TcpTestNode,
+} from '../helpers/tcp-fixtures';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
-
-/** Fast heartbeats and retries, so that losses are noticed within a test's patience. */
-const FAST: RemoteForwarderOptions = {
-  heartbeatIntervalMs: 100,
-  heartbeatTimeoutMs: 1_000,
-  registrationTimeoutMs: 2_000,
-  reconnectInitialMs: 50,
-  reconnectMaxMs: 200,
-};
 
 async function startHub(
   listen = '127.0.0.1:0',

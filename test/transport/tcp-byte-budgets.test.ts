@@ -1,16 +1,15 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { TCP } from '../../src/core/address';
 import { decodeBody, encodeBody } from '../../src/core/codec';
 import { route } from '../../src/core/route';
 import { decodeTransportMessage, encodeTransportMessage } from '../../src/core/wire';
 import { ForwardingService } from '../../src/services/forwarding-service';
 import { FrameParser, PREAMBLE, frameHeader } from '../../src/transport/frame-parser';
-import { parseHostPort } from '../../src/transport/tcp/host-port';
 import type { ConnectionClosedEvent } from '../../src/transport/tcp/tcp-transport';
 import { settledSample } from '../../reliability/lib/measure';
 import { nextListenerEvent, startAlice, startBob } from '../helpers/alice-and-bob';
 import { collectGarbage, waitFor, within } from '../helpers/async';
-import { Cleanup, startTcpNode } from '../helpers/tcp-fixtures';
+import { Cleanup, startTcpNode, rawTcpClient } from '../helpers/tcp-fixtures';
 import type { TcpTransportOptions } from '../../src/transport/tcp/tcp-options';
 
 // The byte budgets and idle-connection defences of a hub (docs/SECURITY.md, "Resource limits"), each
@@ -21,19 +20,9 @@ afterEach(() => cleanup.run());
 
 const MiB = 1024 * 1024;
 
-/** A raw TCP client; `localAddress` (any 127.x.y.z on Linux) lets one test be several remote hosts. */
-async function rawClient(address: string, localAddress?: string): Promise<Socket> {
-  const { host, port } = parseHostPort(address);
-  const socket = connect({ host, port, localAddress });
-  socket.on('error', () => undefined);
-  socket.resume(); // read (and ignore) what the hub sends, so that its close is noticed
-  cleanup.add(() => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  return socket;
-}
+/** A raw TCP client (see `rawTcpClient`), destroyed after each test. */
+const rawClient = (address: string, localAddress?: string): Promise<Socket> =>
+  rawTcpClient(cleanup, address, localAddress);
 
 /** A hub with a forwarding service, Bob registered there, and Alice's channel to him through it. */
 async function hubWithAliceAndBob(tcp: TcpTransportOptions) {

@@ -1,31 +1,19 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { TCP } from '../../src/core/address';
 import { route } from '../../src/core/route';
 import { PREAMBLE, frameHeader } from '../../src/transport/frame-parser';
 import type { TransportErrorCode } from '../../src/transport/errors';
 import type { ConnectionClosedEvent, ConnectionRefusedEvent } from '../../src/transport/tcp/tcp-transport';
-import { parseHostPort } from '../../src/transport/tcp/host-port';
 import type { TcpTransportOptions } from '../../src/transport/tcp/tcp-options';
 import { waitFor, within } from '../helpers/async';
-import { Cleanup, startEchoer, startTcpNode, type TcpTestNode } from '../helpers/tcp-fixtures';
+import { Cleanup, startEchoer, startTcpNode, type TcpTestNode, rawTcpClient } from '../helpers/tcp-fixtures';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-/** A raw TCP client that speaks whatever the test tells it to. */
-async function rawClient(address: string, localAddress?: string): Promise<Socket> {
-  const { host, port } = parseHostPort(address);
-  // Any 127.x.y.z is this machine (Linux): a way to be several remote hosts at once.
-  const socket = connect({ host, port, localAddress });
-  socket.on('error', () => undefined);
-  socket.resume(); // read (and ignore) what the hub sends, so that its close is noticed
-  cleanup.add(() => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  return socket;
-}
+/** A raw TCP client (see `rawTcpClient`), destroyed after each test. */
+const rawClient = (address: string, localAddress?: string): Promise<Socket> =>
+  rawTcpClient(cleanup, address, localAddress);
 
 function socketClosed(socket: Socket): Promise<void> {
   return socket.destroyed
