@@ -248,7 +248,7 @@ describe('TCP connection liveness', () => {
       'both connections closing',
     );
     expect(reasons.map((r) => r.code)).toEqual(['PEER_UNRESPONSIVE', 'PEER_UNRESPONSIVE']);
-    expect(performance.now() - cut).toBeLessThan(tcp.peerTimeoutMs + 3_000);
+    expect(performance.now() - cut).toBeLessThan(tcp.peerTimeoutMs + scaled(3_000));
   });
 });
 
