@@ -31,8 +31,13 @@ class Bob {
     const named = { name: 'bob', identity: bob };
     const forwarder = await RemoteForwarder.create(ctx, route([TCP, hub]), 'listener', named);
     console.log(`[✓] RemoteForwarder was created on the node at: ${hub}`);
-    console.log('Forwarding address for Bob is:');
-    console.log(ForwardingAddress.of(forwarder, bob).format());
+    let address = ForwardingAddress.of(forwarder, bob).format();
+    console.log(`Forwarding address for Bob is:\n${address}`);
+    // After a hub restart Bob registers again by himself; should his address change, Alice needs the new one.
+    forwarder.on('registered', () => {
+      const now = ForwardingAddress.of(forwarder, bob).format();
+      if (now !== address) console.log(`Forwarding address for Bob is:\n${(address = now)}`);
+    });
   }
 }
 

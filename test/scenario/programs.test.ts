@@ -194,6 +194,23 @@ describe('Bob and Alice with persistent, authenticated identities', () => {
     await hub.stop('SIGINT', STEP_MS);
   }, 240_000);
 
+  it('Alice, idle at her prompt, reports a lost channel with its cause and exits 1 when the hub dies', async () => {
+    const { hub, hubAddress } = await startHub();
+    const bob = start('bob', { args: [hubAddress] });
+    const alice = start('alice', { args: [hubAddress] });
+    await alice.waitForLine(exactly(ASK_ADDRESS), START_MS);
+    alice.write(await addressOf(hubAddress, bob));
+    await alice.waitForLine(exactly(PROMPT), STEP_MS);
+
+    await hub.stop('SIGKILL', STEP_MS);
+    // No line typed, stdin still open: without the report Alice would wait at her prompt forever.
+    expect(await within(alice.exited, STEP_MS, 'Alice to exit after the hub died')).toEqual({
+      code: 1,
+      signal: null,
+    });
+    expect(alice.stderr).toMatch(/^\[✗\] The channel to Bob was lost: CONNECTION_LOST \(\w+\)$/m);
+  }, 180_000);
+
   it('Alice refuses an address whose identifier is not the listener’s: UNTRUSTED, exit 1, nothing sent', async () => {
     const { hubAddress } = await startHub();
     const bob = start('bob', { args: [hubAddress] });
