@@ -47,7 +47,15 @@ export {
   type WorkerFactory,
   type BuiltWorker,
 } from './node/node-runtime';
-export { Context, type Destination, type WaitOptions, type RequestOptions } from './node/context';
+export {
+  Context,
+  untilQueued,
+  type Delivery,
+  type NodeHost,
+  type Destination,
+  type WaitOptions,
+  type RequestOptions,
+} from './node/context';
 export { allowAll, denyAll, type AccessRule, type QueueBytes, type WorkerOptions } from './node/worker';
 export { ByteBudget } from './node/byte-budget';
 // The type of `node.deadLetters`, to read counts and recent drops; only the node records into it.

@@ -73,7 +73,7 @@ export async function createSecureChannel(
   const opened = new Promise<SecureChannel>(
     (resolve, reject) => (hooks = { onOpen: resolve, onFail: reject }),
   );
-  const logger = ctx.node.logger.child({ component: 'secure-channel', decryptor: address.key });
+  const logger = ctx.childLogger({ component: 'secure-channel', decryptor: address.key });
   const decryptor = new Decryptor(address, handshake, limits, hooks, logger);
   try {
     await ctx.startWorker(address, decryptor, { acceptsTransportMessages: true });

@@ -2,7 +2,7 @@ import { Address } from '../core/address';
 import { DeliveryFailureNotice } from '../core/delivery-failure';
 import { LocalMessage, vouchForOrigin, type LocalInfo, type Routed } from '../core/message';
 import { Route } from '../core/route';
-import type { Context } from '../node/context';
+import { untilQueued, type Context } from '../node/context';
 import type { Logger } from '../node/logger';
 import type { Worker } from '../node/worker';
 import { Encryptor } from './encryptor';
@@ -146,7 +146,7 @@ export class Decryptor implements Worker {
   /** Sends a frame to the peer (or to `to`) from this decryptor's address. */
   send(frame: Uint8Array, to: Route | undefined = this.peerRoute): void {
     if (to === undefined || this.ctx === undefined) return;
-    const pending = this.ctx.node.deliver(new LocalMessage(to, this.replyRoute, frame));
+    const pending = untilQueued(this.ctx.deliver(new LocalMessage(to, this.replyRoute, frame)));
     pending?.catch((err: unknown) => this.logger.debug({ err }, 'could not send a handshake frame'));
   }
 
@@ -165,7 +165,7 @@ export class Decryptor implements Worker {
       this.send(encodeRefused(refusalFor(error)), this.peerRoute ?? to);
     }
     if (this.channel !== undefined) this.channel.teardown('failed');
-    else if (this.ctx?.node.hasWorker(this.address)) void this.ctx.node.stopWorker(this.address).catch(noop);
+    else if (this.ctx?.hasWorker(this.address)) void this.ctx.stopWorker(this.address).catch(noop);
     this.hooks?.onFail(error);
   }
 

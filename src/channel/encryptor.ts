@@ -19,13 +19,7 @@ export class Encryptor implements Worker {
     // A message from outside (out of another channel, say) is refused unless it came out of this very
     // channel or a flow control allows its producer here: Mallory, who has a channel to this node, cannot
     // have her message encrypted into this node's channel to Carol and pass there as this node's own.
-    if (
-      !ctx.node.flowControls.admit(
-        message.message,
-        this.channel.address,
-        `secure channel ${this.channel.address.key}`,
-      )
-    ) {
+    if (!ctx.admit(message.message, this.channel.address, `secure channel ${this.channel.address.key}`)) {
       return undefined;
     }
     try {
@@ -38,7 +32,7 @@ export class Encryptor implements Worker {
           : this.channel.closeReason === 'unresponsive'
             ? 'PEER_UNRESPONSIVE'
             : 'CHANNEL_CLOSED';
-      ctx.node.deadLetters.record(
+      ctx.deadLetter(
         'undeliverable',
         `secure channel ${this.channel.address.key} cannot carry it: ${error.message} (${error.code})`,
         message.message,

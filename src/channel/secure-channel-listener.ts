@@ -4,7 +4,7 @@ import { Address } from '../core/address';
 import { LocalMessage, type Routed } from '../core/message';
 import { Route } from '../core/route';
 import { TrustEveryone, type Identity } from '../identity';
-import type { Context } from '../node/context';
+import { untilQueued, type Context } from '../node/context';
 import type { Logger } from '../node/logger';
 import type { Worker } from '../node/worker';
 import { Decryptor } from './decryptor';
@@ -186,7 +186,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.ctx.node.hasWorker(this.address)) await this.ctx.node.stopWorker(this.address);
+      if (this.ctx.hasWorker(this.address)) await this.ctx.stopWorker(this.address);
       for (const decryptor of [...this.pending.keys()]) {
         decryptor.fail(new SecureChannelError('CLOSED', 'the listener stopped'), true);
       }
@@ -288,7 +288,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
       );
       return;
     }
-    await this.ctx.node.deliver(message.message.withRoutes(Route.of([address]), message.returnRoute));
+    await untilQueued(this.ctx.deliver(message.message.withRoutes(Route.of([address]), message.returnRoute)));
   }
 
   /** Counts a new channel against its peer's identity; closes that peer's oldest channel if over the cap. */
@@ -388,9 +388,9 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     if (error.code === 'TOO_MANY_HANDSHAKES') this.stats.refusedBusy++;
     if (error.code === 'UNSUPPORTED_PROTOCOL') this.stats.refusedProtocol++;
     const frame = encodeRefused(refusalFor(error));
-    this.ctx.node
-      .deliver(new LocalMessage(returnRoute, Route.of([this.address]), frame))
-      ?.catch((err: unknown) => this.logger.debug({ err }, 'could not send a refusal'));
+    untilQueued(this.ctx.deliver(new LocalMessage(returnRoute, Route.of([this.address]), frame)))?.catch(
+      (err: unknown) => this.logger.debug({ err }, 'could not send a refusal'),
+    );
     this.failed(error);
   }
 
@@ -468,7 +468,7 @@ export async function createSecureChannelListener(
   );
   const at = typeof address === 'string' ? Address.local(address) : address;
   const local = await localStaticKey(identity, options.staticKeyId);
-  const logger = ctx.node.logger.child({ component: 'secure-channel-listener', listener: at.key });
+  const logger = ctx.childLogger({ component: 'secure-channel-listener', listener: at.key });
   const listener = new SecureChannelListener(
     ctx,
     at,

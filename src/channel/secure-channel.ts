@@ -6,7 +6,7 @@ import { LocalMessage, MessageOrigin, ORIGIN_INFO, originOf, type LocalInfo } fr
 import { Route, route, type Addressable, type RoutePart } from '../core/route';
 import type { PeerIdentity } from '../identity';
 import { TAG_LENGTH } from '../noise';
-import type { Context, Destination } from '../node/context';
+import { untilQueued, type Context, type Destination } from '../node/context';
 import type { ByteBudget } from '../node/byte-budget';
 import type { Logger } from '../node/logger';
 import type { NodeRuntime } from '../node/node-runtime';
@@ -616,14 +616,12 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     frame[0] = FrameType.DATA;
     writeU64(frame, 1, nonce);
     this.stats.framesSent++;
-    const deadLetters = this.ctx.node.deadLetters;
-    const dropped = deadLetters.count;
-    const pending = this.ctx.node.deliver(new LocalMessage(this.peerRoute, this.replyRoute, frame));
-    // Dead-lettered on the spot: the first hop toward the peer (a connection, a relay client) is gone, and
-    // a channel's route is fixed at its handshake, so nothing will ever reach the peer again. Close rather
-    // than keep a dead channel that swallows every later message. (Counting costs nothing per frame.)
-    if (deadLetters.count !== dropped) this.routeLost(deadLetters.recent().at(-1)?.code);
-    return pending;
+    const sent = this.ctx.deliver(new LocalMessage(this.peerRoute, this.replyRoute, frame));
+    // Refused on the spot: the first hop toward the peer (a connection, a relay client) is gone, and a
+    // channel's route is fixed at its handshake, so nothing will ever reach the peer again. Close rather
+    // than keep a dead channel that swallows every later message.
+    if (sent.status === 'refused') this.routeLost(sent.letter.code);
+    return untilQueued(sent);
   }
 
   /**
@@ -636,7 +634,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
 
   /** @internal The first hop of the route to the peer (a connection's worker) stopped. */
   firstHopStopped(): void {
-    if (!this.ctx.node.isStopped) this.routeLost('CONNECTION_LOST');
+    if (!this.ctx.isNodeStopped) this.routeLost('CONNECTION_LOST');
   }
 
   /**
@@ -645,7 +643,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
    */
   nodeStopping(): void {
     const peer = this.peerRoute.recipient;
-    if (peer !== undefined && peer.isLocal && this.ctx.node.hasWorker(peer)) return;
+    if (peer !== undefined && peer.isLocal && this.ctx.hasWorker(peer)) return;
     void this.sendClose();
   }
 
@@ -837,12 +835,14 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     }
     // No transport flag: what comes out of a channel is authenticated, and says by whom. Its origin is the
     // path the frame came by followed by this channel, so it goes on only where flow controls allow.
-    return this.ctx.node.deliver(
-      new LocalMessage(
-        message.onwardRoute,
-        message.returnRoute.prepend(this.address),
-        message.body,
-        this.localInfo,
+    return untilQueued(
+      this.ctx.deliver(
+        new LocalMessage(
+          message.onwardRoute,
+          message.returnRoute.prepend(this.address),
+          message.body,
+          this.localInfo,
+        ),
       ),
     );
   }
@@ -914,7 +914,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   }
 
   private stopWorker(address: Address): Promise<void> {
-    if (!this.ctx.node.hasWorker(address)) return Promise.resolve();
-    return this.ctx.node.stopWorker(address).catch(noop);
+    if (!this.ctx.hasWorker(address)) return Promise.resolve();
+    return this.ctx.stopWorker(address).catch(noop);
   }
 }

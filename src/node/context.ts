@@ -3,12 +3,13 @@ import { DeliveryFailureNotice } from '../core/delivery-failure';
 import { TimeoutError } from '../core/errors';
 import { LocalMessage, TRANSPORT_INFO, type Routed } from '../core/message';
 import { Route, route as buildRoute, type Addressable, type RoutePart } from '../core/route';
+import type { DeadLetter, DropCause, DropReason } from './dead-letters';
 import { NodeError } from './errors';
 import type { Logger } from './logger';
 import { Mailbox } from './mailbox';
 import type { NodeRuntime, StartClassOptions, WorkerConstructor } from './node-runtime';
 import { ReplyAddress, type Deliverable } from './router';
-import type { Deadline } from './deadlines';
+import type { Deadline, DeadlineCause } from './deadlines';
 import { RingQueue } from './ring-queue';
 import type { Worker, WorkerOptions } from './worker';
 
@@ -33,6 +34,55 @@ export interface RequestOptions extends WaitOptions {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * What became of a message handed to its next hop: `queued` (taken at once), `backpressure` (the next
+ * hop's mailbox is full: `room` resolves once it is queued, or rejects with `NodeError` `MAILBOX_FULL`), or
+ * `refused` (it became a dead letter, which says why).
+ */
+export type Delivery =
+  | { readonly status: 'queued' }
+  | { readonly status: 'backpressure'; readonly room: Promise<void> }
+  | { readonly status: 'refused'; readonly letter: DeadLetter };
+
+/** The outcome of every delivery taken at once (one object, no allocation per message). */
+export const QUEUED: Delivery = Object.freeze({ status: 'queued' });
+
+/** The promise a sender waits on under backpressure, or undefined when the delivery is settled already. */
+export function untilQueued(delivery: Delivery): Promise<void> | undefined {
+  return delivery.status === 'backpressure' ? delivery.room : undefined;
+}
+
+/**
+ * What the channel and service layers may ask of their node, besides sending: a node seen through a
+ * worker's context rather than through the node's internals (router, dead letters, flow controls).
+ */
+export interface NodeHost {
+  /** The node is stopping or has stopped. */
+  readonly isNodeStopped: boolean;
+  /** Hands a message to its next hop as it is, and says what became of it. */
+  deliver(message: LocalMessage): Delivery;
+  /** Records a message that was not delivered (a dead letter). */
+  deadLetter(reason: DropReason, detail: string, message: LocalMessage, cause?: DropCause): void;
+  /** `FlowControls.admit`: whether a message may leave by `consumer`, recording a refusal if not. */
+  admit(message: LocalMessage, consumer: Address, what: string): boolean;
+  /** `FlowControls.join`: messages from `from` may enter `to`, and replies come back. */
+  join(from: Address, to: Address): void;
+  /** Refuses a message from outside at a way out: counted as a flow-control refusal, an `access-denied` dead letter. */
+  refuse(message: LocalMessage, detail: string): void;
+  /** The worker at `address` is running. */
+  hasWorker(address: string | Address): boolean;
+  /** Stops the worker at `address`. */
+  stopWorker(address: string | Address): Promise<void>;
+  /** A logger of the node's (not this context's), with `bindings`. */
+  childLogger(bindings: Record<string, unknown>): Logger;
+  /** Calls `listener` each time a worker of the node stops; returns the function that stops listening. */
+  onWorkerStopped(listener: (address: Address) => void): () => void;
+  /** Calls `listener` for each dead letter of the node; returns the function that stops listening. */
+  onDeadLetter(listener: (letter: DeadLetter) => void): () => void;
+  /** Calls `fire('timeout')` after `ms` unless cancelled (`fire('flushed')` if the node stops first). */
+  deadline(ms: number, fire: (cause: DeadlineCause) => void): Deadline;
+}
+
 function toRoute(to: Destination): Route {
   if (to instanceof Route) return to;
   if (to instanceof Address) return Route.of([to]);
@@ -45,7 +95,7 @@ function toRoute(to: Destination): Route {
  * A worker's (or a program's) handle on its node: its own address, sending, receiving, and starting and
  * stopping workers. A message sent from a context carries the context's address as its return route.
  */
-export class Context {
+export class Context implements NodeHost {
   /** The return route of messages sent from here, built once. */
   private readonly fromHere: Route;
 
@@ -78,6 +128,69 @@ export class Context {
   /** Hands on a complete message as it is (routes, body and local info). */
   forward(message: LocalMessage): Promise<void> {
     return this.node.deliver(message) ?? RESOLVED;
+  }
+
+  /** Hands a message to its next hop as it is, and says what became of it (see `Delivery`). */
+  deliver(message: LocalMessage): Delivery {
+    const letters = this.node.deadLetters;
+    const dropped = letters.count;
+    const pending = this.node.deliver(message);
+    if (pending !== undefined) return { status: 'backpressure', room: pending };
+    if (letters.count === dropped) return QUEUED;
+    return { status: 'refused', letter: letters.recent().at(-1)! };
+  }
+
+  /** The node is stopping or has stopped. */
+  get isNodeStopped(): boolean {
+    return this.node.isStopped;
+  }
+
+  /** Records a message that was not delivered, with the reason (see `DeadLetters.record`). */
+  deadLetter(reason: DropReason, detail: string, message: LocalMessage, cause?: DropCause): void {
+    this.node.deadLetters.record(reason, detail, message, cause);
+  }
+
+  /** Whether `message` may leave the node by `consumer` (see `FlowControls.admit`); a refusal is recorded. */
+  admit(message: LocalMessage, consumer: Address, what: string): boolean {
+    return this.node.flowControls.admit(message, consumer, what);
+  }
+
+  /** Lets messages from `from` enter `to` and the other way round (see `FlowControls.join`). */
+  join(from: Address, to: Address): void {
+    this.node.flowControls.join(from, to);
+  }
+
+  /** Refuses a message from outside at a way out: a flow-control refusal, recorded as `access-denied`. */
+  refuse(message: LocalMessage, detail: string): void {
+    this.node.flowControls.stats.refused++;
+    this.node.deadLetters.record('access-denied', detail, message);
+  }
+
+  /** The worker at `address` is running. */
+  hasWorker(address: string | Address): boolean {
+    return this.node.hasWorker(address);
+  }
+
+  /** A logger of the node's (without this context's own bindings), with `bindings`. */
+  childLogger(bindings: Record<string, unknown>): Logger {
+    return this.node.logger.child(bindings);
+  }
+
+  /** Calls `listener` each time a worker of the node stops; returns the function that stops listening. */
+  onWorkerStopped(listener: (address: Address) => void): () => void {
+    this.node.on('workerStopped', listener);
+    return () => this.node.off('workerStopped', listener);
+  }
+
+  /** Calls `listener` for each dead letter of the node; returns the function that stops listening. */
+  onDeadLetter(listener: (letter: DeadLetter) => void): () => void {
+    this.node.deadLetters.on('deadLetter', listener);
+    return () => this.node.deadLetters.off('deadLetter', listener);
+  }
+
+  /** Calls `fire('timeout')` after `ms` unless cancelled; `fire('flushed')` if the node stops first. */
+  deadline(ms: number, fire: (cause: DeadlineCause) => void): Deadline {
+    return this.node.deadlines.add(ms, fire);
   }
 
   /**

@@ -102,21 +102,37 @@ function toAddress(address: string | Address): Address {
  * A node: a router, one mailbox per worker and a scheduler. Start workers at local addresses, send
  * messages along routes, stop it to run every worker's shutdown and close everything.
  */
-export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
+export class NodeRuntime extends EventEmitter<NodeEvents> {
   readonly logger: Logger;
+  /**
+   * Messages that were not delivered: counts by reason, the recent ones, a `deadLetter` event each. Read
+   * them here; workers record through their `Context` (`ctx.deadLetter`).
+   */
   readonly deadLetters: DeadLetters;
-  readonly scheduler: Scheduler;
+  /**
+   * @internal Reachable only for src/transport/tcp until it moves onto the Transport interface; everything
+   * else reaches the node through `Context` (see `NodeHost`).
+   */
   readonly router: Router;
-  /** Where messages from outside may leave the node again (see `FlowControls`). */
+  /**
+   * Where messages from outside may leave the node again (see `FlowControls`): `allow` and `stats` are for
+   * applications; the ways out of the node admit and join through their `Context`.
+   */
   readonly flowControls: FlowControls;
   readonly sendTimeoutMs: number;
   readonly defaultTimeoutMs: number;
   readonly defaultMailboxCapacity: number;
   readonly stopTimeoutMs: number;
-  /** Shared timeouts of requests (one timer for all). */
+  /**
+   * @internal Shared timeouts of requests (one timer for all). Reachable only for src/transport/tcp until
+   * it moves onto the Transport interface; workers use `ctx.deadline`.
+   */
   readonly deadlines = new Deadlines();
-  /** The delivery failure notices this node sends about requests it drops. */
+  /** The delivery failure notices this node sends about requests it drops (read `stats`). */
   readonly failureNotices: FailureNotices;
+  private readonly scheduler: Scheduler;
+  /** What each worker cell may use of its node. */
+  private readonly cellHost: CellHost;
   private readonly cells = new Map<string, WorkerCell>();
   private readonly inboxes = new Map<string, Inbox>();
   private stopping: Promise<void> | undefined;
@@ -153,6 +169,14 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
       option('maxJoinsPerProducer', DEFAULT_MAX_JOINS_PER_PRODUCER, 1, Number.MAX_SAFE_INTEGER),
     );
     this.workerFactory = options.workerFactory;
+    this.cellHost = {
+      scheduler: this.scheduler,
+      deadLetters: this.deadLetters,
+      sendTimeoutMs: this.sendTimeoutMs,
+      defaultMailboxCapacity: this.defaultMailboxCapacity,
+      stopTimeoutMs: this.stopTimeoutMs,
+      release: (cell) => this.release(cell),
+    };
   }
 
   get isStopped(): boolean {
@@ -213,7 +237,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     if (list.length === 0) throw new NodeError('WORKER_NOT_FOUND', 'a worker needs at least one address');
     const logger = this.logger.child({ worker: list[0]!.key });
     const ctx = new Context(this, list[0]!, list, logger);
-    const cell = new WorkerCell(this, list, worker, options, ctx, logger);
+    const cell = new WorkerCell(this.cellHost, list, worker, options, ctx, logger);
     for (const [i, address] of list.entries()) {
       try {
         this.router.register(address, cell);
@@ -269,11 +293,15 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     inbox.close(new NodeError('WORKER_STOPPED', `context ${ctx.address.key} was closed`));
   }
 
-  /** Routes every address of `type` (a transport's) to the worker at `routerAddress`. */
+  /**
+   * @internal Routes every address of `type` (a transport's) to the worker at `routerAddress`. For
+   * src/transport only, until transports register through the Transport interface.
+   */
   registerTypeRouter(type: AddressType, routerAddress: Address): void {
     this.router.registerTypeRouter(type, routerAddress);
   }
 
+  /** @internal The reverse of `registerTypeRouter`. */
   unregisterTypeRouter(type: AddressType, routerAddress: Address): void {
     this.router.unregisterTypeRouter(type, routerAddress);
   }
@@ -290,8 +318,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> implements CellHost {
     return this.router.deliver(message);
   }
 
-  /** @internal Called by a cell as it stops taking messages. */
-  release(cell: WorkerCell): void {
+  /** Called by a cell (through its host) as it stops taking messages. */
+  private release(cell: WorkerCell): void {
     for (const address of cell.addresses) {
       this.router.unregister(address, cell);
       if (this.cells.get(address.key) === cell) this.cells.delete(address.key);

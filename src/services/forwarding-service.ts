@@ -210,6 +210,7 @@ export class ForwardingService implements Worker<unknown> {
   private ctx!: Context;
   private logger!: Logger;
   private refusals!: ThrottledLog;
+  private unwatchWorkers: (() => void) | undefined;
 
   private constructor(
     options: ForwardingServiceOptions,
@@ -290,7 +291,7 @@ export class ForwardingService implements Worker<unknown> {
     this.ctx = ctx;
     this.logger = ctx.logger;
     this.refusals = new ThrottledLog(ctx.logger);
-    ctx.node.on('workerStopped', this.onWorkerStopped);
+    this.unwatchWorkers = ctx.onWorkerStopped(this.onWorkerStopped);
     const every = Math.max(100, Math.min(this.options.reattachGraceMs, this.options.challengeTtlMs, 10_000));
     this.sweepTimer = setInterval(() => this.sweep(), every);
     this.sweepTimer.unref();
@@ -339,7 +340,7 @@ export class ForwardingService implements Worker<unknown> {
   }
 
   async shutdown(ctx: Context): Promise<void> {
-    ctx.node.off('workerStopped', this.onWorkerStopped);
+    this.unwatchWorkers?.();
     clearInterval(this.sweepTimer);
     this.refusals.flush();
     const live = [...this.slots.values()].filter((entry) => entry.live);
@@ -798,7 +799,7 @@ class Forwarder implements Worker<unknown> {
   handleMessage(ctx: Context, message: Routed<unknown>): Promise<void> {
     const onward = this.entry.route.concat(message.onwardRoute.stepForward());
     const origin = originOf(message);
-    if (origin !== undefined) ctx.node.flowControls.join(origin.last.producer, onward.nextOrThrow());
+    if (origin !== undefined) ctx.join(origin.last.producer, onward.nextOrThrow());
     // Local info (that it came from a transport) travels on, so the client's workers can refuse it.
     return ctx.forward(message.message.withRoutes(onward, message.returnRoute));
   }

@@ -4,10 +4,9 @@ import { Address, LOCAL } from '../core/address';
 import type { Routed } from '../core/message';
 import { Route, route } from '../core/route';
 import type { Identity } from '../identity/identity';
-import type { Context } from '../node/context';
+import type { Context, NodeHost } from '../node/context';
 import type { DeadLetter } from '../node/dead-letters';
 import type { Logger } from '../node/logger';
-import type { NodeRuntime } from '../node/node-runtime';
 import type { Worker } from '../node/worker';
 import { ServicesError } from './errors';
 import {
@@ -118,6 +117,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   private readonly deliverable: ReadonlySet<string>;
   private readonly recentNonces: string[] = [];
   private ctx: Context | undefined;
+  private unwatchDeadLetters: (() => void) | undefined;
   private logger: Logger;
   private current: { address: string; token: string } | undefined;
   private registered = false;
@@ -126,7 +126,8 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   private wake: (() => void) | undefined;
 
   private constructor(
-    private readonly node: NodeRuntime,
+    /** The context it was created from: its node, seen through the context. */
+    private readonly host: NodeHost,
     /** The route to the hub. */
     readonly hubRoute: Route,
     /** Where forwarded messages go when the sender named nothing after the forwarding address. */
@@ -143,7 +144,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     const listed = options.deliverTo?.map((a) => (typeof a === 'string' ? Address.parse(a) : a));
     const first = destination.next;
     this.deliverable = new Set((listed ?? (first === undefined ? [] : [first])).map((a) => a.key));
-    this.logger = node.logger.child({ component: 'remote-forwarder' });
+    this.logger = host.childLogger({ component: 'remote-forwarder' });
   }
 
   /**
@@ -168,7 +169,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
       throw new ServicesError('INVALID_REQUEST', 'an identity binds a name: give a name with it');
     }
     const forwarder = new RemoteForwarder(
-      ctx.node,
+      ctx,
       toRoute(hub),
       toRoute(destination),
       options.name,
@@ -222,7 +223,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   stop(options: { forgetName?: boolean } = {}): Promise<void> {
     this.stopping ??= (async () => {
       const current = this.current;
-      if (this.registered && current !== undefined && !this.node.isStopped) {
+      if (this.registered && current !== undefined && !this.host.isNodeStopped) {
         const timeout = Math.min(this.settings.registrationTimeoutMs, 2_000);
         await this.call(
           {
@@ -235,7 +236,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
         ).catch(() => undefined);
       }
       this.halt();
-      await this.node.stopWorker(this.address).catch(() => undefined);
+      await this.host.stopWorker(this.address).catch(() => undefined);
     })();
     return this.stopping;
   }
@@ -400,7 +401,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     for (const nonce of [...this.pending.keys()]) {
       this.settle(nonce, new ServicesError('STOPPED', 'the remote forwarder stopped'));
     }
-    this.node.deadLetters.off('deadLetter', this.onDeadLetter);
+    this.unwatchDeadLetters?.();
   }
 
   // --- the local worker --------------------------------------------------------------------------------
@@ -416,7 +417,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     initialize: (ctx: Context) => {
       this.ctx = ctx;
       this.logger = ctx.logger;
-      this.node.deadLetters.on('deadLetter', this.onDeadLetter);
+      this.unwatchDeadLetters = ctx.onDeadLetter(this.onDeadLetter);
     },
     handleMessage: (ctx: Context, message: Routed<unknown>) => {
       const body = message.body;
@@ -426,11 +427,9 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
       }
       const more = message.onwardRoute.stepForward();
       if (!more.isEmpty && !this.mayDeliverTo(more)) {
-        ctx.node.flowControls.stats.refused++;
-        ctx.node.deadLetters.record(
-          'access-denied',
-          `remote forwarder ${this.address.key} delivers only to ${[...this.deliverable].join(', ')}, not along ${more.toString()}`,
+        ctx.refuse(
           message.message,
+          `remote forwarder ${this.address.key} delivers only to ${[...this.deliverable].join(', ')}, not along ${more.toString()}`,
         );
         return;
       }

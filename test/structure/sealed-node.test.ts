@@ -1,0 +1,56 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+const src = path.resolve(__dirname, '../../src');
+
+/** Every .ts file under `dir`, as paths relative to src/ with forward slashes. */
+function sources(dir = src): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sources(full);
+    return entry.name.endsWith('.ts') ? [path.relative(src, full).split(path.sep).join('/')] : [];
+  });
+}
+
+/** The node's own layers: they may reach into a node. */
+const NODE_LAYERS = ['node/', 'di/'];
+/**
+ * TCP still reaches into the node's router, deadlines, dead letters and flow controls until it moves onto
+ * the Transport interface (issue 12); remove this allowance then.
+ */
+const NOT_YET_SEALED = ['transport/'];
+
+/** `ctx.node.x`, `this.ctx.node.x`, `ctx?.node.x`: a worker reaching through its context into the node. */
+const THROUGH_CONTEXT = /\bctx\??\.node\??\./;
+/** Any `.node.router` / `.deadLetters.record` / ... : the node's internals, whoever holds the node. */
+const INTERNALS =
+  /\.node\??\.(router|scheduler|deadlines|flowControls\??\.(admit|join|stats)|deadLetters\??\.(record|on|off|once))\b/;
+
+function offences(pattern: RegExp, allowed: readonly string[]): string[] {
+  return sources()
+    .filter((file) => !allowed.some((prefix) => file.startsWith(prefix)))
+    .flatMap((file) =>
+      readFileSync(path.join(src, file), 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (pattern.test(line) ? [`src/${file}:${i + 1}: ${line.trim()}`] : [])),
+    );
+}
+
+describe('the sealed node', () => {
+  it('finds the patterns it guards against (so the scan below can fail)', () => {
+    expect(THROUGH_CONTEXT.test('    if (!this.ctx.node.isStopped) return;')).toBe(true);
+    expect(THROUGH_CONTEXT.test('else if (this.ctx?.node.hasWorker(a)) void 0;')).toBe(true);
+    expect(INTERNALS.test('this.host.node.flowControls.admit(m, a, w)')).toBe(true);
+    expect(INTERNALS.test('this.node.deadLetters.record(r, d, m)')).toBe(true);
+    expect(THROUGH_CONTEXT.test('secureChannelMemory(ctx.node)')).toBe(false);
+    expect(sources()).toContain('node/context.ts');
+  });
+
+  it('has no `ctx.node.` outside src/node and src/di', () => {
+    expect(offences(THROUGH_CONTEXT, NODE_LAYERS)).toEqual([]);
+  });
+
+  it("reaches no node's router, scheduler, deadlines, flow controls or dead-letter recording from outside the node", () => {
+    expect(offences(INTERNALS, [...NODE_LAYERS, ...NOT_YET_SEALED])).toEqual([]);
+  });
+});
