@@ -1,4 +1,5 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { scaled } from '../helpers/slowdown';
 import { TCP } from '../../src/core/address';
 import { route, type Route } from '../../src/core/route';
 import { fromSecureChannel } from '../../src/channel/access';
@@ -112,7 +113,7 @@ export async function startAlice(cleanup: Cleanup, tcpOptions: TcpTransportOptio
   const identity = await Identity.create(await InMemoryVault.create());
   return {
     ...alice,
-    open: (to, timeoutMs = 5_000) =>
+    open: (to, timeoutMs = scaled(5_000)) =>
       createSecureChannel(alice.ctx, identity, to, { trustPolicy: TrustEveryone, timeout: timeoutMs }),
   };
 }

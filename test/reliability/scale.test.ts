@@ -48,7 +48,9 @@ describe('scale (sample of npm run scale)', () => {
     const perEnd = (after.heapUsed - before.heapUsed) / (2 * 800);
 
     expect(bob.listener.channels.size).toBe(1_000);
-    const echo = await alice.ctx.request(route(channels.at(-1)!, 'echoer'), 'ping', { timeout: 5_000 });
+    const echo = await alice.ctx.request(route(channels.at(-1)!, 'echoer'), 'ping', {
+      timeout: scaled(5_000),
+    });
     expect(echo.body).toBe('ping');
     expect(perEnd).toBeLessThan(GOAL_PER_CHANNEL_END);
   });
@@ -63,7 +65,7 @@ describe('scale (sample of npm run scale)', () => {
       client.ctx.request(
         route([TCP, hub.address], 'forwarding_service'),
         { v: 2, type: 'register', nonce: randomBytes(16).toString('hex') },
-        { timeout: 5_000, acceptsTransportReplies: true },
+        { timeout: scaled(5_000), acceptsTransportReplies: true },
       );
     await inPool(40, 16, async () => void (await register())); // warm-up
 

@@ -10,6 +10,7 @@ import { settledSample } from '../../reliability/lib/measure';
 import { nextListenerEvent, startAlice, startBob } from '../helpers/alice-and-bob';
 import { collectGarbage, waitFor, within } from '../helpers/async';
 import { Cleanup, startTcpNode, rawTcpClient } from '../helpers/tcp-fixtures';
+import { scaled } from '../helpers/slowdown';
 import type { TcpTransportOptions } from '../../src/transport/tcp/tcp-options';
 
 // The byte budgets and idle-connection defences of a hub (docs/SECURITY.md, "Resource limits"), each
@@ -121,48 +122,52 @@ describe('a hub under attacks on its memory and its connection slots', () => {
     await aliceTalksToBob('during');
   });
 
-  it('4,096 idle connections from 16 hosts lock out neither a newcomer nor a real Bob: the oldest idlers are evicted', async () => {
-    const { hub, bob, aliceTalksToBob } = await hubWithAliceAndBob({
-      // 4,096 idlers, and Alice's and Bob's connections.
-      maxConnectionsPerListener: 4_098,
-      maxConnectionsPerRemote: 512,
-      unvouchedTimeoutMs: 60_000,
-    });
-    const closed: ConnectionClosedEvent[] = [];
-    hub.tcp.on('connectionClosed', (event) => closed.push(event));
-    // Bob registered a forwarder and Alice completed a handshake through the hub: both are vouched for.
-    const idlers: Socket[] = [];
-    const hostOf = new Map<Socket, string>();
-    for (let host = 0; host < 16; host++) {
-      const batch = Array.from({ length: 256 }, () => rawClient(hub.address, `127.0.1.${host + 1}`));
-      for (const socket of await Promise.all(batch)) {
-        socket.write(PREAMBLE); // past the preamble timeout: idle, not slow
-        idlers.push(socket);
-        hostOf.set(socket, `127.0.1.${host + 1}`);
+  it(
+    '4,096 idle connections from 16 hosts lock out neither a newcomer nor a real Bob: the oldest idlers are evicted',
+    async () => {
+      const { hub, bob, aliceTalksToBob } = await hubWithAliceAndBob({
+        // 4,096 idlers, and Alice's and Bob's connections.
+        maxConnectionsPerListener: 4_098,
+        maxConnectionsPerRemote: 512,
+        unvouchedTimeoutMs: 60_000,
+      });
+      const closed: ConnectionClosedEvent[] = [];
+      hub.tcp.on('connectionClosed', (event) => closed.push(event));
+      // Bob registered a forwarder and Alice completed a handshake through the hub: both are vouched for.
+      const idlers: Socket[] = [];
+      const hostOf = new Map<Socket, string>();
+      for (let host = 0; host < 16; host++) {
+        const batch = Array.from({ length: 256 }, () => rawClient(hub.address, `127.0.1.${host + 1}`));
+        for (const socket of await Promise.all(batch)) {
+          socket.write(PREAMBLE); // past the preamble timeout: idle, not slow
+          idlers.push(socket);
+          hostOf.set(socket, `127.0.1.${host + 1}`);
+        }
       }
-    }
-    await waitFor(() => hub.tcp.connections().length === 4_098, 30_000, 'the listener to be full');
-    expect(closed).toHaveLength(0);
+      await waitFor(() => hub.tcp.connections().length === 4_098, 30_000, 'the listener to be full');
+      expect(closed).toHaveLength(0);
 
-    // A newcomer and a restarted Bob get in: each evicts the oldest idler of the host holding the most.
-    const newcomer = await rawClient(hub.address);
-    newcomer.write(PREAMBLE);
-    const bob2 = await startBob(cleanup, hub.address);
-    expect(hub.tcp.stats.evictedUnvouched).toBeGreaterThanOrEqual(2);
-    expect(closed.every((event) => event.reason.code === 'LIMIT_REACHED')).toBe(true);
-    // The first two hosts' oldest (all hosts held 256; then the first held 255).
-    const evicted = (): Socket[] => idlers.filter((socket) => socket.destroyed);
-    await waitFor(
-      () => evicted().length === hub.tcp.stats.evictedUnvouched,
-      5_000,
-      'the evicted idlers to close',
-    );
-    expect(evicted().map((socket) => hostOf.get(socket))).toEqual(['127.0.1.1', '127.0.1.2']);
-    expect(newcomer.destroyed).toBe(false);
-    await aliceTalksToBob('during');
-    expect(bob2.forwarder.forwardingAddress).toBeDefined();
-    expect(bob.listener.stats.channelsOpened).toBe(1);
-  }, 120_000);
+      // A newcomer and a restarted Bob get in: each evicts the oldest idler of the host holding the most.
+      const newcomer = await rawClient(hub.address);
+      newcomer.write(PREAMBLE);
+      const bob2 = await startBob(cleanup, hub.address);
+      expect(hub.tcp.stats.evictedUnvouched).toBeGreaterThanOrEqual(2);
+      expect(closed.every((event) => event.reason.code === 'LIMIT_REACHED')).toBe(true);
+      // The first two hosts' oldest (all hosts held 256; then the first held 255).
+      const evicted = (): Socket[] => idlers.filter((socket) => socket.destroyed);
+      await waitFor(
+        () => evicted().length === hub.tcp.stats.evictedUnvouched,
+        5_000,
+        'the evicted idlers to close',
+      );
+      expect(evicted().map((socket) => hostOf.get(socket))).toEqual(['127.0.1.1', '127.0.1.2']);
+      expect(newcomer.destroyed).toBe(false);
+      await aliceTalksToBob('during');
+      expect(bob2.forwarder.forwardingAddress).toBeDefined();
+      expect(bob.listener.stats.channelsOpened).toBe(1);
+    },
+    scaled(120_000),
+  );
 
   it('closes a connection nobody vouches for after unvouchedTimeoutMs; a registered one stays', async () => {
     const { hub, aliceTalksToBob } = await hubWithAliceAndBob({ unvouchedTimeoutMs: 500 });
