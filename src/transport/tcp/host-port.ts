@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { TransportError } from '../errors';
 
 /** A parsed `host:port` (IPv6 hosts are written in brackets: `[::1]:4000`). */
@@ -22,9 +21,12 @@ export function parseHostPort(text: string, allowZero = false): HostPort {
   return { host, port };
 }
 
-/** Formats a host and port as `host:port`, bracketing IPv6 hosts. */
+/**
+ * Formats a host and port as `host:port`, bracketing IPv6 hosts (the only hosts with a colon: no name or
+ * IPv4 address has one; no `node:net` here, so that this runs in a browser too).
+ */
 export function formatHostPort(host: string, port: number): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function invalid(text: string, why: string): TransportError {

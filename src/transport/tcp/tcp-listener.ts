@@ -1,50 +1,30 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Admission, ConnectionGate } from '../connection-gate';
 import { TransportError } from '../errors';
+import type { StreamListener } from '../stream-transport';
 import { formatHostPort, type HostPort } from './host-port';
 
-/** What a listener needs from its transport. */
-export interface ListenerHost {
-  /** A connection passed the limits: it becomes a connection worker. */
-  accept(socket: Socket, listener: TcpListener): void;
-  /** A connection was refused at the door. */
-  refuse(listener: TcpListener, remote: string, reason: TransportError): void;
-  /**
-   * Closes the oldest unvouched connection this listener accepted from `ip` (or, without one, from the
-   * remote holding the most), to admit a newcomer; its socket, or undefined if there is none.
-   */
-  evictUnvouched(listener: TcpListener, ip: string | undefined): Socket | undefined;
-}
-
-/** Limits a listener enforces. */
-export interface ListenerLimits {
-  readonly maxConnections: number;
-  readonly maxConnectionsPerRemote: number;
+/** What a listener hands its transport. */
+export interface TcpListenerHost {
+  /** A socket passed the gate: it becomes a connection. */
+  accept(socket: Socket, remote: string, admission: Admission): void;
+  /** A socket was refused at the gate (already destroyed). */
+  refuse(listener: string, remote: string, reason: TransportError): void;
 }
 
 /**
- * A TCP server socket that admits connections up to a total and a per-remote-host limit, counting each
- * until its socket closes. At a limit it first makes room by evicting an unvouched connection (the oldest
- * of the same remote, or of the remote holding the most); only when every connection counted is vouched
- * for is the newcomer closed at once, with a logged reason, before any of its bytes are read.
+ * A TCP server socket whose connections pass a `ConnectionGate` before any of their bytes are read; each
+ * holds its place until its socket closes.
  */
-export class TcpListener {
+export class TcpListener implements StreamListener {
   private server: Server | undefined;
-  private total = 0;
-  private readonly perRemote = new Map<string, number>();
-  /** Sockets counted, and their remote IP. */
-  private readonly admitted = new Map<Socket, string>();
   /** The bound `host:port` (the real port when asked for port 0). */
   bound = '';
 
   constructor(
-    private readonly host: ListenerHost,
-    private readonly limits: ListenerLimits,
+    private readonly host: TcpListenerHost,
+    private readonly gate: ConnectionGate,
   ) {}
-
-  /** Connections currently admitted. */
-  get connections(): number {
-    return this.total;
-  }
 
   /** Binds and starts accepting; resolves with the bound `host:port`. */
   async listen(at: HostPort): Promise<string> {
@@ -85,42 +65,14 @@ export class TcpListener {
   private readonly onConnection = (socket: Socket): void => {
     const ip = socket.remoteAddress ?? 'unknown';
     const remote = formatHostPort(ip, socket.remotePort ?? 0);
-    if ((this.perRemote.get(ip) ?? 0) >= this.limits.maxConnectionsPerRemote) {
-      const evicted = this.host.evictUnvouched(this, ip);
-      if (evicted !== undefined) this.forget(evicted);
-    }
-    if (this.total >= this.limits.maxConnections) {
-      const evicted = this.host.evictUnvouched(this, undefined);
-      if (evicted !== undefined) this.forget(evicted);
-    }
-    const fromRemote = this.perRemote.get(ip) ?? 0;
-    let refusal: string | undefined;
-    if (this.total >= this.limits.maxConnections) {
-      refusal = `the listener holds its maximum of ${this.limits.maxConnections} connections, all vouched for`;
-    } else if (fromRemote >= this.limits.maxConnectionsPerRemote) {
-      refusal = `${ip} holds its maximum of ${this.limits.maxConnectionsPerRemote} connections, all vouched for`;
-    }
-    if (refusal !== undefined) {
-      socket.on('error', () => undefined);
+    socket.on('error', () => undefined); // reported through 'close' by the connection
+    const admission = this.gate.admit(ip);
+    if (admission instanceof TransportError) {
       socket.destroy();
-      this.host.refuse(this, remote, new TransportError('LIMIT_REACHED', refusal));
+      this.host.refuse(this.bound, remote, admission);
       return;
     }
-    this.total++;
-    this.perRemote.set(ip, fromRemote + 1);
-    this.admitted.set(socket, ip);
-    socket.once('close', () => this.forget(socket));
-    this.host.accept(socket, this);
+    socket.once('close', admission.release);
+    this.host.accept(socket, remote, admission);
   };
-
-  /** Stops counting a socket (once: when it closes, or at once when it was evicted). */
-  private forget(socket: Socket): void {
-    const ip = this.admitted.get(socket);
-    if (ip === undefined) return;
-    this.admitted.delete(socket);
-    this.total--;
-    const left = (this.perRemote.get(ip) ?? 1) - 1;
-    if (left === 0) this.perRemote.delete(ip);
-    else this.perRemote.set(ip, left);
-  }
 }

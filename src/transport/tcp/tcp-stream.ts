@@ -1,0 +1,55 @@
+import type { Socket } from 'node:net';
+import type { ByteStream, StreamEvents, StreamSettings } from '../byte-stream';
+
+/** A TCP socket as a `ByteStream`: the socket's own buffering, `'drain'`, idle timeout and keepalive. */
+export class TcpStream implements ByteStream {
+  private error: Error | undefined;
+
+  constructor(readonly socket: Socket) {}
+
+  start(events: StreamEvents, settings: StreamSettings): void {
+    const socket = this.socket;
+    socket.setNoDelay(true);
+    if (settings.keepAliveMs > 0) socket.setKeepAlive(true, settings.keepAliveMs);
+    if (settings.idleTimeoutMs > 0) socket.setTimeout(settings.idleTimeoutMs);
+    socket.on('data', events.data);
+    socket.on('drain', events.drain);
+    socket.on('error', (err) => (this.error ??= err));
+    socket.on('timeout', events.idle);
+    socket.once('connect', events.connect);
+    socket.once('close', () => events.close(this.error));
+  }
+
+  write(bytes: Uint8Array): boolean {
+    return this.socket.write(bytes);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    this.socket.end();
+    this.socket.resume(); // read (and ignore) until the peer's FIN, even if paused for backpressure
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+}
