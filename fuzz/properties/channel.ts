@@ -2,13 +2,7 @@ import fc from 'fast-check';
 import { Address } from '../../src/core/address';
 import type { LocalMessage } from '../../src/core/message';
 import { Route } from '../../src/core/route';
-import {
-  decodeEnvelope,
-  prepareEnvelope,
-  withBytes,
-  writeEnvelope,
-  type Envelope,
-} from '../../src/channel/envelope';
+import { Envelope, decodeEnvelope } from '../../src/channel/envelope';
 import type { RefusalReason } from '../../src/channel/errors';
 import {
   CHUNK_PIECE_LENGTH,
@@ -149,7 +143,7 @@ const u64 = defineProperty('channel/u64/round-trip', 30_000, 500, () =>
 /** The whole encoded message of an envelope. */
 function written(envelope: Envelope): Uint8Array {
   const out = new Uint8Array(envelope.length);
-  writeEnvelope(envelope, 0, envelope.length, out, 0);
+  envelope.write(0, envelope.length, out, 0);
   return out;
 }
 
@@ -163,7 +157,7 @@ const envelopeRoundTrip = defineProperty('channel/envelope/round-trip', 15_000, 
     bodyArb,
     fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 }),
     ({ onwardRoute, returnRoute }, body, cuts) => {
-      const envelope = prepareEnvelope(onwardRoute, returnRoute, body, Number.MAX_SAFE_INTEGER);
+      const envelope = Envelope.of(onwardRoute, returnRoute, body, Number.MAX_SAFE_INTEGER);
       const whole = written(envelope);
       const decoded = decodeEnvelope(whole);
       check(
@@ -171,11 +165,11 @@ const envelopeRoundTrip = defineProperty('channel/envelope/round-trip', 15_000, 
         'envelope routes changed',
       );
       check(sameBody(decoded.body, body), 'envelope body changed');
-      const pieces = withBytes(envelope);
+      const pieces = envelope.inPieces();
       const out = new Uint8Array(pieces.length + 3);
       for (let from = 0, i = 0; from < pieces.length; i++) {
         const size = Math.min(cuts[i % cuts.length]!, pieces.length - from);
-        writeEnvelope(pieces, from, size, out, 3 + from);
+        pieces.write(from, size, out, 3 + from);
         from += size;
       }
       check(sameBytes(out.subarray(3), whole), 'an envelope written in pieces differs from the whole');
@@ -189,7 +183,7 @@ const envelopeMutated = defineProperty('channel/envelope/mutated', 30_000, 500, 
       fc
         .tuple(transportMessageArb, bodyArb)
         .map(([m, body]) =>
-          written(prepareEnvelope(m.onwardRoute, m.returnRoute, body, Number.MAX_SAFE_INTEGER)),
+          written(Envelope.of(m.onwardRoute, m.returnRoute, body, Number.MAX_SAFE_INTEGER)),
         ),
     ),
     ({ mutated }) => {
@@ -575,8 +569,9 @@ const channelFrames = defineProperty('channel/secure-channel/receive-frame', 3_0
       };
       const pair = channelPair(options.cipher, limits);
       const returnRoute = Route.of([Address.local('app')]);
-      for (const m of messages) pair.sender.transmit(Route.parse(m.onward.join(' => ')), returnRoute, m.body);
-      if (close) void pair.sender.sendClose();
+      for (const m of messages)
+        pair.sender.end.encryptor.transmit(Route.parse(m.onward.join(' => ')), returnRoute, m.body);
+      if (close) void pair.sender.end.lifecycle.sendClose();
       const frames = pair.frames();
       const { receiver, delivered } = pair;
       const dropped = (): number => {
@@ -586,7 +581,9 @@ const channelFrames = defineProperty('channel/secure-channel/receive-frame', 3_0
       const feed = (frame: Uint8Array, genuine: boolean): void => {
         traceCase(frame);
         const before = { received: receiver.stats.framesReceived, dropped: dropped() };
-        const outcome = decodeOrRefuse({ name: 'none', codes: [] }, () => receiver.receiveFrame(frame));
+        const outcome = decodeOrRefuse({ name: 'none', codes: [] }, () =>
+          receiver.end.decryptor.receive(frame),
+        );
         check(
           outcome.ok && outcome.value === undefined,
           'receiveFrame returned a promise with no backpressure',
@@ -671,16 +668,20 @@ async function makePeers(): Promise<Peers> {
   return { listener: await localStaticKey(listener), peer: await localStaticKey(peer) };
 }
 
-/** The identity payload an honest peer writes: `flags [identity-key binding] max-message-size rekey-interval`. */
+/**
+ * The identity payload an honest peer writes:
+ * `version flags [identity-key binding] max-message-size rekey-interval` (src/channel/identity-payload.ts).
+ */
 function identityPayload(peer: LocalStatic | undefined): Uint8Array {
-  const out = new Uint8Array(peer === undefined ? 9 : 105);
+  const out = new Uint8Array(peer === undefined ? 10 : 106);
   const view = new DataView(out.buffer);
-  let at = 1;
+  out[0] = 1;
+  let at = 2;
   if (peer !== undefined) {
-    out[0] = 1;
-    out.set(peer.identity.publicKey, 1);
-    out.set(peer.binding, 33);
-    at = 97;
+    out[1] = 1;
+    out.set(peer.identity.publicKey, 2);
+    out.set(peer.binding, 34);
+    at = 98;
   }
   view.setUint32(at, 1 << 20);
   view.setUint32(at + 4, 1000);
@@ -734,7 +735,7 @@ const handshakePayload = defineProperty('channel/handshake/identity-payload', 1_
         await hostile.readMessage(read.value.reply!.subarray(1));
       }
       const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-      const at = payload[0] === 1 ? 97 : 1;
+      const at = payload[1] === 1 ? 98 : 2;
       check(
         result.peer.maxMessageSize === view.getUint32(at) &&
           result.peer.rekeyInterval === view.getUint32(at + 4),
@@ -745,11 +746,11 @@ const handshakePayload = defineProperty('channel/handshake/identity-payload', 1_
       else {
         check(result.remote !== undefined, 'an identified peer was accepted without an identity');
         check(
-          sameBytes(result.remote.publicKey, payload.subarray(1, 33)),
+          sameBytes(result.remote.publicKey, payload.subarray(2, 34)),
           'the identity is not the one in the payload',
         );
         check(
-          sameBytes(payload.subarray(1, 97), identityPayload(peer).subarray(1, 97)),
+          sameBytes(payload.subarray(1, 98), identityPayload(peer).subarray(1, 98)),
           'a forged identity proof was accepted',
         );
       }

@@ -3,9 +3,9 @@ import { NOTICE_MARKER } from '../core/delivery-failure';
 import { Route, route, type RoutePart } from '../core/route';
 import type { Identity } from '../identity';
 import type { Context, Destination } from '../node/context';
-import { Decryptor } from './decryptor';
 import { SecureChannelError } from './errors';
 import { Handshake, channelPattern } from './handshake';
+import { HandshakeWorker } from './handshake-worker';
 import { SECURE_CHANNEL_DEFAULTS, integer, resolveLimits, type ChannelEndOptions } from './options';
 import type { SecureChannel } from './secure-channel';
 import { localStaticKey } from './static-keys';
@@ -74,7 +74,7 @@ export async function createSecureChannel(
     (resolve, reject) => (hooks = { onOpen: resolve, onFail: reject }),
   );
   const logger = ctx.childLogger({ component: 'secure-channel', decryptor: address.key });
-  const decryptor = new Decryptor(address, handshake, limits, hooks, logger);
+  const decryptor = new HandshakeWorker(address, handshake, limits, hooks, logger);
   try {
     await ctx.startWorker(address, decryptor, { acceptsTransportMessages: true });
   } catch (error) {

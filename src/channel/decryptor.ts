@@ -1,287 +1,310 @@
-import { Address } from '../core/address';
-import { DeliveryFailureNotice } from '../core/delivery-failure';
-import { LocalMessage, vouchForOrigin, type LocalInfo, type Routed } from '../core/message';
-import { Route } from '../core/route';
+import { LocalMessage, MessageOrigin, ORIGIN_INFO, originOf, type LocalInfo } from '../core/message';
+import type { ByteBudget } from '../node/byte-budget';
 import { untilQueued, type Context } from '../node/context';
-import type { Logger } from '../node/logger';
-import type { Worker } from '../node/worker';
-import { Encryptor } from './encryptor';
-import { SecureChannelError } from './errors';
-import { FrameType, decodeHello, decodeRefused, encodeRefused } from './frames';
-import { refusalFor, type Handshake, type HandshakeOutcome } from './handshake';
+import { SECURE_CHANNEL_INFO, type SecureChannelInfo } from './access';
+import { secureChannelMemory } from './channel-memory';
+import { decodeEnvelope, type OpenedEnvelope } from './envelope';
+import { ReceiveKeys } from './epoch-keys';
+import { SecureChannelError, type SecureChannelErrorCode } from './errors';
+import {
+  CHUNK_HEADER_LENGTH,
+  DATA_HEADER_LENGTH,
+  MIN_DATA_FRAME,
+  PayloadKind,
+  readU32,
+  readU64,
+} from './frames';
 import type { ChannelLimits } from './options';
-import { SecureChannel } from './secure-channel';
+import { Reassembly } from './reassembly';
+import { ReorderBuffer } from './reorder-buffer';
+import { ReplayWindow } from './replay-window';
+import type { ChannelInit, DroppedFrames, SecureChannel } from './secure-channel';
 import { ThrottledLog } from './throttled-log';
 
-/** How the code that started a channel end learns how its handshake ended. */
-export interface HandshakeHooks {
-  onOpen(channel: SecureChannel): void;
-  onFail(error: SecureChannelError): void;
-  /** A frame that did not verify was dropped; the handshake goes on. */
-  onRejectedFrame?(): void;
-}
-
-/**
- * handshake:  exchanging handshake messages.
- * confirming: this side wrote the last handshake message and waits for the peer's ACCEPTED (or any
- *             authenticated frame) or its refusal.
- * open:       DATA frames only.
- * closed:     the handshake failed, or the channel closed.
- */
-type Phase = 'handshake' | 'confirming' | 'open' | 'closed';
+const dropCounter: Partial<Record<SecureChannelErrorCode, keyof DroppedFrames>> = {
+  DECRYPT_FAILED: 'decryptFailed',
+  REPLAYED: 'replayed',
+  TOO_OLD: 'tooOld',
+  MALFORMED: 'malformed',
+  TOO_LARGE: 'tooLarge',
+};
 
 function noop(): void {}
 
 /**
- * The receiving half of a channel end: the worker at the address the peer sends to. It is the only part of
- * a channel that accepts transport messages. First it drives the handshake (one frame at a time, so the
- * handshake needs no locking); once that completes it starts the encryptor and, from then on, hands every
- * DATA frame to the `SecureChannel`, which decrypts it and forwards the message it holds.
+ * The receiving half of a channel end: the receive keys, the replay window, sending order and reassembly.
+ * Each DATA frame is checked against the window, decrypted under the key of its epoch, then acted on in
+ * sending order: a message is decoded and forwarded on as coming from this channel, a piece reassembled,
+ * a CLOSE closes, a PING is answered. A frame ahead of a missing one is held (see `holdEarly`).
  */
-export class Decryptor implements Worker {
-  private phase: Phase = 'handshake';
-  private ctx: Context | undefined;
-  private peerRoute: Route | undefined;
-  private channel: SecureChannel | undefined;
-  private readonly replyRoute: Route;
-  private readonly ignored: ThrottledLog;
-  private readonly initiator: boolean;
-  /**
-   * The handshake and whoever awaits its outcome: needed until the channel opens, then let go. An open
-   * channel may live for days, and they hold a spent Noise state and the opener's closures and timer
-   * (about 1 KiB per channel end, measured by reliability/scale.ts).
-   */
-  private handshake: Handshake | undefined;
-  private hooks: HandshakeHooks | undefined;
-  /** Handshake frames dropped because they did not verify (or a refusal from elsewhere than the peer). */
-  private rejected = 0;
+export class Decryptor {
+  private readonly ctx: Context;
+  private readonly limits: ChannelLimits;
+  private readonly receiveKeys: ReceiveKeys;
+  private readonly window: ReplayWindow;
+  private readonly reassembly: Reassembly;
+  private readonly order = new ReorderBuffer();
+  private orderTimer: NodeJS.Timeout | undefined;
+  private readonly memory: ByteBudget;
+  private readonly dropLog: ThrottledLog;
+  private readonly info: SecureChannelInfo;
+  /** What this end's decrypted messages carry: the channel, and the path its frames came by (see `via`). */
+  private localInfo: LocalInfo;
+  /** The local info of the frame being received, and the one `localInfo` was worked out for. */
+  private via: LocalInfo | undefined;
+  private localInfoVia: LocalInfo | undefined;
+  /** Set when the channel closes: the keys are gone. */
+  private closed = false;
 
   constructor(
-    readonly address: Address,
-    handshake: Handshake,
-    private readonly limits: ChannelLimits,
-    hooks: HandshakeHooks,
-    private readonly logger: Logger,
+    private readonly channel: SecureChannel,
+    init: ChannelInit,
   ) {
-    this.replyRoute = Route.of([address]);
-    this.ignored = new ThrottledLog(logger);
-    this.initiator = handshake.initiator;
-    this.handshake = handshake;
-    this.hooks = hooks;
-  }
-
-  initialize(ctx: Context): void {
-    this.ctx = ctx;
-  }
-
-  handleMessage(_ctx: Context, message: Routed): Promise<void> | undefined {
-    const frame = message.body;
-    if (this.phase === 'open') {
-      // The hot path: one synchronous call per frame.
-      if (frame instanceof Uint8Array && frame[0] === FrameType.DATA) {
-        return this.channel!.receiveFrame(frame, message.localInfo);
-      }
-      if (frame instanceof DeliveryFailureNotice) return this.channel!.routeNotice(frame);
-      return this.channel!.drop('MALFORMED', 'a frame that is not DATA on an open channel');
-    }
-    if (frame instanceof DeliveryFailureNotice) {
-      // A handshake frame was dropped on its way (plain, like REFUSED: honoured only during the handshake).
-      if (this.phase === 'handshake' || this.phase === 'confirming') {
-        this.fail(
-          new SecureChannelError(frame.code, `a handshake message was not delivered: ${frame.code}`, {
-            cause: frame.cause,
-          }),
-          false,
+    const { limits } = init;
+    this.ctx = init.ctx;
+    this.limits = limits;
+    this.receiveKeys = new ReceiveKeys(init.outcome.ciphers.receive, init.outcome.peer.rekeyInterval);
+    this.window = new ReplayWindow(limits.replayWindow);
+    this.memory = secureChannelMemory(init.ctx.node);
+    this.dropLog = new ThrottledLog(init.logger);
+    this.reassembly = new Reassembly(
+      limits.maxMessageSize,
+      limits.maxPartialMessages,
+      limits.maxReassemblyBytes,
+      this.memory,
+      () => {
+        channel.stats.dropped.evicted++;
+        this.dropLog.warn(
+          { channel: channel.address.key },
+          'gave up a partial message to make room for a new one',
         );
-        return undefined;
-      }
-    }
-    if (!(frame instanceof Uint8Array) || frame.length === 0) {
-      return this.ignore('a body that is not a frame');
-    }
-    switch (frame[0]) {
-      case FrameType.HELLO:
-        if (this.phase !== 'handshake' || this.initiator || this.peerRoute !== undefined) break;
-        try {
-          return this.onHandshakeMessage(decodeHello(frame).message, message);
-        } catch (error) {
-          this.fail(error as SecureChannelError, true, message.returnRoute);
-          return undefined;
-        }
-      case FrameType.HANDSHAKE:
-        if (this.phase !== 'handshake') break;
-        return this.onHandshakeMessage(frame.subarray(1), message, true);
-      case FrameType.REFUSED: {
-        if (this.phase !== 'handshake' && this.phase !== 'confirming') break;
-        // A refusal cannot be authenticated: once a verified message told where the peer is, only a notice
-        // that came back the same way may end the handshake.
-        if (this.peerRoute !== undefined && !this.peerRoute.equals(message.returnRoute)) {
-          return this.reject('a refusal notice from elsewhere than the peer');
-        }
-        const reason = decodeRefused(frame);
-        this.fail(
-          new SecureChannelError('REFUSED', `the peer refused the handshake (${reason})`, { reason }),
-          false,
-        );
-        return undefined;
-      }
-      case FrameType.DATA:
-        if (this.phase !== 'confirming') break;
-        return this.onConfirmingFrame(frame, message.localInfo);
-    }
-    return this.ignore(`an unexpected frame (type ${frame[0]}) in phase ${this.phase}`);
+      },
+    );
+    this.info = Object.freeze({
+      identifier: channel.remoteIdentifier,
+      identity: channel.remoteIdentity,
+      channel: channel.address,
+    });
+    this.localInfo = this.infoVia(undefined);
   }
 
-  shutdown(): void {
-    if (this.phase === 'open') {
-      this.channel!.teardown('stopped');
-    } else {
-      this.fail(
-        new SecureChannelError('CLOSED', 'the channel stopped before its handshake completed'),
-        false,
+  /**
+   * Handles one DATA frame from the peer: replay check, decryption under the key of the frame's epoch, then,
+   * in sending order, delivery, reassembly or close. Returns a promise only under backpressure.
+   */
+  receive(frame: Uint8Array, via?: LocalInfo): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    this.via = via;
+    if (frame.length < MIN_DATA_FRAME) return this.drop('MALFORMED', 'a frame too short to be one');
+    const nonce = readU64(frame, 1);
+    if (nonce < 0) return this.drop('MALFORMED', 'a nonce out of range');
+    // Checked before decrypting (cheap) and recorded only after the frame authenticated.
+    const verdict = this.window.check(nonce);
+    if (verdict !== 'fresh') {
+      return verdict === 'replayed'
+        ? this.drop('REPLAYED', `a replayed frame (nonce ${nonce})`)
+        : this.drop('TOO_OLD', `a frame older than the replay window (nonce ${nonce})`);
+    }
+    if (nonce < this.order.next) {
+      return this.drop('TOO_OLD', `a frame that arrived after its gap was reported (nonce ${nonce})`);
+    }
+    let plaintext: Uint8Array;
+    try {
+      plaintext = this.receiveKeys.decrypt(nonce, frame.subarray(DATA_HEADER_LENGTH));
+    } catch (error) {
+      const code = error instanceof SecureChannelError ? error.code : 'DECRYPT_FAILED';
+      return this.drop(
+        code,
+        code === 'DECRYPT_FAILED' ? 'a frame that does not authenticate' : 'an unusable frame',
       );
     }
+    this.window.mark(nonce);
+    this.channel.stats.framesReceived++;
+    // The hot path: the frame the sender sent next. Anything else waits for the frames before it.
+    if (nonce !== this.order.next) return this.holdEarly(nonce, plaintext);
+    this.order.next++;
+    const pending = this.process(plaintext);
+    return this.order.size === 0 ? pending : (this.release() ?? pending);
   }
 
-  /** Sends a frame to the peer (or to `to`) from this decryptor's address. */
-  send(frame: Uint8Array, to: Route | undefined = this.peerRoute): void {
-    if (to === undefined || this.ctx === undefined) return;
-    const pending = untilQueued(this.ctx.deliver(new LocalMessage(to, this.replyRoute, frame)));
-    pending?.catch((err: unknown) => this.logger.debug({ err }, 'could not send a handshake frame'));
+  /** Counts, logs and reports a frame that is not delivered. */
+  drop(code: SecureChannelErrorCode, what: string): undefined {
+    const { channel } = this;
+    channel.stats.dropped[dropCounter[code] ?? 'malformed']++;
+    this.dropLog.warn({ channel: channel.address.key, code }, `secure channel dropped ${what}`);
+    if (channel.listenerCount('frameDropped') > 0) {
+      channel.emit('frameDropped', new SecureChannelError(code, `dropped ${what}`));
+    }
+    return undefined;
+  }
+
+  /** Wipes the keys and lets go of everything held: the channel closed. */
+  destroy(): void {
+    this.closed = true;
+    this.receiveKeys.destroy();
+    this.reassembly.clear();
+    clearTimeout(this.orderTimer);
+    this.orderTimer = undefined;
+    this.memory.release(this.order.bytes);
+    this.order.clear();
+  }
+
+  /** Acts on one authenticated plaintext, in sending order. */
+  private process(plaintext: Uint8Array): Promise<void> | undefined {
+    switch (plaintext[0]) {
+      case PayloadKind.MESSAGE:
+        return this.deliver(plaintext.subarray(1));
+      case PayloadKind.CHUNK:
+        return this.receivePiece(plaintext);
+      case PayloadKind.ACCEPTED:
+        return plaintext.length === 1 ? undefined : this.drop('MALFORMED', 'a malformed accept');
+      case PayloadKind.CLOSE:
+        this.channel.end.lifecycle.teardown('remote');
+        return undefined;
+      case PayloadKind.PING:
+        if (plaintext.length !== 1) return this.drop('MALFORMED', 'a malformed ping');
+        void this.channel.end.encryptor.sendControl(PayloadKind.PONG);
+        return undefined;
+      case PayloadKind.PONG:
+        return plaintext.length === 1 ? undefined : this.drop('MALFORMED', 'a malformed pong');
+      default:
+        return this.drop('MALFORMED', 'an unknown payload kind');
+    }
   }
 
   /**
-   * Abandons the handshake: wipes it, tells the peer (a coarse refusal notice) if `notify`, stops this end's
-   * workers and reports `error`. Does nothing once the channel is open.
+   * Holds a frame that arrived ahead of a missing one. The gap is given up, reported and delivery goes on
+   * after `reorderTimeout`, or at once when holding would exceed `maxReorderBytes` or the node's channel
+   * memory, or when the missing frame falls behind the replay window (it could not be accepted any more).
    */
-  fail(error: SecureChannelError, notify: boolean, to?: Route): void {
-    if (this.phase === 'open' || this.phase === 'closed') return;
-    this.phase = 'closed';
-    this.handshake?.destroy();
-    if (notify) {
-      // Once keys are split the peer may already consider the channel open (its ACCEPTED got lost, say):
-      // only an authenticated CLOSE can end that; a plaintext notice would be ignored by an open channel.
-      if (this.channel !== undefined) void this.channel.sendClose();
-      this.send(encodeRefused(refusalFor(error)), this.peerRoute ?? to);
+  private holdEarly(nonce: number, plaintext: Uint8Array): Promise<void> | undefined {
+    this.channel.stats.framesReordered++;
+    const now = Date.now();
+    this.order.hold(nonce, plaintext, now);
+    this.memory.charge(plaintext.length);
+    let pending: Promise<void> | undefined;
+    while (
+      this.order.size > 0 &&
+      (this.order.bytes > this.limits.maxReorderBytes ||
+        this.memory.used > this.memory.limit ||
+        nonce - this.order.next >= this.limits.replayWindow)
+    ) {
+      pending = this.skipGap() ?? pending;
     }
-    if (this.channel !== undefined) this.channel.teardown('failed');
-    else if (this.ctx?.hasWorker(this.address)) void this.ctx.stopWorker(this.address).catch(noop);
-    this.hooks?.onFail(error);
-  }
-
-  /** Frames dropped during the handshake because they did not verify. */
-  get rejectedFrames(): number {
-    return this.rejected;
-  }
-
-  /**
-   * Reads one handshake message. One that does not verify leaves the handshake as it was (the Noise state
-   * commits only on success): if `tolerant`, it is dropped and counted, since anyone who learns this address
-   * can send junk to it, and the timeout decides; a HELLO (the first message, for this responder alone) that
-   * does not verify fails the handshake. A message that verified but is refused (trust, a malformed
-   * identity payload) always fails it.
-   */
-  private async onHandshakeMessage(message: Uint8Array, from: Routed, tolerant = false): Promise<void> {
-    const returnRoute = from.returnRoute;
-    const handshake = this.handshake!;
-    const before = handshake.progress;
-    let step;
-    try {
-      step = await handshake.read(message);
-    } catch (error) {
-      const failure = asChannelError(error);
-      if (tolerant && handshake.progress === before && failure.code === 'HANDSHAKE_FAILED') {
-        if (this.phase === 'handshake') this.reject('a handshake frame that does not verify');
-        return;
-      }
-      this.fail(failure, true, returnRoute);
-      return;
-    }
-    if (this.phase !== 'handshake') return; // it timed out or stopped meanwhile
-    // Only a message that verified may set where the peer is.
-    this.peerRoute ??= returnRoute;
-    if (step.reply !== undefined) this.send(step.reply);
-    if (step.outcome !== undefined) {
-      // The peer proved who it is over the connection this came in on: that connection is in use.
-      vouchForOrigin(from);
-      await this.established(step.outcome);
-    }
-  }
-
-  private async established(outcome: HandshakeOutcome): Promise<void> {
-    const ctx = this.ctx!;
-    const channel = new SecureChannel({
-      ctx,
-      decryptorAddress: this.address,
-      encryptorAddress: Address.unique('sc.e.'),
-      peerRoute: this.peerRoute!,
-      outcome,
-      limits: this.limits,
-      initiator: this.initiator,
-      logger: this.logger,
-    });
-    this.channel = channel;
-    try {
-      await ctx.startWorker(channel.address, new Encryptor(channel));
-    } catch (cause) {
-      this.fail(new SecureChannelError('CLOSED', 'could not start the encryptor', { cause }), true);
-      return;
-    }
-    if (this.phase !== 'handshake') return;
-    if (outcome.confirms) {
-      channel.sendAccepted();
-      this.open();
-    } else {
-      this.phase = 'confirming';
-    }
-  }
-
-  /** A DATA frame while waiting for ACCEPTED: if it authenticates, the peer accepted us. */
-  private onConfirmingFrame(frame: Uint8Array, via: LocalInfo): Promise<void> | undefined {
-    const channel = this.channel!;
-    const before = channel.stats.framesReceived;
-    const pending = channel.receiveFrame(frame, via);
-    if (channel.stats.framesReceived > before) {
-      if (channel.isClosed) this.fail(new SecureChannelError('CLOSED', 'the peer closed the channel'), false);
-      else this.open();
+    if (this.order.size > 0 && this.orderTimer === undefined && !this.closed) {
+      this.armReorderTimer(this.order.earliestArrival ?? now);
     }
     return pending;
   }
 
-  private open(): void {
-    this.phase = 'open';
-    this.logger.debug(
-      {
-        channel: this.channel!.address.key,
-        remote: this.channel!.remoteIdentifier,
-        protocol: this.channel!.protocolName,
-      },
-      'secure channel open',
+  /**
+   * A held frame waited `reorderTimeout`: the gaps before it are given up. Each gap waits at most that long
+   * (from when the first frame after it arrived), never longer; then the timer follows the next one.
+   */
+  private readonly reorderTimedOut = (): void => {
+    this.orderTimer = undefined;
+    const due = Date.now() - this.limits.reorderTimeout;
+    let earliest: number | undefined;
+    while (!this.closed && (earliest = this.order.earliestArrival) !== undefined && earliest <= due) {
+      // Not in the decryptor's handler: a delivery that has to wait for room completes on its own.
+      this.skipGap()?.catch(noop);
+    }
+    if (!this.closed && earliest !== undefined) this.armReorderTimer(earliest);
+  };
+
+  private armReorderTimer(earliest: number): void {
+    const wait = Math.max(1, earliest + this.limits.reorderTimeout - Date.now());
+    this.orderTimer = setTimeout(this.reorderTimedOut, wait);
+    this.orderTimer.unref();
+  }
+
+  /** Gives up the frames missing before the first held one: reported, then the held ones that follow go. */
+  private skipGap(): Promise<void> | undefined {
+    const gap = this.order.skipGap();
+    if (gap === undefined) return undefined;
+    const { channel } = this;
+    const count = gap.to - gap.from + 1;
+    channel.stats.missing.gaps++;
+    channel.stats.missing.frames += count;
+    this.dropLog.warn(
+      { channel: channel.address.key, remote: channel.remoteIdentifier, from: gap.from, to: gap.to },
+      `secure channel lost ${count} frame(s) from the peer (nonces ${gap.from}..${gap.to}): never arrived`,
     );
-    const hooks = this.hooks!;
-    this.handshake = undefined; // split() already wiped its secrets
-    this.hooks = undefined;
-    hooks.onOpen(this.channel!);
+    channel.emit('gap', gap);
+    return this.release();
   }
 
-  private reject(what: string): undefined {
-    this.rejected++;
-    this.hooks?.onRejectedFrame?.();
-    this.ignored.warn(
-      { decryptor: this.address.key, code: 'HANDSHAKE_FAILED' },
-      `secure channel dropped ${what}; the handshake goes on until its timeout`,
+  /** Delivers the held frames that are now in order. */
+  private release(): Promise<void> | undefined {
+    let pending: Promise<void> | undefined;
+    let plaintext: Uint8Array | undefined;
+    while (!this.closed && (plaintext = this.order.take()) !== undefined) {
+      this.memory.release(plaintext.length);
+      pending = this.process(plaintext) ?? pending;
+    }
+    if (this.order.size === 0 && this.orderTimer !== undefined) {
+      clearTimeout(this.orderTimer);
+      this.orderTimer = undefined;
+    }
+    return pending;
+  }
+
+  private receivePiece(plaintext: Uint8Array): Promise<void> | undefined {
+    if (plaintext.length < CHUNK_HEADER_LENGTH) return this.drop('MALFORMED', 'a truncated chunk');
+    let whole: Uint8Array | undefined;
+    try {
+      whole = this.reassembly.add(
+        readU32(plaintext, 1),
+        readU32(plaintext, 5),
+        readU32(plaintext, 9),
+        plaintext.subarray(CHUNK_HEADER_LENGTH),
+      );
+    } catch (error) {
+      const e = error as SecureChannelError;
+      return this.drop(e.code, e.message);
+    }
+    return whole === undefined ? undefined : this.deliver(whole);
+  }
+
+  /** Decodes a message and forwards it on, as coming from this channel. */
+  private deliver(bytes: Uint8Array): Promise<void> | undefined {
+    if (bytes.length > this.limits.maxMessageSize) {
+      return this.drop('TOO_LARGE', 'a message over the maximum size');
+    }
+    let message: OpenedEnvelope;
+    try {
+      message = decodeEnvelope(bytes);
+    } catch {
+      return this.drop('MALFORMED', 'an authenticated message that does not decode');
+    }
+    this.channel.stats.messagesReceived++;
+    // Frames come by one connection for a channel's whole life as a rule: the info is worked out again only
+    // when the path they came by changes, so this costs one comparison per message.
+    if (this.via !== this.localInfoVia) {
+      this.localInfoVia = this.via;
+      this.localInfo = this.infoVia(this.via);
+    }
+    // No transport flag: what comes out of a channel is authenticated, and says by whom. Its origin is the
+    // path the frame came by followed by this channel, so it goes on only where flow controls allow.
+    return untilQueued(
+      this.ctx.deliver(
+        new LocalMessage(
+          message.onwardRoute,
+          message.returnRoute.prepend(this.channel.address),
+          message.body,
+          this.localInfo,
+        ),
+      ),
     );
-    return undefined;
   }
 
-  private ignore(what: string): undefined {
-    this.ignored.warn({ decryptor: this.address.key }, `secure channel ignored ${what}`);
-    return undefined;
+  /** The local info of messages decrypted from frames that came with local info `via`. */
+  private infoVia(via: LocalInfo | undefined): LocalInfo {
+    const hop = { kind: 'channel', producer: this.channel.address, info: this.info } as const;
+    const before = via === undefined ? undefined : originOf({ localInfo: via });
+    return Object.freeze({
+      [SECURE_CHANNEL_INFO]: this.info,
+      [ORIGIN_INFO]: before === undefined ? MessageOrigin.of(hop) : before.then(hop),
+    });
   }
-}
-
-function asChannelError(error: unknown): SecureChannelError {
-  return error instanceof SecureChannelError
-    ? error
-    : new SecureChannelError('HANDSHAKE_FAILED', 'handshake failed', { cause: error });
 }

@@ -134,3 +134,19 @@ export function readU32(bytes: Uint8Array, offset: number): number {
     0
   );
 }
+
+/**
+ * A buffer of its own (never a slice of Node's shared pool, so no other data is reachable through
+ * `.buffer`), uninitialised: for buffers whose every byte is written before anyone reads it (frames,
+ * reassembled messages), skipping the zero fill that a 64 KiB frame would otherwise pay on every send.
+ */
+export function allocate(size: number): Uint8Array {
+  const buffer = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, size);
+}
+
+/**
+ * The plaintext of the frame being built. Encryption is synchronous and never keeps its input, so one buffer
+ * serves every channel of the process: no plaintext is allocated per message.
+ */
+export const scratch = allocate(MAX_FRAME_PLAINTEXT);

@@ -1,7 +1,13 @@
 import { IdentityError, TrustEveryone, type PeerIdentity, type TrustPolicy } from '../identity';
 import { HandshakeState, parseProtocolName, type PatternName, type TransportCiphers } from '../noise';
 import { SecureChannelError, type RefusalReason } from './errors';
-import { encodeHandshake, encodeHello, readU32, writeU32 } from './frames';
+import { encodeHandshake, encodeHello } from './frames';
+import {
+  decodeIdentityPayload,
+  encodeIdentityPayload,
+  type ChannelParameters,
+  type IdentityPayload,
+} from './identity-payload';
 import { verifiedBindings, type LocalStatic } from './static-keys';
 
 /** Mixed into every handshake hash: both ends must run this very protocol, version 1. */
@@ -20,13 +26,7 @@ const IDENTITY_MESSAGE: Readonly<Record<PatternName, { initiator: number; respon
   NK: { initiator: 0, responder: 1 }, // -> e, es [anonymous]   <- e, ee [R]
 };
 
-/** What each side announces about the frames it will receive and send. */
-export interface ChannelParameters {
-  /** The largest message (routes and body) it accepts. */
-  readonly maxMessageSize: number;
-  /** It rekeys its sending key every this many frames. */
-  readonly rekeyInterval: number;
-}
+export type { ChannelParameters } from './identity-payload';
 
 /** What one side of a handshake needs. */
 export interface HandshakeSettings {
@@ -63,9 +63,7 @@ export interface HandshakeStep {
   readonly outcome?: HandshakeOutcome;
 }
 
-const HAS_IDENTITY = 1;
-const ANONYMOUS_PAYLOAD_LENGTH = 1 + 4 + 4;
-const IDENTITY_PAYLOAD_LENGTH = 1 + 32 + 64 + 4 + 4;
+const NO_EXTENSIONS: ReadonlyMap<number, Uint8Array> = new Map();
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -172,40 +170,27 @@ export class Handshake {
     return ofInitiator ? entry.initiator : entry.responder;
   }
 
-  /** `flags:u8 [identity-key:32 binding:64] max-message-size:u32 rekey-interval:u32`. */
+  /** This side's identity payload (`identity-payload.ts`): its proof, unless an anonymous NK initiator. */
   private identityPayload(): Uint8Array {
     const anonymous = this.initiator && this.pattern === 'NK';
     const { local, parameters } = this.settings;
-    const out = new Uint8Array(anonymous ? ANONYMOUS_PAYLOAD_LENGTH : IDENTITY_PAYLOAD_LENGTH);
-    let offset = 1;
-    if (!anonymous) {
-      out[0] = HAS_IDENTITY;
-      out.set(local.identity.publicKey, 1);
-      out.set(local.binding, 33);
-      offset = 97;
-    }
-    writeU32(out, offset, parameters.maxMessageSize);
-    writeU32(out, offset + 4, parameters.rekeyInterval);
-    return out;
+    return encodeIdentityPayload({
+      proof: anonymous ? undefined : { identityKey: local.identity.publicKey, binding: local.binding },
+      parameters,
+      extensions: NO_EXTENSIONS,
+    });
   }
 
   /** Parses the peer's identity payload, verifies its proof, and asks the trust policy. */
-  private async authenticate(payload: Uint8Array): Promise<void> {
-    const hasIdentity = payload[0] === HAS_IDENTITY;
-    const expected = hasIdentity ? IDENTITY_PAYLOAD_LENGTH : ANONYMOUS_PAYLOAD_LENGTH;
-    if (payload.length !== expected || (payload[0] !== 0 && !hasIdentity)) {
-      throw handshakeFailed(undefined, 'malformed identity payload');
-    }
-    const offset = hasIdentity ? 97 : 1;
-    const peer = { maxMessageSize: readU32(payload, offset), rekeyInterval: readU32(payload, offset + 4) };
-    if (peer.rekeyInterval === 0) throw handshakeFailed(undefined, 'malformed identity payload');
-    this.peer = peer;
-
+  private async authenticate(bytes: Uint8Array): Promise<void> {
+    const payload: IdentityPayload = decodeIdentityPayload(bytes);
+    this.peer = payload.parameters;
+    const proof = payload.proof;
     const { trustPolicy, pinnedRemoteStaticKey } = this.settings;
     // The static key the handshake authenticated, not one the peer claims: a binding is only worth
     // anything for the key that the DH operations proved the peer holds.
     const remoteStaticKey = this.state.remoteStaticPublicKey;
-    if (!hasIdentity) {
+    if (proof === undefined) {
       // Only an NK initiator may be anonymous; a responder always proves an identity.
       if (this.initiator || this.pattern !== 'NK') throw untrusted('the peer did not prove an identity');
       if (trustPolicy !== TrustEveryone) {
@@ -219,14 +204,14 @@ export class Handshake {
     if (pinnedRemoteStaticKey !== undefined && !sameBytes(pinnedRemoteStaticKey, remoteStaticKey)) {
       throw untrusted('the responder does not hold the pinned static key');
     }
-    const publicKey = payload.slice(1, 33);
+    const publicKey = proof.identityKey;
     let identifier: string;
     try {
       identifier = verifiedBindings.verify(
         this.settings.local.identity.vault,
         publicKey,
         remoteStaticKey,
-        payload.subarray(33, 97),
+        proof.binding,
       );
     } catch (cause) {
       if (cause instanceof IdentityError) {

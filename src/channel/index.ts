@@ -3,8 +3,8 @@
  * just worker addresses, over any route.
  */
 export { createSecureChannel, type SecureChannelOptions } from './create-secure-channel';
+export { createSecureChannelListener } from './create-secure-channel-listener';
 export {
-  createSecureChannelListener,
   SecureChannelListener,
   type SecureChannelListenerOptions,
   type SecureChannelListenerStats,

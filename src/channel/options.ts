@@ -87,6 +87,34 @@ export interface ChannelEndOptions {
   readonly staticKeyId?: KeyId;
 }
 
+/** How a listener accepts channels. */
+export interface SecureChannelListenerOptions extends ChannelEndOptions {
+  /**
+   * The Noise protocol name(s) accepted. Default: every XX and IK protocol this implementation speaks, and
+   * NK too when the trust policy is `TrustEveryone` (NK initiators are anonymous).
+   */
+  readonly protocol?: string | readonly string[];
+  /**
+   * Handshakes in progress at once. A further HELLO evicts the oldest handshake of the source holding the
+   * most (so a flood from one place cannot lock others out). Default 256.
+   */
+  readonly maxPendingHandshakes?: number;
+  /**
+   * Handshakes in progress at once from one source: the first two hops of the HELLO's return route (the
+   * connection it came in on, and the hop behind it, such as the hub's connection to the client that sent
+   * it), or the node itself for a local initiator. A further HELLO from it is refused (`busy`). Default 16.
+   */
+  readonly maxPendingHandshakesPerSource?: number;
+  /** Milliseconds a responder waits for its handshake to complete. Default 10 s. */
+  readonly handshakeTimeout?: number;
+  /**
+   * Open channels this listener holds per peer identity; when one more opens, that identity's oldest channel
+   * is closed (so a peer that restarted is never locked out by its own abandoned channels). Anonymous (NK)
+   * initiators are not counted. Default 1,024.
+   */
+  readonly maxChannelsPerIdentity?: number;
+}
+
 /** The limits of one channel end, resolved and checked. */
 export interface ChannelLimits {
   readonly maxMessageSize: number;

@@ -1,7 +1,6 @@
 import type { ByteBudget } from '../node/byte-budget';
-import { allocate } from './envelope';
 import { SecureChannelError } from './errors';
-import { CHUNK_PIECE_LENGTH } from './frames';
+import { CHUNK_PIECE_LENGTH, allocate } from './frames';
 
 interface Partial {
   buffer: Uint8Array;

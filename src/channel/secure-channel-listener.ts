@@ -3,53 +3,19 @@ import { EventEmitter } from 'eventemitter3';
 import { Address } from '../core/address';
 import { LocalMessage, type Routed } from '../core/message';
 import { Route } from '../core/route';
-import { TrustEveryone, type Identity } from '../identity';
+import { TrustEveryone } from '../identity';
 import { untilQueued, type Context } from '../node/context';
 import type { Logger } from '../node/logger';
-import type { Worker } from '../node/worker';
-import { Decryptor } from './decryptor';
 import { SecureChannelError } from './errors';
 import { FrameType, decodeHello, encodeRefused } from './frames';
 import { Handshake, channelPattern, refusalFor } from './handshake';
-import {
-  SECURE_CHANNEL_DEFAULTS,
-  integer,
-  resolveLimits,
-  type ChannelEndOptions,
-  type ChannelLimits,
-} from './options';
+import { HandshakeWorker } from './handshake-worker';
+import { ListenerAdmission, sourceOf } from './listener-admission';
+import { SECURE_CHANNEL_DEFAULTS, type ChannelLimits, type SecureChannelListenerOptions } from './options';
 import type { SecureChannel } from './secure-channel';
-import { localStaticKey, type LocalStatic } from './static-keys';
+export type { SecureChannelListenerOptions } from './options';
+import type { LocalStatic } from './static-keys';
 import { ThrottledLog } from './throttled-log';
-import { warnOfTrustEveryone } from './trust-warning';
-
-/** How a listener accepts channels. */
-export interface SecureChannelListenerOptions extends ChannelEndOptions {
-  /**
-   * The Noise protocol name(s) accepted. Default: every XX and IK protocol this implementation speaks, and
-   * NK too when the trust policy is `TrustEveryone` (NK initiators are anonymous).
-   */
-  readonly protocol?: string | readonly string[];
-  /**
-   * Handshakes in progress at once. A further HELLO evicts the oldest handshake of the source holding the
-   * most (so a flood from one place cannot lock others out). Default 256.
-   */
-  readonly maxPendingHandshakes?: number;
-  /**
-   * Handshakes in progress at once from one source: the first two hops of the HELLO's return route (the
-   * connection it came in on, and the hop behind it, such as the hub's connection to the client that sent
-   * it), or the node itself for a local initiator. A further HELLO from it is refused (`busy`). Default 16.
-   */
-  readonly maxPendingHandshakesPerSource?: number;
-  /** Milliseconds a responder waits for its handshake to complete. Default 10 s. */
-  readonly handshakeTimeout?: number;
-  /**
-   * Open channels this listener holds per peer identity; when one more opens, that identity's oldest channel
-   * is closed (so a peer that restarted is never locked out by its own abandoned channels). Anonymous (NK)
-   * initiators are not counted. Default 1,024.
-   */
-  readonly maxChannelsPerIdentity?: number;
-}
 
 /** Counters of a listener. */
 export interface SecureChannelListenerStats {
@@ -103,12 +69,8 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     malformed: 0,
     evicted: 0,
   };
-  /** Handshakes in progress, oldest first, and by source (each set oldest first too). */
-  private readonly pending = new Map<Decryptor, string>();
-  private readonly bySource = new Map<string, Set<Decryptor>>();
+  private readonly admission = new ListenerAdmission();
   private readonly open = new Set<SecureChannel>();
-  /** Open channels by peer identifier, oldest first (a Set keeps insertion order). */
-  private readonly byIdentity = new Map<string, Set<SecureChannel>>();
   private readonly warnings: ThrottledLog;
   private readonly accepted: ReadonlySet<string> | undefined;
   private stopping: Promise<void> | undefined;
@@ -161,7 +123,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
 
   /** Handshakes in progress. */
   get pendingHandshakes(): number {
-    return this.pending.size;
+    return this.admission.pendingCount;
   }
 
   /** What `JSON.stringify` and loggers show: public facts only, never the static key's vault. */
@@ -171,7 +133,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
       identifier: this.identifier,
       trustPolicy: this.options.trustPolicy.name,
       channels: this.open.size,
-      pendingHandshakes: this.pending.size,
+      pendingHandshakes: this.admission.pendingCount,
     };
   }
 
@@ -187,8 +149,8 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.ctx.hasWorker(this.address)) await this.ctx.stopWorker(this.address);
-      for (const decryptor of [...this.pending.keys()]) {
-        decryptor.fail(new SecureChannelError('CLOSED', 'the listener stopped'), true);
+      for (const worker of this.admission.handshakes()) {
+        worker.fail(new SecureChannelError('CLOSED', 'the listener stopped'), true);
       }
     })();
     return this.stopping;
@@ -216,7 +178,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     const source = sourceOf(message.returnRoute);
     const refusal = this.check(protocolName, source);
     if (refusal !== undefined) return this.refuse(refusal, message.returnRoute);
-    if (this.pending.size >= this.maxPending) this.evict();
+    if (this.admission.pendingCount >= this.maxPending) this.evict();
 
     let handshake: Handshake;
     try {
@@ -231,9 +193,9 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     const address = Address.unique('sc.r.');
     const finished = (): void => {
       clearTimeout(timer);
-      this.forget(decryptor);
+      this.admission.endHandshake(decryptor);
     };
-    const decryptor: Decryptor = new Decryptor(
+    const decryptor: HandshakeWorker = new HandshakeWorker(
       address,
       handshake,
       this.limits,
@@ -245,7 +207,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
           this.admit(channel);
           void channel.closed().then(() => {
             this.open.delete(channel);
-            this.release(channel);
+            this.admission.releaseChannel(channel);
             this.emit('channelClosed', channel);
           });
           this.emit('channelOpened', channel);
@@ -260,10 +222,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
       },
       this.logger.child({ responder: address.key }),
     );
-    this.pending.set(decryptor, source);
-    let ofSource = this.bySource.get(source);
-    if (ofSource === undefined) this.bySource.set(source, (ofSource = new Set()));
-    ofSource.add(decryptor);
+    this.admission.startHandshake(decryptor, source);
     this.stats.handshakesStarted++;
     const timer = setTimeout(() => {
       this.stats.timedOut++;
@@ -293,28 +252,14 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
 
   /** Counts a new channel against its peer's identity; closes that peer's oldest channel if over the cap. */
   private admit(channel: SecureChannel): void {
-    const identifier = channel.remoteIdentifier;
-    if (identifier === undefined) return;
-    let channels = this.byIdentity.get(identifier);
-    if (channels === undefined) this.byIdentity.set(identifier, (channels = new Set()));
-    channels.add(channel);
-    while (channels.size > this.maxPerIdentity) {
-      const oldest = channels.values().next().value!;
-      channels.delete(oldest);
+    for (const oldest of this.admission.admitChannel(channel, this.maxPerIdentity)) {
       this.stats.evicted++;
       this.warnings.warn(
-        { listener: this.address.key, remote: identifier, max: this.maxPerIdentity },
+        { listener: this.address.key, remote: channel.remoteIdentifier, max: this.maxPerIdentity },
         'closed the oldest channel of a peer over maxChannelsPerIdentity',
       );
       void oldest.close();
     }
-  }
-
-  private release(channel: SecureChannel): void {
-    const identifier = channel.remoteIdentifier;
-    if (identifier === undefined) return;
-    const channels = this.byIdentity.get(identifier);
-    if (channels?.delete(channel) === true && channels.size === 0) this.byIdentity.delete(identifier);
   }
 
   /** Why a HELLO for `protocolName` from `source` is refused before any work, if it is. */
@@ -340,7 +285,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
         );
       }
     }
-    const fromSource = this.bySource.get(source)?.size ?? 0;
+    const fromSource = this.admission.fromSource(source);
     if (fromSource >= this.maxPendingPerSource) {
       return new SecureChannelError(
         'TOO_MANY_HANDSHAKES',
@@ -350,38 +295,19 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     return undefined;
   }
 
-  /**
-   * Makes room for one more handshake: gives up the oldest of the source holding the most (the oldest
-   * overall among equals), so whoever floods evicts its own and a newcomer still gets in.
-   */
+  /** Makes room for one more handshake (see `ListenerAdmission.evictionVictim`). */
   private evict(): void {
-    let victim: Decryptor | undefined;
-    let most = 0;
-    for (const handshakes of this.bySource.values()) {
-      if (handshakes.size > most) {
-        most = handshakes.size;
-        victim = handshakes.values().next().value;
-      }
-    }
+    const victim = this.admission.evictionVictim();
     if (victim === undefined) return;
     this.stats.handshakesEvicted++;
     victim.fail(
       new SecureChannelError(
         'TOO_MANY_HANDSHAKES',
-        `given up for a newer handshake: ${this.pending.size} in progress (maxPendingHandshakes)`,
+        `given up for a newer handshake: ${this.admission.pendingCount} in progress (maxPendingHandshakes)`,
       ),
       true,
     );
-    this.forget(victim); // fail() reports through onFail, which forgets it too; this is in case it had ended
-  }
-
-  private forget(decryptor: Decryptor): void {
-    const source = this.pending.get(decryptor);
-    if (source === undefined) return;
-    this.pending.delete(decryptor);
-    const handshakes = this.bySource.get(source)!;
-    handshakes.delete(decryptor);
-    if (handshakes.size === 0) this.bySource.delete(source);
+    this.admission.endHandshake(victim); // fail() reports through onFail, which ends it too; in case it had ended
   }
 
   private refuse(error: SecureChannelError, returnRoute: Route): void {
@@ -402,85 +328,4 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     );
     this.emit('handshakeFailed', error);
   }
-}
-
-/**
- * Who sent a HELLO, as far as this node can tell: the first two hops of its return route without the last
- * (the initiator's own decryptor, fresh for each handshake). The first hop was put there by this node's
- * transport (the connection), the second by the node at its other end (a hub's connection to its client);
- * hops further back are the sender's to choose, so they do not count.
- */
-function sourceOf(returnRoute: Route): string {
-  const hops = Math.min(2, returnRoute.length - 1);
-  if (hops <= 0) return '';
-  return hops === 1 ? returnRoute.at(0)!.key : `${returnRoute.at(0)!.key} ${returnRoute.at(1)!.key}`;
-}
-
-/** The worker at a listener's address. */
-class ListenerWorker implements Worker {
-  constructor(private readonly listener: SecureChannelListener) {}
-
-  handleMessage(_ctx: Context, message: Routed): Promise<void> {
-    return this.listener.accept(message);
-  }
-}
-
-/**
- * Starts a secure channel listener for `identity` at `address`. Initiators reach it by any route ending at
- * that address; each accepted channel is announced as `channelOpened`. Throws `INVALID_OPTIONS` (an NK
- * protocol without `TrustEveryone`, a bad limit) or `UNSUPPORTED_PROTOCOL`.
- */
-export async function createSecureChannelListener(
-  ctx: Context,
-  identity: Identity,
-  address: string | Address,
-  options: SecureChannelListenerOptions,
-): Promise<SecureChannelListener> {
-  const limits = resolveLimits(options);
-  warnOfTrustEveryone(ctx.node, options.trustPolicy, 'listener');
-  const maxPending = integer(
-    options.maxPendingHandshakes,
-    SECURE_CHANNEL_DEFAULTS.maxPendingHandshakes,
-    1,
-    1 << 20,
-    'maxPendingHandshakes',
-  );
-  const maxPendingPerSource = integer(
-    options.maxPendingHandshakesPerSource,
-    SECURE_CHANNEL_DEFAULTS.maxPendingHandshakesPerSource,
-    1,
-    1 << 20,
-    'maxPendingHandshakesPerSource',
-  );
-  const handshakeTimeout = integer(
-    options.handshakeTimeout,
-    SECURE_CHANNEL_DEFAULTS.handshakeTimeout,
-    1,
-    2 ** 31 - 1,
-    'handshakeTimeout',
-  );
-  const maxPerIdentity = integer(
-    options.maxChannelsPerIdentity,
-    SECURE_CHANNEL_DEFAULTS.maxChannelsPerIdentity,
-    1,
-    2 ** 31 - 1,
-    'maxChannelsPerIdentity',
-  );
-  const at = typeof address === 'string' ? Address.local(address) : address;
-  const local = await localStaticKey(identity, options.staticKeyId);
-  const logger = ctx.childLogger({ component: 'secure-channel-listener', listener: at.key });
-  const listener = new SecureChannelListener(
-    ctx,
-    at,
-    local,
-    options,
-    limits,
-    maxPending,
-    maxPendingPerSource,
-    handshakeTimeout,
-    logger,
-    maxPerIdentity,
-  );
-  await ctx.startWorker(at, new ListenerWorker(listener), { acceptsTransportMessages: true });
-  return listener;
 }

@@ -4,7 +4,7 @@ import { codecs } from '../../src/core/codec';
 import { DeliveryFailureNotice } from '../../src/core/delivery-failure';
 import { route, type Route } from '../../src/core/route';
 import { createSecureChannel } from '../../src/channel/create-secure-channel';
-import { createSecureChannelListener } from '../../src/channel/secure-channel-listener';
+import { createSecureChannelListener } from '../../src/channel';
 import { SecureChannelError } from '../../src/channel/errors';
 import { Identity, TrustEveryone } from '../../src/identity';
 import { NodeError } from '../../src/node/errors';

@@ -1,7 +1,7 @@
 import { TCP } from '../../src/core/address';
 import { route } from '../../src/core/route';
 import { createSecureChannel } from '../../src/channel/create-secure-channel';
-import { createSecureChannelListener } from '../../src/channel/secure-channel-listener';
+import { createSecureChannelListener } from '../../src/channel';
 import type { CloseReason, SecureChannel } from '../../src/channel/secure-channel';
 import { TrustEveryone } from '../../src/identity';
 import { DeliveryFailureNotice } from '../../src/core/delivery-failure';

@@ -7,7 +7,7 @@ import {
   type SecureChannelListener,
   type SecureChannelListenerEvents,
   type SecureChannelListenerOptions,
-} from '../../src/channel/secure-channel-listener';
+} from '../../src/channel';
 import type { SecureChannel } from '../../src/channel/secure-channel';
 import { Identity, TrustAnyIdentity, TrustIdentifier } from '../../src/identity';
 import { RemoteForwarder, type RemoteForwarderOptions } from '../../src/services/remote-forwarder';

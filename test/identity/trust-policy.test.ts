@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureChannel } from '../../src/channel/create-secure-channel';
-import { createSecureChannelListener } from '../../src/channel/secure-channel-listener';
+import { createSecureChannelListener } from '../../src/channel';
 import {
   IdentityError,
   TrustAnyIdentity,

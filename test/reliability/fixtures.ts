@@ -9,7 +9,7 @@ import {
   createSecureChannelListener,
   type SecureChannelListener,
   type SecureChannelListenerOptions,
-} from '../../src/channel/secure-channel-listener';
+} from '../../src/channel';
 import { Identity, TrustEveryone } from '../../src/identity';
 import { NodeRuntime } from '../../src/node/node-runtime';
 import type { Context } from '../../src/node/context';

@@ -3,7 +3,7 @@ import { TCP } from '../../src/core/address';
 import { route } from '../../src/core/route';
 import { createSecureChannel } from '../../src/channel/create-secure-channel';
 import { encodeHello } from '../../src/channel/frames';
-import { createSecureChannelListener } from '../../src/channel/secure-channel-listener';
+import { createSecureChannelListener } from '../../src/channel';
 import type { SecureChannel } from '../../src/channel/secure-channel';
 import { secureChannelMemory } from '../../src/channel/channel-memory';
 import { TrustEveryone } from '../../src/identity';

@@ -3,7 +3,7 @@ import { encodeBody } from '../../src/core/codec';
 import { route, type Route } from '../../src/core/route';
 import { encodeTransportMessage } from '../../src/core/wire';
 import { SecureChannelError } from '../../src/channel/errors';
-import type { SecureChannelListenerOptions } from '../../src/channel/secure-channel-listener';
+import type { SecureChannelListenerOptions } from '../../src/channel';
 import { FrameType, readU64 } from '../../src/channel/frames';
 import type { NonceGap } from '../../src/channel/reorder-buffer';
 import type { DroppedFrames, SecureChannel } from '../../src/channel/secure-channel';

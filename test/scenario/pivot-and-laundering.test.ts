@@ -4,7 +4,7 @@ import { LocalMessage } from '../../src/core/message';
 import { route } from '../../src/core/route';
 import { fromSecureChannel, remoteIdentifierOf } from '../../src/channel/access';
 import { createSecureChannel } from '../../src/channel/create-secure-channel';
-import { createSecureChannelListener } from '../../src/channel/secure-channel-listener';
+import { createSecureChannelListener } from '../../src/channel';
 import type { SecureChannel } from '../../src/channel/secure-channel';
 import { encodeHello } from '../../src/channel/frames';
 import { Identity, TrustEveryone, TrustIdentifier } from '../../src/identity';

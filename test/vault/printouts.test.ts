@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import sodiumModule from 'libsodium-wrappers-sumo';
 import pino from 'pino';
 import { createSecureChannel } from '../../src/channel/create-secure-channel';
-import { createSecureChannelListener } from '../../src/channel/secure-channel-listener';
+import { createSecureChannelListener } from '../../src/channel';
 import { Identity, TrustIdentifier } from '../../src/identity';
 import { CipherState } from '../../src/noise/cipher-state';
 import { cipherFunction } from '../../src/noise/cipher-functions';
