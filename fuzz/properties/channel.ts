@@ -565,6 +565,8 @@ const channelFrames = defineProperty('channel/secure-channel/receive-frame', 3_0
         maxReassemblyBytes: 2 ** 40,
         reorderTimeout: 60_000,
         maxReorderBytes: 2 ** 40,
+        maxUnackedBytes: 2 ** 40,
+        retransmitInterval: 60_000,
         ...options,
       };
       const pair = channelPair(options.cipher, limits);

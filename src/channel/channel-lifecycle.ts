@@ -52,6 +52,14 @@ class OpenChannels {
   }
 }
 
+/**
+ * The key of the hop between a channel end and the peer (a connection, a relay) whose stop ends the route, or
+ * undefined when the route is the peer's decryptor alone (a peer on this node: its own CLOSE will come).
+ */
+function firstHopOf(peerRoute: Route): string | undefined {
+  return peerRoute.length > 1 ? peerRoute.next!.key : undefined;
+}
+
 const openOnNode = new WeakMap<NodeRuntime, OpenChannels>();
 
 function openChannelsOf(node: NodeRuntime): OpenChannels {
@@ -80,7 +88,6 @@ export class ChannelLifecycle {
   private stopped: Promise<void> = Promise.resolve();
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly ctx: Context;
-  private readonly peerRoute: Route;
   private readonly replyRoute: Route;
   private readonly openSet: OpenChannels;
 
@@ -89,11 +96,10 @@ export class ChannelLifecycle {
     private readonly init: ChannelInit,
   ) {
     this.ctx = init.ctx;
-    this.peerRoute = init.peerRoute;
     this.replyRoute = Route.of([init.decryptorAddress]);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.openSet = openChannelsOf(this.ctx.node);
-    this.openSet.add(this, this.firstHop());
+    this.openSet.add(this, firstHopOf(init.peerRoute));
   }
 
   /** Sends CLOSE, then tears down; resolves once this end's workers stopped. Idempotent. */
@@ -131,17 +137,33 @@ export class ChannelLifecycle {
    */
   routeLost(code: DeliveryFailureCode | undefined): void {
     if (this.reason !== undefined) return;
+    const { encryptor } = this.channel.end;
+    const log = {
+      channel: this.channel.address.key,
+      remote: this.channel.remoteIdentifier,
+      route: encryptor.peerRoute.toString(),
+      code,
+    };
+    if (encryptor.reliable !== undefined) {
+      // A reliable channel outlives its route: it resumes once a frame comes back (or closes at peerTimeout).
+      if (encryptor.routeDown())
+        this.init.logger.warn(log, 'reliable secure channel lost its route to the peer');
+      return;
+    }
     this.lostCode = code;
-    this.init.logger.warn(
-      {
-        channel: this.channel.address.key,
-        remote: this.channel.remoteIdentifier,
-        route: this.peerRoute.toString(),
-        code,
-      },
-      'secure channel closed: its route to the peer is gone',
-    );
+    this.init.logger.warn(log, 'secure channel closed: its route to the peer is gone');
     this.teardown('failed');
+  }
+
+  /** A reliable channel sends by a new route: it is now told when that route's first hop stops. */
+  routeChanged(before: Route, after: Route): void {
+    if (this.reason !== undefined) return;
+    this.openSet.delete(this, firstHopOf(before));
+    this.openSet.add(this, firstHopOf(after));
+    this.init.logger.info(
+      { channel: this.channel.address.key, remote: this.channel.remoteIdentifier, route: after.toString() },
+      'reliable secure channel resumed',
+    );
   }
 
   /** The first hop of the route to the peer (a connection's worker) stopped. */
@@ -154,7 +176,7 @@ export class ChannelLifecycle {
    * node (it stops too, and the CLOSE would only become its dead letter).
    */
   nodeStopping(): void {
-    const peer = this.peerRoute.recipient;
+    const peer = this.channel.end.encryptor.peerRoute.recipient;
     if (peer !== undefined && peer.isLocal && this.ctx.hasWorker(peer)) return;
     void this.sendClose();
   }
@@ -174,7 +196,7 @@ export class ChannelLifecycle {
     this.reason = reason;
     const { channel } = this;
     const { encryptor, decryptor, liveness } = channel.end;
-    this.openSet.delete(this, this.firstHop());
+    this.openSet.delete(this, firstHopOf(encryptor.peerRoute));
     liveness.stop();
     const code: DeliveryFailureCode =
       reason === 'unresponsive' ? 'PEER_UNRESPONSIVE' : (this.lostCode ?? 'CHANNEL_CLOSED');
@@ -215,14 +237,6 @@ export class ChannelLifecycle {
         void target.deliver(new LocalMessage(this.replyRoute, this.replyRoute, notice));
     }
     this.pendingReplies.clear();
-  }
-
-  /**
-   * The key of the hop between this end and the peer (a connection, a relay) whose stop ends the route, or
-   * undefined when the route is the peer's decryptor alone (a peer on this node: its own CLOSE will come).
-   */
-  private firstHop(): string | undefined {
-    return this.peerRoute.length > 1 ? this.peerRoute.next!.key : undefined;
   }
 
   private stopWorker(address: Address): Promise<void> {

@@ -25,6 +25,14 @@ export interface SecureChannelOptions extends ChannelEndOptions {
   readonly remoteStaticKey?: Uint8Array;
   /** Milliseconds until the handshake fails with `TIMEOUT`. Default 30 s. */
   readonly timeout?: number;
+  /**
+   * `'reliable'`: exactly-once, in-order delivery to the receiving worker across transport loss. Both ends
+   * acknowledge, keep and send again what was not acknowledged; the channel survives the loss of its
+   * connections (a hub restart) and resumes along `to` once the route is back (a named forwarder), until
+   * `peerTimeout`. Sends wait while `maxUnackedBytes` are unacknowledged. See docs/PROTOCOL.md 4.5.
+   * Default `'default'`: as fast as it gets; a frame lost on the way is reported as a gap, not sent again.
+   */
+  readonly delivery?: 'default' | 'reliable';
 }
 
 function toRoute(to: Destination): Route {
@@ -54,13 +62,25 @@ export async function createSecureChannel(
   const timeout = integer(options.timeout, SECURE_CHANNEL_DEFAULTS.timeout, 1, 2 ** 31 - 1, 'timeout');
   const protocolName = options.protocol ?? SECURE_CHANNEL_DEFAULTS.protocol;
   const xx = channelPattern(protocolName) === 'XX';
+  const delivery = options.delivery ?? 'default';
+  if (delivery !== 'default' && delivery !== 'reliable') {
+    throw new SecureChannelError(
+      'INVALID_OPTIONS',
+      `delivery must be 'default' or 'reliable', got ${String(delivery)}`,
+    );
+  }
+  const destination = toRoute(to);
   const handshake = await Handshake.create(
     true,
     protocolName,
     {
       local: await localStaticKey(identity, options.staticKeyId),
       trustPolicy: options.trustPolicy,
-      parameters: { maxMessageSize: limits.maxMessageSize, rekeyInterval: limits.rekeyInterval },
+      parameters: {
+        maxMessageSize: limits.maxMessageSize,
+        rekeyInterval: limits.rekeyInterval,
+        reliable: delivery === 'reliable',
+      },
       pinnedRemoteStaticKey: xx ? options.remoteStaticKey : undefined,
     },
     xx ? undefined : options.remoteStaticKey,
@@ -74,7 +94,9 @@ export async function createSecureChannel(
     (resolve, reject) => (hooks = { onOpen: resolve, onFail: reject }),
   );
   const logger = ctx.childLogger({ component: 'secure-channel', decryptor: address.key });
-  const decryptor = new HandshakeWorker(address, handshake, limits, hooks, logger);
+  // A reliable channel that lost its route resumes along the route it was opened by.
+  const resumeVia = delivery === 'reliable' ? destination : undefined;
+  const decryptor = new HandshakeWorker(address, handshake, limits, hooks, logger, resumeVia);
   try {
     await ctx.startWorker(address, decryptor, { acceptsTransportMessages: true });
   } catch (error) {
@@ -91,7 +113,7 @@ export async function createSecureChannel(
     );
   }, timeout);
   try {
-    decryptor.send(await handshake.start(), toRoute(to));
+    decryptor.send(await handshake.start(), destination);
     return await opened;
   } catch (error) {
     decryptor.fail(

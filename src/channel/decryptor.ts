@@ -1,4 +1,5 @@
 import { LocalMessage, MessageOrigin, ORIGIN_INFO, originOf, type LocalInfo } from '../core/message';
+import type { Route } from '../core/route';
 import type { ByteBudget } from '../node/byte-budget';
 import { untilQueued, type Context } from '../node/context';
 import { SECURE_CHANNEL_INFO, type SecureChannelInfo } from './access';
@@ -7,6 +8,8 @@ import { decodeEnvelope, type OpenedEnvelope } from './envelope';
 import { ReceiveKeys } from './epoch-keys';
 import { SecureChannelError, type SecureChannelErrorCode } from './errors';
 import {
+  RELIABLE_HEADER_LENGTH,
+  RELIABLE_PIECE_LENGTH,
   CHUNK_HEADER_LENGTH,
   DATA_HEADER_LENGTH,
   MIN_DATA_FRAME,
@@ -16,6 +19,7 @@ import {
 } from './frames';
 import type { ChannelLimits } from './options';
 import { Reassembly } from './reassembly';
+import { ReliableReceiver, readAck } from './reliable';
 import { ReorderBuffer } from './reorder-buffer';
 import { ReplayWindow } from './replay-window';
 import type { ChannelInit, DroppedFrames, SecureChannel } from './secure-channel';
@@ -55,6 +59,8 @@ export class Decryptor {
   private localInfoVia: LocalInfo | undefined;
   /** Set when the channel closes: the keys are gone. */
   private closed = false;
+  /** Reliable channels: what arrived in sequence, and the acknowledgements. */
+  readonly reliable: ReliableReceiver | undefined;
 
   constructor(
     private readonly channel: SecureChannel,
@@ -79,7 +85,11 @@ export class Decryptor {
           'gave up a partial message to make room for a new one',
         );
       },
+      init.reliable ? RELIABLE_PIECE_LENGTH : undefined,
     );
+    this.reliable = init.reliable
+      ? new ReliableReceiver((ack) => void channel.end.encryptor.sendUnsequenced(ack))
+      : undefined;
     this.info = Object.freeze({
       identifier: channel.remoteIdentifier,
       identity: channel.remoteIdentity,
@@ -92,7 +102,7 @@ export class Decryptor {
    * Handles one DATA frame from the peer: replay check, decryption under the key of the frame's epoch, then,
    * in sending order, delivery, reassembly or close. Returns a promise only under backpressure.
    */
-  receive(frame: Uint8Array, via?: LocalInfo): Promise<void> | undefined {
+  receive(frame: Uint8Array, via?: LocalInfo, from?: Route): Promise<void> | undefined {
     if (this.closed) return undefined;
     this.via = via;
     if (frame.length < MIN_DATA_FRAME) return this.drop('MALFORMED', 'a frame too short to be one');
@@ -120,6 +130,12 @@ export class Decryptor {
     }
     this.window.mark(nonce);
     this.channel.stats.framesReceived++;
+    if (this.reliable !== undefined) {
+      // Sequence numbers order a reliable channel, whose retransmissions come under fresh nonces; and the
+      // peer is where its authenticated frames come from.
+      if (from !== undefined) this.channel.end.encryptor.adopt(from);
+      return this.process(plaintext);
+    }
     // The hot path: the frame the sender sent next. Anything else waits for the frames before it.
     if (nonce !== this.order.next) return this.holdEarly(nonce, plaintext);
     this.order.next++;
@@ -138,9 +154,15 @@ export class Decryptor {
     return undefined;
   }
 
+  /** Reliable channels: the acknowledgement a frame going back carries. */
+  ackToSend(): number {
+    return this.reliable!.piggyback();
+  }
+
   /** Wipes the keys and lets go of everything held: the channel closed. */
   destroy(): void {
     this.closed = true;
+    this.reliable?.destroy();
     this.receiveKeys.destroy();
     this.reassembly.clear();
     clearTimeout(this.orderTimer);
@@ -167,6 +189,15 @@ export class Decryptor {
         return undefined;
       case PayloadKind.PONG:
         return plaintext.length === 1 ? undefined : this.drop('MALFORMED', 'a malformed pong');
+      case PayloadKind.RELIABLE:
+        return this.receiveReliable(plaintext);
+      case PayloadKind.ACK: {
+        const next = readAck(plaintext);
+        const sender = this.channel.end.encryptor.reliable;
+        if (sender === undefined || next < 0) return this.drop('MALFORMED', 'a malformed or unexpected ack');
+        sender.acknowledge(next);
+        return undefined;
+      }
       default:
         return this.drop('MALFORMED', 'an unknown payload kind');
     }
@@ -247,6 +278,26 @@ export class Decryptor {
       this.orderTimer = undefined;
     }
     return pending;
+  }
+
+  /** A RELIABLE frame: acted on if it is the next in sequence, dropped if a duplicate or ahead of a gap. */
+  private receiveReliable(plaintext: Uint8Array): Promise<void> | undefined {
+    const receiver = this.reliable;
+    if (receiver === undefined || plaintext.length <= RELIABLE_HEADER_LENGTH) {
+      return this.drop('MALFORMED', 'a malformed or unexpected reliable frame');
+    }
+    const { verdict, ack } = receiver.receive(plaintext);
+    if (ack >= 0) this.channel.end.encryptor.reliable!.acknowledge(ack);
+    if (verdict !== 'next') return undefined; // counted by the receiver; no frame was lost for that
+    const payload = plaintext.subarray(RELIABLE_HEADER_LENGTH);
+    switch (payload[0]) {
+      case PayloadKind.MESSAGE:
+        return this.deliver(payload.subarray(1));
+      case PayloadKind.CHUNK:
+        return this.receivePiece(payload);
+      default:
+        return this.drop('MALFORMED', 'a reliable frame that holds no message');
+    }
   }
 
   private receivePiece(plaintext: Uint8Array): Promise<void> | undefined {

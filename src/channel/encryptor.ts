@@ -14,11 +14,16 @@ import {
   FrameType,
   MAX_SINGLE_FRAME_MESSAGE,
   PayloadKind,
+  RELIABLE_HEADER_LENGTH,
+  RELIABLE_PIECE_LENGTH,
+  RELIABLE_SINGLE_FRAME_MESSAGE,
   allocate,
+  encodeResume,
   scratch,
   writeU32,
   writeU64,
 } from './frames';
+import { ReliableSender } from './reliable';
 import type { ChannelInit, SecureChannel } from './secure-channel';
 
 function noop(): void {}
@@ -36,21 +41,46 @@ export class Encryptor implements Worker {
   private readonly sendKeys: SendKeys;
   /** The decryptor's context: frames leave from the decryptor's address, so replies come back to it. */
   private readonly ctx: Context;
-  private readonly peerRoute: Route;
+  /** The route to the peer's decryptor: fixed at the handshake, unless the channel is reliable. */
+  private route: Route;
   private readonly replyRoute: Route;
   private nextMessageId = 0;
   /** Set when the channel closes: the keys are gone. */
   private closed = false;
+  /** Reliable channels: the numbering, the unacknowledged frames and their retransmission. */
+  readonly reliable: ReliableSender | undefined;
+  /** Reliable channels: whether `route` is believed to work (false from a loss until a frame came back). */
+  private routeOk = true;
+  /** Reliable initiators: the route the channel was opened by, to resume along, and the peer's decryptor. */
+  private readonly resumeVia: Route | undefined;
+  private readonly resumeId: string;
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** Where the payload starts in a plaintext: after the RELIABLE header's room on a reliable channel. */
+  private readonly at: number;
 
   constructor(
     private readonly channel: SecureChannel,
     init: ChannelInit,
   ) {
     this.ctx = init.ctx;
-    this.peerRoute = init.peerRoute;
+    this.route = init.peerRoute;
     this.replyRoute = Route.of([init.decryptorAddress]);
     // Our sending key rekeys on our schedule (the receiving key on the one the peer announced).
     this.sendKeys = new SendKeys(init.outcome.ciphers.send, init.limits.rekeyInterval);
+    const { maxUnackedBytes, retransmitInterval } = init.limits;
+    this.reliable = init.reliable
+      ? new ReliableSender(maxUnackedBytes, retransmitInterval, (plaintext) =>
+          this.routeOk ? this.sendFrame(plaintext) : undefined,
+        )
+      : undefined;
+    this.at = init.reliable ? RELIABLE_HEADER_LENGTH : 0;
+    this.resumeVia = init.reliable ? init.resumeVia : undefined;
+    this.resumeId = init.peerRoute.recipient?.key ?? '';
+  }
+
+  /** The route to the peer's decryptor. */
+  get peerRoute(): Route {
+    return this.route;
   }
 
   handleMessage(ctx: Context, message: Routed): Promise<void> | undefined {
@@ -62,23 +92,33 @@ export class Encryptor implements Worker {
       return undefined;
     }
     try {
-      return this.transmit(message.onwardRoute.stepForward(), message.returnRoute, message.body);
+      const pending = this.transmit(message.onwardRoute.stepForward(), message.returnRoute, message.body);
+      // A reliable channel's send may wait for room, and find the channel closed meanwhile.
+      return this.reliable === undefined
+        ? pending
+        : pending?.catch((error) => this.refuse(ctx, message, error));
     } catch (error) {
-      if (!(error instanceof SecureChannelError)) throw error;
-      const code =
-        error.code === 'TOO_LARGE'
-          ? 'TOO_LARGE'
-          : channel.closeReason === 'unresponsive'
-            ? 'PEER_UNRESPONSIVE'
-            : 'CHANNEL_CLOSED';
-      ctx.deadLetter(
-        'undeliverable',
-        `secure channel ${channel.address.key} cannot carry it: ${error.message} (${error.code})`,
-        message.message,
-        { code, cause: channel.closeError ?? error },
-      );
-      return undefined;
+      return this.refuse(ctx, message, error);
     }
+  }
+
+  /** A message this channel cannot carry becomes a dead letter saying why. */
+  private refuse(ctx: Context, message: Routed, error: unknown): undefined {
+    const { channel } = this;
+    if (!(error instanceof SecureChannelError)) throw error;
+    const code =
+      error.code === 'TOO_LARGE'
+        ? 'TOO_LARGE'
+        : channel.closeReason === 'unresponsive'
+          ? 'PEER_UNRESPONSIVE'
+          : 'CHANNEL_CLOSED';
+    ctx.deadLetter(
+      'undeliverable',
+      `secure channel ${channel.address.key} cannot carry it: ${error.message} (${error.code})`,
+      message.message,
+      { code, cause: channel.closeError ?? error },
+    );
+    return undefined;
   }
 
   shutdown(): void {
@@ -99,13 +139,18 @@ export class Encryptor implements Worker {
       );
     }
     const envelope = Envelope.of(onwardRoute, returnRoute, body, channel.maxMessageSize);
+    // Reliable: past `maxUnackedBytes` unacknowledged, wait for acknowledgements first (backpressure).
+    if (this.reliable?.full === true) {
+      return this.reliable.room().then(() => this.transmit(onwardRoute, returnRoute, body));
+    }
     channel.stats.messagesSent++;
     const slot = returnRoute.recipient;
     if (slot instanceof ReplyAddress) channel.end.lifecycle.trackRequest(slot);
-    if (envelope.length <= MAX_SINGLE_FRAME_MESSAGE) {
-      scratch[0] = PayloadKind.MESSAGE;
-      envelope.write(0, envelope.length, scratch, 1);
-      return this.sendFrame(scratch.subarray(0, 1 + envelope.length));
+    const { at } = this;
+    if (envelope.length <= (at === 0 ? MAX_SINGLE_FRAME_MESSAGE : RELIABLE_SINGLE_FRAME_MESSAGE)) {
+      scratch[at] = PayloadKind.MESSAGE;
+      envelope.write(0, envelope.length, scratch, at + 1);
+      return this.sendPayload(at + 1 + envelope.length);
     }
     const id = this.nextMessageId;
     this.nextMessageId = (id + 1) >>> 0;
@@ -114,17 +159,77 @@ export class Encryptor implements Worker {
 
   /** Sends a payload of `kind` alone (ACCEPTED, CLOSE, PING, PONG). Never rejects. */
   sendControl(kind: number): Promise<void> {
+    return this.sendUnsequenced(Uint8Array.of(kind));
+  }
+
+  /** Sends a plaintext outside the reliable numbering (control frames, ACK). Never rejects. */
+  sendUnsequenced(plaintext: Uint8Array): Promise<void> {
     try {
-      return this.sendFrame(Uint8Array.of(kind))?.catch(noop) ?? Promise.resolve();
+      return this.sendFrame(plaintext)?.catch(noop) ?? Promise.resolve();
     } catch {
       return Promise.resolve(); // out of nonces: the channel is as good as closed
     }
+  }
+
+  /**
+   * Reliable channels: the route to the peer is gone (its connection closed, a frame was dead-lettered).
+   * Nothing is sent but control frames until a frame comes back; an initiator probes along `resumeVia`.
+   * Returns whether the route was believed to work until now.
+   */
+  routeDown(): boolean {
+    if (!this.routeOk || this.closed) return false;
+    this.routeOk = false;
+    if (this.resumeVia !== undefined && this.probeTimer === undefined) {
+      this.probeTimer = setInterval(this.probe, this.reliable!.retransmitInterval);
+      this.probeTimer.unref();
+    }
+    return true;
+  }
+
+  /**
+   * Reliable channels: an authenticated frame came back by `route`. If that is not the route this end sends
+   * by (or that one was lost), it sends by `route` from now on, and everything unacknowledged goes again.
+   */
+  adopt(route: Route): void {
+    if (this.routeOk && route.equals(this.route)) return;
+    const before = this.route;
+    this.route = route;
+    this.routeOk = true;
+    this.stopProbing();
+    this.channel.end.lifecycle.routeChanged(before, route);
+    this.reliable!.retransmit();
   }
 
   /** Wipes the send key: the channel closed. */
   destroy(): void {
     this.closed = true;
     this.sendKeys.destroy();
+    this.reliable?.destroy();
+    this.stopProbing();
+  }
+
+  /** A PING to the peer's decryptor, in a RESUME frame to the listener at the end of `resumeVia`. */
+  private readonly probe = (): void => {
+    if (this.closed) return;
+    const frame = this.encrypt(Uint8Array.of(PayloadKind.PING));
+    const resume = encodeResume(this.resumeId, frame);
+    untilQueued(this.ctx.deliver(new LocalMessage(this.resumeVia!, this.replyRoute, resume)))?.catch(noop);
+  };
+
+  private stopProbing(): void {
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+
+  /**
+   * Sends the payload built in `scratch` up to `end`: as it is, or on a reliable channel numbered, kept
+   * until acknowledged and sent only while the route works.
+   */
+  private sendPayload(end: number): Promise<void> | undefined {
+    const reliable = this.reliable;
+    if (reliable === undefined) return this.sendFrame(scratch.subarray(0, end));
+    const plaintext = reliable.seal(scratch, end, this.channel.end.decryptor.ackToSend());
+    return this.routeOk ? this.sendFrame(plaintext) : undefined;
   }
 
   /**
@@ -139,16 +244,19 @@ export class Encryptor implements Worker {
       );
     }
     const { length } = envelope;
-    const pieces = Math.ceil(length / CHUNK_PIECE_LENGTH);
+    const { at } = this;
+    const pieceLength = at === 0 ? CHUNK_PIECE_LENGTH : RELIABLE_PIECE_LENGTH;
+    const pieces = Math.ceil(length / pieceLength);
     for (let index = from; index < pieces; index++) {
-      const offset = index * CHUNK_PIECE_LENGTH;
-      const size = Math.min(CHUNK_PIECE_LENGTH, length - offset);
-      scratch[0] = PayloadKind.CHUNK;
-      writeU32(scratch, 1, id);
-      writeU32(scratch, 5, length);
-      writeU32(scratch, 9, index);
-      envelope.write(offset, size, scratch, CHUNK_HEADER_LENGTH);
-      const pending = this.sendFrame(scratch.subarray(0, CHUNK_HEADER_LENGTH + size));
+      const offset = index * pieceLength;
+      const size = Math.min(pieceLength, length - offset);
+      scratch[at] = PayloadKind.CHUNK;
+      writeU32(scratch, at + 1, id);
+      writeU32(scratch, at + 5, length);
+      writeU32(scratch, at + 9, index);
+      envelope.write(offset, size, scratch, at + CHUNK_HEADER_LENGTH);
+      let pending = this.sendPayload(at + CHUNK_HEADER_LENGTH + size);
+      if (pending === undefined && this.reliable?.full === true) pending = this.reliable.room();
       // Under backpressure, wait before encrypting the next piece: frames in flight stay bounded.
       if (pending !== undefined) {
         return index + 1 < pieces ? pending.then(() => this.sendPieces(envelope, id, index + 1)) : pending;
@@ -160,15 +268,20 @@ export class Encryptor implements Worker {
   /** Encrypts one plaintext as `DATA nonce:u64 ciphertext` and sends it to the peer's decryptor. */
   private sendFrame(plaintext: Uint8Array): Promise<void> | undefined {
     if (this.closed) return undefined; // the route was lost mid-message: keys are gone
-    // Encrypted straight into the frame, after its header: no ciphertext array of its own to copy.
+    const frame = this.encrypt(plaintext);
+    const sent = this.ctx.deliver(new LocalMessage(this.route, this.replyRoute, frame));
+    // Refused on the spot: the first hop toward the peer (a connection, a relay client) is gone.
+    if (sent.status === 'refused') this.channel.end.lifecycle.routeLost(sent.letter.code);
+    return untilQueued(sent);
+  }
+
+  /** `DATA nonce:u64 ciphertext`, encrypted straight into the frame after its header (no copy). */
+  private encrypt(plaintext: Uint8Array): Uint8Array {
     const frame = allocate(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
     const nonce = this.sendKeys.encryptInto(plaintext, frame, DATA_HEADER_LENGTH);
     frame[0] = FrameType.DATA;
     writeU64(frame, 1, nonce);
     this.channel.stats.framesSent++;
-    const sent = this.ctx.deliver(new LocalMessage(this.peerRoute, this.replyRoute, frame));
-    // Refused on the spot: the first hop toward the peer (a connection, a relay client) is gone.
-    if (sent.status === 'refused') this.channel.end.lifecycle.routeLost(sent.letter.code);
-    return untilQueued(sent);
+    return frame;
   }
 }

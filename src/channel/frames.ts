@@ -14,6 +14,11 @@ export const FrameType = {
   REFUSED: 3,
   /** Encrypted data: `nonce:u64 ciphertext` (the plaintext starts with a `PayloadKind`). */
   DATA: 4,
+  /**
+   * To a listener: `id-length:u8 id data-frame`, a DATA frame of a reliable channel whose route was lost, for
+   * the responder whose decryptor address is `id` (docs/PROTOCOL.md 4.5).
+   */
+  RESUME: 5,
 } as const;
 
 /** What a decrypted DATA frame holds: its first plaintext byte. Authenticated, unlike the frame type. */
@@ -30,6 +35,10 @@ export const PayloadKind = {
   PING: 4,
   /** The answer to a PING. Empty. */
   PONG: 5,
+  /** Reliable channels: `seq:u64 ack:u64` and a MESSAGE or CHUNK plaintext (docs/PROTOCOL.md 4.5). */
+  RELIABLE: 6,
+  /** Reliable channels: `next:u64`, every sequence number below it arrived. */
+  ACK: 7,
 } as const;
 
 /** Bytes before the ciphertext of a DATA frame: the type and the explicit nonce. */
@@ -44,6 +53,34 @@ export const MAX_FRAME_PLAINTEXT = MAX_PLAINTEXT_LENGTH;
 export const MAX_SINGLE_FRAME_MESSAGE = MAX_FRAME_PLAINTEXT - 1;
 /** The size of every piece of a chunked message but the last (a fixed size lets the receiver check it). */
 export const CHUNK_PIECE_LENGTH = MAX_FRAME_PLAINTEXT - CHUNK_HEADER_LENGTH;
+/** Bytes of a RELIABLE plaintext before the payload it carries: kind, sequence number, piggybacked ack. */
+export const RELIABLE_HEADER_LENGTH = 1 + 8 + 8;
+/** The same two limits on a reliable channel, whose payloads come after a RELIABLE header. */
+export const RELIABLE_SINGLE_FRAME_MESSAGE = MAX_SINGLE_FRAME_MESSAGE - RELIABLE_HEADER_LENGTH;
+export const RELIABLE_PIECE_LENGTH = CHUNK_PIECE_LENGTH - RELIABLE_HEADER_LENGTH;
+
+/** `RESUME id-length:u8 id data-frame`. */
+export function encodeResume(id: string, data: Uint8Array): Uint8Array {
+  const name = ascii.encode(id);
+  const frame = new Uint8Array(2 + name.length + data.length);
+  frame[0] = FrameType.RESUME;
+  frame[1] = name.length;
+  frame.set(name, 2);
+  frame.set(data, 2 + name.length);
+  return frame;
+}
+
+/** Reads a RESUME frame; undefined if malformed. The DATA frame is a view into `frame`. */
+export function decodeResume(frame: Uint8Array): { id: string; data: Uint8Array } | undefined {
+  if (frame.length < 2 || frame[0] !== FrameType.RESUME) return undefined;
+  const end = 2 + frame[1]!;
+  if (frame.length <= end || frame[end] !== FrameType.DATA) return undefined;
+  try {
+    return { id: asciiDecoder.decode(frame.subarray(2, end)), data: frame.subarray(end) };
+  } catch {
+    return undefined;
+  }
+}
 
 const refusalCodes: Readonly<Record<RefusalReason, number>> = {
   untrusted: 1,

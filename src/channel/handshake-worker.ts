@@ -77,6 +77,8 @@ export class HandshakeWorker implements Worker {
     private readonly limits: ChannelLimits,
     hooks: HandshakeHooks,
     private readonly logger: Logger,
+    /** A reliable initiator's route to the listener: where it resumes should its route be lost. */
+    private readonly resumeVia?: Route,
   ) {
     this.replyRoute = Route.of([address]);
     this.ignored = new ThrottledLog(logger);
@@ -93,7 +95,7 @@ export class HandshakeWorker implements Worker {
     const frame = message.body;
     // The hot path, before any switch: one synchronous call per frame.
     if (this.phase === 'open' && frame instanceof Uint8Array && frame[0] === FrameType.DATA) {
-      return this.channel!.end.decryptor.receive(frame, message.localInfo);
+      return this.channel!.end.decryptor.receive(frame, message.localInfo, message.returnRoute);
     }
     const event = eventOf(frame);
     switch (this.phase) {
@@ -264,6 +266,9 @@ export class HandshakeWorker implements Worker {
       limits: this.limits,
       initiator: this.initiator,
       logger: this.logger,
+      // The initiator asked for it (and said so in its identity payload), or the responder was asked.
+      reliable: this.initiator ? this.resumeVia !== undefined : outcome.peer.reliable === true,
+      resumeVia: this.resumeVia,
     });
     this.channel = channel;
     try {

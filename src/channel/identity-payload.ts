@@ -15,6 +15,12 @@ import { readU32, writeU32 } from './frames';
  */
 export const IDENTITY_PAYLOAD_VERSION = 1;
 
+/** Extension types; each new one goes here (a reader ignores those it does not know). */
+export const IdentityExtension = {
+  /** `0x01`: the initiator asks for a reliable channel (docs/PROTOCOL.md 4.5). */
+  DELIVERY: 1,
+} as const;
+
 /** `flags` bits. */
 const HAS_IDENTITY = 0x01;
 const KNOWN_FLAGS = HAS_IDENTITY;
@@ -29,6 +35,8 @@ export interface ChannelParameters {
   readonly maxMessageSize: number;
   /** It rekeys its sending key every this many frames. */
   readonly rekeyInterval: number;
+  /** The initiator asks for a reliable channel (extension `DELIVERY`). */
+  readonly reliable?: boolean;
 }
 
 /** The identity proof: an Ed25519 identity key and its signature over the Noise static key. */
@@ -48,7 +56,9 @@ export interface IdentityPayload {
 
 /** Encodes an identity payload. */
 export function encodeIdentityPayload(payload: IdentityPayload): Uint8Array {
-  const { proof, parameters, extensions } = payload;
+  const { proof, parameters } = payload;
+  const extensions = new Map(payload.extensions);
+  if (parameters.reliable === true) extensions.set(IdentityExtension.DELIVERY, Uint8Array.of(1));
   let length = proof === undefined ? ANONYMOUS_LENGTH : IDENTIFIED_LENGTH;
   for (const value of extensions.values()) length += EXTENSION_HEADER + value.length;
   const out = new Uint8Array(length);
@@ -98,7 +108,8 @@ export function decodeIdentityPayload(bytes: Uint8Array): IdentityPayload {
     extensions.set(type, bytes.subarray(at + EXTENSION_HEADER, end));
     at = end;
   }
-  return { proof, parameters, extensions };
+  const reliable = extensions.get(IdentityExtension.DELIVERY)?.[0] === 1;
+  return { proof, parameters: reliable ? { ...parameters, reliable } : parameters, extensions };
 }
 
 function malformed(): SecureChannelError {

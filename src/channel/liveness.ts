@@ -114,6 +114,8 @@ export class Liveness {
   routeNotice(notice: DeliveryFailureNotice): undefined {
     const { stats } = this.channel;
     stats.routeNotices++;
+    // A reliable channel survives its route: its retransmissions and probes, not a notice, decide.
+    if (this.channel.end.encryptor.reliable !== undefined) return undefined;
     if (this.channel.isClosed || this.limits.keepaliveInterval === 0 || this.suspectAt !== undefined) {
       return undefined;
     }

@@ -40,6 +40,10 @@ export const SECURE_CHANNEL_DEFAULTS = {
   idleTimeout: 0,
   /** Open channels a listener holds per peer identity; one more closes that identity's oldest. */
   maxChannelsPerIdentity: 1_024,
+  /** Reliable channels: bytes of frames not yet acknowledged a sender holds before sends wait: 8 MiB. */
+  maxUnackedBytes: 8 * 1024 * 1024,
+  /** Reliable channels: ms without an acknowledgement after which the unacknowledged frames go again. */
+  retransmitInterval: 1_000,
 } as const;
 
 /** Options both ends of a channel take. */
@@ -80,6 +84,13 @@ export interface ChannelEndOptions {
   readonly peerTimeout?: number;
   /** Milliseconds without a message either way after which the channel closes (reason `idle`). 0: never. */
   readonly idleTimeout?: number;
+  /**
+   * Reliable channels: bytes of frames sent and not yet acknowledged this end holds; past it, sends wait
+   * (the encryptor's handler and `channel.send` return a promise). Default 8 MiB.
+   */
+  readonly maxUnackedBytes?: number;
+  /** Reliable channels: ms without an acknowledgement before the unacknowledged frames go again. Default 1 s. */
+  readonly retransmitInterval?: number;
   /**
    * An X25519 key of the identity's vault to use as Noise static key (so IK initiators can pin it across
    * restarts). Default: a key generated once per identity and process.
@@ -128,6 +139,8 @@ export interface ChannelLimits {
   readonly keepaliveInterval: number;
   readonly peerTimeout: number;
   readonly idleTimeout: number;
+  readonly maxUnackedBytes: number;
+  readonly retransmitInterval: number;
 }
 
 const U32_MAX = 0xffff_ffff;
@@ -211,6 +224,20 @@ export function resolveLimits(options: ChannelEndOptions): ChannelLimits {
       0,
       2 ** 31 - 1,
       'idleTimeout',
+    ),
+    maxUnackedBytes: integer(
+      options.maxUnackedBytes,
+      SECURE_CHANNEL_DEFAULTS.maxUnackedBytes,
+      1,
+      Number.MAX_SAFE_INTEGER,
+      'maxUnackedBytes',
+    ),
+    retransmitInterval: integer(
+      options.retransmitInterval,
+      SECURE_CHANNEL_DEFAULTS.retransmitInterval,
+      1,
+      2 ** 31 - 1,
+      'retransmitInterval',
     ),
   };
 }

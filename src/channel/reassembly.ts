@@ -43,6 +43,8 @@ export class Reassembly {
     private readonly memory: ByteBudget,
     /** Told each time a partial message is given up (here, or by another channel end making room). */
     private readonly onEvicted: () => void = () => undefined,
+    /** The length of every piece but the last (smaller on a reliable channel). */
+    private readonly pieceLength: number = CHUNK_PIECE_LENGTH,
   ) {}
 
   /**
@@ -56,9 +58,10 @@ export class Reassembly {
         `a chunked message of ${total} bytes exceeds the maximum of ${this.maxMessageSize}`,
       );
     }
-    const pieces = Math.ceil(total / CHUNK_PIECE_LENGTH);
-    const offset = index * CHUNK_PIECE_LENGTH;
-    if (total === 0 || index >= pieces || piece.length !== Math.min(CHUNK_PIECE_LENGTH, total - offset)) {
+    const { pieceLength } = this;
+    const pieces = Math.ceil(total / pieceLength);
+    const offset = index * pieceLength;
+    if (total === 0 || index >= pieces || piece.length !== Math.min(pieceLength, total - offset)) {
       throw new SecureChannelError('MALFORMED', 'chunk does not fit its message');
     }
     let partial = this.partials.get(id);

@@ -7,7 +7,7 @@ import { TrustEveryone } from '../identity';
 import { untilQueued, type Context } from '../node/context';
 import type { Logger } from '../node/logger';
 import { SecureChannelError } from './errors';
-import { FrameType, decodeHello, encodeRefused } from './frames';
+import { FrameType, decodeHello, decodeResume, encodeRefused } from './frames';
 import { Handshake, channelPattern, refusalFor } from './handshake';
 import { HandshakeWorker } from './handshake-worker';
 import { ListenerAdmission, sourceOf } from './listener-admission';
@@ -71,6 +71,8 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
   };
   private readonly admission = new ListenerAdmission();
   private readonly open = new Set<SecureChannel>();
+  /** Open reliable channels by their decryptor's address: where RESUME frames go. */
+  private readonly resumable = new Map<string, SecureChannel>();
   private readonly warnings: ThrottledLog;
   private readonly accepted: ReadonlySet<string> | undefined;
   private stopping: Promise<void> | undefined;
@@ -159,6 +161,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
   /** @internal The listener worker's handler: one HELLO, one responder. */
   async accept(message: Routed): Promise<void> {
     const frame = message.body;
+    if (frame instanceof Uint8Array && frame[0] === FrameType.RESUME) return this.resume(message, frame);
     if (!(frame instanceof Uint8Array) || frame[0] !== FrameType.HELLO) {
       this.stats.malformed++;
       this.warnings.warn(
@@ -204,9 +207,11 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
           finished();
           this.stats.channelsOpened++;
           this.open.add(channel);
+          if (channel.delivery === 'reliable') this.resumable.set(channel.decryptorAddress.key, channel);
           this.admit(channel);
           void channel.closed().then(() => {
             this.open.delete(channel);
+            this.resumable.delete(channel.decryptorAddress.key);
             this.admission.releaseChannel(channel);
             this.emit('channelClosed', channel);
           });
@@ -248,6 +253,28 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
       return;
     }
     await untilQueued(this.ctx.deliver(message.message.withRoutes(Route.of([address]), message.returnRoute)));
+  }
+
+  /**
+   * A frame of a reliable channel whose initiator lost its route and resumes through this listener: the DATA
+   * frame inside goes to the channel's decryptor, which authenticates it (anything else is dropped there)
+   * and sends by the route it came by from then on. One that names no open reliable channel is malformed.
+   */
+  private async resume(message: Routed, frame: Uint8Array): Promise<void> {
+    const resume = decodeResume(frame);
+    const channel = resume === undefined ? undefined : this.resumable.get(resume.id);
+    if (channel === undefined) {
+      this.stats.malformed++;
+      this.warnings.warn(
+        { listener: this.address.key },
+        'secure channel listener ignored a RESUME frame for no open reliable channel',
+      );
+      return;
+    }
+    const to = Route.of([channel.decryptorAddress]);
+    await untilQueued(
+      this.ctx.deliver(new LocalMessage(to, message.returnRoute, resume!.data, message.localInfo)),
+    );
   }
 
   /** Counts a new channel against its peer's identity; closes that peer's oldest channel if over the cap. */

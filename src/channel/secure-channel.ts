@@ -91,6 +91,23 @@ export interface ChannelInit {
   readonly limits: ChannelLimits;
   readonly initiator: boolean;
   readonly logger: Logger;
+  /** Whether the channel is reliable (docs/PROTOCOL.md 4.5). */
+  readonly reliable?: boolean;
+  /** A reliable initiator's route to the listener, to resume along after losing its route. */
+  readonly resumeVia?: Route;
+}
+
+/** Counters of a reliable channel end (`SecureChannel.reliability`). */
+export interface ReliabilityStats {
+  /** Frames sent and not yet acknowledged, and their bytes (at most about `maxUnackedBytes`). */
+  readonly unackedFrames: number;
+  readonly unackedBytes: number;
+  /** Frames sent again, and the times everything unacknowledged was sent again. */
+  readonly retransmitted: number;
+  readonly retransmissions: number;
+  /** Frames the peer sent twice (each delivered once), and frames that came ahead of a lost one. */
+  readonly duplicates: number;
+  readonly ahead: number;
 }
 
 /** @internal The parts of one channel end. Each holds the handle, and reaches the others through `end`. */
@@ -172,6 +189,26 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     };
   }
 
+  /** `'reliable'` for a channel opened with `delivery: 'reliable'` (at both ends), otherwise `'default'`. */
+  get delivery(): 'default' | 'reliable' {
+    return this.end.encryptor.reliable === undefined ? 'default' : 'reliable';
+  }
+
+  /** A reliable channel's acknowledgement counters; undefined for a default one. */
+  get reliability(): ReliabilityStats | undefined {
+    const sender = this.end.encryptor.reliable;
+    const receiver = this.end.decryptor.reliable;
+    if (sender === undefined || receiver === undefined) return undefined;
+    return {
+      unackedFrames: sender.unackedFrames,
+      unackedBytes: sender.unackedBytes,
+      retransmitted: sender.retransmitted,
+      retransmissions: sender.retransmissions,
+      duplicates: receiver.duplicates,
+      ahead: receiver.ahead,
+    };
+  }
+
   /** Whether the channel has closed. */
   get isClosed(): boolean {
     return this.end.lifecycle.reason !== undefined;
@@ -232,6 +269,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
       remoteIdentifier: this.remoteIdentifier,
       protocolName: this.protocolName,
       isInitiator: this.isInitiator,
+      delivery: this.delivery,
       closed: this.closeReason ?? false,
     };
   }

@@ -75,9 +75,16 @@ export class Interception {
     private readonly send: (frame: ProxiedFrame) => void,
   ) {}
 
+  private ended = false;
+
   /** True while it still wants frames. */
   get active(): boolean {
-    return this.frames.length < (this.rule.times ?? 1);
+    return !this.ended && this.frames.length < (this.rule.times ?? 1);
+  }
+
+  /** Takes the rule out of force: later frames go by the other rules (held ones stay held until `release`). */
+  end(): void {
+    this.ended = true;
   }
 
   /** Resolves with its frames once it has matched `count` (default: all it wants); rejects after `timeoutMs`. */
