@@ -138,3 +138,49 @@ export function readAll(
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
+
+/** A server that hashes everything it receives and, once the client half-closes, answers with the SHA-256 hex. */
+export async function startHashServer(cleanup: Cleanup): Promise<{ address: string }> {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => undefined);
+    const hash = createHash('sha256');
+    socket.on('data', (chunk: Buffer) => hash.update(chunk));
+    socket.on('end', () => socket.end(hash.digest('hex')));
+  });
+  return listen(cleanup, server);
+}
+
+/** Deterministic bytes: block `i` of a stream (so both ends can hash the same stream without holding it). */
+export function block(i: number, size = 64 * 1024): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (let j = 0; j < size; j += 4) bytes.writeUInt32BE((i * 2654435761 + j * 40503) >>> 0, j);
+  return bytes;
+}
+
+/**
+ * A server that writes `blocks` blocks of 64 KiB to each client as fast as the client reads them (it waits
+ * for `drain`), then ends; `written` counts what it handed to its sockets so far, all clients together.
+ */
+export async function startSourceServer(
+  cleanup: Cleanup,
+  blocks: number,
+): Promise<{ address: string; written: () => number; hash: string }> {
+  let written = 0;
+  const hash = createHash('sha256');
+  for (let i = 0; i < blocks; i++) hash.update(block(i));
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    let i = 0;
+    const pump = (): void => {
+      while (i < blocks) {
+        const chunk = block(i++);
+        written += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', pump);
+      }
+      socket.end();
+    };
+    pump();
+  });
+  const { address } = await listen(cleanup, server);
+  return { address, written: () => written, hash: hash.digest('hex') };
+}

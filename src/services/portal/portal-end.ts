@@ -16,6 +16,9 @@ import {
 
 function noop(): void {}
 
+/** How often the sessions of each channel check that it is still open (see `probeChannels`). */
+export const PROBE_INTERVAL_MS = 1_000;
+
 /**
  * What an inlet and an outlet share: their sessions (all, and by channel), counters, events, and the
  * closing of everything when the handle is closed, the node stops or a channel goes.
@@ -30,6 +33,7 @@ export abstract class PortalEnd extends EventEmitter<PortalEvents> implements Se
   private resolveClosed!: () => void;
   private readonly closedPromise = new Promise<void>((resolve) => (this.resolveClosed = resolve));
   private readonly unfollow: () => void;
+  private readonly prober: NodeJS.Timeout;
 
   protected constructor(
     protected readonly ctx: Context,
@@ -43,6 +47,19 @@ export abstract class PortalEnd extends EventEmitter<PortalEvents> implements Se
       (address) => this.workerStopped(address),
       () => void this.close(),
     );
+    this.prober = setInterval(() => this.probeChannels(), PROBE_INTERVAL_MS);
+    this.prober.unref();
+  }
+
+  /**
+   * A session waiting for bytes sends nothing, so it would not notice that its channel closed (the channel
+   * stops its decryptor at once but keeps its encryptor a while, see `closedLinger`). Once a second, one
+   * session per channel sends a no-op through it: a closed channel refuses it, and the notice ends them all.
+   */
+  private probeChannels(): void {
+    for (const set of this.byChannel.values()) {
+      for (const session of set) if (session.probe()) break;
+    }
   }
 
   /** Whether `close()` was called (or the node stopped). */
@@ -121,6 +138,7 @@ export abstract class PortalEnd extends EventEmitter<PortalEvents> implements Se
       }
       await stopped;
       this.unfollow();
+      clearInterval(this.prober);
       this.peerLog.flush();
       this.resolveClosed();
     })();

@@ -218,6 +218,17 @@ export class PortalSession implements Worker {
     }, timeoutMs);
   }
 
+  /**
+   * A no-op for the other end (an ACK of nothing) that this end's channel encryptor refuses at once if the
+   * channel has closed: the refusal comes back as a delivery failure notice, which ends the session and
+   * every other one through the channel. Returns false when there is nowhere to send it yet.
+   */
+  probe(): boolean {
+    if (this.state === 'closed' || this.peerRoute === undefined) return false;
+    this.send(this.peerRoute, encodeAck(0));
+    return true;
+  }
+
   /** Outlet: the OPEN's return route and credit, known before the target connects. */
   accept(peerRoute: Route, peerWindow: number): void {
     this.peerRoute = peerRoute;
