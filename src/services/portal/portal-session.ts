@@ -127,6 +127,9 @@ const CHANNEL_GONE: ReadonlySet<DeliveryFailureCode> = new Set(['CHANNEL_CLOSED'
 
 type State = 'opening' | 'open' | 'closed';
 
+/** How long a session's worker stays after the session ended (see `finish`). */
+export const SESSION_LINGER_MS = 2_000;
+
 function noop(): void {}
 
 /**
@@ -420,6 +423,10 @@ export class PortalSession implements Worker {
       else this.socket.resetAndDestroy();
     }
     this.host.ended(this, error);
-    void this.ctx?.stopWorker(this.address).catch(noop);
+    // The worker lingers a little, taking in silence what the other end sent before it learnt of the end
+    // (a last ACK, a probe): stopped at once, those would be dead letters and notices for nothing.
+    const ctx = this.ctx;
+    if (ctx !== undefined)
+      setTimeout(() => void ctx.stopWorker(this.address).catch(noop), SESSION_LINGER_MS).unref();
   }
 }
