@@ -12,6 +12,7 @@ import type { ThrottledLog } from '../../transport/throttled-log';
 import { PortalError, type PortalErrorCode } from './errors';
 import {
   FIN_MESSAGE,
+  KIND,
   MAX_DATA_BYTES,
   RESET_ERROR_CODE,
   decodePortalMessage,
@@ -159,6 +160,8 @@ export class PortalSession implements Worker {
   private written = 0;
   private socketError: Error | undefined;
   private openTimer: NodeJS.Timeout | undefined;
+  /** What the RST said, or would have said, when this end aborted the session. */
+  private resetReason: ResetReason | undefined;
   bytesSent = 0;
   bytesReceived = 0;
   readonly remote: string;
@@ -253,8 +256,8 @@ export class PortalSession implements Worker {
   }
 
   handleMessage(_ctx: Context, message: Routed): void {
-    if (this.state === 'closed') return;
     const body = message.body;
+    if (this.state === 'closed') return this.afterClose(message);
     if (body instanceof DeliveryFailureNotice) return this.noticed(body);
     if (!(body instanceof Uint8Array)) return this.violation('a body that is not bytes');
     let decoded;
@@ -293,6 +296,16 @@ export class PortalSession implements Worker {
       case 'OPEN':
         return this.violation('an OPEN inside a session');
     }
+  }
+
+  /**
+   * A message for a session that has ended (while its worker lingers). Only an OPENED needs an answer: the
+   * inlet closed while the outlet was connecting, so the outlet has yet to learn that the session is over.
+   */
+  private afterClose(message: Routed): void {
+    const body = message.body;
+    if (!(body instanceof Uint8Array) || body[0] !== KIND.OPENED) return;
+    this.send(message.returnRoute, encodeRst(this.resetReason ?? 'CLOSED'));
   }
 
   /** A delivery failure notice about one of this session's messages: the session cannot go on. */
@@ -407,6 +420,7 @@ export class PortalSession implements Worker {
   /** Ends the session, telling the other end why with RST (`reason`) if it knows where that is. */
   abort(error: PortalError, reason: ResetReason | undefined): void {
     if (this.state === 'closed') return;
+    this.resetReason = reason;
     if (reason !== undefined && this.peerRoute !== undefined) this.send(this.peerRoute, encodeRst(reason));
     this.finish(error);
   }
