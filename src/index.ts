@@ -183,3 +183,21 @@ export {
   type RemoteForwarderOptions,
   type RemoteForwarderEvents,
 } from './services/remote-forwarder';
+export {
+  createTcpInlet,
+  createTcpOutlet,
+  TcpInlet,
+  TcpOutlet,
+  PortalError,
+  PORTAL_ERROR_CODES,
+  PORTAL_DEFAULTS,
+  PORTAL_VERSION,
+  type TcpInletOptions,
+  type TcpOutletOptions,
+  type PortalAccess,
+  type PortalErrorCode,
+  type PortalSessionOptions,
+  type PortalEvents,
+  type PortalStats,
+  type SessionInfo,
+} from './services/portal';

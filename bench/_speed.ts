@@ -1,0 +1,41 @@
+import 'reflect-metadata';
+import net from 'node:net';
+import { TCP } from '../src/core/address';
+import { route } from '../src/core/route';
+import { ForwardingService } from '../src/services/forwarding-service';
+import { createTcpInlet } from '../src/services/portal/tcp-inlet';
+import { createTcpOutlet } from '../src/services/portal/tcp-outlet';
+import { startAlice, startBob } from '../test/helpers/alice-and-bob';
+import { Cleanup, startTcpNode } from '../test/helpers/tcp-fixtures';
+
+async function main(): Promise<void> {
+  const cleanup = new Cleanup();
+  const window = Number(process.argv[2] ?? 262144);
+  const total = 64 * 1024 * 1024;
+  const sink = net.createServer((s) => { let n = 0; s.on('data', (c: Buffer) => { n += c.length; if (n >= total) s.end('ok'); }); });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  const target = `127.0.0.1:${(sink.address() as net.AddressInfo).port}`;
+  const hub = await startTcpNode(cleanup);
+  await ForwardingService.start(hub.ctx, 'forwarding_service');
+  const bob = await startBob(cleanup, hub.address);
+  const alice = await startAlice(cleanup);
+  await createTcpOutlet(bob.ctx, 'svc', target, { access: [alice.identity.identifier], windowBytes: window });
+  const channel = await alice.open(route([TCP, hub.address], bob.forwarder.forwardingAddress), bob.identity);
+  const inlet = await createTcpInlet(alice.ctx, '127.0.0.1:0', route(channel, 'svc'), { windowBytes: window });
+  const [h, p] = inlet.address.split(':');
+  const c = net.connect(Number(p), h);
+  await new Promise((r) => c.once('connect', r));
+  const buf = Buffer.alloc(64 * 1024, 7);
+  const t0 = Date.now();
+  const done = new Promise((r) => c.once('data', r));
+  let sent = 0;
+  const pump = (): void => { while (sent < total) { sent += buf.length; if (!c.write(buf)) return void c.once('drain', pump); } };
+  pump();
+  await done;
+  const s = (Date.now() - t0) / 1000;
+  console.log(`window ${window}: ${(total / 1e6 / s).toFixed(1)} MB/s`, process.cpuUsage());
+  c.destroy(); sink.close();
+  await cleanup.run();
+  process.exit(0);
+}
+void main();

@@ -1,0 +1,446 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { Address } from '../../core/address';
+import { DeliveryFailureNotice, NOTICE_MARKER, type DeliveryFailureCode } from '../../core/delivery-failure';
+import { TRANSPORT_INFO, type LocalMessage, type Routed } from '../../core/message';
+import type { Route } from '../../core/route';
+import { secureChannelInfoOf } from '../../channel/access';
+import type { Context } from '../../node/context';
+import type { Logger } from '../../node/logger';
+import type { AccessRule, Worker } from '../../node/worker';
+import type { ThrottledLog } from '../../transport/throttled-log';
+import { PortalError, type PortalErrorCode } from './errors';
+import {
+  FIN_MESSAGE,
+  KIND,
+  MAX_DATA_BYTES,
+  RESET_ERROR_CODE,
+  decodePortalMessage,
+  encodeAck,
+  encodeData,
+  encodeOpen,
+  encodeRst,
+  type ResetReason,
+} from './messages';
+import type { SessionLimits } from './options';
+
+/** Counters of an inlet or an outlet. */
+export interface PortalStats {
+  /** Sessions that opened (the target accepted the connection). */
+  sessionsOpened: number;
+  /** Sessions that exist now, opening or open. */
+  sessionsActive: number;
+  /** Sessions that ended, cleanly or not. */
+  sessionsClosed: number;
+  /** Stream bytes read from local TCP connections and sent through the portal. */
+  bytesSent: number;
+  /** Stream bytes received through the portal and written to local TCP connections. */
+  bytesReceived: number;
+  /** Sessions that ended with an error, by its code (a clean close, FIN both ways, is not counted here). */
+  errors: Partial<Record<PortalErrorCode, number>>;
+  /** Limits that were hit, each also logged (throttled). */
+  limits: {
+    /** A connection or an OPEN refused because `maxSessions` were open. */
+    sessions: number;
+    /** An OPEN refused because its channel had `maxSessionsPerChannel` open (outlet). */
+    sessionsPerChannel: number;
+    /** A session reset because the other end sent more than the window it was granted. */
+    windowExceeded: number;
+    /** A session reset after `idleTimeoutMs` without traffic. */
+    idleTimeout: number;
+  };
+}
+
+export function newStats(): PortalStats {
+  return {
+    sessionsOpened: 0,
+    sessionsActive: 0,
+    sessionsClosed: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    errors: {},
+    limits: { sessions: 0, sessionsPerChannel: 0, windowExceeded: 0, idleTimeout: 0 },
+  };
+}
+
+/** What the events of an inlet or outlet say about one session. */
+export interface SessionInfo {
+  /** The session's address on this node (`~pi.…` at an inlet, `~po.…` at an outlet). */
+  readonly id: string;
+  /** The channel peer's identifier, at an outlet; undefined at an inlet. */
+  readonly remoteIdentifier: string | undefined;
+  /** The local TCP peer, `host:port`. */
+  readonly remote: string;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
+/** Events of an inlet or an outlet. */
+export interface PortalEvents {
+  /** A session opened: the outlet connected to its target. */
+  sessionOpened: [SessionInfo];
+  /** A session ended: `error` undefined when both sides finished (FIN both ways), else why it did not. */
+  sessionClosed: [SessionInfo, PortalError | undefined];
+  /** A connection (inlet) or an OPEN (outlet) was refused before it became a session (limits, version). */
+  refused: [PortalError];
+}
+
+/** What a session needs from the inlet or outlet that owns it. */
+export interface SessionHost {
+  readonly side: 'inlet' | 'outlet';
+  readonly limits: SessionLimits;
+  readonly stats: PortalStats;
+  readonly logger: Logger;
+  readonly peerLog: ThrottledLog;
+  opened(session: PortalSession): void;
+  ended(session: PortalSession, error: PortalError | undefined): void;
+  /** A notice said the session's channel is closed: every session through it is over. */
+  channelGone(channelKey: string, error: PortalError): void;
+}
+
+/** A fresh unguessable session address that takes delivery failure notices (`~` first, see NOTICE_MARKER). */
+export function sessionAddress(side: 'inlet' | 'outlet'): Address {
+  return Address.local(
+    `${NOTICE_MARKER}p${side === 'inlet' ? 'i' : 'o'}.${randomBytes(12).toString('base64url')}`,
+  );
+}
+
+/**
+ * The access rule of a session worker: only what came out of the session's own channel (`channelKey`, the
+ * local encryptor address), or from this node's own workers (the delivery failure notices it sends). Not
+ * what a connection delivered in the clear, nor what came out of any other channel, even one to the same
+ * identity: the session's address is unguessable, and this makes knowing it useless all the same.
+ */
+export function sessionAccess(channelKey: string | undefined): AccessRule {
+  return {
+    name: 'portalSession',
+    check: (message: LocalMessage) => {
+      if (message.localInfo[TRANSPORT_INFO] !== undefined) return 'it came from a connection in the clear';
+      const info = secureChannelInfoOf(message);
+      if (info === undefined) return true; // made on this node
+      return info.channel.key === channelKey || 'it came out of another secure channel than the session';
+    },
+  };
+}
+
+/** The notice codes that mean the channel itself is gone, so every session through it is. */
+const CHANNEL_GONE: ReadonlySet<DeliveryFailureCode> = new Set(['CHANNEL_CLOSED', 'PEER_UNRESPONSIVE']);
+
+type State = 'opening' | 'open' | 'closed';
+
+/** How long a session's worker stays after the session ended (see `finish`). */
+export const SESSION_LINGER_MS = 2_000;
+
+function noop(): void {}
+
+/**
+ * One TCP connection carried through a portal, at one end: a worker at an unguessable address that turns
+ * the socket's bytes into DATA messages to the session at the other end and that session's messages back
+ * into bytes (docs/PROTOCOL.md 5). Flow control is by credit: the other end granted `peerWindow` bytes; what
+ * was sent and not yet acknowledged never exceeds it, and the socket stops being read when it is used up.
+ * The bytes this end received and has not yet written to its socket never exceed its own window: more is
+ * a protocol violation that resets the session. So each session holds at most a window per direction,
+ * wherever the reader is slow, and sessions never wait for each other.
+ */
+export class PortalSession implements Worker {
+  private state: State = 'opening';
+  private ctx: Context | undefined;
+  private peerRoute: Route | undefined;
+  /** Credit granted by the other end, and what of it is in use. */
+  private peerWindow = 0;
+  private inFlight = 0;
+  /** Bytes read from the socket that did not fit the credit: the socket is paused while there are some. */
+  private held: Uint8Array | undefined;
+  /** The socket ended while bytes were held: FIN goes after them. */
+  private finPending = false;
+  private finSent = false;
+  private finReceived = false;
+  /** Bytes received and not acknowledged yet (being written, or written and not yet acknowledged). */
+  private unacked = 0;
+  private written = 0;
+  private socketError: Error | undefined;
+  private openTimer: NodeJS.Timeout | undefined;
+  /** What the RST said, or would have said, when this end aborted the session. */
+  private resetReason: ResetReason | undefined;
+  bytesSent = 0;
+  bytesReceived = 0;
+  readonly remote: string;
+
+  constructor(
+    readonly address: Address,
+    private readonly socket: Socket,
+    private readonly host: SessionHost,
+    /** The local encryptor address of the channel the session travels through (see `sessionAccess`). */
+    readonly channelKey: string | undefined,
+    readonly remoteIdentifier: string | undefined,
+  ) {
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    socket.on('data', (chunk: Buffer) => this.fromSocket(chunk));
+    socket.on('end', () => this.socketEnded());
+    socket.on('error', (error) => (this.socketError ??= error));
+    socket.on('close', () => this.socketClosed());
+    const idle = host.limits.idleTimeoutMs;
+    if (idle > 0) {
+      socket.setTimeout(idle, () => {
+        host.stats.limits.idleTimeout++;
+        host.peerLog.warn({ session: this.id, idleTimeoutMs: idle }, 'portal session idle: reset');
+        this.abort(new PortalError('IDLE_TIMEOUT', `no traffic for ${idle} ms`), 'IDLE_TIMEOUT');
+      });
+    }
+  }
+
+  get id(): string {
+    return this.address.key;
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get info(): SessionInfo {
+    return {
+      id: this.id,
+      remoteIdentifier: this.remoteIdentifier,
+      remote: this.remote,
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+    };
+  }
+
+  initialize(ctx: Context): void {
+    this.ctx = ctx;
+  }
+
+  shutdown(): void {
+    // The worker stops: its node stopping, or the session already over.
+    this.abort(new PortalError('CLOSED', 'the node stopped'), 'CLOSED');
+  }
+
+  /** Inlet: sends OPEN along `to` and waits `timeoutMs` for OPENED. The socket is not read until then. */
+  open(to: Route, timeoutMs: number): void {
+    this.send(to, encodeOpen(false, this.host.limits.windowBytes));
+    this.openTimer = setTimeout(() => {
+      this.abort(new PortalError('OPEN_TIMEOUT', `no answer to OPEN within ${timeoutMs} ms`), undefined);
+    }, timeoutMs);
+  }
+
+  /**
+   * A no-op for the other end (an ACK of nothing) that this end's channel encryptor refuses at once if the
+   * channel has closed: the refusal comes back as a delivery failure notice, which ends the session and
+   * every other one through the channel. Returns false when there is nowhere to send it yet.
+   */
+  probe(): boolean {
+    if (this.state === 'closed' || this.peerRoute === undefined) return false;
+    this.send(this.peerRoute, encodeAck(0));
+    return true;
+  }
+
+  /** Outlet: the OPEN's return route and credit, known before the target connects. */
+  accept(peerRoute: Route, peerWindow: number): void {
+    this.peerRoute = peerRoute;
+    this.peerWindow = peerWindow;
+  }
+
+  /** Outlet: the target accepted: OPENED goes back, and the socket's bytes start to flow. */
+  connected(): void {
+    if (this.state !== 'opening') return;
+    this.send(this.peerRoute!, encodeOpen(true, this.host.limits.windowBytes));
+    this.becomeOpen();
+  }
+
+  private becomeOpen(): void {
+    clearTimeout(this.openTimer);
+    this.state = 'open';
+    this.host.opened(this);
+    this.socket.resume();
+  }
+
+  handleMessage(_ctx: Context, message: Routed): void {
+    const body = message.body;
+    if (this.state === 'closed') return this.afterClose(message);
+    if (body instanceof DeliveryFailureNotice) return this.noticed(body);
+    if (!(body instanceof Uint8Array)) return this.violation('a body that is not bytes');
+    let decoded;
+    try {
+      decoded = decodePortalMessage(body);
+    } catch (error) {
+      return this.violation((error as Error).message);
+    }
+    switch (decoded.kind) {
+      case 'OPENED':
+        if (this.host.side !== 'inlet' || this.state !== 'opening')
+          return this.violation('an unexpected OPENED');
+        if (decoded.window < 1024) return this.violation(`a window of ${decoded.window} bytes`);
+        this.peerRoute = message.returnRoute;
+        this.peerWindow = decoded.window;
+        return this.becomeOpen();
+      case 'DATA':
+        return this.fromPeer(decoded.bytes);
+      case 'ACK':
+        return this.acknowledged(decoded.consumed);
+      case 'FIN':
+        if (this.state !== 'open' || this.finReceived) return this.violation('an unexpected FIN');
+        this.finReceived = true;
+        this.socket.end();
+        return;
+      case 'RST': {
+        const code = RESET_ERROR_CODE[decoded.reason];
+        const error = new PortalError(code, `the other end reset the session (${decoded.reason})`);
+        // The other end's words, logged here: at an inlet this is how "the target is down" shows.
+        this.host.logger.info(
+          { session: this.id, reason: decoded.reason },
+          'portal session reset by the other end',
+        );
+        return this.finish(error);
+      }
+      case 'OPEN':
+        return this.violation('an OPEN inside a session');
+    }
+  }
+
+  /**
+   * A message for a session that has ended (while its worker lingers). Only an OPENED needs an answer: the
+   * inlet closed while the outlet was connecting, so the outlet has yet to learn that the session is over.
+   */
+  private afterClose(message: Routed): void {
+    const body = message.body;
+    if (!(body instanceof Uint8Array) || body[0] !== KIND.OPENED) return;
+    this.send(message.returnRoute, encodeRst(this.resetReason ?? 'CLOSED'));
+  }
+
+  /** A delivery failure notice about one of this session's messages: the session cannot go on. */
+  private noticed(notice: DeliveryFailureNotice): void {
+    const code: PortalErrorCode = notice.code === 'ACCESS_DENIED' ? 'ACCESS_DENIED' : 'CHANNEL_CLOSED';
+    const error = new PortalError(code, `a portal message was not delivered: ${notice.code}`, {
+      cause: notice.cause,
+    });
+    if (CHANNEL_GONE.has(notice.code) && this.channelKey !== undefined)
+      this.host.channelGone(this.channelKey, error);
+    this.finish(error);
+  }
+
+  private violation(what: string): void {
+    this.host.peerLog.warn({ session: this.id, what }, 'portal protocol violation: session reset');
+    this.abort(new PortalError('PROTOCOL', `the other end sent ${what}`), 'PROTOCOL');
+  }
+
+  private fromPeer(bytes: Uint8Array): void {
+    if (this.state !== 'open' || this.finReceived) return this.violation('DATA outside an open stream');
+    const window = this.host.limits.windowBytes;
+    this.unacked += bytes.byteLength;
+    if (this.unacked > window) {
+      this.host.stats.limits.windowExceeded++;
+      return this.violation(`${this.unacked} bytes unacknowledged, over its window of ${window}`);
+    }
+    this.bytesReceived += bytes.byteLength;
+    this.host.stats.bytesReceived += bytes.byteLength;
+    const n = bytes.byteLength;
+    this.socket.write(bytes, (error) => {
+      if (error === undefined || error === null) this.wrote(n);
+    });
+  }
+
+  /** `n` bytes reached the kernel: credit goes back once a quarter of the window is there (fewer messages). */
+  private wrote(n: number): void {
+    if (this.state !== 'open' || this.finReceived) return;
+    this.written += n;
+    if (this.written >= this.host.limits.windowBytes >>> 2 || this.socket.writableLength === 0) {
+      this.unacked -= this.written;
+      this.send(this.peerRoute!, encodeAck(this.written));
+      this.written = 0;
+    }
+  }
+
+  private acknowledged(consumed: number): void {
+    if (this.state !== 'open') return this.violation('an ACK outside an open stream');
+    if (consumed > this.inFlight)
+      return this.violation(`an ACK of ${consumed} bytes, ${this.inFlight} in flight`);
+    this.inFlight -= consumed;
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    this.fromSocket(held);
+    if (this.held !== undefined) return;
+    if (this.finPending) this.sendFin();
+    else this.socket.resume();
+  }
+
+  private fromSocket(chunk: Uint8Array): void {
+    if (this.state !== 'open') return;
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const credit = this.peerWindow - this.inFlight;
+      if (credit <= 0) break;
+      const n = Math.min(credit, MAX_DATA_BYTES, chunk.byteLength - offset);
+      this.send(this.peerRoute!, encodeData(chunk.subarray(offset, offset + n)));
+      this.inFlight += n;
+      offset += n;
+    }
+    this.bytesSent += offset;
+    this.host.stats.bytesSent += offset;
+    if (offset < chunk.byteLength) {
+      this.held = chunk.subarray(offset);
+      this.socket.pause();
+    }
+  }
+
+  private socketEnded(): void {
+    if (this.state !== 'open') return;
+    if (this.held !== undefined) this.finPending = true;
+    else this.sendFin();
+  }
+
+  private sendFin(): void {
+    this.finPending = false;
+    this.finSent = true;
+    this.send(this.peerRoute!, FIN_MESSAGE);
+  }
+
+  private socketClosed(): void {
+    if (this.state === 'closed') return;
+    if (this.finSent && this.finReceived && this.socketError === undefined) return this.finish(undefined);
+    const error = new PortalError(
+      'CONNECTION_RESET',
+      'the TCP connection closed before the session finished',
+      {
+        cause: this.socketError,
+      },
+    );
+    this.abort(error, 'RESET');
+  }
+
+  private send(to: Route, body: Uint8Array): void {
+    const ctx = this.ctx;
+    if (ctx === undefined) return;
+    ctx.sendFrom(this.address, to, body).catch((cause: unknown) => {
+      this.finish(new PortalError('CHANNEL_CLOSED', 'a portal message could not be sent', { cause }));
+    });
+  }
+
+  /** Ends the session, telling the other end why with RST (`reason`) if it knows where that is. */
+  abort(error: PortalError, reason: ResetReason | undefined): void {
+    if (this.state === 'closed') return;
+    this.resetReason = reason;
+    if (reason !== undefined && this.peerRoute !== undefined) this.send(this.peerRoute, encodeRst(reason));
+    this.finish(error);
+  }
+
+  /** Ends the session: the socket is reset on an error (closed on a clean finish) and the worker stops. */
+  finish(error: PortalError | undefined): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.openTimer);
+    this.held = undefined;
+    if (!this.socket.destroyed) {
+      // A reset (RST) tells the local peer the stream did not finish; a socket still connecting has none.
+      if (error === undefined || this.socket.connecting) this.socket.destroy();
+      else this.socket.resetAndDestroy();
+    }
+    this.host.ended(this, error);
+    // The worker lingers a little, taking in silence what the other end sent before it learnt of the end
+    // (a last ACK, a probe): stopped at once, those would be dead letters and notices for nothing.
+    const ctx = this.ctx;
+    if (ctx !== undefined)
+      setTimeout(() => void ctx.stopWorker(this.address).catch(noop), SESSION_LINGER_MS).unref();
+  }
+}
