@@ -1,4 +1,5 @@
 /** `sealroute hub start` and `sealroute node start`: a declarative node that runs until a signal. */
+import { resolve } from 'node:path';
 import { loadNodeConfig, parseNodeConfig, type NodeConfig } from '../config';
 import { NodeHost } from '../node-host';
 import { CliError, describeError, paint } from '../output';
@@ -91,6 +92,9 @@ export async function nodeStart(args: {
       throw new CliError('USAGE', `--config and --${given[0]} do not go together: put it in the file`);
     config = loadNodeConfig(args.config);
     if (args.metrics !== undefined) config = { ...config, metrics: { listen: args.metrics } };
+    if (args.passphraseFile !== undefined) {
+      config = { ...config, vault: { passphraseFile: resolve(args.passphraseFile) } };
+    }
   } else {
     const listener =
       args.listener ?? (args.echoer === true || args.relay !== undefined ? 'listener' : undefined);
