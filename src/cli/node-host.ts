@@ -40,6 +40,7 @@ import { loadIdentity } from './identities';
 import { CliError } from './output';
 import { socketPath } from './paths';
 import { parseRouteText } from './route-text';
+import { countTcpBytes } from './socket-bytes';
 
 /** What `status` reports (and `status --json` prints). */
 export interface NodeStatus {
@@ -131,6 +132,8 @@ export class NodeHost {
   private control: Server | undefined;
   private metricsServer: import('node:http').Server | undefined;
   private isReady = false;
+  /** The metrics endpoint's port: its sockets are not the node's traffic. */
+  private metricsPort = -1;
   readonly tcpListeners: string[] = [];
 
   private constructor(
@@ -173,7 +176,9 @@ export class NodeHost {
   private async assemble(say: (line: string) => void): Promise<void> {
     const { config, ctx, node } = this;
     const metrics = nodeMetrics(node);
-    metrics.trackTransport('tcp', this.tcp);
+    const bytes = countTcpBytes((socket) => socket.localPort === this.metricsPort);
+    node.once('stopped', bytes.stop);
+    metrics.trackTransport('tcp', this.tcp, bytes.read);
     say(`Node ${this.name} runs as ${this.identity.identifier}`);
     if (config.hub !== undefined) {
       this.service = await ForwardingService.start(ctx, 'forwarding_service', {
@@ -242,7 +247,8 @@ export class NodeHost {
         Number(portText),
       );
       const address = this.metricsServer.address();
-      const port = typeof address === 'object' && address !== null ? address.port : portText;
+      const port = typeof address === 'object' && address !== null ? address.port : Number(portText);
+      this.metricsPort = port;
       say(`Metrics on http://${hostText.includes(':') ? `[${hostText}]` : hostText}:${port}/metrics`);
     }
     for (const relay of config.relays) {

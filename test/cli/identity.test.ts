@@ -32,7 +32,10 @@ describe('sealroute identity', () => {
   });
 
   it('unlocks a passphrase vault from the environment or a file, and refuses a wrong one', async () => {
-    const created = await runCli(['identity', 'create', 'carol'], { ...env, SEALROUTE_PASSPHRASE: 'correct horse' });
+    const created = await runCli(['identity', 'create', 'carol'], {
+      ...env,
+      SEALROUTE_PASSPHRASE: 'correct horse',
+    });
     expect(created.code).toBe(0);
     const file = join(scratch.dir, 'carol.passphrase');
     writeFileSync(file, 'correct horse\n', { mode: 0o600 });
@@ -45,7 +48,9 @@ describe('sealroute identity', () => {
     // No passphrase and no terminal to ask on: say what to do.
     const none = await runCli(['identity', 'show', 'carol'], env);
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/protected by a passphrase: set SEALROUTE_PASSPHRASE or give --passphrase-file/);
+    expect(none.stderr).toMatch(
+      /protected by a passphrase: set SEALROUTE_PASSPHRASE or give --passphrase-file/,
+    );
   });
 
   it('refuses a name that could leave the vault directory, as a usage error', async () => {

@@ -110,6 +110,13 @@ describe('the story from a shell: hub, Bob from a config file, Alice with messag
     );
     expect(sample(after, 'sealroute_relays_registered')).toBe(1);
     expect(sample(after, 'sealroute_connections_open', 'transport="tcp"')).toBe(1);
+    // The handshake and the echo crossed Bob's one TCP connection (to the hub) both ways.
+    for (const direction of ['in', 'out']) {
+      const labels = `transport="tcp",direction="${direction}"`;
+      expect(sample(after, 'sealroute_transport_bytes_total', labels)).toBeGreaterThan(
+        sample(before, 'sealroute_transport_bytes_total', labels) + 'hello bob'.length,
+      );
+    }
   });
 
   it('counts a dead letter and a denied access as the traffic makes them, and the sender learns why', async () => {
