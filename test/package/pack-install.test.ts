@@ -201,10 +201,15 @@ describe('the packed package', () => {
     const started = Date.now();
     const help = await ok(bin, ['--help'], app);
     const binMs = Date.now() - started;
+    const bareStarted = Date.now();
+    await ok(process.execPath, ['-e', '0'], app);
+    const bareMs = Date.now() - bareStarted;
     const npxStarted = Date.now();
     const viaNpx = await ok('npx', ['--no-install', 'sealroute', '--help'], app);
     const npxMs = Date.now() - npxStarted;
-    process.stderr.write(`installed sealroute --help: ${binMs} ms; through npx: ${npxMs} ms\n`);
+    process.stderr.write(
+      `installed sealroute --help: ${binMs} ms; bare node: ${bareMs} ms; through npx: ${npxMs} ms\n`,
+    );
     for (const text of [help, viaNpx]) {
       expect(text).toContain('sealroute identity');
       expect(text).toContain('sealroute node');
