@@ -28,7 +28,9 @@ const MAX_CLIENTS = 16;
 export async function serveControl(
   path: string,
   handle: (request: ControlRequest) => Promise<unknown>,
+  options: { readonly requestTimeoutMs?: number } = {},
 ): Promise<Server> {
+  const requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
     const info = lstatSync(path);
@@ -48,7 +50,10 @@ export async function serveControl(
     clients.add(socket);
     socket.on('close', () => clients.delete(socket));
     socket.on('error', () => undefined);
-    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
+    // The whole request line must arrive in time (a client trickling bytes is cut off too); answering may
+    // take longer (a handshake).
+    const deadline = setTimeout(() => socket.destroy(), requestTimeoutMs);
+    socket.on('close', () => clearTimeout(deadline));
     let buffered = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
@@ -63,6 +68,7 @@ export async function serveControl(
       const newline = buffered.indexOf('\n');
       if (newline < 0) return;
       const line = buffered.slice(0, newline);
+      clearTimeout(deadline);
       socket.removeAllListeners('data');
       socket.pause();
       void answer(line, handle).then((reply) => socket.end(`${JSON.stringify(reply)}\n`));
