@@ -64,6 +64,22 @@ export { FAILURE_NOTICE_DEFAULTS, type FailureNoticeStats } from './node/failure
 export { NodeError } from './node/errors';
 export { FlowControls, DEFAULT_MAX_JOINS_PER_PRODUCER, type FlowControlStats } from './node/flow-controls';
 export { defaultLogger, silentLogger, type Logger } from './node/logger';
+export {
+  NodeMetrics,
+  nodeMetrics,
+  DROP_REASONS,
+  HANDSHAKE_BUCKETS,
+  type MetricsSnapshot,
+  type TransportMetrics,
+  type TransportBytes,
+  type Histogram,
+  type NodeMetricsEvents,
+  type MeteredTransport,
+  type MeteredChannel,
+  type MeteredListener,
+  type MeteredForwardingService,
+  type MeteredRemoteForwarder,
+} from './node/metrics';
 
 // di
 export {

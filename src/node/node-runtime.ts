@@ -9,6 +9,7 @@ import { NodeError } from './errors';
 import { FAILURE_NOTICE_DEFAULTS, FailureNotices } from './failure-notices';
 import { DEFAULT_MAX_JOINS_PER_PRODUCER, FlowControls } from './flow-controls';
 import { defaultLogger, type Logger } from './logger';
+import { nodeMetrics, type MetricsSnapshot } from './metrics';
 import { Router } from './router';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import type { Worker, WorkerOptions } from './worker';
@@ -311,11 +312,23 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
    * letters (`node-stopped`) rather than rejections, so a send nobody awaits cannot crash the process.
    */
   deliver(message: LocalMessage): Promise<void> | undefined {
+    this.messagesRouted++;
     if (this.stopping !== undefined) {
       this.deadLetters.record('node-stopped', 'the node is stopping', message);
       return undefined;
     }
     return this.router.deliver(message);
+  }
+
+  /** @internal Messages handed to `deliver` (read by `metrics()`). */
+  messagesRouted = 0;
+
+  /**
+   * The node's numbers now: messages, dead letters by reason, access refusals, and the transports,
+   * channels and forwarders handed to `nodeMetrics(node).track…` (see metrics.ts).
+   */
+  metrics(): MetricsSnapshot {
+    return nodeMetrics(this).snapshot();
   }
 
   /** Called by a cell (through its host) as it stops taking messages. */

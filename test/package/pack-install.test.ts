@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { scaled } from '../helpers/slowdown';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 const FIXTURES = path.join(__dirname, 'fixtures');
@@ -192,6 +193,28 @@ describe('the packed package', () => {
     );
     expect(await ok(process.execPath, ['build/consumer.js'], app)).toContain('ts-cjs: TYPED AND INJECTED');
     expect(await ok(process.execPath, ['build/consumer.mjs'], app)).toContain('ts-esm: TYPED AND INJECTED');
+  });
+
+  it('installs the sealroute command: npx sealroute --help prints the commands, the bin itself in under a second', async () => {
+    const bin = path.join(app, 'node_modules', '.bin', 'sealroute');
+    await ok(bin, ['--help'], app); // the first run reads the files from disk
+    const started = Date.now();
+    const help = await ok(bin, ['--help'], app);
+    const binMs = Date.now() - started;
+    const bareStarted = Date.now();
+    await ok(process.execPath, ['-e', '0'], app);
+    const bareMs = Date.now() - bareStarted;
+    const npxStarted = Date.now();
+    const viaNpx = await ok('npx', ['--no-install', 'sealroute', '--help'], app);
+    const npxMs = Date.now() - npxStarted;
+    process.stderr.write(
+      `installed sealroute --help: ${binMs} ms; bare node: ${bareMs} ms; through npx: ${npxMs} ms\n`,
+    );
+    for (const text of [help, viaNpx]) {
+      expect(text).toContain('sealroute identity');
+      expect(text).toContain('sealroute node');
+    }
+    expect(binMs).toBeLessThan(scaled(1000));
   });
 
   it("passes the application's own Jest test", async () => {

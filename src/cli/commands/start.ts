@@ -1,0 +1,127 @@
+/** `sealroute hub start` and `sealroute node start`: a declarative node that runs until a signal. */
+import { resolve } from 'node:path';
+import { loadNodeConfig, parseNodeConfig, type NodeConfig } from '../config';
+import { NodeHost } from '../node-host';
+import { CliError, describeError, paint } from '../output';
+
+/** Prints a line for people (standard output: a script may read the forwarding address from it). */
+const say = (line: string): void =>
+  void process.stdout.write(`${paint(process.stdout, 'green', '✓')} ${line}\n`);
+
+/** Runs `host` until SIGINT/SIGTERM; SIGHUP reloads `file` when there is one. */
+async function runUntilSignal(host: NodeHost, file: string | undefined): Promise<void> {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    void host.stop().then(() => process.exit(process.exitCode ?? 0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', () => {
+    if (file === undefined) {
+      process.stderr.write('SIGHUP: no config file to reload\n');
+      return;
+    }
+    try {
+      const lines = host.reload(loadNodeConfig(file));
+      process.stderr.write(`reloaded ${file}${lines.length === 0 ? ': nothing changed' : ''}\n`);
+      for (const line of lines) process.stderr.write(`  ${line}\n`);
+    } catch (error) {
+      // A bad file leaves the running configuration as it was.
+      process.stderr.write(`reload failed, configuration unchanged: ${describeError(error)}\n`);
+    }
+  });
+  host.node.once('stopped', () => {
+    if (!stopping) process.exit(process.exitCode ?? 1);
+  });
+  await new Promise<never>(() => undefined);
+}
+
+function withMetrics(config: Record<string, unknown>, metrics: string | undefined): Record<string, unknown> {
+  return metrics === undefined ? config : { ...config, metrics: { listen: metrics } };
+}
+
+/** Checks a configuration made from flags with the same schema as a file (errors name the flag's field). */
+function fromFlags(config: Record<string, unknown>): NodeConfig {
+  // JSON is YAML: the flags go through the same parser and checks as a file.
+  return parseNodeConfig(JSON.stringify(config), '<flags>');
+}
+
+/** `hub start [--tcp host:port] [--state file] [--metrics host:port]`. */
+export async function hubStart(args: {
+  tcp: string;
+  state?: string;
+  name: string;
+  metrics?: string;
+}): Promise<void> {
+  const config = fromFlags(
+    withMetrics(
+      {
+        name: args.name,
+        identity: args.name,
+        tcp: { listen: [args.tcp] },
+        hub: args.state === undefined ? {} : { statePath: args.state },
+      },
+      args.metrics,
+    ),
+  );
+  const host = await NodeHost.start(config, () => undefined);
+  process.stdout.write(`Hub listening on ${host.tcpListeners[0]}\n`);
+  await runUntilSignal(host, undefined);
+}
+
+/** `node start --config node.yaml`, or a node from flags. */
+export async function nodeStart(args: {
+  config?: string;
+  identity?: string;
+  name?: string;
+  tcp?: string[];
+  listener?: string;
+  echoer?: boolean;
+  relay?: string;
+  relayName?: string;
+  metrics?: string;
+  passphraseFile?: string;
+}): Promise<void> {
+  let config: NodeConfig;
+  if (args.config !== undefined) {
+    const flags = ['identity', 'name', 'tcp', 'listener', 'echoer', 'relay', 'relayName'] as const;
+    const given = flags.filter((flag) => args[flag] !== undefined);
+    if (given.length > 0)
+      throw new CliError('USAGE', `--config and --${given[0]} do not go together: put it in the file`);
+    config = loadNodeConfig(args.config);
+    if (args.metrics !== undefined) config = { ...config, metrics: { listen: args.metrics } };
+    if (args.passphraseFile !== undefined) {
+      config = { ...config, vault: { passphraseFile: resolve(args.passphraseFile) } };
+    }
+  } else {
+    const listener =
+      args.listener ?? (args.echoer === true || args.relay !== undefined ? 'listener' : undefined);
+    config = fromFlags(
+      withMetrics(
+        {
+          ...(args.identity !== undefined ? { identity: args.identity } : {}),
+          ...(args.name !== undefined ? { name: args.name } : {}),
+          ...(args.passphraseFile !== undefined ? { vault: { passphraseFile: args.passphraseFile } } : {}),
+          ...(args.tcp !== undefined ? { tcp: { listen: args.tcp } } : {}),
+          secureChannelListeners: listener === undefined ? [] : [{ address: listener }],
+          workers: args.echoer === true ? [{ address: 'echoer', builtin: 'echoer' }] : [],
+          relays:
+            args.relay === undefined
+              ? []
+              : [
+                  {
+                    hub: args.relay,
+                    to: listener,
+                    ...(args.relayName !== undefined ? { name: args.relayName } : {}),
+                  },
+                ],
+        },
+        args.metrics,
+      ),
+    );
+  }
+  const host = await NodeHost.start(config, say);
+  await runUntilSignal(host, args.config);
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+/**
+ * The `sealroute` command. This file loads only the argument parser: every command imports what it needs
+ * (libsodium, the node runtime) when it runs, so that `sealroute --help` answers at once.
+ */
+import yargs, { type Argv } from 'yargs';
+import { CliError, EXIT, reportError } from './output';
+
+/** Runs a command's handler: errors become one line on standard error and an exit code. */
+function action<A>(load: () => Promise<(args: A) => Promise<void>>): (args: A) => Promise<void> {
+  return async (args: A) => {
+    try {
+      const handler = await load();
+      await handler(args);
+      // One-shot commands are done: leave without waiting for idle sockets or timers of the stopped node.
+      process.exit();
+    } catch (error) {
+      reportError(error);
+      process.exit();
+    }
+  };
+}
+
+const nodeTarget = (y: Argv) =>
+  y
+    .option('node', {
+      type: 'string',
+      describe: 'The running node, by name (its socket in <config dir>/run/)',
+    })
+    .option('socket', { type: 'string', describe: 'The running node, by control socket path' });
+
+const secret = {
+  'passphrase-file': { type: 'string', describe: 'A file whose first line unlocks the vault' },
+} as const;
+
+export function parser(argv: readonly string[]): Argv {
+  return yargs(argv)
+    .scriptName('sealroute')
+    .usage('$0 <command>\n\nEnd-to-end encrypted routes through hubs and relays, from a shell.')
+    .command('identity', 'Create and inspect identities (FileVaults under the config directory)', (y) =>
+      y
+        .command(
+          'create [name]',
+          'Create an identity (or print the existing one)',
+          (c) =>
+            c
+              .positional('name', { type: 'string', describe: 'Default: the default identity' })
+              .options(secret),
+          action(async () => (await import('./commands/identity')).create),
+        )
+        .command(
+          'show [name]',
+          'Print an identity',
+          (c) =>
+            c
+              .positional('name', { type: 'string' })
+              .options(secret)
+              .option('json', { type: 'boolean', describe: 'JSON output' }),
+          action(async () => (await import('./commands/identity')).show),
+        )
+        .command(
+          'list',
+          'List identities',
+          (c) => c.option('json', { type: 'boolean', describe: 'JSON output' }),
+          action(async () => (await import('./commands/identity')).list),
+        )
+        .command(
+          'default [name]',
+          'Print, or with a name set, the default identity',
+          (c) => c.positional('name', { type: 'string' }),
+          action(async () => (await import('./commands/identity')).setDefault),
+        )
+        .demandCommand(1, 'identity needs a subcommand: create, show, list or default'),
+    )
+    .command('hub', 'Run a hub (a node with a forwarding service)', (y) =>
+      y
+        .command(
+          'start',
+          'Start a hub and keep it running (Ctrl-C stops it)',
+          (c) =>
+            c
+              .option('tcp', {
+                type: 'string',
+                default: '127.0.0.1:4000',
+                describe: 'TCP address to listen on (port 0: any free port)',
+              })
+              .option('state', {
+                type: 'string',
+                describe: 'A file keeping the forwarder table across restarts',
+              })
+              .option('name', {
+                type: 'string',
+                default: 'hub',
+                describe: 'Node name (control socket) and identity',
+              })
+              .option('metrics', { type: 'string', describe: 'Serve Prometheus metrics at host:port' }),
+          action(async () => (await import('./commands/start')).hubStart),
+        )
+        .demandCommand(1, 'hub needs a subcommand: start'),
+    )
+    .command('node', 'Run a declarative node', (y) =>
+      y
+        .command(
+          'start',
+          'Start a node from a YAML file (or flags) and keep it running; SIGHUP reloads the file',
+          (c) =>
+            c
+              .option('config', {
+                type: 'string',
+                describe: 'The node configuration (YAML; see docs/operations.md)',
+              })
+              .option('identity', { type: 'string', describe: 'Without --config: the identity to run as' })
+              .option('name', { type: 'string', describe: 'Without --config: the node name' })
+              .option('tcp', {
+                type: 'string',
+                array: true,
+                describe: 'Without --config: TCP addresses to listen on',
+              })
+              .option('listener', {
+                type: 'string',
+                describe: 'Without --config: a secure channel listener address',
+              })
+              .option('echoer', {
+                type: 'boolean',
+                describe: 'Without --config: start an echoer behind the listener',
+              })
+              .option('relay', {
+                type: 'string',
+                describe: 'Without --config: register a relay at this hub (host:port)',
+              })
+              .option('relay-name', {
+                type: 'string',
+                describe: 'Without --config: the relay name (fwd.n.<name>)',
+              })
+              .option('metrics', { type: 'string', describe: 'Serve Prometheus metrics at host:port' })
+              .options(secret),
+          action(async () => (await import('./commands/start')).nodeStart),
+        )
+        .demandCommand(1, 'node needs a subcommand: start'),
+    )
+    .command('relay', 'Manage relays (forwarders at a hub) of a running node', (y) =>
+      y
+        .command(
+          'create',
+          'Register a relay at a hub for a running node; prints its forwarding address',
+          (c) =>
+            nodeTarget(c)
+              .option('hub', { type: 'string', demandOption: true, describe: "The hub's host:port" })
+              .option('name', { type: 'string', describe: 'A name bound to the identity (fwd.n.<name>)' })
+              .option('to', {
+                type: 'string',
+                default: 'listener',
+                describe: 'The local address it delivers to',
+              }),
+          action(async () => (await import('./commands/remote')).relayCreate),
+        )
+        .demandCommand(1, 'relay needs a subcommand: create'),
+    )
+    .command('secure-channel', 'Open secure channels', (y) =>
+      y
+        .command(
+          'create',
+          'Open a secure channel from a running node (or, without one, just test the handshake)',
+          (c) =>
+            nodeTarget(c)
+              .option('to', {
+                type: 'string',
+                demandOption: true,
+                describe: 'A route: /tcp/h:p/relay/I…@fwd.n.bob',
+              })
+              .option('identity', { type: 'string', describe: 'Without a node: the identity to use' })
+              .option('json', { type: 'boolean', describe: 'JSON output' })
+              .options(secret),
+          action(async () => (await import('./commands/remote')).secureChannelCreate),
+        )
+        .demandCommand(1, 'secure-channel needs a subcommand: create'),
+    )
+    .command('message', 'Send messages', (y) =>
+      y
+        .command(
+          'send <route> <text>',
+          'Send a text along a route from a one-shot node and print the reply',
+          (c) =>
+            c
+              .positional('route', {
+                type: 'string',
+                demandOption: true,
+                describe: '/tcp/h:p/relay/I…@fwd.n.bob/service/echoer',
+              })
+              .positional('text', { type: 'string', demandOption: true })
+              .option('identity', {
+                type: 'string',
+                describe: 'The identity to send as (default: the default identity)',
+              })
+              .option('timeout', { type: 'number', default: 10, describe: 'Seconds to wait for the reply' })
+              .options(secret),
+          action(async () => (await import('./commands/message')).send),
+        )
+        .demandCommand(1, 'message needs a subcommand: send'),
+    )
+    .command(
+      'status',
+      'Show what a running node is doing (over its local control socket)',
+      (y) => nodeTarget(y).option('json', { type: 'boolean', describe: 'JSON output for scripts' }),
+      action(async () => (await import('./commands/remote')).status),
+    )
+    .completion(
+      'completion',
+      'Print a shell completion script (bash, zsh): sealroute completion >> ~/.bashrc',
+    )
+    .demandCommand(1, 'name a command (sealroute --help lists them)')
+    .recommendCommands()
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .epilogue('Files: $SEALROUTE_CONFIG_DIR, else $XDG_CONFIG_HOME/sealroute, else ~/.config/sealroute.')
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .fail((message, error) => {
+      if (error !== undefined && error !== null) throw error;
+      reportError(new CliError('USAGE', `${message} (see sealroute --help)`));
+      process.exit(EXIT.usage);
+    });
+}
+
+if (require.main === module) {
+  void parser(process.argv.slice(2)).parseAsync();
+}
