@@ -17,8 +17,8 @@ import { DecodeError } from './errors';
  * - `CHANNEL_CLOSED`: the secure channel it was sent through is closed.
  * - `PEER_UNRESPONSIVE`: the channel it was sent through closed because the peer stopped answering.
  * - `NODE_STOPPED`: the node that held it stopped.
- * - `CONGESTED`: a hub's forwarder held its maximum for a client that does not read (flow control per
- *   destination: other traffic on the same connection keeps flowing).
+ * - `CONGESTED`: a relay's queue toward the next hop (a hub's client that reads slowly or not at all) held
+ *   its maximum: flow control per destination, so that other traffic on the same connection keeps flowing.
  * - `UNDELIVERABLE`: any other reason (and any code this version does not know).
  */
 export type DeliveryFailureCode =

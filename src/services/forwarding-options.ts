@@ -70,15 +70,6 @@ export interface ForwardingServiceOptions {
   /** Challenges outstanding hub-wide (beyond it, `LIMIT_REACHED`). */
   readonly maxChallenges?: number;
   /**
-   * Messages one forwarder holds while its client's connection does not take them (the client reads
-   * slowly, or not at all). Beyond it, or beyond `maxQueuedBytesPerForwarder`, a message is dropped as a
-   * `congested` dead letter (its sender gets a failure notice) instead of making the hub stop reading the
-   * sender's connection: a stalled client slows only the traffic to it.
-   */
-  readonly maxQueuedPerForwarder?: number;
-  /** Bytes (of binary bodies; 64 for any other) one forwarder holds for a client that does not read. */
-  readonly maxQueuedBytesPerForwarder?: number;
-  /**
    * Where the hub keeps its table of names and addresses (JSON, replaced atomically on every change, locked
    * by `<path>.lock`), so that bound names, unbound names and random addresses survive a hub restart or a
    * crash. Without it the table lives in memory only: a restarted hub has forgotten every name, and whoever
@@ -103,8 +94,6 @@ export const FORWARDING_DEFAULTS = Object.freeze({
   challengeTtlMs: 30_000,
   maxChallengesPerSource: 16,
   maxChallenges: 10_000,
-  maxQueuedPerForwarder: 1_024,
-  maxQueuedBytesPerForwarder: 8 * 1024 * 1024,
 });
 
 /** The numeric settings of a forwarding service, every one given. */
@@ -122,8 +111,6 @@ const MAXIMA: Readonly<Record<keyof ForwardingSettings, number>> = {
   challengeTtlMs: MAX_TIMER_MS,
   maxChallengesPerSource: 10_000_000,
   maxChallenges: 10_000_000,
-  maxQueuedPerForwarder: 10_000_000,
-  maxQueuedBytesPerForwarder: 2 ** 40,
 };
 
 /**
@@ -175,8 +162,9 @@ export interface ForwardingStats {
   readonly dropped: number;
   /** Writes of the state file that failed (the table stays right in memory; the next change retries). */
   readonly persistFailures: number;
-  /** Messages forwarded to clients. */
+  /**
+   * Messages forwarded to clients by way of their forwarding address (the first message of a channel; its
+   * later frames go straight to the client's connection, joined by the forwarder).
+   */
   readonly forwarded: number;
-  /** Messages dropped because their forwarder held its maximum for a client that did not read. */
-  readonly congested: number;
 }

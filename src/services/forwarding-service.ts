@@ -6,7 +6,7 @@ import type { Context } from '../node/context';
 import type { Logger } from '../node/logger';
 import type { Worker } from '../node/worker';
 import { ThrottledLog } from '../transport/throttled-log';
-import { Forwarder, type ForwarderCounters } from './forwarder';
+import { Forwarder } from './forwarder';
 import { ForwarderStateFile, type ForwarderState } from './forwarder-state';
 import { ForwarderTable, type Entry, type ForwarderRegistry } from './forwarder-table';
 import { ForwardingLimits, sourceOf } from './forwarding-limits';
@@ -71,7 +71,7 @@ export class ForwardingService implements Worker<unknown> {
     persistFailures: 0,
     refused: Object.fromEntries(REFUSAL_CODES.map((code) => [code, 0])) as Record<RefusalCode, number>,
   };
-  private readonly forwarding: ForwarderCounters = { forwarded: 0, congested: 0 };
+  private readonly forwarding = { forwarded: 0 };
   private sweepTimer: NodeJS.Timeout | undefined;
   private ctx!: Context;
   private logger: Logger;
@@ -159,7 +159,6 @@ export class ForwardingService implements Worker<unknown> {
       dropped: this.counters.dropped,
       persistFailures: this.counters.persistFailures,
       forwarded: this.forwarding.forwarded,
-      congested: this.forwarding.congested,
     };
   }
 
@@ -324,7 +323,7 @@ export class ForwardingService implements Worker<unknown> {
     }
     this.table.goLive(entry, route);
     try {
-      const forwarder = new Forwarder(entry, this.options, this.forwarding);
+      const forwarder = new Forwarder(entry, this.forwarding);
       await this.ctx.startWorker(entry.address, forwarder, { acceptsTransportMessages: true });
     } catch (err) {
       this.logger.warn({ err, address: entry.address.value }, 'could not start a forwarder');
