@@ -17,6 +17,8 @@ import { DecodeError } from './errors';
  * - `CHANNEL_CLOSED`: the secure channel it was sent through is closed.
  * - `PEER_UNRESPONSIVE`: the channel it was sent through closed because the peer stopped answering.
  * - `NODE_STOPPED`: the node that held it stopped.
+ * - `CONGESTED`: a relay's queue toward the next hop (a hub's client that reads slowly or not at all) held
+ *   its maximum: flow control per destination, so that other traffic on the same connection keeps flowing.
  * - `UNDELIVERABLE`: any other reason (and any code this version does not know).
  */
 export type DeliveryFailureCode =
@@ -31,6 +33,7 @@ export type DeliveryFailureCode =
   | 'CHANNEL_CLOSED'
   | 'PEER_UNRESPONSIVE'
   | 'NODE_STOPPED'
+  | 'CONGESTED'
   | 'UNDELIVERABLE';
 
 /** The wire value of each code (docs/PROTOCOL.md 2.1). 0 and unknown values read as `UNDELIVERABLE`. */
@@ -47,6 +50,7 @@ const WIRE_CODES: Readonly<Record<DeliveryFailureCode, number>> = {
   CHANNEL_CLOSED: 9,
   PEER_UNRESPONSIVE: 10,
   NODE_STOPPED: 11,
+  CONGESTED: 12,
 };
 const BY_WIRE_CODE = new Map<number, DeliveryFailureCode>(
   Object.entries(WIRE_CODES).map(([code, value]) => [value, code as DeliveryFailureCode]),

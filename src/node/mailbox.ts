@@ -76,6 +76,16 @@ export class Mailbox {
     });
   }
 
+  /**
+   * Enqueues `message` at once even beyond `capacity` (the caller bounds it otherwise, in bytes): for a
+   * message relayed from outside, which must not make the connection it came by wait.
+   */
+  push(message: LocalMessage, size = 0): void {
+    this.heldBytes += size;
+    this.queue.push(message);
+    this.sizes?.push(size);
+  }
+
   /** The next message, admitting one waiting sender into the room it leaves. */
   take(): LocalMessage | undefined {
     const message = this.queue.shift();

@@ -11,6 +11,8 @@ import type { AccessRule, Worker, WorkerOptions } from './worker';
 
 type CellState = 'initializing' | 'running' | 'stopping' | 'stopped';
 
+/** A bounded mailbox takes relayed messages up to this many times its capacity (see `deliver`). */
+const RELAYED_SLACK = 8;
 /** What a cell needs from its node. */
 export interface CellHost {
   readonly scheduler: Scheduler;
@@ -101,14 +103,26 @@ export class WorkerCell implements Deliverable, Runnable {
       size = bounded.sizeOf(message);
       // Only what came from outside is refused; a sender on this node waits for room as usual (its bytes
       // count all the same), so the bound never turns local backpressure into loss.
-      if (message.localInfo[TRANSPORT_INFO] !== undefined && this.mailbox.wouldExceed(size, bounded.limit)) {
-        const queued = this.mailbox.bytes;
-        this.host.deadLetters.record(
-          'undeliverable',
-          `the queue of ${this.address.key} holds ${queued} bytes: one more message of ${size} would exceed its ${bounded.limit}`,
-          message,
-        );
-        bounded.onRefused?.(message, queued);
+      if (message.localInfo[TRANSPORT_INFO] !== undefined) {
+        // Relayed: never waits (that would pause the connection it came by, and with it that connection's
+        // traffic to every other destination), so it is bounded in bytes, and in messages at a multiple of
+        // the capacity; beyond, it is dropped as CONGESTED and its sender told.
+        const over = this.mailbox.wouldExceed(size, bounded.limit);
+        if (over || this.mailbox.length >= this.mailbox.capacity * RELAYED_SLACK) {
+          const queued = this.mailbox.bytes;
+          this.host.deadLetters.record(
+            'undeliverable',
+            over
+              ? `the queue of ${this.address.key} holds ${queued} bytes: one more message of ${size} would exceed its ${bounded.limit}`
+              : `the queue of ${this.address.key} holds ${this.mailbox.length} messages`,
+            message,
+            { code: 'CONGESTED' },
+          );
+          bounded.onRefused?.(message, queued);
+          return undefined;
+        }
+        this.mailbox.push(message, size);
+        this.scheduleIfReady();
         return undefined;
       }
     }

@@ -12,6 +12,8 @@ export type ServicesErrorCode =
   | 'INVALID_REQUEST'
   /** The identity's proof for a bound name did not verify (or its challenge was unknown, used or expired). */
   | 'BAD_PROOF'
+  /** An option is out of its range (the message names it and the range). */
+  | 'INVALID_OPTION'
   /** The peer speaks another version of the forwarding protocol. */
   | 'UNSUPPORTED_VERSION'
   /**

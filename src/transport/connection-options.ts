@@ -54,7 +54,11 @@ export interface ConnectionOptions {
    * what they can make it hold; a message that would need one more becomes an `undeliverable` dead letter.
    */
   readonly maxOutgoingConnections?: number;
-  /** Mailbox capacity of each connection's worker: messages queued before senders wait. */
+  /**
+   * Mailbox capacity of each connection's worker: messages queued before senders on this node wait. Messages
+   * relayed from another connection never wait: up to 8 times this many (and `maxQueuedBytesPerConnection`)
+   * are queued, beyond that they are dropped as `CONGESTED`.
+   */
   readonly connectionMailboxCapacity?: number;
   /**
    * Bytes that may wait in one connection's queue (its mailbox, counted by body size) toward a peer. A

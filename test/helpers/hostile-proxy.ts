@@ -186,6 +186,19 @@ export class HostileProxy {
     this.write(frame.connection, frame.direction, frame.bytes);
   }
 
+  /**
+   * Freezes one direction of a connection without closing anything, as a link that stops forwarding: the
+   * proxy stops reading what is sent that way, so the sender's socket fills and backs up. Returns the
+   * function that thaws it.
+   */
+  freeze(connection: number, direction: Direction): () => void {
+    const link = this.links[connection];
+    if (link === undefined) throw new Error(`no connection ${connection}`);
+    const from = direction === 'toTarget' ? link.client : link.upstream;
+    from.pause();
+    return () => from.resume();
+  }
+
   /** Closes every connection and stops listening. */
   async close(): Promise<void> {
     for (const { client, upstream } of this.links) {
