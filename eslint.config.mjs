@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importX, createNodeResolver } from 'eslint-plugin-import-x';
 
 /**
  * The layers of src/ and what each may import (besides itself): ../shared/STYLE.md's table, enforced.
@@ -62,4 +63,15 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  {
+    // No import cycle inside src/ (type-only imports excepted: they vanish at run time). A cycle within a
+    // layer is as much a knot as one across layers, which the layer rules above already forbid.
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js'] })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
 );

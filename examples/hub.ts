@@ -12,7 +12,7 @@ class Hub {
     const address = process.argv[2] ?? process.env.SEALROUTE_HUB ?? '127.0.0.1:4000';
     const tcp = await TcpTransport.create(ctx);
     // The service is there before the first client can connect.
-    await ForwardingService.start(ctx, 'forwarding_service', { statePath: process.env.SEALROUTE_HUB_STATE });
+    await ForwardingService.create(ctx, 'forwarding_service', { statePath: process.env.SEALROUTE_HUB_STATE });
     const bound = await tcp.listen(address);
     console.log(`Hub listening on ${bound}`);
   }

@@ -8,7 +8,7 @@ import { runProgram, serveCommands } from './command-loop';
 runProgram(async () => {
   const node = new NodeRuntime({ logger: silentLogger });
   const tcp = await TcpTransport.create(node);
-  await ForwardingService.start(node.context('hub'), 'forwarding_service');
+  await ForwardingService.create(node.context('hub'), 'forwarding_service');
   const bound = await tcp.listen('127.0.0.1:0');
   serveCommands([bound], {}, () => node.stop());
 });

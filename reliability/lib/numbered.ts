@@ -99,7 +99,7 @@ export class Sink {
     return sink;
   }
 
-  private handle(ctx: Context, message: Routed): Promise<void> | undefined {
+  private handle(ctx: Context, message: Routed): Promise<unknown> | undefined {
     const body = message.body;
     if (body === 'count') return ctx.send(message.returnRoute, { ...this.counts });
     if (!(body instanceof Uint8Array)) return undefined;

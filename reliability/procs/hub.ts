@@ -18,7 +18,7 @@ runChild(async () => {
   });
   const node = new NodeRuntime({ logger: childLogger() });
   const tcp = await TcpTransport.create(node);
-  const service = await ForwardingService.start(node.context('hub'), 'forwarding_service', {
+  const service = await ForwardingService.create(node.context('hub'), 'forwarding_service', {
     maxForwarders: numberOption(args['max-forwarders'], FORWARDING_DEFAULTS.maxForwarders),
     maxForwardersPerConnection: numberOption(
       args['max-forwarders-per-connection'],

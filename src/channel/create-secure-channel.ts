@@ -1,6 +1,6 @@
 import { Address } from '../core/address';
 import { NOTICE_MARKER } from '../core/delivery-failure';
-import { Route, route, type RoutePart } from '../core/route';
+import { toRoute } from '../core/route';
 import type { Identity } from '../identity';
 import type { Context, Destination } from '../node/context';
 import { SecureChannelError } from './errors';
@@ -33,12 +33,6 @@ export interface SecureChannelOptions extends ChannelEndOptions {
    * Default `'default'`: as fast as it gets; a frame lost on the way is reported as a gap, not sent again.
    */
   readonly delivery?: 'default' | 'reliable';
-}
-
-function toRoute(to: Destination): Route {
-  if (to instanceof Route) return to;
-  if (Array.isArray(to)) return route(...(to as readonly RoutePart[]));
-  return route(to as RoutePart);
 }
 
 /**

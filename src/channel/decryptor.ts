@@ -23,7 +23,7 @@ import { ReliableReceiver, readAck } from './reliable';
 import { ReorderBuffer } from './reorder-buffer';
 import { ReplayWindow } from './replay-window';
 import type { ChannelInit, DroppedFrames, SecureChannel } from './secure-channel';
-import { ThrottledLog } from './throttled-log';
+import { ThrottledLog } from '../node/throttled-log';
 
 const dropCounter: Partial<Record<SecureChannelErrorCode, keyof DroppedFrames>> = {
   DECRYPT_FAILED: 'decryptFailed',
@@ -72,7 +72,7 @@ export class Decryptor {
     this.receiveKeys = new ReceiveKeys(init.outcome.ciphers.receive, init.outcome.peer.rekeyInterval);
     this.window = new ReplayWindow(limits.replayWindow);
     this.memory = secureChannelMemory(init.ctx.node);
-    this.dropLog = new ThrottledLog(init.logger);
+    this.dropLog = new ThrottledLog(init.logger, 10);
     this.reassembly = new Reassembly(
       limits.maxMessageSize,
       limits.maxPartialMessages,

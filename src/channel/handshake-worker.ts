@@ -10,7 +10,7 @@ import { FrameType, PayloadKind, decodeHello, decodeRefused, encodeRefused } fro
 import { refusalFor, type Handshake, type HandshakeOutcome } from './handshake';
 import type { ChannelLimits } from './options';
 import { SecureChannel } from './secure-channel';
-import { ThrottledLog } from './throttled-log';
+import { ThrottledLog } from '../node/throttled-log';
 
 /** How the code that started a channel end learns how its handshake ended. */
 export interface HandshakeHooks {
@@ -81,7 +81,7 @@ export class HandshakeWorker implements Worker {
     private readonly resumeVia?: Route,
   ) {
     this.replyRoute = Route.of([address]);
-    this.ignored = new ThrottledLog(logger);
+    this.ignored = new ThrottledLog(logger, 10);
     this.initiator = handshake.initiator;
     this.handshake = handshake;
     this.hooks = hooks;

@@ -15,7 +15,7 @@ import { SECURE_CHANNEL_DEFAULTS, type ChannelLimits, type SecureChannelListener
 import type { SecureChannel } from './secure-channel';
 export type { SecureChannelListenerOptions } from './options';
 import type { LocalStatic } from './static-keys';
-import { ThrottledLog } from './throttled-log';
+import { ThrottledLog } from '../node/throttled-log';
 
 /** Counters of a listener. */
 export interface SecureChannelListenerStats {
@@ -92,7 +92,7 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
     private readonly maxPerIdentity: number = SECURE_CHANNEL_DEFAULTS.maxChannelsPerIdentity,
   ) {
     super();
-    this.warnings = new ThrottledLog(logger);
+    this.warnings = new ThrottledLog(logger, 10);
     const listed = options.protocol;
     if (listed !== undefined) {
       const names = typeof listed === 'string' ? [listed] : listed;

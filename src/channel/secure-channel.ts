@@ -243,6 +243,9 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   }
 
   /**
+   * @deprecated Send with `ctx.send(route(channel, ...), body)` (or `ctx.request`), the one way to send
+   * through a channel; check `maxMessageSize` and `closeReason` first where a rejection matters.
+   *
    * Sends `body` through the channel to `to` (the route beyond the channel, as `ctx.send` takes it:
    * `channel.send(ctx, 'echoer', 'hi')`), with `from`'s address as return route. Unlike a plain
    * `ctx.send(route(channel, ...))`, whose failures can only become dead letters, this rejects: `TOO_LARGE`

@@ -15,8 +15,9 @@ const typeNames = new Map<AddressType, string>([
 ]);
 
 /**
- * Registers a further address type (a new transport), so that it prints and parses. Types are 0..65535;
- * registering the same type twice with another name is an error.
+ * Names a further address type (a new transport) for messages and errors (`addressTypeName`). Parsing and
+ * printing need no registration: an address is `type#value` with the type as a number 0..65535, registered
+ * or not. Registering the same type again under another name throws `AddressError` `INVALID_ADDRESS`.
  */
 export function registerAddressType(type: AddressType, name: string): void {
   if (!Number.isInteger(type) || type < 0 || type > 0xffff) {

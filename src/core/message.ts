@@ -81,6 +81,14 @@ export interface TransportMessage {
 export const TRANSPORT_INFO = 'transport';
 
 /**
+ * Whether a message arrived straight from a transport connection (it carries `TRANSPORT_INFO`): the one
+ * transport-origin check, for every receiver that refuses such messages unless it opted in.
+ */
+export function cameFromTransport(message: { readonly localInfo: LocalInfo }): boolean {
+  return message.localInfo[TRANSPORT_INFO] !== undefined;
+}
+
+/**
  * The `localInfo` key of a message's origin (a `MessageOrigin`): the path by which it came into this node
  * from outside. A message created on this node has none; a transport sets it on every message it receives,
  * and a secure channel's decryptor extends the origin of the frames it decrypts. It is kept when a worker

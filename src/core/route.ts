@@ -125,3 +125,14 @@ export function route(...parts: readonly RoutePart[]): Route {
   }
   return Route.of(hops);
 }
+
+/** Where a message goes: a route, an address, or anything `route(...)` takes as one piece, or a list of pieces. */
+export type Destination = Route | Address | string | Addressable | readonly RoutePart[];
+
+/** The route `to` stands for: a route as it is, an address as a one-hop route, pieces as `route(...)` builds them. */
+export function toRoute(to: Destination): Route {
+  if (to instanceof Route) return to;
+  if (to instanceof Address) return Route.of([to]);
+  if (Array.isArray(to)) return route(...(to as readonly RoutePart[]));
+  return route(to as RoutePart);
+}

@@ -1,6 +1,6 @@
 import { Address } from './address';
 import { codecFor } from './codec';
-import { DecodeError, MessageTooLargeError } from './errors';
+import { DecodeError, EncodeError, MessageTooLargeError } from './errors';
 import type { TransportMessage } from './message';
 import { Route } from './route';
 
@@ -116,14 +116,14 @@ export class Reader {
 /** The encoded size of a route, checking its length and the size of each address. */
 function routeSize(route: Route): number {
   if (route.length > MAX_ROUTE_LENGTH) {
-    throw new DecodeError('TOO_LARGE', `route of ${route.length} hops exceeds ${MAX_ROUTE_LENGTH}`);
+    throw new EncodeError('ROUTE_TOO_LONG', `route of ${route.length} hops exceeds ${MAX_ROUTE_LENGTH}`);
   }
   let size = varintSize(route.length);
   for (const address of route) {
     const length = address.byteLength;
     // The decoder refuses longer values, so encoding one would only produce a message no peer can read.
     if (length > MAX_ADDRESS_BYTES) {
-      throw new DecodeError('TOO_LARGE', `address of ${length} bytes exceeds ${MAX_ADDRESS_BYTES}`);
+      throw new EncodeError('ADDRESS_TOO_LONG', `address of ${length} bytes exceeds ${MAX_ADDRESS_BYTES}`);
     }
     size += varintSize(address.type) + varintSize(length) + length;
   }

@@ -1,3 +1,8 @@
+import { integerOption } from '../core/options';
+import { NodeError } from './errors';
+
+const POSITIVE = { min: 1, max: Number.MAX_SAFE_INTEGER } as const;
+
 /**
  * A count of bytes held on behalf of peers, against a limit: shared by everything of one kind on a node
  * (the partial frames of every TCP connection, the messages every secure channel end holds back), so that
@@ -47,10 +52,8 @@ export class ByteBudget {
     this.used -= bytes;
   }
 
+  /** `bytes` if it is a positive integer; otherwise `NodeError` `INVALID_OPTION`, naming the limit. */
   private static check(bytes: number, name: string): number {
-    if (!Number.isSafeInteger(bytes) || bytes < 1) {
-      throw new RangeError(`${name} must be a positive integer number of bytes, got ${bytes}`);
-    }
-    return bytes;
+    return integerOption(name, bytes, 0, POSITIVE, (message) => new NodeError('INVALID_OPTION', message));
   }
 }

@@ -1,20 +1,20 @@
 import { Address } from '../core/address';
 import { DeliveryFailureNotice } from '../core/delivery-failure';
 import { TimeoutError } from '../core/errors';
-import { LocalMessage, TRANSPORT_INFO, type Routed } from '../core/message';
-import { Route, route as buildRoute, type Addressable, type RoutePart } from '../core/route';
+import { LocalMessage, cameFromTransport, type Routed } from '../core/message';
+import { Route, toRoute, type Destination } from '../core/route';
 import type { DeadLetter, DropCause, DropReason } from './dead-letters';
 import { NodeError } from './errors';
 import type { Logger } from './logger';
 import { Mailbox } from './mailbox';
 import type { NodeRuntime, StartClassOptions, WorkerConstructor } from './node-runtime';
-import { ReplyAddress, type Deliverable } from './router';
+import { QUEUED, backpressure, settled, type Delivery, type Sent } from './delivery';
+import { ReplyAddress, type Recipient } from './router';
 import type { Deadline, DeadlineCause } from './deadlines';
 import { RingQueue } from './ring-queue';
 import type { Worker, WorkerOptions } from './worker';
 
-/** Where a message goes: a route, an address, or anything `route(...)` takes as one piece. */
-export type Destination = Route | Address | string | Addressable | readonly RoutePart[];
+export type { Destination } from '../core/route';
 
 /** Options of calls that wait. */
 export interface WaitOptions {
@@ -32,25 +32,7 @@ export interface RequestOptions extends WaitOptions {
   readonly acceptsTransportReplies?: boolean;
 }
 
-const RESOLVED: Promise<void> = Promise.resolve();
-
-/**
- * What became of a message handed to its next hop: `queued` (taken at once), `backpressure` (the next
- * hop's mailbox is full: `room` resolves once it is queued, or rejects with `NodeError` `MAILBOX_FULL`), or
- * `refused` (it became a dead letter, which says why).
- */
-export type Delivery =
-  | { readonly status: 'queued' }
-  | { readonly status: 'backpressure'; readonly room: Promise<void> }
-  | { readonly status: 'refused'; readonly letter: DeadLetter };
-
-/** The outcome of every delivery taken at once (one object, no allocation per message). */
-export const QUEUED: Delivery = Object.freeze({ status: 'queued' });
-
-/** The promise a sender waits on under backpressure, or undefined when the delivery is settled already. */
-export function untilQueued(delivery: Delivery): Promise<void> | undefined {
-  return delivery.status === 'backpressure' ? delivery.room : undefined;
-}
+export { QUEUED, untilQueued, type Delivery, type Sent } from './delivery';
 
 /**
  * What the channel and service layers may ask of their node, besides sending: a node seen through a
@@ -83,14 +65,6 @@ export interface NodeHost {
   deadline(ms: number, fire: (cause: DeadlineCause) => void): Deadline;
 }
 
-function toRoute(to: Destination): Route {
-  if (to instanceof Route) return to;
-  if (to instanceof Address) return Route.of([to]);
-  if (typeof to === 'string') return buildRoute(to);
-  if (Array.isArray(to)) return buildRoute(...(to as readonly RoutePart[]));
-  return buildRoute(to as Addressable);
-}
-
 /**
  * A worker's (or a program's) handle on its node: its own address, sending, receiving, and starting and
  * stopping workers. A message sent from a context carries the context's address as its return route.
@@ -113,31 +87,31 @@ export class Context implements NodeHost {
   }
 
   /**
-   * Sends `body` along `to`, with this context's address as the return route. Resolves once the message is
-   * queued at its next hop: at once unless that mailbox is full, in which case it waits (backpressure).
+   * Sends `body` along `to`, with this context's address as the return route. Resolves with what became of
+   * it at its next hop: `{ status: 'queued' }` (at once unless that mailbox is full, in which case it waits:
+   * backpressure), or `{ status: 'refused', letter }` with the dead letter saying why (no such address, an
+   * access rule, the node stopping). Rejects only with `NodeError` `MAILBOX_FULL` after `sendTimeoutMs`.
    */
-  send(to: Destination, body: unknown): Promise<void> {
+  send(to: Destination, body: unknown): Promise<Sent> {
     return this.forward(new LocalMessage(toRoute(to), this.fromHere, body));
   }
 
   /** Sends with another return route's first hop (a worker replying on behalf of another address). */
-  sendFrom(from: Address, to: Destination, body: unknown): Promise<void> {
+  sendFrom(from: Address, to: Destination, body: unknown): Promise<Sent> {
     return this.forward(new LocalMessage(toRoute(to), Route.of([from]), body));
   }
 
-  /** Hands on a complete message as it is (routes, body and local info). */
-  forward(message: LocalMessage): Promise<void> {
-    return this.node.deliver(message) ?? RESOLVED;
+  /** Hands on a complete message as it is (routes, body and local info); settles as `send` does. */
+  forward(message: LocalMessage): Promise<Sent> {
+    return settled(this.node.dispatch(message));
   }
 
-  /** Hands a message to its next hop as it is, and says what became of it (see `Delivery`). */
+  /**
+   * Hands a message to its next hop as it is, and says at once what became of it (see `Delivery`): for
+   * code that must not wait, such as a channel sending frames from inside its handler.
+   */
   deliver(message: LocalMessage): Delivery {
-    const letters = this.node.deadLetters;
-    const dropped = letters.count;
-    const pending = this.node.deliver(message);
-    if (pending !== undefined) return { status: 'backpressure', room: pending };
-    if (letters.count === dropped) return QUEUED;
-    return { status: 'refused', letter: letters.recent().at(-1)! };
+    return this.node.dispatch(message);
   }
 
   /** The node is stopping or has stopped. */
@@ -217,16 +191,12 @@ export class Context implements NodeHost {
     if (this.node.isStopped) return Promise.reject(new NodeError('NODE_STOPPED', 'the node has stopped'));
     const timeout = options.timeout ?? this.node.defaultTimeoutMs;
     const slot = new ReplySlot(this.node, timeout, options.acceptsTransportReplies ?? false);
-    const deadLetters = this.node.deadLetters;
-    const dropped = deadLetters.count;
-    const sent = this.forward(new LocalMessage(toRoute(to), slot.returnRoute, body));
-    if (sent !== RESOLVED) {
-      sent.catch((err: unknown) => slot.fail(err));
-    } else if (deadLetters.count !== dropped) {
-      // Dropped synchronously (no such local address): no reply can come, so fail now rather than at the
-      // timeout. Comparing counts costs nothing on the hot path; nothing else runs in between.
-      const letter = deadLetters.recent().at(-1);
-      slot.fail(new NodeError('NO_ROUTE', `request not delivered: ${letter?.detail ?? 'dead-lettered'}`));
+    const sent = this.node.dispatch(new LocalMessage(toRoute(to), slot.returnRoute, body));
+    if (sent.status === 'backpressure') {
+      sent.room.catch((err: unknown) => slot.fail(err));
+    } else if (sent.status === 'refused') {
+      // Refused at once (no such local address, say): no reply can come, so fail now, not at the timeout.
+      slot.fail(new NodeError('NO_ROUTE', `request not delivered: ${sent.letter.detail}`));
     }
     return slot.reply as Promise<Routed<T>>;
   }
@@ -265,7 +235,7 @@ interface Receiver {
 }
 
 /** The mailbox of a detached context: messages wait for `receive`, and receivers wait for messages. */
-export class Inbox implements Deliverable {
+export class Inbox implements Recipient {
   private readonly mailbox: Mailbox;
   private readonly receivers = new RingQueue<Receiver>();
   private closedWith: Error | undefined;
@@ -274,25 +244,25 @@ export class Inbox implements Deliverable {
     owner: string,
     capacity: number,
     sendTimeoutMs: number,
-    private readonly onDropped: (message: LocalMessage, detail: string) => void,
+    private readonly onDropped: (message: LocalMessage, detail: string) => Delivery,
     private readonly acceptsTransport = false,
   ) {
     this.mailbox = new Mailbox(owner, capacity, sendTimeoutMs);
   }
 
-  deliver(message: LocalMessage): Promise<void> | undefined {
-    if (!this.acceptsTransport && message.localInfo[TRANSPORT_INFO] !== undefined) {
-      this.onDropped(message, 'it arrived from a transport connection');
-      return undefined;
+  deliver(message: LocalMessage): Delivery {
+    if (!this.acceptsTransport && cameFromTransport(message)) {
+      return this.onDropped(message, 'it arrived from a transport connection');
     }
     let receiver: Receiver | undefined;
     while ((receiver = this.receivers.shift()) !== undefined) {
       if (receiver.timer === undefined) continue;
       clearTimeout(receiver.timer);
       receiver.resolve(message);
-      return undefined;
+      return QUEUED;
     }
-    return this.mailbox.offer(message);
+    const waiting = this.mailbox.offer(message);
+    return waiting === undefined ? QUEUED : backpressure(waiting);
   }
 
   receive(timeoutMs: number): Promise<LocalMessage> {
@@ -333,7 +303,7 @@ function failureError(notice: DeliveryFailureNotice, fromTransport: boolean): No
 let replySlots = 0;
 
 /** A one-off address that takes exactly one reply, then unregisters itself. */
-class ReplySlot implements Deliverable {
+class ReplySlot implements Recipient {
   readonly address = new ReplyAddress(++replySlots, this);
   readonly returnRoute = Route.of([this.address]);
   readonly reply: Promise<LocalMessage>;
@@ -360,29 +330,28 @@ class ReplySlot implements Deliverable {
     );
   }
 
-  deliver(message: LocalMessage): undefined {
-    const fromTransport = message.localInfo[TRANSPORT_INFO] !== undefined;
+  deliver(message: LocalMessage): Delivery {
+    const fromTransport = cameFromTransport(message);
     if (message.body instanceof DeliveryFailureNotice) {
       // A plain notice from a connection is believed only where a plain reply would be: through a secure
       // channel, only an authenticated one (decrypted by the channel) can fail the request.
       if (fromTransport && !this.acceptsTransport) {
         this.node.logger.debug({ code: message.body.code }, 'ignored a plain delivery failure notice');
-        return undefined;
+        return QUEUED;
       }
       this.fail(failureError(message.body, fromTransport));
-      return undefined;
+      return QUEUED;
     }
     if (!this.acceptsTransport && fromTransport) {
-      this.node.deadLetters.record(
+      return this.node.deadLetters.record(
         'access-denied',
         'this request refuses replies straight from a transport (see acceptsTransportReplies)',
         message,
       );
-      return undefined;
     }
     this.finish();
     this.resolve(message);
-    return undefined;
+    return QUEUED;
   }
 
   fail(error: unknown): void {

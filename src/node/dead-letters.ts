@@ -1,7 +1,9 @@
 import { EventEmitter } from 'eventemitter3';
 import { DeliveryFailureNotice, type DeliveryFailureCode } from '../core/delivery-failure';
 import { LocalMessage } from '../core/message';
+import type { Refused } from './delivery';
 import type { Logger } from './logger';
+import { ThrottledLog } from './throttled-log';
 
 /** Why a message was not delivered. */
 export type DropReason =
@@ -60,23 +62,9 @@ const KEPT_BODY = 4096;
 /** The message as kept in the recent ring: a long bytes or string body is cut to `KEPT_BODY`. */
 function kept(message: LocalMessage): LocalMessage {
   const body = message.body;
-  if (body instanceof Uint8Array && body.length > KEPT_BODY) {
-    return new LocalMessage(
-      message.onwardRoute,
-      message.returnRoute,
-      body.slice(0, KEPT_BODY),
-      message.localInfo,
-    );
-  }
-  if (typeof body === 'string' && body.length > KEPT_BODY) {
-    return new LocalMessage(
-      message.onwardRoute,
-      message.returnRoute,
-      body.slice(0, KEPT_BODY),
-      message.localInfo,
-    );
-  }
-  return message;
+  if (!(body instanceof Uint8Array || typeof body === 'string') || body.length <= KEPT_BODY) return message;
+  const cut = body.slice(0, KEPT_BODY); // a copy for bytes, so the kept letter holds no more than this
+  return new LocalMessage(message.onwardRoute, message.returnRoute, cut, message.localInfo);
 }
 
 /**
@@ -87,10 +75,10 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
   private total = 0;
   private readonly counts = new Map<DropReason, number>();
   private readonly recentRing: DeadLetter[] = [];
-  private windowStart = 0;
-  private loggedInWindow = 0;
-  private suppressed = 0;
   private notices = 0;
+  private latest: DeadLetter | undefined;
+
+  private readonly throttle: ThrottledLog;
 
   constructor(
     private readonly logger: Logger,
@@ -98,6 +86,7 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
     private readonly onRecorded?: (letter: DeadLetter) => void,
   ) {
     super();
+    this.throttle = new ThrottledLog(logger, LOG_PER_SECOND, 'dead letters not logged in the last second');
   }
 
   /**
@@ -124,17 +113,11 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
   }
 
   /**
-   * Records a message that was not delivered. `cause` refines what a delivery failure notice says (by
-   * default the code follows `reason`).
+   * Records a message that was not delivered, and returns the refusal to hand back to its sender. `cause`
+   * refines what a delivery failure notice says (by default the code follows `reason`). A delivery failure
+   * notice that could not be delivered is only counted (`noticesDropped`).
    */
-  record(reason: DropReason, detail: string, message: LocalMessage, cause?: DropCause): void {
-    if (message.body instanceof DeliveryFailureNotice) {
-      this.notices++;
-      this.logger.debug({ reason, detail }, 'a delivery failure notice was not delivered');
-      return;
-    }
-    this.total++;
-    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+  record(reason: DropReason, detail: string, message: LocalMessage, cause?: DropCause): Refused {
     const letter: DeadLetter = {
       reason,
       code: cause?.code ?? DEFAULT_CODES[reason],
@@ -144,37 +127,42 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
       message,
       at: Date.now(),
     };
-    const body = message.body;
-    const long = (body instanceof Uint8Array || typeof body === 'string') && body.length > KEPT_BODY;
-    this.recentRing.push(long ? { ...letter, message: kept(message) } : letter);
+    const refused: Refused = { status: 'refused', letter };
+    if (message.body instanceof DeliveryFailureNotice) {
+      this.notices++;
+      this.logger.debug({ reason, detail }, 'a delivery failure notice was not delivered');
+      return refused;
+    }
+    this.total++;
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+    const keptMessage = kept(message);
+    this.recentRing.push(keptMessage === message ? letter : { ...letter, message: keptMessage });
     if (this.recentRing.length > RECENT) this.recentRing.shift();
+    this.latest = letter;
     this.log(letter);
     this.onRecorded?.(letter);
     this.emit('deadLetter', letter);
+    return refused;
+  }
+
+  /**
+   * @internal The last dead letter recorded (for the router's bridge to transports that do not return a
+   * `Delivery` yet; see `Router.dispatch`).
+   */
+  get last(): DeadLetter | undefined {
+    return this.latest;
   }
 
   private log(letter: DeadLetter): void {
-    const now = letter.at;
-    if (now - this.windowStart >= 1000) {
-      if (this.suppressed > 0) {
-        this.logger.warn({ suppressed: this.suppressed }, 'dead letters not logged in the last second');
-      }
-      this.windowStart = now;
-      this.loggedInWindow = 0;
-      this.suppressed = 0;
-    }
-    if (this.loggedInWindow++ < LOG_PER_SECOND) {
-      this.logger.warn(
-        {
-          reason: letter.reason,
-          address: letter.address,
-          onwardRoute: letter.message.onwardRoute.toString(),
-          returnRoute: letter.message.returnRoute.toString(),
-        },
-        `dead letter: ${letter.detail}`,
-      );
-    } else {
-      this.suppressed++;
-    }
+    if (!this.throttle.allows(letter.at)) return;
+    this.logger.warn(
+      {
+        reason: letter.reason,
+        address: letter.address,
+        onwardRoute: letter.message.onwardRoute.toString(),
+        returnRoute: letter.message.returnRoute.toString(),
+      },
+      `dead letter: ${letter.detail}`,
+    );
   }
 }

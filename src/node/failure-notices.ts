@@ -2,6 +2,7 @@ import { DeliveryFailureNotice, takesFailureNotices } from '../core/delivery-fai
 import { LocalMessage } from '../core/message';
 import { Route } from '../core/route';
 import type { DeadLetter } from './dead-letters';
+import { untilQueued } from './delivery';
 import { ReplyAddress, type Router } from './router';
 
 /** The defaults of delivery failure notices. */
@@ -63,7 +64,7 @@ export class FailureNotices {
     );
     // After the code that dropped the message has finished (it may be in the middle of a mailbox or a stop).
     queueMicrotask(() => {
-      if (!this.isStopping()) this.router.deliver(notice)?.catch(noop);
+      if (!this.isStopping()) untilQueued(this.router.dispatch(notice))?.catch(noop);
     });
   };
 

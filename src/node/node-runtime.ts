@@ -1,9 +1,10 @@
 import { EventEmitter } from 'eventemitter3';
 import { Address, type AddressType } from '../core/address';
-import { MAX_TIMER_MS, integerOption } from '../core/options';
+import { MAX_TIMER_MS, resolveOptions } from '../core/options';
 import type { LocalMessage } from '../core/message';
 import { Context, Inbox } from './context';
 import { DeadLetters } from './dead-letters';
+import { untilQueued, type Delivery } from './delivery';
 import { Deadlines } from './deadlines';
 import { NodeError } from './errors';
 import { FAILURE_NOTICE_DEFAULTS, FailureNotices } from './failure-notices';
@@ -50,15 +51,28 @@ export const MAX_MAILBOX_CAPACITY = 1 << 30;
 
 const invalidOption = (message: string): NodeError => new NodeError('INVALID_OPTION', message);
 
-/** Checks a worker's options where it is started (a mailbox capacity out of range fails there). */
-function checkWorkerOptions(options: WorkerOptions<unknown> | undefined): void {
-  integerOption(
-    'WorkerOptions.mailboxCapacity',
-    options?.mailboxCapacity,
-    0,
-    { min: 1, max: MAX_MAILBOX_CAPACITY },
-    invalidOption,
-  );
+const MAX_BUDGET = Number.MAX_SAFE_INTEGER;
+
+/** Every option of a node: its default and its range. */
+const NODE_OPTIONS = {
+  mailboxCapacity: { default: 1024, min: 1, max: MAX_MAILBOX_CAPACITY },
+  sendTimeoutMs: { default: 30_000, min: 0, max: MAX_TIMER_MS },
+  defaultTimeoutMs: { default: 30_000, min: 0, max: MAX_TIMER_MS },
+  stopTimeoutMs: { default: 5_000, min: 0, max: MAX_TIMER_MS },
+  turnBudget: { default: 64, min: 1, max: MAX_BUDGET },
+  yieldBudget: { default: 8192, min: 1, max: MAX_BUDGET },
+  dispatcher: { default: 'scheduled', oneOf: ['scheduled', 'inline'] as const },
+  failureNoticesPerSecond: { default: FAILURE_NOTICE_DEFAULTS.perRoutePerSecond, min: 0, max: MAX_BUDGET },
+  maxJoinsPerProducer: { default: DEFAULT_MAX_JOINS_PER_PRODUCER, min: 1, max: MAX_BUDGET },
+} as const;
+
+/** The options of a worker checked where it is started (a mailbox capacity out of range fails there). */
+const WORKER_OPTIONS = {
+  mailboxCapacity: { default: 0, min: 1, max: MAX_MAILBOX_CAPACITY },
+} as const;
+
+function checkWorkerOptions(options: WorkerOptions<unknown>): void {
+  resolveOptions('WorkerOptions', WORKER_OPTIONS, options, invalidOption);
 }
 
 /** A class whose instances are workers. */
@@ -142,33 +156,25 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
 
   constructor(options: NodeOptions = {}) {
     super();
-    // Every numeric option is checked before anything is built, so a bad one leaves nothing behind.
-    const option = (name: keyof NodeOptions, fallback: number, min: number, max: number): number =>
-      integerOption(`NodeOptions.${name}`, options[name], fallback, { min, max }, invalidOption);
-    this.defaultMailboxCapacity = option('mailboxCapacity', 1024, 1, MAX_MAILBOX_CAPACITY);
-    this.sendTimeoutMs = option('sendTimeoutMs', 30_000, 0, MAX_TIMER_MS);
-    this.defaultTimeoutMs = option('defaultTimeoutMs', 30_000, 0, MAX_TIMER_MS);
-    this.stopTimeoutMs = option('stopTimeoutMs', 5_000, 0, MAX_TIMER_MS);
-    option('turnBudget', 64, 1, Number.MAX_SAFE_INTEGER);
-    option('yieldBudget', 8192, 1, Number.MAX_SAFE_INTEGER);
+    // Every option is checked before anything is built, so a bad one leaves nothing behind.
+    const o = resolveOptions('NodeOptions', NODE_OPTIONS, options, invalidOption);
+    this.defaultMailboxCapacity = o.mailboxCapacity;
+    this.sendTimeoutMs = o.sendTimeoutMs;
+    this.defaultTimeoutMs = o.defaultTimeoutMs;
+    this.stopTimeoutMs = o.stopTimeoutMs;
     this.logger = options.logger ?? defaultLogger();
     let notices: FailureNotices | undefined;
     this.deadLetters = new DeadLetters(this.logger.child({ component: 'dead-letters' }), (letter) =>
       notices?.onDeadLetter(letter),
     );
-    this.scheduler = new Scheduler(options);
+    this.scheduler = new Scheduler(o);
     this.router = new Router(this.deadLetters);
-    const perSecond = option(
-      'failureNoticesPerSecond',
-      FAILURE_NOTICE_DEFAULTS.perRoutePerSecond,
-      0,
-      Number.MAX_SAFE_INTEGER,
+    this.failureNotices = notices = new FailureNotices(
+      this.router,
+      o.failureNoticesPerSecond,
+      () => this.isStopped,
     );
-    this.failureNotices = notices = new FailureNotices(this.router, perSecond, () => this.isStopped);
-    this.flowControls = new FlowControls(
-      this.deadLetters,
-      option('maxJoinsPerProducer', DEFAULT_MAX_JOINS_PER_PRODUCER, 1, Number.MAX_SAFE_INTEGER),
-    );
+    this.flowControls = new FlowControls(this.deadLetters, o.maxJoinsPerProducer);
     this.workerFactory = options.workerFactory;
     this.cellHost = {
       scheduler: this.scheduler,
@@ -176,7 +182,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
       sendTimeoutMs: this.sendTimeoutMs,
       defaultMailboxCapacity: this.defaultMailboxCapacity,
       stopTimeoutMs: this.stopTimeoutMs,
-      release: (cell) => this.release(cell),
+      release: (cell, announce) => this.release(cell, announce),
     };
   }
 
@@ -192,8 +198,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
   /**
    * Starts a worker at one or more local addresses, or builds one from a decorated class
    * (`startWorker(Echoer)`, addresses from `@Worker({ address })` unless overridden). Resolves with its
-   * context once `initialize` has run; rejects with `NodeError` `ADDRESS_IN_USE`, `INITIALIZE_FAILED` or
-   * `INVALID_OPTION` (a `mailboxCapacity` out of range).
+   * context once `initialize` has run; rejects with `NodeError` `ADDRESS_IN_USE`, `NO_ADDRESS`, `NO_WORKER_FACTORY`,
+   * `INITIALIZE_FAILED` or `INVALID_OPTION` (a `mailboxCapacity` out of range).
    */
   startWorker<T>(
     addresses: string | Address | readonly (string | Address)[],
@@ -210,7 +216,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
     if (typeof first === 'function') {
       if (this.workerFactory === undefined) {
         throw new NodeError(
-          'WORKER_NOT_FOUND',
+          'NO_WORKER_FACTORY',
           `cannot build ${first.name}: this node has no worker factory (create it with createNode() or run())`,
         );
       }
@@ -219,7 +225,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
       const addresses = address ?? built.addresses;
       if (Array.isArray(addresses) && addresses.length === 0) {
         throw new NodeError(
-          'WORKER_NOT_FOUND',
+          'NO_ADDRESS',
           `${first.name} has no address: give @Worker({ address }) or one here`,
         );
       }
@@ -235,7 +241,7 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
   ): Promise<Context> {
     checkWorkerOptions(options);
     const list = (Array.isArray(addresses) ? addresses : [addresses]).map(toAddress);
-    if (list.length === 0) throw new NodeError('WORKER_NOT_FOUND', 'a worker needs at least one address');
+    if (list.length === 0) throw new NodeError('NO_ADDRESS', 'a worker needs at least one address');
     const logger = this.logger.child({ worker: list[0]!.key });
     const ctx = new Context(this, list[0]!, list, logger);
     const cell = new WorkerCell(this.cellHost, list, worker, options, ctx, logger);
@@ -308,19 +314,27 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * Hands a message to its next hop. Used by contexts. Once the node is stopping, messages become dead
-   * letters (`node-stopped`) rather than rejections, so a send nobody awaits cannot crash the process.
+   * Hands a message to its next hop and says what became of it. Used by contexts. Once the node is
+   * stopping, messages are refused as dead letters (`node-stopped`) rather than rejections, so a send nobody
+   * awaits cannot crash the process.
    */
-  deliver(message: LocalMessage): Promise<void> | undefined {
+  dispatch(message: LocalMessage): Delivery {
     this.messagesRouted++;
     if (this.stopping !== undefined) {
-      this.deadLetters.record('node-stopped', 'the node is stopping', message);
-      return undefined;
+      return this.deadLetters.record('node-stopped', 'the node is stopping', message);
     }
-    return this.router.deliver(message);
+    return this.router.dispatch(message);
   }
 
-  /** @internal Messages handed to `deliver` (read by `metrics()`). */
+  /**
+   * `dispatch` in the old shape (undefined: queued or dead-lettered), for `TransportHost.deliver` until
+   * transports take a `Delivery`.
+   */
+  deliver(message: LocalMessage): Promise<void> | undefined {
+    return untilQueued(this.dispatch(message));
+  }
+
+  /** @internal Messages handed to `dispatch` (read by `metrics()`). */
   messagesRouted = 0;
 
   /**
@@ -332,13 +346,13 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
   }
 
   /** Called by a cell (through its host) as it stops taking messages. */
-  private release(cell: WorkerCell): void {
+  private release(cell: WorkerCell, announce: boolean): void {
     for (const address of cell.addresses) {
       this.router.unregister(address, cell);
       if (this.cells.get(address.key) === cell) this.cells.delete(address.key);
       this.flowControls.forget(address);
     }
-    if (cell.started) this.emit('workerStopped', cell.address);
+    if (announce) this.emit('workerStopped', cell.address);
   }
 
   /**

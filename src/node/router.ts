@@ -2,11 +2,20 @@ import { Address, LOCAL, addressTypeName, shortLivedRandomToken, type AddressTyp
 import { NOTICE_MARKER } from '../core/delivery-failure';
 import type { LocalMessage } from '../core/message';
 import type { DeadLetters } from './dead-letters';
+import { QUEUED, backpressure, untilQueued, type Delivery } from './delivery';
 import { NodeError } from './errors';
 
 /** Anything registered at a local address: a worker's mailbox, a context's inbox, a pending reply. */
+export interface Recipient {
+  /** Accepts a message, and says what became of it. */
+  deliver(message: LocalMessage): Delivery;
+}
+
+/**
+ * @deprecated The contract before `Delivery`: undefined when taken at once or dead-lettered, a promise
+ * while the sender must wait. Kept only for src/transport/tcp until it moves onto the Transport interface.
+ */
 export interface Deliverable {
-  /** Accepts a message: undefined when it was taken at once, a promise while the sender must wait. */
   deliver(message: LocalMessage): Promise<void> | undefined;
 }
 
@@ -26,11 +35,11 @@ const REPLY_PREFIX = NOTICE_MARKER + 'r.';
  * from a wire (a new Address object) through the slot number in its value, an integer-keyed lookup.
  */
 export class ReplyAddress extends Address {
-  target: Deliverable | undefined;
+  target: Recipient | undefined;
 
   constructor(
     readonly slot: number,
-    target: Deliverable,
+    target: Recipient,
   ) {
     super(LOCAL, `${REPLY_PREFIX}${slot.toString(36)}.${shortLivedRandomToken()}`);
     this.target = target;
@@ -43,15 +52,15 @@ export class ReplyAddress extends Address {
  * hold transport hops anywhere.
  */
 export class Router {
-  private readonly local = new Map<string, Deliverable>();
+  private readonly local = new Map<string, Recipient | Deliverable>();
   private readonly typeRouters = new Map<AddressType, Address>();
   private readonly replies = new Map<number, ReplyAddress>();
 
   constructor(private readonly deadLetters: DeadLetters) {}
 
-  register(address: Address, target: Deliverable): void {
+  register(address: Address, target: Recipient | Deliverable): void {
     if (!address.isLocal) {
-      throw new NodeError('ADDRESS_IN_USE', `only local addresses can be registered, got ${address.key}`);
+      throw new NodeError('INVALID_ADDRESS', `only local addresses can be registered, got ${address.key}`);
     }
     if (this.local.has(address.key))
       throw new NodeError('ADDRESS_IN_USE', `address ${address.key} is in use`);
@@ -69,18 +78,14 @@ export class Router {
   }
 
   /** Removes an address if it still maps to `target` (when given). */
-  unregister(address: Address, target?: Deliverable): void {
+  unregister(address: Address, target?: Recipient | Deliverable): void {
     if (target === undefined || this.local.get(address.key) === target) this.local.delete(address.key);
-  }
-
-  isRegistered(address: Address): boolean {
-    return this.local.has(address.key);
   }
 
   /** Makes the worker at `routerAddress` receive every message whose next hop is of `type`. */
   registerTypeRouter(type: AddressType, routerAddress: Address): void {
     if (type === LOCAL)
-      throw new NodeError('ADDRESS_IN_USE', 'LOCAL addresses are routed by the node itself');
+      throw new NodeError('INVALID_ADDRESS', 'LOCAL addresses are routed by the node itself');
     const existing = this.typeRouters.get(type);
     if (existing !== undefined) {
       // Almost always a transport created twice on one node: say that, not just which type number clashed.
@@ -98,7 +103,7 @@ export class Router {
     if (this.typeRouters.get(type)?.key === routerAddress.key) this.typeRouters.delete(type);
   }
 
-  private replyTarget(value: string): Deliverable | undefined {
+  private replyTarget(value: string): Recipient | undefined {
     if (!value.startsWith(REPLY_PREFIX)) return undefined;
     const dot = value.indexOf('.', REPLY_PREFIX.length);
     if (dot < 0) return undefined;
@@ -106,14 +111,11 @@ export class Router {
     return slot?.value === value ? slot.target : undefined;
   }
 
-  /** Hands a message to whatever its next hop maps to; unknown hops become dead letters. */
-  deliver(message: LocalMessage): Promise<void> | undefined {
+  /** Hands a message to whatever its next hop maps to, and says what became of it (unknown hops: refused). */
+  dispatch(message: LocalMessage): Delivery {
     const next = message.onwardRoute.next;
-    if (next === undefined) {
-      this.deadLetters.record('no-route', 'the onward route is empty', message);
-      return undefined;
-    }
-    let target: Deliverable | undefined;
+    if (next === undefined) return this.deadLetters.record('no-route', 'the onward route is empty', message);
+    let target: Recipient | Deliverable | undefined;
     if (next instanceof ReplyAddress) {
       target = next.target;
     } else if (next.type === LOCAL) {
@@ -123,9 +125,21 @@ export class Router {
       target = routerAddress === undefined ? undefined : this.local.get(routerAddress.key);
     }
     if (target === undefined) {
-      this.deadLetters.record('no-route', `nothing is registered at ${next.key}`, message);
-      return undefined;
+      return this.deadLetters.record('no-route', `nothing is registered at ${next.key}`, message);
     }
-    return target.deliver(message);
+    // A transport's router may still answer the old way (undefined: queued or dead-lettered). Until it
+    // returns a `Delivery` (the Transport interface), a letter recorded during its call is its refusal.
+    const before = this.deadLetters.last;
+    const result: Delivery | Promise<void> | undefined = target.deliver(message);
+    if (result === undefined) {
+      const letter = this.deadLetters.last;
+      return letter === before || letter === undefined ? QUEUED : { status: 'refused', letter };
+    }
+    return result instanceof Promise ? backpressure(result) : result;
+  }
+
+  /** @deprecated `dispatch` in the old shape, for src/transport/tcp until it moves onto the Transport interface. */
+  deliver(message: LocalMessage): Promise<void> | undefined {
+    return untilQueued(this.dispatch(message));
   }
 }

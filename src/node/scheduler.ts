@@ -14,6 +14,12 @@ export interface SchedulerOptions {
   readonly turnBudget?: number;
   /** Messages processed (across workers) before the scheduler yields to I/O with setImmediate. */
   readonly yieldBudget?: number;
+  /**
+   * `'inline'` runs a worker's turn at once, on the sender's stack: a send returns after its message, and
+   * every message that one set off on this node, has been handled (handlers that await still finish
+   * later). For deterministic tests only: it never yields to I/O. Default `'scheduled'`.
+   */
+  readonly dispatcher?: 'scheduled' | 'inline';
 }
 
 /**
@@ -30,19 +36,36 @@ export class Scheduler {
   private sinceYield = 0;
   private readonly turnBudget: number;
   private readonly yieldBudget: number;
+  private readonly inline: boolean;
 
   constructor(options: SchedulerOptions = {}) {
     this.turnBudget = options.turnBudget ?? 64;
     this.yieldBudget = options.yieldBudget ?? 8192;
+    this.inline = options.dispatcher === 'inline';
   }
 
   /** Puts a worker in line for a turn. The caller makes sure a worker is in line at most once. */
   schedule(runnable: Runnable): void {
     this.ready.push(runnable);
+    if (this.inline) {
+      // Nested sends (a handler sending on) join the line of the drain already running below.
+      if (!this.draining) this.drainInline();
+      return;
+    }
     if (!this.draining && !this.pending) {
       this.pending = true;
       if (this.sinceYield >= this.yieldBudget) setImmediate(this.resume);
       else void RESOLVED.then(this.drain); // cheaper than queueMicrotask, measured
+    }
+  }
+
+  private drainInline(): void {
+    this.draining = true;
+    try {
+      let runnable: Runnable | undefined;
+      while ((runnable = this.ready.shift()) !== undefined) runnable.runTurn(this.turnBudget);
+    } finally {
+      this.draining = false;
     }
   }
 

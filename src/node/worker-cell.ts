@@ -1,15 +1,33 @@
-import { TRANSPORT_INFO, type LocalMessage } from '../core/message';
+import { cameFromTransport, type LocalMessage } from '../core/message';
 import type { Address } from '../core/address';
+import { AccessGate } from './access-gate';
 import type { Context } from './context';
 import type { DeadLetters } from './dead-letters';
+import { QUEUED, backpressure, type Delivery } from './delivery';
 import { NodeError } from './errors';
 import type { Logger } from './logger';
 import { Mailbox } from './mailbox';
-import type { Deliverable } from './router';
+import type { Recipient } from './router';
 import type { Runnable, Scheduler } from './scheduler';
-import type { AccessRule, Worker, WorkerOptions } from './worker';
+import type { Worker, WorkerOptions } from './worker';
 
-type CellState = 'initializing' | 'running' | 'stopping' | 'stopped';
+/**
+ * A cell's lifecycle: initializing -> idle <-> busy (a handler or an async access check in flight) ->
+ * draining (stop asked while busy: waits for it) -> stopping (shutdown runs) -> stopped.
+ */
+type CellState =
+  | { readonly is: 'initializing' }
+  | { readonly is: 'idle' }
+  | { readonly is: 'busy' }
+  | { readonly is: 'draining'; readonly idle: () => void }
+  | { readonly is: 'stopping' }
+  | { readonly is: 'stopped' };
+
+const INITIALIZING: CellState = { is: 'initializing' };
+const IDLE: CellState = { is: 'idle' };
+const BUSY: CellState = { is: 'busy' };
+const STOPPING: CellState = { is: 'stopping' };
+const STOPPED: CellState = { is: 'stopped' };
 
 /** A bounded mailbox takes relayed messages up to this many times its capacity (see `deliver`). */
 const RELAYED_SLACK = 8;
@@ -21,29 +39,21 @@ export interface CellHost {
   readonly defaultMailboxCapacity: number;
   /** How long stop waits for a handler in flight. */
   readonly stopTimeoutMs: number;
-  /** Removes the cell's addresses from the router once it has stopped taking messages. */
-  release(cell: WorkerCell): void;
+  /** Removes the cell's addresses from the router once it stops taking messages; `announce` if it ran. */
+  release(cell: WorkerCell, announce: boolean): void;
 }
 
-const NO_RULES: readonly AccessRule[] = [];
-
 /**
- * One running worker: its mailbox, its place in the scheduler and its lifecycle
+ * One running worker: its mailbox, its access gate, its place in the scheduler and its lifecycle
  * (initialize -> handle messages one at a time -> shutdown). Internal to the node.
  */
-export class WorkerCell implements Deliverable, Runnable {
-  private state: CellState = 'initializing';
+export class WorkerCell implements Recipient, Runnable {
+  private state: CellState = INITIALIZING;
+  /** In the scheduler's line (at most once). */
   private scheduled = false;
-  /** A handler (or an async access check) is in flight: no other message may start. */
-  private busy = false;
-  private stopRequested = false;
-  /** It got past `initialize` (so its stop is announced). */
-  started = false;
-  private whenIdle: (() => void) | undefined;
   private stopped: Promise<void> | undefined;
   private readonly mailbox: Mailbox;
-  private readonly rules: readonly AccessRule[];
-  private readonly acceptsTransport: boolean;
+  private readonly gate: AccessGate;
 
   constructor(
     private readonly host: CellHost,
@@ -53,14 +63,15 @@ export class WorkerCell implements Deliverable, Runnable {
     readonly ctx: Context,
     private readonly logger: Logger,
   ) {
-    const access = options.access;
-    this.rules = access === undefined ? NO_RULES : Array.isArray(access) ? access : [access as AccessRule];
-    this.acceptsTransport = options.acceptsTransportMessages ?? false;
+    const owner = addresses[0]!.key;
     this.mailbox = new Mailbox(
-      addresses[0]!.key,
+      owner,
       options.mailboxCapacity ?? host.defaultMailboxCapacity,
       host.sendTimeoutMs,
       options.queueBytes !== undefined,
+    );
+    this.gate = new AccessGate(owner, options, (message, reason, detail) =>
+      host.deadLetters.record(reason, detail, message),
     );
   }
 
@@ -69,7 +80,7 @@ export class WorkerCell implements Deliverable, Runnable {
   }
 
   get isRunning(): boolean {
-    return this.state === 'running';
+    return this.state.is === 'idle' || this.state.is === 'busy';
   }
 
   /** Messages queued and not yet handled. */
@@ -86,16 +97,18 @@ export class WorkerCell implements Deliverable, Runnable {
       await this.stop();
       throw new NodeError('INITIALIZE_FAILED', `worker ${this.address.key} failed to initialize`, { cause });
     }
-    if (this.state !== 'initializing') return; // stopped while initializing
-    this.state = 'running';
-    this.started = true;
+    if (this.state !== INITIALIZING) return; // stopped while initializing
+    this.state = IDLE;
     this.scheduleIfReady();
   }
 
-  deliver(message: LocalMessage): Promise<void> | undefined {
-    if (this.state === 'stopping' || this.state === 'stopped') {
-      this.host.deadLetters.record('worker-stopped', `worker ${this.address.key} has stopped`, message);
-      return undefined;
+  deliver(message: LocalMessage): Delivery {
+    if (this.state === STOPPING || this.state === STOPPED) {
+      return this.host.deadLetters.record(
+        'worker-stopped',
+        `worker ${this.address.key} has stopped`,
+        message,
+      );
     }
     const bounded = this.options.queueBytes;
     let size = 0;
@@ -103,14 +116,14 @@ export class WorkerCell implements Deliverable, Runnable {
       size = bounded.sizeOf(message);
       // Only what came from outside is refused; a sender on this node waits for room as usual (its bytes
       // count all the same), so the bound never turns local backpressure into loss.
-      if (message.localInfo[TRANSPORT_INFO] !== undefined) {
+      if (cameFromTransport(message)) {
         // Relayed: never waits (that would pause the connection it came by, and with it that connection's
         // traffic to every other destination), so it is bounded in bytes, and in messages at a multiple of
         // the capacity; beyond, it is dropped as CONGESTED and its sender told.
         const over = this.mailbox.wouldExceed(size, bounded.limit);
         if (over || this.mailbox.length >= this.mailbox.capacity * RELAYED_SLACK) {
           const queued = this.mailbox.bytes;
-          this.host.deadLetters.record(
+          const refused = this.host.deadLetters.record(
             'undeliverable',
             over
               ? `the queue of ${this.address.key} holds ${queued} bytes: one more message of ${size} would exceed its ${bounded.limit}`
@@ -119,22 +132,22 @@ export class WorkerCell implements Deliverable, Runnable {
             { code: 'CONGESTED' },
           );
           bounded.onRefused?.(message, queued);
-          return undefined;
+          return refused;
         }
         this.mailbox.push(message, size);
         this.scheduleIfReady();
-        return undefined;
+        return QUEUED;
       }
     }
     const waiting = this.mailbox.offer(message, size);
     this.scheduleIfReady();
-    return waiting;
+    return waiting === undefined ? QUEUED : backpressure(waiting);
   }
 
   runTurn(budget: number): number {
     this.scheduled = false;
     let processed = 0;
-    while (processed < budget && !this.busy && this.state === 'running' && !this.stopRequested) {
+    while (processed < budget && this.state === IDLE) {
       const message = this.mailbox.take();
       if (message === undefined) break;
       processed++;
@@ -145,8 +158,8 @@ export class WorkerCell implements Deliverable, Runnable {
   }
 
   /**
-   * Stops the worker: waits for the handler in flight, drops what is still queued (as dead letters), runs
-   * `shutdown`. Stop goes ahead of queued messages. Idempotent.
+   * Stops the worker: waits (at most `stopTimeoutMs`) for the handler in flight, drops what is still
+   * queued (as dead letters), runs `shutdown`. Stop goes ahead of queued messages. Idempotent.
    */
   stop(): Promise<void> {
     this.stopped ??= this.doStop();
@@ -154,25 +167,26 @@ export class WorkerCell implements Deliverable, Runnable {
   }
 
   private async doStop(): Promise<void> {
-    this.stopRequested = true;
-    if (this.busy) {
+    const announce = this.state !== INITIALIZING;
+    if (this.state === BUSY) {
       // A handler that never settles must not hang the node's stop: wait a bounded time, then go on.
       let timer: NodeJS.Timeout | undefined;
       const idle = await Promise.race([
-        new Promise<boolean>((resolve) => (this.whenIdle = () => resolve(true))),
+        new Promise<boolean>((resolve) => (this.state = { is: 'draining', idle: () => resolve(true) })),
         new Promise<boolean>(
           (resolve) => (timer = setTimeout(() => resolve(false), this.host.stopTimeoutMs)),
         ),
       ]);
       clearTimeout(timer);
-      if (!idle)
+      if (!idle) {
         this.logger.warn(
           { timeoutMs: this.host.stopTimeoutMs },
           'handler still running at stop; stopping anyway',
         );
+      }
     }
-    this.state = 'stopping';
-    this.host.release(this);
+    this.state = STOPPING;
+    this.host.release(this, announce);
     this.mailbox.close(new NodeError('WORKER_STOPPED', `worker ${this.address.key} stopped`), (message) =>
       this.host.deadLetters.record(
         'worker-stopped',
@@ -185,102 +199,37 @@ export class WorkerCell implements Deliverable, Runnable {
     } catch (err) {
       this.logger.error({ err }, 'worker shutdown failed');
     }
-    this.state = 'stopped';
+    this.state = STOPPED;
   }
 
   private scheduleIfReady(): void {
-    if (
-      !this.scheduled &&
-      !this.busy &&
-      this.state === 'running' &&
-      !this.stopRequested &&
-      this.mailbox.length > 0
-    ) {
+    if (!this.scheduled && this.state === IDLE && this.stopped === undefined && this.mailbox.length > 0) {
       this.scheduled = true;
       this.host.scheduler.schedule(this);
     }
   }
 
+  /** The gate, then the handler; either may go asynchronous, and the worker is busy until it settles. */
   private process(message: LocalMessage): void {
-    if (!this.acceptsTransport && message.localInfo[TRANSPORT_INFO] !== undefined) {
-      this.deny(message, 'transport-origin', 'it arrived from a transport connection');
+    const admitted = this.gate.check(message);
+    if (admitted === false) return;
+    if (admitted !== true) {
+      this.enter(admitted.then((ok) => (ok ? this.worker.handleMessage(this.ctx, message) : undefined)));
       return;
     }
-    for (let i = 0; i < this.rules.length; i++) {
-      const rule = this.rules[i]!;
-      let verdict: boolean | string | Promise<boolean | string>;
-      try {
-        verdict = rule.check(message);
-      } catch (err) {
-        verdict = `the rule threw: ${String(err)}`;
-      }
-      if (verdict === true) continue;
-      if (typeof verdict === 'object') {
-        // An asynchronous rule: hold the mailbox until it answers, then carry on with the remaining rules.
-        // A rejected check is a refusal, like a throwing one: the message is dead-lettered, not lost.
-        this.enter(
-          verdict.then(
-            (answer) =>
-              answer === true ? this.checkFrom(message, i + 1) : this.deny(message, rule.name, answer),
-            (err: unknown) => this.deny(message, rule.name, `the rule threw: ${String(err)}`),
-          ),
-        );
-        return;
-      }
-      this.deny(message, rule.name, verdict);
-      return;
-    }
-    this.handle(message);
-  }
-
-  /** The asynchronous tail of `process`: rules from `index` on, then the handler. */
-  private async checkFrom(message: LocalMessage, index: number): Promise<void> {
-    for (let i = index; i < this.rules.length; i++) {
-      const rule = this.rules[i]!;
-      let verdict: boolean | string;
-      try {
-        verdict = await rule.check(message);
-      } catch (err) {
-        verdict = `the rule threw: ${String(err)}`;
-      }
-      if (verdict !== true) return this.deny(message, rule.name, verdict);
-    }
-    if (!this.acceptsBody(message.body)) return this.wrongType(message);
-    await this.worker.handleMessage(this.ctx, message);
-  }
-
-  private handle(message: LocalMessage): void {
-    if (!this.acceptsBody(message.body)) {
-      this.wrongType(message);
-      return;
-    }
-    let result: void | Promise<void>;
+    let result: void | Promise<unknown>;
     try {
       result = this.worker.handleMessage(this.ctx, message);
     } catch (err) {
       this.handlerFailed(err);
       return;
     }
-    if (result !== undefined && typeof (result as Promise<void>).then === 'function') this.enter(result);
-  }
-
-  /**
-   * Whether the declared codec accepts the body. A guard that throws (say, on a null body from a peer)
-   * refuses it: the throw would otherwise escape the scheduler and end the process.
-   */
-  private acceptsBody(body: unknown): boolean {
-    const codec = this.options.message;
-    if (codec === undefined) return true;
-    try {
-      return codec.accepts(body);
-    } catch {
-      return false;
-    }
+    if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') this.enter(result);
   }
 
   /** Marks the worker busy until `pending` settles. */
-  private enter(pending: Promise<void>): void {
-    this.busy = true;
+  private enter(pending: Promise<unknown>): void {
+    this.state = BUSY;
     pending.then(this.settled, (err: unknown) => {
       this.handlerFailed(err);
       this.settled();
@@ -288,34 +237,17 @@ export class WorkerCell implements Deliverable, Runnable {
   }
 
   private readonly settled = (): void => {
-    this.busy = false;
-    if (this.whenIdle !== undefined) {
-      const resolve = this.whenIdle;
-      this.whenIdle = undefined;
-      resolve();
+    const state = this.state;
+    if (state.is === 'draining') {
+      state.idle();
       return;
     }
+    if (state !== BUSY) return; // stopped meanwhile (the stop timed out waiting)
+    this.state = IDLE;
     this.scheduleIfReady();
   };
 
   private handlerFailed(err: unknown): void {
     this.logger.error({ err }, 'worker handler failed; the worker carries on');
-  }
-
-  private deny(message: LocalMessage, rule: string, verdict: false | string): void {
-    const reason = typeof verdict === 'string' ? verdict : 'refused';
-    this.host.deadLetters.record(
-      'access-denied',
-      `${this.address.key} refused a message (${rule}): ${reason}`,
-      message,
-    );
-  }
-
-  private wrongType(message: LocalMessage): void {
-    this.host.deadLetters.record(
-      'wrong-body-type',
-      `${this.address.key} accepts ${this.options.message!.name} bodies only`,
-      message,
-    );
   }
 }

@@ -10,7 +10,8 @@ import type { Context } from './context';
  */
 export interface Worker<T = unknown> {
   initialize?(ctx: Context): void | Promise<void>;
-  handleMessage(ctx: Context, message: Routed<T>): void | Promise<void>;
+  /** Handles one message; a returned promise holds the next message back until it settles. */
+  handleMessage(ctx: Context, message: Routed<T>): void | Promise<unknown>;
   shutdown?(ctx: Context): void | Promise<void>;
 }
 

@@ -20,7 +20,7 @@ export class Forwarder implements Worker<unknown> {
     private readonly counters: { forwarded: number },
   ) {}
 
-  handleMessage(ctx: Context, message: Routed<unknown>): Promise<void> {
+  handleMessage(ctx: Context, message: Routed<unknown>): Promise<unknown> {
     const onward = this.entry.route.concat(message.onwardRoute.stepForward());
     const origin = originOf(message);
     if (origin !== undefined) ctx.join(origin.last.producer, onward.nextOrThrow());

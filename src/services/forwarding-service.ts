@@ -5,7 +5,7 @@ import type { Route } from '../core/route';
 import type { Context } from '../node/context';
 import type { Logger } from '../node/logger';
 import type { Worker } from '../node/worker';
-import { ThrottledLog } from '../transport/throttled-log';
+import { ThrottledLog } from '../node/throttled-log';
 import { Forwarder } from './forwarder';
 import { ForwarderStateFile, type ForwarderState } from './forwarder-state';
 import { ForwarderTable, type Entry, type ForwarderRegistry } from './forwarder-table';
@@ -105,7 +105,7 @@ export class ForwardingService implements Worker<unknown> {
    * is locked by another live hub, unreadable or malformed); every reloaded entry starts reserved. Rejects
    * with `INVALID_OPTION` for an option out of its range.
    */
-  static async start(
+  static async create(
     ctx: Context,
     address: string | Address = 'forwarding_service',
     options: ForwardingServiceOptions = {},
@@ -124,6 +124,15 @@ export class ForwardingService implements Worker<unknown> {
       throw err;
     }
     return service;
+  }
+
+  /** @deprecated Use `ForwardingService.create`: `create` is the one factory verb of the API. */
+  static start(
+    ctx: Context,
+    address: string | Address = 'forwarding_service',
+    options: ForwardingServiceOptions = {},
+  ): Promise<ForwardingService> {
+    return ForwardingService.create(ctx, address, options);
   }
 
   /** The service's address. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { Address, LOCAL } from '../core/address';
 import type { Routed } from '../core/message';
-import { Route, route } from '../core/route';
+import { Route, toRoute } from '../core/route';
 import type { Identity } from '../identity/identity';
 import type { Context, NodeHost } from '../node/context';
 import type { DeadLetter } from '../node/dead-letters';
@@ -89,10 +89,6 @@ interface PendingCall {
 
 /** Late replies to requests that timed out are recognised (and dropped) among this many recent nonces. */
 const RECENT_NONCES = 32;
-
-function toRoute(to: Route | Address | string): Route {
-  return to instanceof Route ? to : route(to);
-}
 
 /**
  * The client side of forwarding: makes a node that can only connect out reachable through a hub. It starts
@@ -306,7 +302,8 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
       } catch (err) {
         problem = err as Error;
       }
-      if (this.stopped) return;
+      // Stopping: a ping answered after the unregister says "not alive"; registering again would undo it.
+      if (this.stopped || this.stopping !== undefined) return;
       this.registered = false;
       this.logger.warn({ err: problem }, 'lost the hub; registering again');
       this.emit('lost', problem);

@@ -109,7 +109,7 @@ export class Hop implements Worker {
   }
 
   /** Forwards `body` (default: the entry's own) along the entry's routes. */
-  inject(entry: HopEntry, body: unknown = entry.body): Promise<void> {
+  inject(entry: HopEntry, body: unknown = entry.body): Promise<unknown> {
     return this.ctx!.forward(new LocalMessage(entry.onwardRoute, entry.returnRoute, body));
   }
 

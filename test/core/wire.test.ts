@@ -83,11 +83,11 @@ describe('transport message encoding', () => {
   it('refuses to encode what the decoder would refuse', () => {
     const tooManyHops = Route.of(Array.from({ length: MAX_ROUTE_LENGTH + 1 }, () => Address.local('h')));
     expect(() => encodeTransportMessage({ ...sample, onwardRoute: tooManyHops })).toThrow(
-      expect.objectContaining({ code: 'TOO_LARGE' }),
+      expect.objectContaining({ name: 'EncodeError', code: 'ROUTE_TOO_LONG' }),
     );
     const tooLongAddress = route('x'.repeat(MAX_ADDRESS_BYTES + 1));
     expect(() => encodeTransportMessage({ ...sample, returnRoute: tooLongAddress })).toThrow(
-      expect.objectContaining({ code: 'TOO_LARGE' }),
+      expect.objectContaining({ name: 'EncodeError', code: 'ADDRESS_TOO_LONG' }),
     );
   });
 });

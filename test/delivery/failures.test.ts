@@ -93,7 +93,7 @@ describe('Channel creation fails with its cause, not a timeout', () => {
 
   it('rejects NO_ROUTE when the hub has no forwarder at that address (a stale forwarding address)', async () => {
     const hub = await startTcpNode(cleanup);
-    await ForwardingService.start(hub.ctx, 'forwarding_service');
+    await ForwardingService.create(hub.ctx, 'forwarding_service');
     const alice = await startTcpNode(cleanup, { listen: false });
     const { error, elapsed } = await rejection(
       createSecureChannel(alice.ctx, await identity(), route([TCP, hub.address], 'fwd_gone0123456789'), {

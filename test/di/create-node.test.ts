@@ -100,7 +100,7 @@ describe('createNode', () => {
     @Worker({ address: 'greeter' })
     class Greeter implements Worker<string> {
       constructor(@inject(GREETING) private readonly greeting: string) {}
-      handleMessage(ctx: Context, msg: Routed<string>): Promise<void> {
+      handleMessage(ctx: Context, msg: Routed<string>): Promise<unknown> {
         return ctx.send(msg.returnRoute, `${this.greeting}, ${msg.body}`);
       }
     }

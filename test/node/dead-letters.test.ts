@@ -74,7 +74,10 @@ describe('DeadLetters', () => {
     const node = newNode();
     const ctx = node.context();
     await node.stop();
-    await expect(ctx.send('anyone', 'x')).resolves.toBeUndefined();
+    await expect(ctx.send('anyone', 'x')).resolves.toMatchObject({
+      status: 'refused',
+      letter: { reason: 'node-stopped', code: 'NODE_STOPPED' },
+    });
     expect(node.deadLetters.countOf('node-stopped')).toBe(1);
     await expect(ctx.request('anyone', 'x')).rejects.toBeInstanceOf(NodeError);
   });

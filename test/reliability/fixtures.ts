@@ -59,7 +59,7 @@ export async function startHub(
   options: { listen?: string; forwarding?: ForwardingServiceOptions; logger?: Logger } = {},
 ): Promise<Hub> {
   const hub = await tcpNode(cleanup, options.logger ?? silentLogger);
-  const service = await ForwardingService.start(hub.ctx, 'forwarding_service', options.forwarding);
+  const service = await ForwardingService.create(hub.ctx, 'forwarding_service', options.forwarding);
   const address = await hub.tcp.listen(options.listen ?? '127.0.0.1:0');
   return { ...hub, address, service };
 }

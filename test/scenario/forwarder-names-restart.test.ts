@@ -67,7 +67,7 @@ describe('bound names across restarts, with real processes', () => {
   it('a Bob killed and started again gets his name back at once; nobody else gets it meanwhile', async () => {
     const dir = await scratch();
     const hub = await startTcpNode(cleanup);
-    await ForwardingService.start(hub.ctx, 'forwarding_service');
+    await ForwardingService.create(hub.ctx, 'forwarding_service');
     const mallory = await startTcpNode(cleanup, { listen: false });
     const malloryIdentity = await Identity.create(await InMemoryVault.create());
     const alice = await startTcpNode(cleanup, { listen: false });

@@ -60,7 +60,7 @@ interface World {
 /** A hub behind a hostile proxy, Bob registered there, and a channel from Alice to Bob through it. */
 async function world(listener: Partial<SecureChannelListenerOptions> = {}): Promise<World> {
   const hub = await startTcpNode(cleanup);
-  await ForwardingService.start(hub.ctx, 'forwarding_service');
+  await ForwardingService.create(hub.ctx, 'forwarding_service');
   const proxy = await HostileProxy.start(hub.address);
   cleanup.add(() => proxy.close());
 

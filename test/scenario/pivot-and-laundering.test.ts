@@ -68,7 +68,7 @@ interface World {
 
 async function world(): Promise<World> {
   const hub = await startTcpNode(cleanup);
-  await ForwardingService.start(hub.ctx, 'forwarding_service');
+  await ForwardingService.create(hub.ctx, 'forwarding_service');
   const bob = await startBob(cleanup, hub.address);
   const alice = await startAlice(cleanup);
   const channel = await alice.open(route([TCP, hub.address], bob.forwarder.forwardingAddress), bob.identity);

@@ -43,7 +43,7 @@ type Hub = TcpTestNode & { service: ForwardingService };
 
 async function startHub(options: ForwardingServiceOptions = {}): Promise<Hub> {
   const hub = await startTcpNode(cleanup);
-  const service = await ForwardingService.start(hub.ctx, 'forwarding_service', options);
+  const service = await ForwardingService.create(hub.ctx, 'forwarding_service', options);
   return { ...hub, service };
 }
 
@@ -371,13 +371,13 @@ describe('the state file', () => {
     await startHub({ statePath });
     const second = await startTcpNode(cleanup);
     await expect(
-      ForwardingService.start(second.ctx, 'forwarding_service', { statePath }),
+      ForwardingService.create(second.ctx, 'forwarding_service', { statePath }),
     ).rejects.toMatchObject({ name: 'ServicesError', code: 'STATE_FILE' });
 
     const broken = join(await scratch(), 'broken.json');
     await writeFile(broken, '{"format":"sealroute-forwarders","version":1,"hub":"x","slots":[]}');
     await expect(
-      ForwardingService.start(second.ctx, 'forwarding_service', { statePath: broken }),
+      ForwardingService.create(second.ctx, 'forwarding_service', { statePath: broken }),
     ).rejects.toMatchObject({ code: 'STATE_FILE' });
     expect(second.node.hasWorker('forwarding_service')).toBe(false);
   });

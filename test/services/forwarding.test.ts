@@ -26,7 +26,7 @@ async function startHub(
   options: ForwardingServiceOptions = {},
 ): Promise<TcpTestNode & { service: ForwardingService }> {
   const hub = await startTcpNode(cleanup, { listen });
-  const service = await ForwardingService.start(hub.ctx, 'forwarding_service', options);
+  const service = await ForwardingService.create(hub.ctx, 'forwarding_service', options);
   return { ...hub, service };
 }
 

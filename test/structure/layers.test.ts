@@ -36,6 +36,16 @@ describe('the layering rule (eslint.config.mjs)', () => {
     expect(result.output).toMatch(/never imports the public surface/);
   });
 
+  it('fails an import cycle: node-runtime imports context, so context may not import node-runtime', async () => {
+    // Linted as if it were src/node/context.ts, whose real neighbour node-runtime.ts imports it back.
+    const result = await lint(
+      'src/node/context.ts',
+      "import { NodeRuntime } from './node-runtime';\nexport const n = NodeRuntime;\n",
+    );
+    expect(result.code).toBe(1);
+    expect(result.output).toMatch(/Dependency cycle detected.*import-x\/no-cycle/);
+  });
+
   it('passes an import the table allows: channel may import node', async () => {
     const result = await lint('src/channel/ok.ts', "import { x } from '../node/x';\nexport const y = x;\n");
     expect(result).toEqual({ code: 0, output: '' });

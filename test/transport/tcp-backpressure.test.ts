@@ -22,10 +22,10 @@ function liveBytes(): number {
  * number of sends that completed and the one still pending.
  */
 async function sendUntilHeld(
-  send: () => Promise<void>,
+  send: () => Promise<unknown>,
   limit: number,
   waitMs = 300,
-): Promise<{ sent: number; held: Promise<void> | undefined }> {
+): Promise<{ sent: number; held: Promise<unknown> | undefined }> {
   for (let sent = 0; sent < limit; sent++) {
     const attempt = send();
     const done = await Promise.race([

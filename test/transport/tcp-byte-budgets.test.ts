@@ -28,7 +28,7 @@ const rawClient = (address: string, localAddress?: string): Promise<Socket> =>
 /** A hub with a forwarding service, Bob registered there, and Alice's channel to him through it. */
 async function hubWithAliceAndBob(tcp: TcpTransportOptions) {
   const hub = await startTcpNode(cleanup, { tcp });
-  await ForwardingService.start(hub.ctx, 'forwarding_service');
+  await ForwardingService.create(hub.ctx, 'forwarding_service');
   const bob = await startBob(cleanup, hub.address);
   const alice = await startAlice(cleanup);
   const toBob = route([TCP, hub.address], bob.forwarder.forwardingAddress);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { Address } from '../../core/address';
 import type { Context } from '../../node/context';
 import type { Logger } from '../../node/logger';
-import { ThrottledLog } from '../../transport/throttled-log';
+import { ThrottledLog } from '../../node/throttled-log';
 import { PortalError } from './errors';
 import { followNode } from './node-hooks';
 import type { SessionLimits } from './options';

@@ -8,7 +8,7 @@ import { secureChannelInfoOf } from '../../channel/access';
 import type { Context } from '../../node/context';
 import type { Logger } from '../../node/logger';
 import type { AccessRule, Worker } from '../../node/worker';
-import type { ThrottledLog } from '../../transport/throttled-log';
+import type { ThrottledLog } from '../../node/throttled-log';
 import { PortalError, type PortalErrorCode } from './errors';
 import {
   FIN_MESSAGE,
