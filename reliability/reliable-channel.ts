@@ -123,18 +123,13 @@ async function world(hub: string, aliceHub: string): Promise<World> {
   const alice = await Identity.create(await InMemoryVault.create());
   const bobSide = new Promise<SecureChannel>((resolve) => listener.once('channelOpened', resolve));
   const aliceCtx = aliceNode.context('alice');
-  const channel = await createSecureChannel(
-    aliceCtx,
-    alice,
-    route([TCP, aliceHub], 'fwd.n.bob'),
-    {
-      trustPolicy: TrustEveryone,
-      delivery: 'reliable',
-      retransmitInterval: RETRANSMIT_MS,
-      peerTimeout: 120_000,
-      maxUnackedBytes: 256 * 1024,
-    },
-  );
+  const channel = await createSecureChannel(aliceCtx, alice, route([TCP, aliceHub], 'fwd.n.bob'), {
+    trustPolicy: TrustEveryone,
+    delivery: 'reliable',
+    retransmitInterval: RETRANSMIT_MS,
+    peerTimeout: 120_000,
+    maxUnackedBytes: 256 * 1024,
+  });
   return {
     alice: aliceCtx,
     channel,
