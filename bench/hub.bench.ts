@@ -146,6 +146,21 @@ export const suite: Suite = {
       goals: { ratioAtLeast: 0.6 },
     },
     {
+      // A reliable channel (acknowledged, retransmitted, deduplicated) beside the default one, same run.
+      name: 'hub.reliable_rtt_64',
+      unit: 'round trips/s',
+      candidate: round('alice', `rtt ${RTT_N} reliable`, RTT_N),
+      baseline: { name: 'default_channel', round: round('alice', `rtt ${RTT_N}`, RTT_N) },
+      goals: { ratioAtLeast: 0.8 },
+    },
+    {
+      name: 'hub.reliable_bulk_64k',
+      unit: 'MB/s',
+      candidate: round('alice', `bulk ${BULK_N} reliable`, BULK_N),
+      baseline: { name: 'default_channel', round: round('alice', `bulk ${BULK_N}`, BULK_N) },
+      goals: { ratioAtLeast: 0.8 },
+    },
+    {
       name: 'hub.handshake',
       unit: 'handshakes/s',
       candidate: round('alice', `handshake ${HANDSHAKE_N}`, HANDSHAKE_N),

@@ -2,8 +2,9 @@
  * Alice of the hub benchmarks: opens a secure channel to Bob through the hub (`<hub host:port> <Bob's
  * forwarding address>`), prints `ready`, then runs each round the parent asks for on the wall clock:
  *
- *   rtt <n>            n sequential requests of 64 bytes to Bob's echoer: round trips/s
- *   bulk <n>           n sends of 64 KiB to Bob's sink, then a request for its count: MB/s (10^6 bytes)
+ *   rtt <n> [reliable] n sequential requests of 64 bytes to Bob's echoer: round trips/s
+ *   bulk <n> [reliable] n sends of 64 KiB to Bob's sink, then a request for its count: MB/s (10^6 bytes)
+ *                      (`reliable`: through a second channel, opened with `delivery: 'reliable'`)
  *   handshake <n> [cold]  n new channels to Bob, each closed once open: handshakes/s (cold: every identity
  *                      binding verified, see binding-cache.ts; Bob must be told `cache off` too)
  */
@@ -34,8 +35,11 @@ runProgram(async () => {
   const toBob = route([TCP, hub], forwardingAddress);
   const open = () => createSecureChannel(ctx, alice, toBob, { trustPolicy: TrustEveryone });
   const channel = await open();
-  const echoer = route(channel, 'echoer');
-  const sink = route(channel, 'sink');
+  const reliable = await createSecureChannel(ctx, alice, toBob, {
+    trustPolicy: TrustEveryone,
+    delivery: 'reliable',
+  });
+  const through = (args: readonly string[]) => (args[1] === 'reliable' ? reliable : channel);
   const ping = new Uint8Array(RTT_SIZE).fill(7);
   const chunk = new Uint8Array(BULK_SIZE).fill(9);
 
@@ -50,6 +54,7 @@ runProgram(async () => {
     {
       async rtt(args) {
         const n = count(args);
+        const echoer = route(through(args), 'echoer');
         const clock = startClock('wall');
         for (let i = 0; i < n; i++) {
           const reply = await ctx.request<Uint8Array>(echoer, ping);
@@ -59,6 +64,7 @@ runProgram(async () => {
       },
       async bulk(args) {
         const n = count(args);
+        const sink = route(through(args), 'sink');
         const clock = startClock('wall');
         for (let i = 0; i < n; i++) await ctx.send(sink, chunk);
         const { body } = await ctx.request<number>(sink, 'flush');

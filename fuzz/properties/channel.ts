@@ -23,7 +23,7 @@ import { ReplayWindow } from '../../src/channel/replay-window';
 import { SecureChannel } from '../../src/channel/secure-channel';
 import { localStaticKey, type LocalStatic } from '../../src/channel/static-keys';
 import { Identity, TrustEveryone } from '../../src/identity';
-import type { Context } from '../../src/node/context';
+import { QUEUED, type Context } from '../../src/node/context';
 import { silentLogger } from '../../src/node/logger';
 import { CipherState, HandshakeState, parseProtocolName } from '../../src/noise';
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
@@ -434,18 +434,19 @@ const replayWindow = defineProperty('channel/replay-window/model', 20_000, 500, 
 /** A context whose node only records what is delivered: all a `SecureChannel` needs to send and receive. */
 function recordingContext(delivered: LocalMessage[]): Context {
   const node = {
+    once: () => undefined, // channels listen for their node's `stopping`
+    on: () => undefined, // ... and `workerStopped`
+  };
+  return {
+    node,
     deliver: (message: LocalMessage) => {
       delivered.push(message);
-      return undefined;
+      return QUEUED;
     },
     hasWorker: () => false,
     stopWorker: () => Promise.resolve(),
-    once: () => undefined, // channels listen for their node's `stopping`
-    on: () => undefined, // ... and `workerStopped`
-    // Nothing is ever dead-lettered here (a channel watches the count to notice a lost route).
-    deadLetters: { count: 0, record: () => undefined },
-  };
-  return { node } as unknown as Context;
+    isNodeStopped: false,
+  } as unknown as Context;
 }
 
 interface ChannelPair {

@@ -1,0 +1,228 @@
+/**
+ * Reliable channels under faults (issue 9): a `delivery: 'reliable'` channel from Alice to Bob's named
+ * forwarder, through a hub process (reliability/procs/hub.ts), while Alice sends numbered one-way messages
+ * to Bob's sink as fast as the channel takes them. Alice and Bob run in this process; the hub is a child.
+ *
+ *   npm run faults:reliable                          # both scenarios, 100,000 messages each
+ *   npm run faults:reliable -- --only partition --messages 20000
+ *
+ * hub-kill   kill -9 the hub mid-traffic, start another on the same port: the same channel resumes once
+ *            Bob's forwarder is back; Bob's sink gets every message once, in order.
+ * partition  a proxy between Alice and the hub stops forwarding (nothing closes) mid-traffic for a while,
+ *            then forwards again: the same, across a silent partition.
+ */
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import {
+  Identity,
+  InMemoryVault,
+  NodeRuntime,
+  RemoteForwarder,
+  TCP,
+  TcpTransport,
+  TrustEveryone,
+  createSecureChannel,
+  createSecureChannelListener,
+  fromSecureChannel,
+  route,
+  silentLogger,
+  type Context,
+  type SecureChannel,
+} from '../src';
+import { Child, runProgram, stopAll } from './lib/child';
+import { Checks, count, eventually, seconds, sleep } from './lib/report';
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    messages: { type: 'string', default: '100000' },
+    'partition-s': { type: 'string', default: '5' },
+    'time-limit-s': { type: 'string', default: '600' },
+  },
+});
+const MESSAGES = Number(args.messages);
+const RETRANSMIT_MS = 250;
+
+/** A TCP proxy in front of `target` that can stop forwarding both ways without closing anything. */
+class PausableProxy {
+  paused = false;
+  private readonly held: (() => void)[] = [];
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(private readonly server: net.Server) {}
+
+  static async start(target: string): Promise<{ proxy: PausableProxy; address: string }> {
+    const [host, port] = target.split(':') as [string, string];
+    const server = net.createServer();
+    const proxy = new PausableProxy(server);
+    server.on('connection', (client) => {
+      const upstream = net.connect(Number(port), host);
+      proxy.pipe(client, upstream);
+      proxy.pipe(upstream, client);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { proxy, address: `127.0.0.1:${(server.address() as net.AddressInfo).port}` };
+  }
+
+  /** Forwards again, first what was held back. */
+  heal(): void {
+    this.paused = false;
+    for (const release of this.held.splice(0)) release();
+  }
+
+  close(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.server.close();
+  }
+
+  private pipe(from: net.Socket, to: net.Socket): void {
+    this.sockets.add(from);
+    from.on('data', (chunk) => {
+      if (this.paused) this.held.push(() => to.write(chunk));
+      else to.write(chunk);
+    });
+    from.on('close', () => to.destroy());
+    from.on('error', () => to.destroy());
+  }
+}
+
+interface World {
+  readonly alice: Context;
+  readonly channel: SecureChannel;
+  readonly bobChannel: SecureChannel;
+  readonly sunk: number[];
+  readonly stop: () => Promise<void>;
+}
+
+/** Bob (listener, sink, named forwarder at `hub`) and Alice's reliable channel to him through `aliceHub`. */
+async function world(hub: string, aliceHub: string): Promise<World> {
+  const bobNode = new NodeRuntime({ logger: silentLogger });
+  await TcpTransport.create(bobNode);
+  const bobCtx = bobNode.context('bob');
+  const bob = await Identity.create(await InMemoryVault.create());
+  const listener = await createSecureChannelListener(bobCtx, bob, 'listener', {
+    trustPolicy: TrustEveryone,
+    retransmitInterval: RETRANSMIT_MS,
+    peerTimeout: 120_000,
+  });
+  const sunk: number[] = [];
+  await bobNode.startWorker(
+    'sink',
+    { handleMessage: (_ctx, message) => void sunk.push(message.body as number) },
+    { access: fromSecureChannel() },
+  );
+  const forwarder = await RemoteForwarder.create(bobCtx, route([TCP, hub]), 'listener', {
+    name: 'bob',
+    heartbeatIntervalMs: 500,
+    heartbeatTimeoutMs: 2_000,
+    reconnectInitialMs: 100,
+    reconnectMaxMs: 500,
+  });
+  const aliceNode = new NodeRuntime({ logger: silentLogger });
+  await TcpTransport.create(aliceNode);
+  const alice = await Identity.create(await InMemoryVault.create());
+  const bobSide = new Promise<SecureChannel>((resolve) => listener.once('channelOpened', resolve));
+  const aliceCtx = aliceNode.context('alice');
+  const channel = await createSecureChannel(aliceCtx, alice, route([TCP, aliceHub], 'fwd.n.bob'), {
+    trustPolicy: TrustEveryone,
+    delivery: 'reliable',
+    retransmitInterval: RETRANSMIT_MS,
+    peerTimeout: 120_000,
+    maxUnackedBytes: 256 * 1024,
+  });
+  return {
+    alice: aliceCtx,
+    channel,
+    bobChannel: await bobSide,
+    sunk,
+    stop: async () => {
+      await forwarder.stop();
+      await Promise.all([aliceNode.stop(), bobNode.stop()]);
+    },
+  };
+}
+
+/** Sends 0..MESSAGES-1 through the channel, waiting out its backpressure. */
+function traffic(w: World): { sent: () => number; done: Promise<void> } {
+  let sent = 0;
+  const done = (async () => {
+    for (; sent < MESSAGES; sent++) await w.channel.send(w.alice, 'sink', sent);
+  })();
+  return { sent: () => sent, done };
+}
+
+async function judge(checks: Checks, name: string, w: World, sending: Promise<void>): Promise<void> {
+  const started = Date.now();
+  await sending;
+  const arrived = await eventually(() => w.sunk.length >= MESSAGES, 300_000);
+  await eventually(() => w.channel.reliability!.unackedFrames === 0, 30_000);
+  await sleep(2 * RETRANSMIT_MS); // a last retransmission would show a duplicate now
+  let disorder = 0;
+  for (let i = 0; i < w.sunk.length; i++) if (w.sunk[i] !== i) disorder++;
+  const unique = new Set(w.sunk).size;
+  const r = w.channel.reliability!;
+  console.log(
+    `  ${count(w.sunk.length)} received in ${seconds(Date.now() - started)} after the fault began; ` +
+      `${count(r.retransmitted)} frames sent again (${r.retransmissions} times), ` +
+      `Bob dropped ${count(w.bobChannel.reliability!.duplicates)} duplicates`,
+  );
+  checks.check(`${name}: 0 lost`, arrived && unique === MESSAGES, `${count(MESSAGES - unique)} missing`);
+  checks.check(`${name}: 0 duplicated`, w.sunk.length === unique, `${count(w.sunk.length - unique)} twice`);
+  checks.check(`${name}: in order`, disorder === 0, `${count(disorder)} out of place`);
+  checks.check(
+    `${name}: the same channel throughout`,
+    !w.channel.isClosed && !w.bobChannel.isClosed,
+    `Alice ${w.channel.closeReason ?? 'open'}, Bob ${w.bobChannel.closeReason ?? 'open'}`,
+  );
+}
+
+async function hubKill(checks: Checks): Promise<void> {
+  console.log(
+    `\n== hub-kill: kill -9 the hub under ${count(MESSAGES)} messages, restart it on the same port`,
+  );
+  const first = await Child.start<{ address: string }>('hub', 'hub');
+  const address = first.ready.address;
+  const w = await world(address, address);
+  const load = traffic(w);
+  await eventually(() => w.sunk.length >= MESSAGES * 0.3, 120_000, 10);
+  await first.child.kill();
+  console.log(`  hub killed (SIGKILL) after ${count(w.sunk.length)} received, ${count(load.sent())} sent`);
+  await sleep(1_000);
+  await Child.start('hub', 'hub', ['--listen', address]);
+  console.log(`  hub restarted on ${address}`);
+  await judge(checks, 'hub-kill', w, load.done);
+  await w.stop();
+  await stopAll();
+}
+
+async function partition(checks: Checks): Promise<void> {
+  const ms = Number(args['partition-s']) * 1000;
+  console.log(`\n== partition: Alice's link to the hub forwards nothing for ${seconds(ms)} mid-traffic`);
+  const hub = await Child.start<{ address: string }>('hub', 'hub');
+  const { proxy, address } = await PausableProxy.start(hub.ready.address);
+  const w = await world(hub.ready.address, address);
+  const load = traffic(w);
+  await eventually(() => w.sunk.length >= MESSAGES * 0.3, 120_000, 10);
+  proxy.paused = true;
+  console.log(`  partitioned after ${count(w.sunk.length)} received, ${count(load.sent())} sent`);
+  await sleep(ms);
+  proxy.heal();
+  console.log(`  healed`);
+  await judge(checks, 'partition', w, load.done);
+  await w.stop();
+  proxy.close();
+  await stopAll();
+}
+
+const SCENARIOS: Record<string, (checks: Checks) => Promise<void>> = { 'hub-kill': hubKill, partition };
+
+runProgram(
+  async () => {
+    const names = args.only === undefined ? Object.keys(SCENARIOS) : args.only.split(',');
+    for (const name of names) if (SCENARIOS[name] === undefined) throw new Error(`unknown scenario ${name}`);
+    const checks = new Checks();
+    for (const name of names) await SCENARIOS[name]!(checks);
+    return checks.passed;
+  },
+  Number(args['time-limit-s']) * 1000,
+);
