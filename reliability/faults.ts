@@ -11,7 +11,8 @@
  * bob-kill  kill -9 Bob, who holds a thousand forwarders: the hub drops them all and its heap comes back.
  * stall     SIGSTOP the hub (it stops reading) under a flood from Alice: her memory stops growing at its
  *           bound, the connection is closed after her drain timeout, what was queued is counted, and after
- *           SIGCONT everything recovers.
+ *           SIGCONT everything recovers; the one-way flood reconciles exactly (each message delivered, or
+ *           counted once as a dead letter on Alice, the hub or Bob).
  * cycles    10,000 connect / register / unregister / disconnect cycles: no connection, handle, worker,
  *           forwarder or listener is left behind, at the hub or the client.
  */
@@ -20,7 +21,15 @@ import { Child, runProgram, stopAll } from './lib/child';
 import { handleChanges, lastingHandles, mib } from './lib/measure';
 import type { NodeSample } from './lib/node-sample';
 import { SeqSet, type SinkCounts } from './lib/numbered';
-import { describeReconciliation, reconcile, reconciled } from './lib/reconcile';
+import type { DropCounts } from './lib/drop-tally';
+import {
+  describeOneWay,
+  describeReconciliation,
+  oneWayReconciled,
+  reconcile,
+  reconcileOneWay,
+  reconciled,
+} from './lib/reconcile';
 import { Checks, count, eventually, seconds, sleep } from './lib/report';
 
 const { values: args } = parseArgs({
@@ -53,7 +62,9 @@ interface TrafficStatus {
   lastError?: string;
 }
 interface FloodStatus {
+  first: number;
   sent: number;
+  errored: [number, string][];
   sinceProgressMs: number;
   closed: string | null;
   failed: string | null;
@@ -271,6 +282,8 @@ async function stall(checks: Checks): Promise<void> {
   const alice = await startAlice(address, forwardingAddress, ['--drain-timeout-ms', String(drainTimeoutMs)]);
   await alice.call('open');
   const idle = await alice.call<Sample>('sample');
+  // Every node counts the flood's dead letters (bodies of its size or more), for the reconciliation.
+  for (const child of [alice, hub, bob]) await child.call('tallyStart', [size]);
   await alice.call('floodStart', [size]);
   await sleep(1_000);
   const flowing = await alice.call<FloodStatus>('floodStatus');
@@ -312,12 +325,33 @@ async function stall(checks: Checks): Promise<void> {
   const back = await eventually(async () => (await bob.call<Sample>('sample')).registered === true, 20_000);
   const reopened = await alice.call<{ ms: number }>('open', [20_000], 30_000);
   const probe = await alice.call<Probe>('probe', [3_000]);
-  const sink = await bob.call<Sample & { sink: SinkCounts }>('sample');
-  const lost = end.sent - sink.sink.received;
-  console.log(
-    `  recovered: new channel in ${reopened.ms} ms, probe ${probe.ok ? 'ok' : probe.error}; Bob's sink got ${count(sink.sink.received)} of ` +
-      `${count(end.sent)} flooded messages (${count(lost)} lost with the connection, counted as Alice's dead letters or in flight)`,
+  // What the hub had read before it stopped reaches Bob after SIGCONT: wait for his sink to settle.
+  let received = -1;
+  await eventually(
+    async () => {
+      const now = (await bob.call<Sample & { sink: SinkCounts }>('sample')).sink.received;
+      const settled = now === received;
+      received = now;
+      return settled;
+    },
+    20_000,
+    1_000,
   );
+  const seen = await bob.call<SinkCounts & { bitmap: string }>('seen');
+  const tallies = await Promise.all([alice, hub, bob].map((child) => child.call<DropCounts>('tally')));
+  const oneWay = reconcileOneWay(
+    { first: end.first, sent: end.sent, errored: new Map(end.errored) },
+    SeqSet.fromBase64(seen.bitmap),
+    seen,
+    tallies.map((t) => ({ ids: SeqSet.fromBase64(t.ids), opaque: t.opaque })),
+  );
+  console.log(
+    `  recovered: new channel in ${reopened.ms} ms, probe ${probe.ok ? 'ok' : probe.error}; Bob's sink got ${count(seen.received)} of ` +
+      `${count(end.sent)} flooded messages; dead letters of the flood: ${['alice', 'hub', 'bob']
+        .map((name, i) => `${name} ${JSON.stringify(tallies[i]!.reasons)}`)
+        .join(', ')}`,
+  );
+  console.log(`  one-way reconciliation: ${describeOneWay(oneWay)}`);
   checks.check('the sender is held while the peer does not read', held, `no send completed for over 1 s`);
   checks.check(
     "the sender's memory stays within its bound",
@@ -338,6 +372,11 @@ async function stall(checks: Checks): Promise<void> {
     'what was queued is let go',
     live(released) - live(idle) < 4 * 1024 * 1024,
     `${mib(live(released) - live(idle), true)} from idle`,
+  );
+  checks.check(
+    'every flooded message delivered once, or counted exactly once as lost on some node',
+    oneWayReconciled(oneWay),
+    `${oneWay.unaccounted} unaccounted, ${oneWay.overcounted} overcounted, ${oneWay.duplicates} duplicated of ${count(oneWay.sent)}`,
   );
   checks.check(
     'Bob, Alice and the hub recover',

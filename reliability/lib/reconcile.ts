@@ -97,3 +97,88 @@ export function describeReconciliation(r: Reconciliation): string {
     (errors === '' ? '' : `; errors seen: ${errors}`)
   );
 }
+
+/** What a one-way sender knows: the numbers it sent (`first` .. `first + sent - 1`) and the sends that failed. */
+export interface OneWaySender {
+  readonly first: number;
+  readonly sent: number;
+  /** Sends that failed with an error the sender saw, by number. */
+  readonly errored: ReadonlyMap<number, string>;
+}
+
+/** One-way sends, each in exactly one class; `unaccounted`, `overcounted` and the violations must be 0. */
+export interface OneWayReconciliation {
+  readonly sent: number;
+  readonly delivered: number;
+  /** Not delivered, and dead-lettered where its number could be read. */
+  readonly lostCountedById: number;
+  /** Not delivered, and its send failed with an error the sender saw. */
+  readonly lostErrorSeen: number;
+  /** Not delivered, matched by count with the dead letters no one could read (encrypted frames). */
+  readonly lostCountedOpaque: number;
+  /** Not delivered and not counted anywhere: a silent loss. */
+  readonly unaccounted: number;
+  /** Dead letters beyond the losses (a message counted twice, or counted and delivered). */
+  readonly overcounted: number;
+  readonly duplicates: number;
+  readonly corrupted: number;
+}
+
+/**
+ * Reconciles one-way sends exactly: the numbers the sender sent, less those the sink received, must be
+ * exactly the losses the nodes counted, read by number where a dead letter's body is readable and by
+ * count where it is encrypted (`opaque`), or sends the sender saw fail. A loss counted nowhere is
+ * `unaccounted`; a dead letter of a message that was delivered, or more dead letters than losses, is
+ * `overcounted`: both mean the accounting is wrong.
+ */
+export function reconcileOneWay(
+  sender: OneWaySender,
+  delivered: SeqSet,
+  sink: SinkCounts,
+  drops: { readonly ids: SeqSet; readonly opaque: number }[],
+): OneWayReconciliation {
+  let deliveredCount = 0;
+  let byId = 0;
+  let errorSeen = 0;
+  let silent = 0;
+  let overcounted = 0;
+  const end = sender.first + sender.sent;
+  for (let seq = sender.first; seq < end; seq++) {
+    const counted = drops.filter((d) => d.ids.has(seq)).length;
+    if (delivered.has(seq)) {
+      deliveredCount++;
+      overcounted += counted;
+    } else if (counted > 0) {
+      byId++;
+      overcounted += counted - 1;
+    } else if (sender.errored.has(seq)) errorSeen++;
+    else silent++;
+  }
+  const opaque = drops.reduce((sum, d) => sum + d.opaque, 0);
+  const lostCountedOpaque = Math.min(silent, opaque);
+  return {
+    sent: sender.sent,
+    delivered: deliveredCount,
+    lostCountedById: byId,
+    lostErrorSeen: errorSeen,
+    lostCountedOpaque,
+    unaccounted: silent - lostCountedOpaque,
+    overcounted: overcounted + (opaque - lostCountedOpaque),
+    duplicates: sink.duplicates,
+    corrupted: sink.corrupted,
+  };
+}
+
+/** Whether every one-way send is delivered once and intact or counted exactly once as lost. */
+export function oneWayReconciled(r: OneWayReconciliation): boolean {
+  return r.unaccounted === 0 && r.overcounted === 0 && r.duplicates === 0 && r.corrupted === 0;
+}
+
+/** One line: `sent = delivered + lost (counted by number) + lost (error seen) + lost (counted, encrypted)`. */
+export function describeOneWay(r: OneWayReconciliation): string {
+  return (
+    `sent ${r.sent} = delivered ${r.delivered} + lost (dead letter, by number) ${r.lostCountedById}` +
+    ` + lost (error seen) ${r.lostErrorSeen} + lost (dead letter, encrypted, by count) ${r.lostCountedOpaque}` +
+    ` + unaccounted ${r.unaccounted}; overcounted ${r.overcounted}, duplicates ${r.duplicates}, corrupted ${r.corrupted}`
+  );
+}

@@ -24,6 +24,7 @@ import {
   route,
   type SecureChannel,
 } from '../../src';
+import { tallyCommands } from '../lib/drop-tally';
 import { censusCommands, sampleNode } from '../lib/node-sample';
 import { numbered } from '../lib/numbered';
 import { NumberedTraffic, errorLabel } from '../lib/traffic';
@@ -31,7 +32,11 @@ import { childLogger, nextTurn, numberOption, options, runChild, serve } from '.
 
 /** A flood of one-way sends: how far it got, and what ended it. */
 interface Flood {
+  /** The number of its first message. */
+  first: number;
   sent: number;
+  /** The numbers of sends that failed, with the error. */
+  errored: [number, string][];
   progressAt: number;
   /** The code of the connection close that ended it. */
   closed: string | undefined;
@@ -119,7 +124,9 @@ runChild(async () => {
       floodStart(a) {
         const size = Number(a[0] ?? 16 * 1024);
         const state: Flood = {
+          first: seq,
           sent: 0,
+          errored: [],
           progressAt: Date.now(),
           closed: undefined,
           failed: undefined,
@@ -136,8 +143,14 @@ runChild(async () => {
           try {
             while (state.running) {
               // A fresh body each time, as real senders have: queued messages cost their full size.
-              await ctx.send(sink, numbered(seq++, size));
-              state.sent++;
+              const n = seq++;
+              state.sent++; // sent from here on: delivered, counted as a drop, or its error seen below
+              try {
+                await ctx.send(sink, numbered(n, size));
+              } catch (error) {
+                state.errored.push([n, errorLabel(error)]);
+                throw error;
+              }
               state.progressAt = Date.now();
               if (state.sent % 256 === 0) await nextTurn();
             }
@@ -151,7 +164,9 @@ runChild(async () => {
         return null;
       },
       floodStatus: () => ({
+        first: flood!.first,
         sent: flood!.sent,
+        errored: flood!.errored,
         sinceProgressMs: Date.now() - flood!.progressAt,
         closed: flood!.closed ?? null,
         failed: flood!.failed ?? null,
@@ -179,6 +194,7 @@ runChild(async () => {
         stats: channels.at(-1)?.stats,
       }),
       ...censusCommands(),
+      ...tallyCommands(node),
     },
     () => node.stop(),
   );

@@ -23,6 +23,7 @@ import {
   type Context,
   type Routed,
 } from '../../src';
+import { tallyCommands } from '../lib/drop-tally';
 import { censusCommands, sampleNode } from '../lib/node-sample';
 import { Sink } from '../lib/numbered';
 import { childLogger, numberOption, options, runChild, serve } from './serve';
@@ -89,6 +90,7 @@ runChild(async () => {
       }),
       seen: () => ({ ...sink.counts, bitmap: sink.seen.toBase64() }),
       ...censusCommands(),
+      ...tallyCommands(node),
     },
     () => node.stop(),
   );

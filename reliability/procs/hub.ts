@@ -6,6 +6,7 @@
  * Command: `sample` (memory, handles, connections, forwarders).
  */
 import { ForwardingService, NodeRuntime, TcpTransport, FORWARDING_DEFAULTS } from '../../src';
+import { tallyCommands } from '../lib/drop-tally';
 import { censusCommands, sampleNode } from '../lib/node-sample';
 import { childLogger, numberOption, options, runChild, serve } from './serve';
 
@@ -39,6 +40,7 @@ runChild(async () => {
         forwarders: service.forwarders().length,
       }),
       ...censusCommands(),
+      ...tallyCommands(node),
     },
     () => node.stop(),
   );

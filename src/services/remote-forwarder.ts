@@ -1,94 +1,30 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { Address, LOCAL } from '../core/address';
 import type { Routed } from '../core/message';
 import { Route, toRoute } from '../core/route';
 import type { Identity } from '../identity/identity';
 import type { Context, NodeHost } from '../node/context';
-import type { DeadLetter } from '../node/dead-letters';
 import type { Logger } from '../node/logger';
 import type { Worker } from '../node/worker';
 import { ServicesError } from './errors';
+import { ForwardingClient, type RequestFields } from './forwarding-client';
 import {
   FORWARDER_NAME,
-  forwardingReplyCodec,
-  forwardingRequestCodec,
   nameClaimStatement,
   type ForwardingReply,
-  type ForwardingRequest,
   type NameClaim,
 } from './forwarding-messages';
+import {
+  REMOTE_FORWARDER_DEFAULTS,
+  type RemoteForwarderEvents,
+  type RemoteForwarderOptions,
+} from './remote-forwarder-options';
 
-/**
- * How a `RemoteForwarder` behaves. Every field but `name` and `identity` has a default
- * (`REMOTE_FORWARDER_DEFAULTS`).
- */
-export interface RemoteForwarderOptions {
-  /**
-   * Register under this name (`fwd.n.<name>` on the hub) instead of a random address (`fwd.r.<32 hex>`):
-   * 1..63 of `a-z 0-9 _ -`, starting with a letter or a digit (`FORWARDER_NAME`).
-   */
-  readonly name?: string;
-  /**
-   * Bind the name to this identity: the registration is signed by it (over the hub's fresh challenge), and
-   * the name then goes back to this identity only, at once, after a reconnect, after this process restarts
-   * (same identity, e.g. from a `FileVault`) and after the hub restarts (if it keeps a state file). Needs
-   * `name`. Without it, the name is held by the token the first registration returned, which lives in this
-   * process only.
-   */
-  readonly identity?: Identity;
-  /** The forwarding service's address on the hub. */
-  readonly service?: string;
-  /** How often the hub is asked whether the forwarder is still there. */
-  readonly heartbeatIntervalMs?: number;
-  /** How long a heartbeat waits for its answer before the hub is considered lost. */
-  readonly heartbeatTimeoutMs?: number;
-  /** How long a registration waits for its answer. */
-  readonly registrationTimeoutMs?: number;
-  /** The first delay between attempts to register again after the hub was lost; it doubles each time. */
-  readonly reconnectInitialMs?: number;
-  /** The longest delay between attempts. */
-  readonly reconnectMaxMs?: number;
-  /** Attempts before giving up (`'failed'` is emitted and the forwarder stops). Default: never give up. */
-  readonly maxReconnectAttempts?: number;
-  /**
-   * Local workers a sender may name after the forwarding address (`[TCP, hub] => forwardingAddress =>
-   * 'echoer'`). Default: only the first hop of `destination`. Whatever the list, a route that goes on to a
-   * transport hop (`[TCP, host:port]`) or anywhere not listed is refused (`access-denied`): a forwarder is a
-   * way in to named workers, never a way through this node.
-   */
-  readonly deliverTo?: readonly (string | Address)[];
-}
-
-/** The defaults of `RemoteForwarderOptions`. */
-export const REMOTE_FORWARDER_DEFAULTS = Object.freeze({
-  service: 'forwarding_service',
-  heartbeatIntervalMs: 5_000,
-  heartbeatTimeoutMs: 5_000,
-  registrationTimeoutMs: 10_000,
-  reconnectInitialMs: 250,
-  reconnectMaxMs: 10_000,
-  maxReconnectAttempts: Infinity,
-});
-
-/** Events a `RemoteForwarder` emits. */
-export interface RemoteForwarderEvents {
-  /** Registered (again) at the hub, at this forwarding address. */
-  registered: [forwardingAddress: string];
-  /** The hub, or the forwarder on it, was lost; re-registration has begun. */
-  lost: [reason: Error];
-  /** Gave up re-registering after `maxReconnectAttempts`; the forwarder has stopped. */
-  failed: [reason: Error];
-}
-
-interface PendingCall {
-  readonly resolve: (reply: ForwardingReply) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-/** Late replies to requests that timed out are recognised (and dropped) among this many recent nonces. */
-const RECENT_NONCES = 32;
+export {
+  REMOTE_FORWARDER_DEFAULTS,
+  type RemoteForwarderEvents,
+  type RemoteForwarderOptions,
+} from './remote-forwarder-options';
 
 /**
  * The client side of forwarding: makes a node that can only connect out reachable through a hub. It starts
@@ -108,11 +44,9 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   readonly address = Address.unique('rf.');
   private readonly serviceRoute: Route;
   private readonly settings: typeof REMOTE_FORWARDER_DEFAULTS;
-  private readonly pending = new Map<string, PendingCall>();
   /** Keys of the local addresses a forwarded message may name (`deliverTo`). */
   private readonly deliverable: ReadonlySet<string>;
-  private readonly recentNonces: string[] = [];
-  private ctx: Context | undefined;
+  private client: ForwardingClient | undefined;
   private unwatchDeadLetters: (() => void) | undefined;
   private logger: Logger;
   private current: { address: string; token: string } | undefined;
@@ -334,46 +268,12 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     }
   }
 
-  /** Sends a request to the service and waits for the reply with the same nonce. */
+  /** Sends a request to the service and waits for its reply. */
   private call(request: RequestFields, timeoutMs: number): Promise<ForwardingReply> {
-    if (this.stopped) return Promise.reject(new ServicesError('STOPPED', 'the remote forwarder stopped'));
-    const nonce = randomBytes(16).toString('hex');
-    // CBOR has no `undefined`; leave absent fields out.
-    const fields = Object.entries(request).filter(([, value]) => value !== undefined);
-    const body = { v: 2, ...Object.fromEntries(fields), nonce } as ForwardingRequest;
-    return new Promise<ForwardingReply>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          this.settle(nonce, new ServicesError('TIMEOUT', `no ${body.type} reply within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.pending.set(nonce, { resolve, reject, timer });
-      this.ctx!.send(this.serviceRoute, body).catch((err: unknown) =>
-        this.settle(nonce, new ServicesError('UNREACHABLE', (err as Error).message, { cause: err })),
-      );
-    });
+    if (this.stopped || this.client === undefined)
+      return Promise.reject(new ServicesError('STOPPED', 'the remote forwarder stopped'));
+    return this.client.call(request, timeoutMs);
   }
-
-  /** Ends a pending call with a reply or an error; false if there was no such call. */
-  private settle(nonce: string, outcome: ForwardingReply | Error): boolean {
-    const call = this.pending.get(nonce);
-    if (call === undefined) return false;
-    this.pending.delete(nonce);
-    clearTimeout(call.timer);
-    this.recentNonces.push(nonce);
-    if (this.recentNonces.length > RECENT_NONCES) this.recentNonces.shift();
-    if (outcome instanceof Error) call.reject(outcome);
-    else call.resolve(outcome);
-    return true;
-  }
-
-  /** A request of ours that could not be carried (no connection to the hub) fails at once, not at its timeout. */
-  private readonly onDeadLetter = (letter: DeadLetter): void => {
-    const body = letter.message.body;
-    if (!letter.message.returnRoute.next?.equals(this.address) || !forwardingRequestCodec.accepts(body))
-      return;
-    this.settle(body.nonce, new ServicesError('UNREACHABLE', `${letter.reason}: ${letter.detail}`));
-  };
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -395,9 +295,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     this.stopped = true;
     this.registered = false;
     this.wake?.();
-    for (const nonce of [...this.pending.keys()]) {
-      this.settle(nonce, new ServicesError('STOPPED', 'the remote forwarder stopped'));
-    }
+    this.client?.stop();
     this.unwatchDeadLetters?.();
   }
 
@@ -412,16 +310,13 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
 
   private readonly worker: Worker<unknown> = {
     initialize: (ctx: Context) => {
-      this.ctx = ctx;
       this.logger = ctx.logger;
-      this.unwatchDeadLetters = ctx.onDeadLetter(this.onDeadLetter);
+      this.client = new ForwardingClient(this.address, this.serviceRoute, (to, body) => ctx.send(to, body));
+      this.unwatchDeadLetters = ctx.onDeadLetter(this.client.onDeadLetter);
     },
     handleMessage: (ctx: Context, message: Routed<unknown>) => {
       const body = message.body;
-      if (forwardingReplyCodec.accepts(body)) {
-        if (this.settle(body.nonce, body)) return;
-        if (this.recentNonces.includes(body.nonce)) return; // a late reply to a request that timed out
-      }
+      if (this.client!.takeReply(body)) return;
       const more = message.onwardRoute.stepForward();
       if (!more.isEmpty && !this.mayDeliverTo(more)) {
         ctx.refuse(
@@ -438,14 +333,3 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     shutdown: () => this.halt(),
   };
 }
-
-/** `Omit` over each member of a union. */
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** A request as `call` takes it: without `v` and `nonce`, optional fields may be `undefined`. */
-type RequestFields =
-  DistributiveOmit<ForwardingRequest, 'nonce' | 'v'> extends infer R
-    ? R extends unknown
-      ? { [K in keyof R]: R[K] | (undefined extends R[K] ? undefined : never) }
-      : never
-    : never;

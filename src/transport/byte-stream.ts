@@ -34,6 +34,12 @@ export interface ByteStream {
   start(events: StreamEvents, settings: StreamSettings): void;
   /** Queues bytes; false once the stream holds more than it wants (wait for `drain`). */
   write(bytes: Uint8Array): boolean;
+  /**
+   * Bytes written that the stream has not yet handed on (to the operating system): what destroying it now
+   * would lose. Optional: a stream without it has its losses on close counted as in flight, not as dead
+   * letters.
+   */
+  unsentBytes?(): number;
   /** Holds writes back until `uncork`, so frames written in one turn leave together. */
   cork(): void;
   uncork(): void;

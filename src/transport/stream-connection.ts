@@ -21,6 +21,7 @@ import { TransportError } from './errors';
 import { FRAME_HEADER_SIZE, FrameParser, PREAMBLE } from './frame-parser';
 import { nextTick, refresh, setImmediateish, unref, type Timer } from './timers';
 import type { ConnectionInfo, TransportConnection } from './transport';
+import { UnflushedFrames } from './unflushed-frames';
 
 /** What a connection needs from its transport. */
 export interface ConnectionHost {
@@ -76,6 +77,8 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
   /** Waiting for a local mailbox to take a received message: the stream is paused meanwhile. */
   private waitingOnDelivery = false;
   private pendingDrain: (() => void) | undefined;
+  /** Frames written that the stream has not handed on yet (streams that can tell). */
+  private unflushed: UnflushedFrames | undefined;
   private corked = false;
   private stopping = false;
   /** Messages handled; used to notice when the mailbox has drained after the connection closed. */
@@ -243,7 +246,9 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
     frame[1] = (length >>> 16) & 0xff;
     frame[2] = (length >>> 8) & 0xff;
     frame[3] = length & 0xff;
-    if (stream.write(frame)) return;
+    const taken = stream.write(frame);
+    this.unflushed?.wrote(frame.length, message.message);
+    if (taken) return;
     return this.waitForDrain();
   }
 
@@ -284,18 +289,24 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
   private readonly uncork = (): void => {
     this.corked = false;
     this.stream?.uncork();
+    this.unflushed?.prune();
   };
 
   // --- the stream --------------------------------------------------------------------------------------
 
   private attach(stream: ByteStream): void {
     this.stream = stream;
+    // Frames still in the stream's buffers when it is destroyed are counted as dead letters, not lost.
+    if (stream.unsentBytes !== undefined) this.unflushed = new UnflushedFrames(() => stream.unsentBytes!());
     const { keepAliveMs, idleTimeoutMs } = this.host.options;
     this.streamGone = new Promise((resolve) => (this.streamClosed = resolve));
     stream.start(
       {
         data: this.onData,
-        drain: () => this.pendingDrain?.(),
+        drain: () => {
+          this.unflushed?.prune();
+          this.pendingDrain?.();
+        },
         connect: () => {
           if (this.state !== 'connecting') return;
           this.state = 'handshaking';
@@ -314,6 +325,7 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
     );
     // Our preamble goes first; frames may follow it at once (the peer checks before reading them).
     stream.write(PREAMBLE);
+    this.unflushed?.wrote(PREAMBLE.length);
     this.armFrameTimer(true);
     const { unvouchedTimeoutMs } = this.host.options;
     if (!this.vouched && unvouchedTimeoutMs > 0) {
@@ -452,6 +464,7 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
   private isLiveness(frame: Uint8Array): boolean {
     if (frame.length === 0) {
       this.stream?.write(PONG);
+      this.unflushed?.wrote(PONG.length);
       return true;
     }
     return frame[0] === 0; // PONG; a transport message starts with its version, 1
@@ -489,6 +502,7 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
       );
     } else if (silent >= pingIntervalMs) {
       this.stream?.write(PING);
+      this.unflushed?.wrote(PING.length);
     }
   };
 
@@ -608,7 +622,15 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
         this.closeTimer = setTimeout(() => target.destroy(), this.host.options.closeTimeoutMs);
         stream.end();
       } else {
+        const lost = this.unflushed?.takeLost() ?? [];
         stream.destroy();
+        for (const message of lost) {
+          this.host.node.undeliverable(
+            message,
+            `connection ${this.address.value} to ${this.remote} closed with its frame unsent: ${reason.message}`,
+            { code: failureCode(reason), cause: reason },
+          );
+        }
       }
     }
     this.pendingDrain?.();

@@ -24,6 +24,18 @@ export class TcpStream implements ByteStream {
     return this.socket.write(bytes);
   }
 
+  unsentBytes(): number {
+    // Node's buffer counts the write in progress whole until it completes; libuv knows how much of it is
+    // still queued (the rest is in the kernel, which a destroy does not lose).
+    const socket = this.socket as Socket & {
+      _writableState?: { writing?: boolean; writelen?: number };
+      _handle?: { writeQueueSize?: number } | null;
+    };
+    const state = socket._writableState;
+    if (state?.writing !== true) return socket.writableLength;
+    return socket.writableLength - (state.writelen ?? 0) + (socket._handle?.writeQueueSize ?? 0);
+  }
+
   cork(): void {
     this.socket.cork();
   }

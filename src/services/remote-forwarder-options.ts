@@ -1,0 +1,64 @@
+import type { Address } from '../core/address';
+import type { Identity } from '../identity/identity';
+
+/**
+ * How a `RemoteForwarder` behaves. Every field but `name` and `identity` has a default
+ * (`REMOTE_FORWARDER_DEFAULTS`).
+ */
+export interface RemoteForwarderOptions {
+  /**
+   * Register under this name (`fwd.n.<name>` on the hub) instead of a random address (`fwd.r.<32 hex>`):
+   * 1..63 of `a-z 0-9 _ -`, starting with a letter or a digit (`FORWARDER_NAME`).
+   */
+  readonly name?: string;
+  /**
+   * Bind the name to this identity: the registration is signed by it (over the hub's fresh challenge), and
+   * the name then goes back to this identity only, at once, after a reconnect, after this process restarts
+   * (same identity, e.g. from a `FileVault`) and after the hub restarts (if it keeps a state file). Needs
+   * `name`. Without it, the name is held by the token the first registration returned, which lives in this
+   * process only.
+   */
+  readonly identity?: Identity;
+  /** The forwarding service's address on the hub. */
+  readonly service?: string;
+  /** How often the hub is asked whether the forwarder is still there. */
+  readonly heartbeatIntervalMs?: number;
+  /** How long a heartbeat waits for its answer before the hub is considered lost. */
+  readonly heartbeatTimeoutMs?: number;
+  /** How long a registration waits for its answer. */
+  readonly registrationTimeoutMs?: number;
+  /** The first delay between attempts to register again after the hub was lost; it doubles each time. */
+  readonly reconnectInitialMs?: number;
+  /** The longest delay between attempts. */
+  readonly reconnectMaxMs?: number;
+  /** Attempts before giving up (`'failed'` is emitted and the forwarder stops). Default: never give up. */
+  readonly maxReconnectAttempts?: number;
+  /**
+   * Local workers a sender may name after the forwarding address (`[TCP, hub] => forwardingAddress =>
+   * 'echoer'`). Default: only the first hop of `destination`. Whatever the list, a route that goes on to a
+   * transport hop (`[TCP, host:port]`) or anywhere not listed is refused (`access-denied`): a forwarder is a
+   * way in to named workers, never a way through this node.
+   */
+  readonly deliverTo?: readonly (string | Address)[];
+}
+
+/** The defaults of `RemoteForwarderOptions`. */
+export const REMOTE_FORWARDER_DEFAULTS = Object.freeze({
+  service: 'forwarding_service',
+  heartbeatIntervalMs: 5_000,
+  heartbeatTimeoutMs: 5_000,
+  registrationTimeoutMs: 10_000,
+  reconnectInitialMs: 250,
+  reconnectMaxMs: 10_000,
+  maxReconnectAttempts: Infinity,
+});
+
+/** Events a `RemoteForwarder` emits. */
+export interface RemoteForwarderEvents {
+  /** Registered (again) at the hub, at this forwarding address. */
+  registered: [forwardingAddress: string];
+  /** The hub, or the forwarder on it, was lost; re-registration has begun. */
+  lost: [reason: Error];
+  /** Gave up re-registering after `maxReconnectAttempts`; the forwarder has stopped. */
+  failed: [reason: Error];
+}
