@@ -175,6 +175,9 @@ interface Inbound {
   ackDue: boolean;
 }
 
+/** Calls of the bucket in flight at once per hub (see `kv`). */
+const KV_CONCURRENCY = 64;
+
 const NO_TRANSIT = 'a hub relays frames from another hub only to its own forwarders';
 
 /**
@@ -203,6 +206,8 @@ export class Federation implements ForwarderDirectory {
   private readonly resolving = new Map<string, number>();
   private records: Promise<void> = Promise.resolve();
   private inboundBytes = 0;
+  private kvInFlight = 0;
+  private readonly kvWaiting: (() => void)[] = [];
   private readonly counters = {
     sent: 0,
     received: 0,
@@ -336,13 +341,21 @@ export class Federation implements ForwarderDirectory {
       sig: claim.sig,
     };
     const bytes = encodeRecord(record);
-    // A lost compare-and-swap means someone wrote in between: read again and decide again.
+    // The first attempt writes blind (a new name: create; one this hub holds: update at its revision), so
+    // that the common case costs one round trip; a lost compare-and-swap means someone else wrote: read the
+    // record, decide, and try again.
     for (let attempt = 0; attempt < 4; attempt++) {
       let revision: number;
       try {
-        const current = await this.store.get(name);
+        const held = this.own.get(name);
+        const current =
+          attempt > 0
+            ? await this.kv(() => this.store.get(name))
+            : held === undefined
+              ? undefined
+              : { key: name, value: held.bytes, revision: held.revision };
         if (current === undefined) {
-          revision = await this.store.create(name, bytes);
+          revision = await this.kv(() => this.store.create(name, bytes));
         } else {
           const checked = verifyRecord(name, current.value!, this.vault);
           if ('record' in checked && checked.record.owner !== claim.owner) {
@@ -350,7 +363,7 @@ export class Federation implements ForwarderDirectory {
           }
           if ('problem' in checked) this.forged(name, checked.problem);
           // The owner takes its name over (from a hub it left, or a dead one), or a forged record goes.
-          revision = await this.store.update(name, bytes, current.revision);
+          revision = await this.kv(() => this.store.update(name, bytes, current.revision));
         }
       } catch (err) {
         if (err instanceof NameConflict) continue;
@@ -364,6 +377,21 @@ export class Federation implements ForwarderDirectory {
       return undefined;
     }
     return { code: 'NAME_TAKEN', reason: `the name ${name} is being claimed elsewhere at the same time` };
+  }
+
+  /**
+   * Runs a call of the bucket once fewer than `KV_CONCURRENCY` are in flight: thousands of requests at once
+   * made the NATS client (and server) several times slower than a few dozen at a time.
+   */
+  private async kv<T>(call: () => Promise<T>): Promise<T> {
+    if (this.kvInFlight >= KV_CONCURRENCY) await new Promise<void>((resolve) => this.kvWaiting.push(resolve));
+    this.kvInFlight++;
+    try {
+      return await call();
+    } finally {
+      this.kvInFlight--;
+      this.kvWaiting.shift()?.();
+    }
   }
 
   forget(name: string): void {
@@ -624,9 +652,11 @@ export class Federation implements ForwarderDirectory {
       return;
     }
     if (envelope.hub === this.hub) return; // our own heartbeat
+    // Whatever a hub sends renews its lease as a heartbeat does (a frame may come before the first one).
+    this.onHeartbeat(envelope);
     switch (envelope.kind) {
       case EnvelopeKind.HEARTBEAT:
-        return this.onHeartbeat(envelope);
+        return;
       case EnvelopeKind.ACK:
         if (envelope.peerEpoch === this.epoch)
           this.links.get(envelope.hub)?.acked(envelope.epoch, envelope.seq);

@@ -8,11 +8,13 @@ import { InMemoryVault } from '../../src/vault';
 import { FailoverForwarder, type FailoverForwarderOptions } from '../../src/federation/failover-forwarder';
 import { startFederatedHub, type FederatedHub } from '../../src/federation/federated-hub';
 import type { FederationOptions } from '../../src/federation/federation';
+import type { FederationBus } from '../../src/federation/nats-bus';
 import { FAST_FORWARDER, startTcpNode, type Cleanup, type TcpTestNode } from '../helpers/tcp-fixtures';
 import { waitFor } from '../helpers/async';
+import { scaled } from '../helpers/slowdown';
 
-/** Leases short enough that a dead hub is noticed within a test's patience. */
-export const FAST_LEASE = { heartbeatMs: 100, leaseMs: 600 } as const;
+/** Leases short enough that a dead hub is noticed within a test's patience, long enough for a busy machine. */
+export const FAST_LEASE = { heartbeatMs: 100, leaseMs: scaled(1_000) } as const;
 
 /** A hub of a federation, in process: a node with TCP and a federated forwarding service. */
 export interface TestHub extends TcpTestNode {
@@ -25,12 +27,15 @@ export async function startHub(
   cleanup: Cleanup,
   servers: readonly string[],
   name: string,
-  federation: Omit<FederationOptions, 'nats' | 'hub'> & { client?: Record<string, unknown> } = {},
+  federation: Omit<FederationOptions, 'nats' | 'hub'> & {
+    client?: Record<string, unknown>;
+    bus?: FederationBus;
+  } = {},
 ): Promise<TestHub> {
   const node = await startTcpNode(cleanup);
-  const { client, ...rest } = federation;
+  const { client, bus, ...rest } = federation;
   const hub = await startFederatedHub(node.ctx, {
-    nats: { servers, client },
+    nats: bus ?? { servers, client },
     hub: name,
     federation: { ...FAST_LEASE, ...rest },
   });
@@ -132,4 +137,52 @@ export async function captureProxy(
   );
   const { port } = server.address() as { port: number };
   return { url: `nats://127.0.0.1:${port}`, bytes: () => Buffer.concat(chunks) };
+}
+
+/**
+ * A real bus with faults put in: DATA envelopes that `drop` picks are not published (as if NATS lost them),
+ * and while `holdFlushes` is set no flush completes (as if the server stopped confirming).
+ */
+export class FaultyBus implements FederationBus {
+  drop: (index: number) => boolean = () => false;
+  holdFlushes = false;
+  /** DATA envelopes published (or dropped) so far, and how many were dropped. */
+  dataFrames = 0;
+  dropped = 0;
+
+  constructor(private readonly inner: FederationBus) {}
+
+  get maxPayload(): number {
+    return this.inner.maxPayload;
+  }
+
+  publish(subject: string, data: Uint8Array): void {
+    if (data[1] === 1) {
+      if (this.drop(this.dataFrames++)) {
+        this.dropped++;
+        return;
+      }
+    }
+    this.inner.publish(subject, data);
+  }
+
+  subscribe(subject: string, onMessage: (data: Uint8Array) => void): ReturnType<FederationBus['subscribe']> {
+    return this.inner.subscribe(subject, onMessage);
+  }
+
+  flush(): Promise<void> {
+    return this.holdFlushes ? new Promise(() => undefined) : this.inner.flush();
+  }
+
+  names(...args: Parameters<FederationBus['names']>): ReturnType<FederationBus['names']> {
+    return this.inner.names(...args);
+  }
+
+  onEvent(listener: Parameters<FederationBus['onEvent']>[0]): void {
+    this.inner.onEvent(listener);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
