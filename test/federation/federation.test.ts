@@ -181,7 +181,7 @@ describeWithNats('a federation of hubs on NATS', () => {
 
     faulty.drop = (i) => i % 2 === 1;
     for (let i = 0; i < 10; i++) await alice.ctx.send(route(channel, 'echoer'), `frame ${i}`);
-    await waitFor(() => faulty.dataFrames >= faulty.dropped * 2 && faulty.dropped >= 5, scaled(5_000));
+    await waitFor(() => faulty.dataFrames >= faulty.dropped * 2 && faulty.dropped >= 5, 5_000);
     faulty.drop = () => false;
     expect(await alice.echo(channel, 'last')).toBe('last');
 
@@ -211,7 +211,7 @@ describeWithNats('a federation of hubs on NATS', () => {
     a.node.deadLetters.on('deadLetter', (letter) => dropped.push(letter.detail));
     const chunk = 'x'.repeat(16 * 1024);
     for (let i = 0; i < 8; i++) await alice.ctx.send(route(channel, 'echoer'), chunk);
-    await waitFor(() => a.hub.federation.stats().lost.queueFull > 0, scaled(5_000));
+    await waitFor(() => a.hub.federation.stats().lost.queueFull > 0, 5_000);
     expect(dropped.some((detail) => /queue toward NATS/.test(detail))).toBe(true);
     expect(a.hub.federation.stats().lost.queueFull).toBe(
       dropped.filter((d) => /queue toward NATS/.test(d)).length,
