@@ -239,4 +239,5 @@ export {
   type FederationBus,
   type NatsConnectOptions,
   type FederationErrorCode,
+  type FederatedClaim,
 } from './federation';

@@ -4,7 +4,7 @@ import { ForwardingService, type ForwardingServiceOptions } from '../services/fo
 import { Federation, type FederationOptions } from './federation';
 
 /** A hub's forwarding service options, and the federation it joins. */
-export interface FederatedHubOptions extends Omit<ForwardingServiceOptions, 'directory'> {
+export interface FederatedHubOptions extends ForwardingServiceOptions {
   /** Where NATS is (servers, credentials, TLS), or a ready `FederationBus`. */
   readonly nats: FederationOptions['nats'];
   /** This hub's name in the federation (its NATS subject's last token). */
@@ -40,8 +40,9 @@ export async function startFederatedHub(ctx: Context, options: FederatedHubOptio
   try {
     service = await ForwardingService.start(ctx, address ?? 'forwarding_service', {
       ...forwarding,
-      directory: federation,
+      admit: federation.admission(forwarding.admit),
     });
+    federation.attach(service);
   } catch (err) {
     await federation.stop();
     throw err;

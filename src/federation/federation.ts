@@ -16,8 +16,8 @@ import { decodeTransportMessage, encodeFrame } from '../core/wire';
 import type { Context } from '../node/context';
 import type { Logger } from '../node/logger';
 import type { Worker } from '../node/worker';
-import type { DirectoryClaim, ForwarderDirectory } from '../services/forwarding-service';
-import { NAMED_PREFIX } from '../services/forwarding-messages';
+import type { RegistrationAdmission, RegistrationRefusal } from '../services/forwarding-service';
+import { NAMED_PREFIX, type NameClaim } from '../services/forwarding-messages';
 import { ThrottledLog } from '../transport/throttled-log';
 import { InMemoryVault } from '../vault/in-memory-vault';
 import type { Vault } from '../vault/vault';
@@ -175,6 +175,15 @@ interface Inbound {
   ackDue: boolean;
 }
 
+/** A verified claim of a bound name by its owner, for this hub's instance. */
+export interface FederatedClaim extends NameClaim {
+  readonly name: string;
+  /** The identifier of `key`. */
+  readonly owner: string;
+  /** The hub instance id the owner signed for. */
+  readonly instance: string;
+}
+
 /** Calls of the bucket in flight at once per hub (see `kv`). */
 const KV_CONCURRENCY = 64;
 
@@ -190,12 +199,11 @@ const NO_TRANSIT = 'a hub relays frames from another hub only to its own forward
  * whose lease ended, and records written in an earlier epoch, are not used, and frames that NATS may have
  * lost on the way are counted (`stats().lost`), never dropped silently.
  */
-export class Federation implements ForwarderDirectory {
+export class Federation {
   /** This hub's lease epoch: new at every start. */
   readonly epoch: number;
   private readonly settings: Settings;
   private instance: string | undefined;
-  private service: { readonly hub: string; evict(name: string): Promise<void> } | undefined;
   private readonly peers = new Map<string, Peer>();
   private readonly routes = new Map<string, RemoteRoute>();
   /** Names whose record is this hub's: the revision written and the record, to put back if overwritten. */
@@ -317,17 +325,43 @@ export class Federation implements ForwarderDirectory {
     if (this.ownsBus) await this.bus.close().catch(() => undefined);
   }
 
-  // --- ForwarderDirectory ------------------------------------------------------------------------------
+  // --- the forwarding service's side --------------------------------------------------------------------
 
-  attach(service: { readonly hub: string; evict(name: string): Promise<void> }): void {
-    this.service = service;
+  /**
+   * The admission hook to give the hub's forwarding service (`ForwardingServiceOptions.admit`): it lets
+   * `next` (another hook, if any) decide first, refuses a name that is not bound to an identity, and claims
+   * a bound name federation-wide before its forwarder starts here.
+   */
+  admission(next?: RegistrationAdmission): RegistrationAdmission {
+    return async (registration) => {
+      const verdict = next === undefined ? undefined : await next(registration);
+      if (verdict !== undefined) return verdict;
+      const { name, owner, request } = registration;
+      if (name === undefined) return undefined; // a random address stays on its hub
+      if (owner === undefined || request.claim === undefined) {
+        return {
+          code: 'INVALID_REQUEST',
+          reason: 'this hub is federated: a name must be bound to an identity',
+        };
+      }
+      if (this.instance === undefined) {
+        return { code: 'LIMIT_REACHED', reason: 'the hub has not joined its federation yet' };
+      }
+      return this.claim({ ...request.claim, name, owner, instance: this.instance });
+    };
+  }
+
+  /** Called once the hub's forwarding service runs: its instance id is the one its challenges carry. */
+  attach(service: { readonly hub: string }): void {
     this.instance = service.hub;
     this.heartbeat();
   }
 
-  async claim(
-    claim: DirectoryClaim,
-  ): Promise<{ code: 'NAME_TAKEN' | 'LIMIT_REACHED'; reason: string } | undefined> {
+  /**
+   * Claims a bound name for this hub: undefined if granted, else the refusal (`NAME_TAKEN` if it is bound to
+   * another identity). `claim` must have been verified (the service's challenge check does it).
+   */
+  async claim(claim: FederatedClaim): Promise<RegistrationRefusal | undefined> {
     const { name } = claim;
     const record: NameRecord = {
       v: 1,
@@ -392,13 +426,6 @@ export class Federation implements ForwarderDirectory {
       this.kvInFlight--;
       this.kvWaiting.shift()?.();
     }
-  }
-
-  forget(name: string): void {
-    const own = this.own.get(name);
-    if (own === undefined) return;
-    this.own.delete(name);
-    this.store.delete(name, own.revision).catch(() => undefined);
   }
 
   // --- joining ---------------------------------------------------------------------------------------
@@ -511,7 +538,8 @@ export class Federation implements ForwarderDirectory {
     if (own !== undefined) {
       // Its owner registered at another hub (the record is signed by the owner): its forwarder here goes.
       this.own.delete(name);
-      await this.service?.evict(name);
+      // The service sees its forwarder stop and keeps the name reserved for its owner, should it come back.
+      await this.ctx.stopWorker(NAMED_PREFIX + name).catch(() => undefined);
     }
     if (route === undefined && this.routes.size >= this.settings.maxRemoteNames) {
       this.warnings.warn(
@@ -593,7 +621,7 @@ export class Federation implements ForwarderDirectory {
     }
     const link = this.linkTo(route.hub);
     const origin = originOf(message);
-    if (origin !== undefined) ctx.node.flowControls.join(origin.last.producer, link.address);
+    if (origin !== undefined) ctx.join(origin.last.producer, link.address);
     return ctx.forward(
       message.message.withRoutes(message.onwardRoute.prepend(link.address), message.returnRoute),
     );
@@ -601,7 +629,7 @@ export class Federation implements ForwarderDirectory {
 
   private drop(message: Routed<unknown>, detail: string, code: DeliveryFailureCode): void {
     this.warnings.warn({ address: message.address.value, detail }, 'the federation dropped a frame');
-    this.ctx.node.deadLetters.record('undeliverable', detail, message.message, { code });
+    this.ctx.deadLetter('undeliverable', detail, message.message, { code });
   }
 
   // --- links to other hubs -----------------------------------------------------------------------------
@@ -729,19 +757,16 @@ export class Federation implements ForwarderDirectory {
     }
     const next = message.onwardRoute.next;
     // What another hub sends goes to a forwarder here, or back the way a relayed message came.
-    if (
-      next === undefined ||
-      (!(next.isLocal && next.value.startsWith(NAMED_PREFIX)) &&
-        !this.ctx.node.flowControls.allows(link.address, next))
-    ) {
+    if (next === undefined) {
       this.counters.refused++;
-      this.ctx.node.flowControls.stats.refused++;
-      this.ctx.node.deadLetters.record(
-        'access-denied',
-        `a frame from hub ${envelope.hub} may go to forwarders and back along relayed routes only`,
-        message,
-      );
-      return;
+      return this.ctx.refuse(message, `a frame from hub ${envelope.hub} with an empty onward route`);
+    }
+    if (!(next.isLocal && next.value.startsWith(NAMED_PREFIX))) {
+      const what = `a frame from hub ${envelope.hub} to ${next.key} (not a forwarder, nor a route it relayed)`;
+      if (!this.ctx.admit(message, next, what)) {
+        this.counters.refused++;
+        return;
+      }
     }
     const size = envelope.frame.length;
     if (this.inboundBytes + size > this.settings.maxInboundBytes) {
@@ -881,7 +906,7 @@ class HubLink implements Worker<unknown> {
 
   async handleMessage(ctx: Context, message: Routed<unknown>): Promise<void> {
     const host = this.federation.linkHost;
-    if (!ctx.node.flowControls.admit(message.message, this.address, `the link to hub ${this.hub}`)) return;
+    if (!ctx.admit(message.message, this.address, `the link to hub ${this.hub}`)) return;
     const peer = host.peer(this.hub);
     if (peer === undefined) {
       host.counters.lost.unroutable++;

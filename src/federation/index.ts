@@ -7,6 +7,7 @@ export {
   type FederationStats,
   type FederationLosses,
   type FederationTransportInfo,
+  type FederatedClaim,
 } from './federation';
 export { startFederatedHub, type FederatedHub, type FederatedHubOptions } from './federated-hub';
 export {

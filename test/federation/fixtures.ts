@@ -2,7 +2,7 @@ import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { TCP } from '../../src/core/address';
 import { route, type Route } from '../../src/core/route';
 import { fromSecureChannel, remoteIdentifierOf } from '../../src/channel/access';
-import { createSecureChannelListener } from '../../src/channel/secure-channel-listener';
+import { createSecureChannelListener } from '../../src/channel/create-secure-channel-listener';
 import { Identity, TrustAnyIdentity } from '../../src/identity';
 import { InMemoryVault } from '../../src/vault';
 import { FailoverForwarder, type FailoverForwarderOptions } from '../../src/federation/failover-forwarder';
