@@ -17,6 +17,8 @@ const LAYERS = {
   channel: ['identity', 'noise', 'vault', 'crypto', 'node', 'core'],
   transport: ['node', 'core'],
   services: ['channel', 'transport', 'identity', 'noise', 'vault', 'crypto', 'node', 'core'],
+  // Hub federation on NATS: a service of hubs, beside services (docs/federation.md).
+  federation: ['services', 'channel', 'transport', 'identity', 'noise', 'vault', 'crypto', 'node', 'core'],
   di: ['node', 'core'],
   // The `sealroute` command: only the public surface src/index.ts, like an application (see PUBLIC_SURFACE_ONLY).
   cli: [],

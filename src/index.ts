@@ -217,3 +217,27 @@ export {
   type PortalStats,
   type SessionInfo,
 } from './services/portal';
+
+// federation (hubs that act as one, on NATS JetStream: docs/federation.md)
+export {
+  Federation,
+  FEDERATION_DEFAULTS,
+  startFederatedHub,
+  FailoverForwarder,
+  FAILOVER_DEFAULTS,
+  FederationError,
+  connectNats,
+  hubPermissions,
+  inboxPrefixOf,
+  type FederationOptions,
+  type FederationStats,
+  type FederationLosses,
+  type FederatedHub,
+  type FederatedHubOptions,
+  type FailoverForwarderOptions,
+  type FailoverForwarderEvents,
+  type FederationBus,
+  type NatsConnectOptions,
+  type FederationErrorCode,
+  type FederatedClaim,
+} from './federation';

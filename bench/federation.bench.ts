@@ -1,0 +1,304 @@
+/**
+ * Hub federation on NATS (docs/federation.md), in one process on 127.0.0.1 beside a nats-server the suite
+ * starts (`-p -1`, a temporary directory): hubs a, b and c, Bob registered at c, Alice connected to a (the
+ * federation's path: Alice -> a -> NATS -> c -> Bob) and to c (the same-hub path, the baseline, measured in
+ * the same process and rounds). Every figure is on the wall clock. See bench/README.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Identity,
+  InMemoryVault,
+  NodeRuntime,
+  TCP,
+  TcpTransport,
+  TrustAnyIdentity,
+  TrustIdentifier,
+  connectNats,
+  createSecureChannel,
+  createSecureChannelListener,
+  route,
+  silentLogger,
+  startFederatedHub,
+  FailoverForwarder,
+  type Context,
+  type FederatedHub,
+  type FederationBus,
+  type SecureChannel,
+} from '../src';
+import { nameClaimStatement } from '../src/services/forwarding-messages';
+import type { Round, Suite } from './harness';
+
+const RTT_N = 300;
+const BULK_N = 100;
+const REGISTRATIONS_N = 600;
+
+interface Hub {
+  readonly node: NodeRuntime;
+  readonly address: string;
+  readonly hub: FederatedHub;
+}
+
+interface Setup {
+  readonly nats: ChildProcess;
+  readonly dir: string;
+  readonly url: string;
+  readonly hubs: Hub[];
+  readonly nodes: NodeRuntime[];
+  readonly alice: Context;
+  readonly viaFederation: SecureChannel;
+  readonly viaSameHub: SecureChannel;
+  readonly bus: FederationBus;
+  readonly owner: Identity;
+}
+
+let running: Setup | undefined;
+let names = 0;
+
+function state(): Setup {
+  if (running === undefined) throw new Error('the federation suite was not set up');
+  return running;
+}
+
+export async function startNats(): Promise<{ nats: ChildProcess; dir: string; url: string }> {
+  const binary = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(
+    existsSync,
+  );
+  if (binary === undefined)
+    throw new Error('the federation suite needs nats-server (apt-get install nats-server)');
+  const dir = mkdtempSync(join(tmpdir(), 'sealroute-bench-nats-'));
+  writeFileSync(join(dir, 'js.conf'), 'jetstream { max_memory_store: 64MB, max_file_store: 512MB }\n');
+  const args = ['-c', join(dir, 'js.conf'), '-a', '127.0.0.1', '-p', '-1', '-js', '-sd', join(dir, 'js')];
+  const nats = spawn(binary, [...args, '--ports_file_dir', dir], { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const file = readdirSync(dir).find((f) => f.endsWith('.ports'));
+    if (file !== undefined) {
+      try {
+        const url = (JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nats: string[] }).nats[0]!;
+        return { nats, dir, url };
+      } catch {
+        // not complete yet
+      }
+    }
+    if (Date.now() > deadline) throw new Error('nats-server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function setup(): Promise<void> {
+  const { nats, dir, url } = await startNats();
+  const nodes: NodeRuntime[] = [];
+  const node = (): NodeRuntime => {
+    const n = new NodeRuntime({ logger: silentLogger });
+    nodes.push(n);
+    return n;
+  };
+  const hubs: Hub[] = [];
+  for (const name of ['a', 'b', 'c']) {
+    const n = node();
+    const tcp = await TcpTransport.create(n);
+    const address = await tcp.listen('127.0.0.1:0');
+    const ctx = n.context(undefined, { acceptsTransportMessages: true });
+    const hub = await startFederatedHub(ctx, {
+      nats: { servers: [url] },
+      hub: name,
+      maxForwarders: 100_000,
+      maxBoundNames: 100_000,
+      maxNamesPerIdentity: 100_000,
+    });
+    hubs.push({ node: n, address, hub });
+  }
+  const bobNode = node();
+  await TcpTransport.create(bobNode);
+  const bob = bobNode.context(undefined, { acceptsTransportMessages: true });
+  const bobIdentity = await Identity.create(await InMemoryVault.create());
+  await createSecureChannelListener(bob, bobIdentity, 'listener', { trustPolicy: TrustAnyIdentity });
+  await bobNode.startWorker('echoer', { handleMessage: (ctx, m) => ctx.send(m.returnRoute, m.body) });
+  await bobNode.startWorker('sink', { handleMessage: () => undefined });
+  await FailoverForwarder.create(bob, [hubs[2]!.address], 'listener', {
+    name: 'bob',
+    identity: bobIdentity,
+    deliverTo: ['listener'],
+  });
+  const aliceNode = node();
+  await TcpTransport.create(aliceNode);
+  const alice = aliceNode.context(undefined, { acceptsTransportMessages: true });
+  const aliceIdentity = await Identity.create(await InMemoryVault.create());
+  while (hubs[0]!.hub.federation.whereIs('bob') !== 'c' || hubs[0]!.hub.federation.stats().peers < 2)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  const open = (hub: Hub) =>
+    createSecureChannel(alice, aliceIdentity, route([TCP, hub.address], 'fwd.n.bob', 'listener'), {
+      trustPolicy: TrustIdentifier(bobIdentity.identifier),
+    });
+  const viaFederation = await open(hubs[0]!);
+  const viaSameHub = await open(hubs[2]!);
+  const bus = await connectNats({ servers: [url] });
+  running = {
+    nats,
+    dir,
+    url,
+    hubs,
+    nodes,
+    alice,
+    viaFederation,
+    viaSameHub,
+    bus,
+    owner: await Identity.create(await InMemoryVault.create()),
+  };
+}
+
+async function teardown(): Promise<void> {
+  if (running === undefined) return;
+  const { nats, dir, hubs, nodes, bus } = running;
+  running = undefined;
+  for (const hub of hubs) await hub.hub.stop().catch(() => undefined);
+  await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+  await bus.close().catch(() => undefined);
+  nats.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Round trip latencies (µs) of `RTT_N` sequential 64-byte requests through `channel`. */
+async function latencies(channel: SecureChannel): Promise<number[]> {
+  const { alice } = state();
+  const body = new Uint8Array(64);
+  const out: number[] = [];
+  for (let i = 0; i < RTT_N; i++) {
+    const start = process.hrtime.bigint();
+    await alice.request(route(channel, 'echoer'), body, { timeout: 10_000, acceptsTransportReplies: false });
+    out.push(Number(process.hrtime.bigint() - start) / 1_000);
+  }
+  return out;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const rate =
+  (pick: () => SecureChannel): Round =>
+  async () => {
+    const start = process.hrtime.bigint();
+    await latencies(pick());
+    return RTT_N / (Number(process.hrtime.bigint() - start) / 1e9);
+  };
+
+/** A latency percentile, as its inverse (per second) so that higher is better like every other figure. */
+const latency =
+  (pick: () => SecureChannel, p: number): Round =>
+  async () => {
+    const us = percentile(await latencies(pick()), p);
+    console.error(
+      `  p${p} ${pick() === state().viaFederation ? 'federation' : 'same hub'}: ${us.toFixed(0)} µs`,
+    );
+    return 1e6 / us;
+  };
+
+const bulk =
+  (pick: () => SecureChannel): Round =>
+  async () => {
+    const { alice } = state();
+    const channel = pick();
+    const body = new Uint8Array(64 * 1024);
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < BULK_N; i++) await alice.send(route(channel, 'sink'), body);
+    // The channel delivers in order: the echo of a last request follows every message before it.
+    await alice.request(route(channel, 'echoer'), new Uint8Array(1), { timeout: 30_000 });
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    return (BULK_N * 64 * 1024) / 1e6 / seconds;
+  };
+
+/** `REGISTRATIONS_N` bound names claimed at once, spread over the three hubs. */
+const registrations: Round = async () => {
+  const { hubs, owner } = state();
+  const claims = await Promise.all(
+    Array.from({ length: REGISTRATIONS_N }, async (_, i) => {
+      const hub = hubs[i % hubs.length]!.hub;
+      const name = `bench-${names++}`;
+      const challenge = randomBytes(16).toString('hex');
+      const sig = await owner.sign(nameClaimStatement(hub.service.hub, challenge, name, owner.publicKey));
+      return { hub, name, challenge, sig };
+    }),
+  );
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    claims.map(({ hub, name, challenge, sig }) =>
+      hub.federation.claim({
+        name,
+        owner: owner.identifier,
+        instance: hub.service.hub,
+        challenge,
+        key: owner.publicKey,
+        sig,
+      }),
+    ),
+  );
+  return REGISTRATIONS_N / (Number(process.hrtime.bigint() - start) / 1e9);
+};
+
+/** The floor: as many creates of the same bucket, 64 at a time (as a hub does), from one connection. */
+const kvCreates: Round = async () => {
+  const { bus } = state();
+  const store = await bus.names('sealroute-names', { replicas: 1, maxBytes: 64 << 20, maxValueSize: 1024 });
+  const value = new Uint8Array(400);
+  let next = 0;
+  const base = names;
+  names += REGISTRATIONS_N;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < REGISTRATIONS_N) await store.create(`raw-${base + next++}`, value);
+    }),
+  );
+  return REGISTRATIONS_N / (Number(process.hrtime.bigint() - start) / 1e9);
+};
+
+const federation = (): SecureChannel => state().viaFederation;
+const sameHub = (): SecureChannel => state().viaSameHub;
+
+export const suite: Suite = {
+  name: 'federation',
+  setup,
+  teardown,
+  benchmarks: [
+    {
+      name: 'federation.rtt_64',
+      unit: 'round trips/s',
+      candidate: rate(federation),
+      baseline: { name: 'same_hub', round: rate(sameHub) },
+      goals: { ratioAtLeast: 0.5 },
+    },
+    {
+      name: 'federation.rtt_64_p50',
+      unit: '1/p50 (per s)',
+      candidate: latency(federation, 50),
+      baseline: { name: 'same_hub', round: latency(sameHub, 50) },
+      goals: { ratioAtLeast: 0.5 },
+    },
+    {
+      name: 'federation.rtt_64_p99',
+      unit: '1/p99 (per s)',
+      candidate: latency(federation, 99),
+      baseline: { name: 'same_hub', round: latency(sameHub, 99) },
+    },
+    {
+      name: 'federation.bulk_64k',
+      unit: 'MB/s',
+      candidate: bulk(federation),
+      baseline: { name: 'same_hub', round: bulk(sameHub) },
+      goals: { ratioAtLeast: 0.5 },
+    },
+    {
+      name: 'federation.registrations',
+      unit: 'registrations/s',
+      candidate: registrations,
+      baseline: { name: 'kv_create', round: kvCreates },
+      goals: { atLeast: 2_000 },
+    },
+  ],
+};

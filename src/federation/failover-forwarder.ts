@@ -1,0 +1,169 @@
+import { randomInt } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { TCP } from '../core/address';
+import { integerOption } from '../core/options';
+import { route, type Route } from '../core/route';
+import type { Identity } from '../identity/identity';
+import type { Context } from '../node/context';
+import { ServicesError } from '../services/errors';
+import { RemoteForwarder, type RemoteForwarderOptions } from '../services/remote-forwarder';
+import { FederationError } from './errors';
+
+/** How a `FailoverForwarder` behaves: a `RemoteForwarder`'s options, a name and an identity required. */
+export interface FailoverForwarderOptions extends Omit<RemoteForwarderOptions, 'maxReconnectAttempts'> {
+  readonly name: string;
+  readonly identity: Identity;
+  /** The first pause after a whole round of hubs failed; it doubles each round, with jitter. */
+  readonly backoffInitialMs?: number;
+  /** The longest pause between rounds. */
+  readonly backoffMaxMs?: number;
+  /** Shuffle the hubs (default true: clients spread over the hubs); false tries them in the given order. */
+  readonly shuffle?: boolean;
+}
+
+/** The defaults of `FailoverForwarderOptions`. */
+export const FAILOVER_DEFAULTS = Object.freeze({ backoffInitialMs: 100, backoffMaxMs: 5_000 });
+
+/** Events a `FailoverForwarder` emits. */
+export interface FailoverForwarderEvents {
+  /** Registered at `hub` (`host:port`), as `forwardingAddress` (`fwd.n.<name>`). */
+  registered: [hub: string, forwardingAddress: string];
+  /** The hub was lost; the next one is being tried. */
+  lost: [hub: string, reason: Error];
+  /** The name can no longer be registered anywhere (bound to another identity meanwhile): stopped. */
+  failed: [reason: Error];
+}
+
+/**
+ * Bob's side of a federation: a bound name registered at one of several hubs of a federation (`host:port`
+ * each, from configuration or DNS). The list is shuffled once, so that clients spread over the hubs; when
+ * the hub is lost the forwarder moves to the next one, after a jittered pause, and registers there with a
+ * fresh signed claim, which takes the name's record over (compare-and-swap). Senders keep their route
+ * (`[TCP, any hub] => fwd.n.<name>`): every hub of the federation re-resolves the name.
+ */
+export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
+  private readonly order: string[];
+  private next = 0;
+  private current: { hub: string; forwarder: RemoteForwarder } | undefined;
+  private stopped = false;
+  private moving: Promise<void> | undefined;
+  private readonly backoffInitialMs: number;
+  private readonly backoffMaxMs: number;
+
+  private constructor(
+    private readonly ctx: Context,
+    hubs: readonly string[],
+    private readonly destination: Route | string,
+    private readonly options: FailoverForwarderOptions,
+  ) {
+    super();
+    this.order = options.shuffle === false ? [...hubs] : shuffle(hubs);
+    const fail = (message: string): FederationError => new FederationError('INVALID_OPTIONS', message);
+    this.backoffInitialMs = integerOption(
+      'FailoverForwarderOptions.backoffInitialMs',
+      options.backoffInitialMs,
+      FAILOVER_DEFAULTS.backoffInitialMs,
+      { min: 1, max: 600_000 },
+      fail,
+    );
+    this.backoffMaxMs = integerOption(
+      'FailoverForwarderOptions.backoffMaxMs',
+      options.backoffMaxMs,
+      FAILOVER_DEFAULTS.backoffMaxMs,
+      { min: this.backoffInitialMs, max: 3_600_000 },
+      fail,
+    );
+  }
+
+  /**
+   * Registers `options.name`, bound to `options.identity`, at the first hub of the shuffled list that
+   * takes it, leading to `destination`. Rejects with `ServicesError` `NAME_TAKEN` (bound to another
+   * identity: no other hub of the federation will differ) or `FederationError` `INVALID_OPTIONS`.
+   */
+  static async create(
+    ctx: Context,
+    hubs: readonly string[],
+    destination: Route | string = 'listener',
+    options: FailoverForwarderOptions,
+  ): Promise<FailoverForwarder> {
+    if (hubs.length === 0) throw new FederationError('INVALID_OPTIONS', 'give at least one hub address');
+    const forwarder = new FailoverForwarder(ctx, hubs, destination, options);
+    await forwarder.register(false);
+    return forwarder;
+  }
+
+  /** The hub registered at now (`host:port`), or undefined while moving. */
+  get hub(): string | undefined {
+    return this.current?.hub;
+  }
+
+  /** The forwarder's address on the hub: `fwd.n.<name>`, the same on every hub of the federation. */
+  get forwardingAddress(): string {
+    return `fwd.n.${this.options.name}`;
+  }
+
+  /** Unregisters (keeping the name bound to the identity) and stops. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.current?.forwarder.stop();
+    this.current = undefined;
+  }
+
+  /** Tries hubs in order, round after round, with a jittered, doubling pause between rounds. */
+  private async register(pauseFirst: boolean): Promise<void> {
+    const { backoffInitialMs: _a, backoffMaxMs: _b, shuffle: _c, ...forwarderOptions } = this.options;
+    let delay = this.backoffInitialMs;
+    if (pauseFirst) await sleep(randomInt(0, delay + 1));
+    for (let tried = 0; !this.stopped; tried++) {
+      if (tried > 0 && tried % this.order.length === 0) {
+        await sleep(delay / 2 + randomInt(0, Math.ceil(delay / 2) + 1));
+        delay = Math.min(this.backoffMaxMs, delay * 2);
+      }
+      const hub = this.order[this.next++ % this.order.length]!;
+      try {
+        const forwarder = await RemoteForwarder.create(this.ctx, route([TCP, hub]), this.destination, {
+          ...forwarderOptions,
+          maxReconnectAttempts: 1,
+        });
+        if (this.stopped) {
+          await forwarder.stop();
+          return;
+        }
+        this.current = { hub, forwarder };
+        forwarder.once('lost', (reason) => this.onLost(hub, forwarder, reason));
+        this.emit('registered', hub, forwarder.forwardingAddress);
+        return;
+      } catch (err) {
+        // A name bound to another identity is so at every hub of the federation.
+        if (err instanceof ServicesError && (err.code === 'NAME_TAKEN' || err.code === 'INVALID_NAME'))
+          throw err;
+      }
+    }
+  }
+
+  private onLost(hub: string, forwarder: RemoteForwarder, reason: Error): void {
+    if (this.stopped || this.current?.forwarder !== forwarder) return;
+    this.current = undefined;
+    this.emit('lost', hub, reason);
+    void forwarder.stop();
+    this.moving ??= this.register(true)
+      .catch((err: unknown) => {
+        this.stopped = true;
+        this.emit('failed', err as Error);
+      })
+      .finally(() => (this.moving = undefined));
+  }
+}
+
+function shuffle<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = randomInt(0, i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
