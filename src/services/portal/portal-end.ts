@@ -4,7 +4,6 @@ import type { Context } from '../../node/context';
 import type { Logger } from '../../node/logger';
 import { ThrottledLog } from '../../node/throttled-log';
 import { PortalError } from './errors';
-import { followNode } from './node-hooks';
 import type { SessionLimits } from './options';
 import {
   newStats,
@@ -42,11 +41,9 @@ export abstract class PortalEnd extends EventEmitter<PortalEvents> implements Se
   ) {
     super();
     this.peerLog = new ThrottledLog(logger);
-    this.unfollow = followNode(
-      ctx,
-      (address) => this.workerStopped(address),
-      () => void this.close(),
-    );
+    // A channel's encryptor stopping ends the sessions through it; the node stopping reaches `close()`
+    // through the worker of the inlet or outlet (its `shutdown`).
+    this.unfollow = ctx.onWorkerStopped((address) => this.workerStopped(address));
     this.prober = setInterval(() => this.probeChannels(), PROBE_INTERVAL_MS);
     this.prober.unref();
   }

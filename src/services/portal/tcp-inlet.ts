@@ -1,11 +1,16 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Address } from '../../core/address';
 import { Route } from '../../core/route';
+import { denyAll } from '../../node/worker';
 import type { Context } from '../../node/context';
 import { formatHostPort, parseHostPort } from '../../transport/tcp/host-port';
 import { PortalError } from './errors';
 import { PORTAL_DEFAULTS, sessionLimits, timeoutOption, type PortalSessionOptions } from './options';
 import { PortalEnd } from './portal-end';
 import { PortalSession, sessionAccess, sessionAddress } from './portal-session';
+
+function noop(): void {}
 
 /** Options of `createTcpInlet`. */
 export interface TcpInletOptions extends PortalSessionOptions {
@@ -24,6 +29,7 @@ export class TcpInlet extends PortalEnd {
   private readonly openTimeoutMs: number;
   /** The local encryptor the route starts with (the channel), to which sessions' replies are held. */
   private readonly channelKey: string | undefined;
+  private closer: Address | undefined;
 
   private constructor(
     ctx: Context,
@@ -72,6 +78,19 @@ export class TcpInlet extends PortalEnd {
       throw new PortalError('BIND_FAILED', `the inlet could not listen at ${bind}`, { cause });
     }
     server.on('error', (error) => inlet.logger.error({ err: error }, 'portal inlet listener failed'));
+    // A worker that takes no messages, there so that the node stopping closes the inlet (its shutdown).
+    const closer = Address.local(`pin.${randomBytes(12).toString('base64url')}`);
+    try {
+      await ctx.startWorker(
+        closer,
+        { handleMessage: noop, shutdown: () => void inlet.close() },
+        { access: denyAll },
+      );
+    } catch (error) {
+      await inlet.close();
+      throw error;
+    }
+    inlet.closer = closer;
     return inlet;
   }
 
@@ -104,6 +123,8 @@ export class TcpInlet extends PortalEnd {
   }
 
   protected async stopAccepting(): Promise<void> {
+    if (this.closer !== undefined && this.ctx.hasWorker(this.closer))
+      void this.ctx.stopWorker(this.closer).catch(noop);
     if (!this.server.listening) return;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -200,6 +200,10 @@ class OutletWorker implements Worker {
   handleMessage(ctx: Context, message: Routed): Promise<void> {
     return this.outlet.handleOpen(ctx, message);
   }
+
+  shutdown(): void {
+    void this.outlet.close(); // the node stops
+  }
 }
 
 /**
