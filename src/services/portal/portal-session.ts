@@ -227,11 +227,12 @@ export class PortalSession implements Worker {
   /**
    * A no-op for the other end (an ACK of nothing) that this end's channel encryptor refuses at once if the
    * channel has closed: the refusal comes back as a delivery failure notice, which ends the session and
-   * every other one through the channel. Returns false when there is nowhere to send it yet.
+   * every other one through the channel. Returns false when the session is not open.
    */
   probe(): boolean {
-    if (this.state === 'closed' || this.peerRoute === undefined) return false;
-    this.send(this.peerRoute, encodeAck(0));
+    // Only once open: before its OPENED, the other end would take the ACK for a protocol violation.
+    if (this.state !== 'open') return false;
+    this.send(this.peerRoute!, encodeAck(0));
     return true;
   }
 
