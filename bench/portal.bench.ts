@@ -1,0 +1,174 @@
+/**
+ * TCP portals, every party a process of its own on 127.0.0.1 (bench/procs/): one unmodified client
+ * (tcp-client.ts, or redis-benchmark) talks to a server (byte-server.ts's raw listener, or redis-server)
+ * three ways in the same run: through a portal (the client -> Alice's inlet -> hub -> Bob's outlet -> the
+ * server), through a relay that only pipes bytes (tcp_relay, the floor for any hub), and through a TLS 1.3
+ * tunnel through that relay (tls-tunnel.ts client -> relay -> tls-tunnel.ts server -> the server, as stunnel
+ * would be, with client certificates: the baseline the goals compare with). See bench/README.md.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Round, Suite } from './harness';
+import { selfSignedCert } from './procs/self-signed-cert';
+import { BenchProcess } from './procs/spawn';
+
+/** 64 KiB writes per bulk round (33 MB), every variant. */
+const BULK_N = 500;
+/** New TCP sessions per connect round, every variant. */
+const CONNECT_N = 100;
+/** Requests per redis-benchmark round (GET and SET each), 20 connections. */
+const REDIS_N = 10_000;
+
+interface Ports {
+  readonly portal: { readonly bytes: number; readonly redis: number };
+  readonly relay: { readonly bytes: number };
+  readonly tunnel: { readonly bytes: number; readonly redis: number };
+  readonly redis: number;
+}
+
+let state:
+  | { children: BenchProcess[]; redis: ChildProcess; certs: string; ports: Ports; client: BenchProcess }
+  | undefined;
+
+function running(): NonNullable<typeof state> {
+  if (state === undefined) throw new Error('the portal suite was not set up');
+  return state;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function startRedis(): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  for (let i = 0; ; i++) {
+    try {
+      const { stdout } = await promisify(execFile)('redis-cli', ['-p', String(port), 'PING']);
+      if (stdout.includes('PONG')) return { child, port };
+    } catch {
+      // not up yet
+    }
+    if (i > 100) throw new Error('redis-server did not start (apt-get install redis-server redis-tools)');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function setup(): Promise<void> {
+  const certs = mkdtempSync(join(tmpdir(), 'sealroute-bench-'));
+  for (const side of ['server', 'client']) {
+    const { key, cert } = selfSignedCert(side);
+    writeFileSync(join(certs, `${side}.key`), key, { mode: 0o600 });
+    writeFileSync(join(certs, `${side}.crt`), cert);
+  }
+  const children: BenchProcess[] = [];
+  const start = async (program: string, args: readonly string[]): Promise<string[]> => {
+    const { process: child, ready } = await BenchProcess.start(program, args);
+    children.push(child);
+    return ready;
+  };
+  const redis = await startRedis();
+  try {
+    const [[hub], [bytes]] = await Promise.all([start('hub', []), start('byte-server', [certs])]);
+    const targets = [bytes!, String(redis.port)];
+    const [[forwardingAddress], tunnelServer] = await Promise.all([
+      start('portal-bob', [hub!, ...targets]),
+      start('tls-tunnel', ['server', certs, ...targets]),
+    ]);
+    const relay = await start('relay', [bytes!, ...tunnelServer]);
+    const [inlets, tunnelClient] = await Promise.all([
+      start('portal-alice', [hub!, forwardingAddress!, '2']),
+      start('tls-tunnel', ['client', certs, relay[1]!, relay[2]!]),
+    ]);
+    await start('tcp-client', []);
+    state = {
+      children,
+      redis: redis.child,
+      certs,
+      client: children.at(-1)!,
+      ports: {
+        portal: { bytes: Number(inlets[0]), redis: Number(inlets[1]) },
+        relay: { bytes: Number(relay[0]) },
+        tunnel: { bytes: Number(tunnelClient[0]), redis: Number(tunnelClient[1]) },
+        redis: redis.port,
+      },
+    };
+  } catch (error) {
+    await Promise.all(children.map((child) => child.stop()));
+    redis.child.kill();
+    rmSync(certs, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function teardown(): Promise<void> {
+  if (state === undefined) return;
+  const { children, redis, certs } = state;
+  state = undefined;
+  for (const child of children.reverse()) await child.stop();
+  redis.kill();
+  rmSync(certs, { recursive: true, force: true });
+}
+
+function clientRound(command: (ports: Ports) => string): Round {
+  return () => running().client.figure(command(running().ports));
+}
+
+/** redis-benchmark GET and SET at `port`: the mean of the two rates, requests/s. */
+function redisRound(port: (ports: Ports) => number): Round {
+  return async () => {
+    const args = ['-h', '127.0.0.1', '-p', String(port(running().ports)), '-t', 'get,set'];
+    args.push('-n', String(REDIS_N), '-c', '20', '--csv');
+    const { stdout } = await promisify(execFile)('redis-benchmark', args);
+    const rates = [...stdout.matchAll(/^"(SET|GET)","([\d.]+)"/gm)].map((m) => Number(m[2]));
+    if (rates.length !== 2) throw new Error(`redis-benchmark printed ${stdout}`);
+    return (rates[0]! + rates[1]!) / 2;
+  };
+}
+
+export const suite: Suite = {
+  name: 'portal',
+  setup,
+  teardown,
+  benchmarks: [
+    {
+      name: 'portal.bulk',
+      unit: 'MB/s',
+      candidate: clientRound((p) => `bulk ${p.portal.bytes} ${BULK_N}`),
+      baseline: { name: 'tls_tunnel', round: clientRound((p) => `bulk ${p.tunnel.bytes} ${BULK_N}`) },
+      comparisons: [{ name: 'tcp_relay', round: clientRound((p) => `bulk ${p.relay.bytes} ${BULK_N}`) }],
+      goals: { ratioAtLeast: 0.8 },
+    },
+    {
+      name: 'portal.redis',
+      unit: 'requests/s',
+      candidate: redisRound((p) => p.portal.redis),
+      baseline: { name: 'tls_tunnel', round: redisRound((p) => p.tunnel.redis) },
+      comparisons: [{ name: 'direct', round: redisRound((p) => p.redis) }],
+      goals: { ratioAtLeast: 0.8 },
+    },
+    {
+      name: 'portal.connect',
+      unit: 'sessions/s',
+      candidate: clientRound((p) => `connect ${p.portal.bytes} ${CONNECT_N}`),
+      baseline: { name: 'tls_tunnel', round: clientRound((p) => `connect ${p.tunnel.bytes} ${CONNECT_N}`) },
+      comparisons: [
+        { name: 'tcp_relay', round: clientRound((p) => `connect ${p.relay.bytes} ${CONNECT_N}`) },
+      ],
+    },
+  ],
+};

@@ -1,0 +1,38 @@
+/**
+ * Alice of the portal benchmarks (examples/portal-inlet.ts without decorators): opens a secure channel to
+ * Bob through the hub (`<hub host:port> <Bob's forwarding address> <outlets>`) and runs one inlet per outlet
+ * (`t0`, `t1`, ...) on a free port. Prints `ready <inlet port per outlet>`.
+ */
+import {
+  Identity,
+  InMemoryVault,
+  NodeRuntime,
+  TCP,
+  TcpTransport,
+  TrustAnyIdentity,
+  createSecureChannel,
+  createTcpInlet,
+  route,
+  silentLogger,
+} from '../../src';
+import { runProgram, serveCommands } from './command-loop';
+
+runProgram(async () => {
+  const [hub, forwardingAddress, outlets] = process.argv.slice(2) as [string, string, string];
+  const node = new NodeRuntime({ logger: silentLogger });
+  const ctx = node.context('alice');
+  await TcpTransport.create(node);
+  const alice = await Identity.create(await InMemoryVault.create());
+  const channel = await createSecureChannel(ctx, alice, route([TCP, hub], forwardingAddress), {
+    trustPolicy: TrustAnyIdentity,
+  });
+  const inlets = [];
+  for (let i = 0; i < Number(outlets); i++) {
+    inlets.push(await createTcpInlet(ctx, '127.0.0.1:0', route(channel, `t${i}`)));
+  }
+  serveCommands(
+    inlets.map((inlet) => inlet.address.split(':')[1]!),
+    {},
+    () => node.stop(),
+  );
+});

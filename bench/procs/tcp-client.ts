@@ -1,0 +1,69 @@
+/**
+ * The one client of the portal benchmarks, plain TCP to a local port (an inlet, the relay, a TLS tunnel's
+ * client end), so that every variant is the same unmodified application (byte-protocol.ts against
+ * byte-server.ts's raw listener). Prints `ready`, then runs each round the parent asks for on the wall clock:
+ *
+ *   bulk <port> <n>     n writes of 64 KiB (waiting out backpressure) on a connection kept per port, then
+ *                       the server's ACK: MB/s (10^6 bytes)
+ *   connect <port> <n>  n new connections, each closed once one byte was echoed: sessions/s
+ */
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { startClock } from '../harness';
+import { ByteCounter, Mode, SINK_HEADER_LENGTH } from './byte-protocol';
+import { count, runProgram, serveCommands } from './command-loop';
+
+const BULK_SIZE = 64 * 1024;
+
+async function open(port: number, mode: number): Promise<{ socket: Socket; counter: ByteCounter }> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  const counter = new ByteCounter(socket);
+  await Promise.race([
+    once(socket, 'connect'),
+    once(socket, 'error').then(([error]) => Promise.reject(error as Error)),
+  ]);
+  socket.write(Buffer.of(mode));
+  return { socket, counter };
+}
+
+runProgram(async () => {
+  const sinks = new Map<number, { socket: Socket; counter: ByteCounter }>();
+  const chunk = Buffer.alloc(BULK_SIZE, 9);
+  serveCommands(
+    [],
+    {
+      async bulk(args) {
+        const port = Number(args[0]);
+        const n = count(args.slice(1));
+        let sink = sinks.get(port);
+        if (sink === undefined) sinks.set(port, (sink = await open(port, Mode.SINK)));
+        const { socket, counter } = sink;
+        const header = Buffer.alloc(SINK_HEADER_LENGTH);
+        header.writeDoubleBE(n * BULK_SIZE);
+        const clock = startClock('wall');
+        socket.write(header);
+        for (let i = 0; i < n; i++) {
+          if (!socket.write(chunk)) await once(socket, 'drain');
+        }
+        await counter.next(1);
+        return clock.perSecond((n * BULK_SIZE) / 1e6);
+      },
+      async connect(args) {
+        const port = Number(args[0]);
+        const n = count(args.slice(1));
+        const clock = startClock('wall');
+        for (let i = 0; i < n; i++) {
+          const { socket, counter } = await open(port, Mode.ECHO);
+          const echoed = counter.next(1);
+          socket.write(Buffer.of(1));
+          await echoed;
+          socket.on('error', () => undefined);
+          socket.destroy();
+        }
+        return clock.perSecond(n);
+      },
+    },
+    () => sinks.forEach(({ socket }) => socket.destroy()),
+  );
+});
