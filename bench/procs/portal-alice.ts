@@ -17,6 +17,10 @@ import {
 } from '../../src';
 import { runProgram, serveCommands } from './command-loop';
 
+/** `BENCH_PORTAL_WINDOW=<bytes>` tries another window than the default (PORTAL_DEFAULTS.windowBytes). */
+const windowBytes =
+  process.env.BENCH_PORTAL_WINDOW === undefined ? undefined : Number(process.env.BENCH_PORTAL_WINDOW);
+
 runProgram(async () => {
   const [hub, forwardingAddress, outlets] = process.argv.slice(2) as [string, string, string];
   const node = new NodeRuntime({ logger: silentLogger });
@@ -28,7 +32,7 @@ runProgram(async () => {
   });
   const inlets = [];
   for (let i = 0; i < Number(outlets); i++) {
-    inlets.push(await createTcpInlet(ctx, '127.0.0.1:0', route(channel, `t${i}`)));
+    inlets.push(await createTcpInlet(ctx, '127.0.0.1:0', route(channel, `t${i}`), { windowBytes }));
   }
   serveCommands(
     inlets.map((inlet) => inlet.address.split(':')[1]!),

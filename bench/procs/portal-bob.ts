@@ -18,6 +18,10 @@ import {
 } from '../../src';
 import { runProgram, serveCommands } from './command-loop';
 
+/** `BENCH_PORTAL_WINDOW=<bytes>` tries another window than the default (PORTAL_DEFAULTS.windowBytes). */
+const windowBytes =
+  process.env.BENCH_PORTAL_WINDOW === undefined ? undefined : Number(process.env.BENCH_PORTAL_WINDOW);
+
 runProgram(async () => {
   const [hub, ...targets] = process.argv.slice(2) as [string, ...string[]];
   const node = new NodeRuntime({ logger: silentLogger });
@@ -26,7 +30,7 @@ runProgram(async () => {
   const bob = await Identity.create(await InMemoryVault.create());
   await createSecureChannelListener(ctx, bob, 'listener', { trustPolicy: TrustAnyIdentity });
   for (const [i, port] of targets.entries()) {
-    await createTcpOutlet(ctx, `t${i}`, `127.0.0.1:${port}`, { access: TrustAnyIdentity });
+    await createTcpOutlet(ctx, `t${i}`, `127.0.0.1:${port}`, { access: TrustAnyIdentity, windowBytes });
   }
   const forwarder = await RemoteForwarder.create(ctx, route([TCP, hub]), 'listener');
   serveCommands([forwarder.forwardingAddress], {}, () => node.stop());
