@@ -606,7 +606,7 @@ export class Federation {
   }
 
   /** A frame for a name on another hub: on to that hub's link, or counted as lost. */
-  relay(ctx: Context, name: string, message: Routed<unknown>): Promise<void> | void {
+  relay(ctx: Context, name: string, message: Routed<unknown>): Promise<unknown> | void {
     const info = message.localInfo[TRANSPORT_INFO] as Partial<FederationTransportInfo> | undefined;
     if (info?.hub !== undefined) {
       this.counters.lost.transit++;
@@ -1014,7 +1014,7 @@ class NameProxy implements Worker<unknown> {
     private readonly name: string,
   ) {}
 
-  handleMessage(ctx: Context, message: Routed<unknown>): Promise<void> | void {
+  handleMessage(ctx: Context, message: Routed<unknown>): Promise<unknown> | void {
     return this.federation.relay(ctx, this.name, message);
   }
 }
