@@ -1,5 +1,12 @@
 import type { Address } from '../core/address';
-import { originOf, type LocalMessage, type Routed } from '../core/message';
+import {
+  MessageOrigin,
+  ORIGIN_INFO,
+  originOf,
+  type LocalInfo,
+  type LocalMessage,
+  type Routed,
+} from '../core/message';
 import type { PeerIdentity, TrustPolicy } from '../identity';
 import type { AccessRule } from '../node/worker';
 
@@ -119,4 +126,17 @@ export function fromSecureChannel(
       return Promise.all(pending).then((verdicts) => verdicts.find((v) => v !== true) ?? true);
     },
   };
+}
+
+/**
+ * The local info of messages decrypted by the channel `info.channel` from frames that came with local info
+ * `via`: the channel's info, and an origin that is the frames' path followed by this channel.
+ */
+export function decryptedInfo(info: SecureChannelInfo, via: LocalInfo | undefined): LocalInfo {
+  const hop = { kind: 'channel', producer: info.channel, info } as const;
+  const before = via === undefined ? undefined : originOf({ localInfo: via });
+  return Object.freeze({
+    [SECURE_CHANNEL_INFO]: info,
+    [ORIGIN_INFO]: before === undefined ? MessageOrigin.of(hop) : before.then(hop),
+  });
 }

@@ -1,8 +1,8 @@
-import { LocalMessage, MessageOrigin, ORIGIN_INFO, originOf, type LocalInfo } from '../core/message';
+import { LocalMessage, type LocalInfo } from '../core/message';
 import type { Route } from '../core/route';
 import type { ByteBudget } from '../node/byte-budget';
 import { untilQueued, type Context } from '../node/context';
-import { SECURE_CHANNEL_INFO, type SecureChannelInfo } from './access';
+import { decryptedInfo, type SecureChannelInfo } from './access';
 import { secureChannelMemory } from './channel-memory';
 import { decodeEnvelope, type OpenedEnvelope } from './envelope';
 import { ReceiveKeys } from './epoch-keys';
@@ -95,7 +95,7 @@ export class Decryptor {
       identity: channel.remoteIdentity,
       channel: channel.address,
     });
-    this.localInfo = this.infoVia(undefined);
+    this.localInfo = decryptedInfo(this.info, undefined);
   }
 
   /**
@@ -191,13 +191,8 @@ export class Decryptor {
         return plaintext.length === 1 ? undefined : this.drop('MALFORMED', 'a malformed pong');
       case PayloadKind.RELIABLE:
         return this.receiveReliable(plaintext);
-      case PayloadKind.ACK: {
-        const next = readAck(plaintext);
-        const sender = this.channel.end.encryptor.reliable;
-        if (sender === undefined || next < 0) return this.drop('MALFORMED', 'a malformed or unexpected ack');
-        sender.acknowledge(next);
-        return undefined;
-      }
+      case PayloadKind.ACK:
+        return this.receiveAck(plaintext);
       default:
         return this.drop('MALFORMED', 'an unknown payload kind');
     }
@@ -280,6 +275,14 @@ export class Decryptor {
     return pending;
   }
 
+  /** An ACK: the peer received every RELIABLE frame below the one it names. */
+  private receiveAck(plaintext: Uint8Array): undefined {
+    const next = readAck(plaintext);
+    const sender = this.channel.end.encryptor.reliable;
+    if (sender === undefined || next < 0) return this.drop('MALFORMED', 'a malformed or unexpected ack');
+    sender.acknowledge(next);
+  }
+
   /** A RELIABLE frame: acted on if it is the next in sequence, dropped if a duplicate or ahead of a gap. */
   private receiveReliable(plaintext: Uint8Array): Promise<void> | undefined {
     const receiver = this.reliable;
@@ -290,14 +293,10 @@ export class Decryptor {
     if (ack >= 0) this.channel.end.encryptor.reliable!.acknowledge(ack);
     if (verdict !== 'next') return undefined; // counted by the receiver; no frame was lost for that
     const payload = plaintext.subarray(RELIABLE_HEADER_LENGTH);
-    switch (payload[0]) {
-      case PayloadKind.MESSAGE:
-        return this.deliver(payload.subarray(1));
-      case PayloadKind.CHUNK:
-        return this.receivePiece(payload);
-      default:
-        return this.drop('MALFORMED', 'a reliable frame that holds no message');
-    }
+    const kind = payload[0];
+    return kind === PayloadKind.MESSAGE || kind === PayloadKind.CHUNK
+      ? this.process(payload)
+      : this.drop('MALFORMED', 'a reliable frame that holds no message');
   }
 
   private receivePiece(plaintext: Uint8Array): Promise<void> | undefined {
@@ -333,7 +332,7 @@ export class Decryptor {
     // when the path they came by changes, so this costs one comparison per message.
     if (this.via !== this.localInfoVia) {
       this.localInfoVia = this.via;
-      this.localInfo = this.infoVia(this.via);
+      this.localInfo = decryptedInfo(this.info, this.via);
     }
     // No transport flag: what comes out of a channel is authenticated, and says by whom. Its origin is the
     // path the frame came by followed by this channel, so it goes on only where flow controls allow.
@@ -347,15 +346,5 @@ export class Decryptor {
         ),
       ),
     );
-  }
-
-  /** The local info of messages decrypted from frames that came with local info `via`. */
-  private infoVia(via: LocalInfo | undefined): LocalInfo {
-    const hop = { kind: 'channel', producer: this.channel.address, info: this.info } as const;
-    const before = via === undefined ? undefined : originOf({ localInfo: via });
-    return Object.freeze({
-      [SECURE_CHANNEL_INFO]: this.info,
-      [ORIGIN_INFO]: before === undefined ? MessageOrigin.of(hop) : before.then(hop),
-    });
   }
 }

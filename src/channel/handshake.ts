@@ -262,6 +262,36 @@ export function channelPattern(protocolName: string): PatternName {
   return pattern;
 }
 
+/**
+ * Why a listener that accepts `accepted` (every protocol it speaks if undefined) under `trustPolicy` refuses a
+ * HELLO for `protocolName`, if it does: `UNSUPPORTED_PROTOCOL`, or `UNTRUSTED` for an anonymous (NK) one
+ * that the policy could not accept.
+ */
+export function protocolRefusal(
+  protocolName: string,
+  accepted: ReadonlySet<string> | undefined,
+  trustPolicy: TrustPolicy,
+): SecureChannelError | undefined {
+  if (accepted !== undefined) {
+    return accepted.has(protocolName)
+      ? undefined
+      : new SecureChannelError('UNSUPPORTED_PROTOCOL', `this listener does not accept ${protocolName}`);
+  }
+  let pattern;
+  try {
+    pattern = channelPattern(protocolName);
+  } catch (error) {
+    return error as SecureChannelError;
+  }
+  if (pattern === 'NK' && trustPolicy !== TrustEveryone) {
+    return new SecureChannelError(
+      'UNTRUSTED',
+      `NK initiators are anonymous; trust policy ${trustPolicy.name} needs an identity`,
+    );
+  }
+  return undefined;
+}
+
 /** What a refusal notice tells the peer about `error`: only whether trust or the handshake failed. */
 export function refusalFor(error: SecureChannelError): RefusalReason {
   switch (error.code) {

@@ -6,6 +6,9 @@ const ACK_EVERY = 32;
 /** ... or this many ms after the first unacknowledged one, if no frame going back carried the ack sooner. */
 const ACK_DELAY_MS = 5;
 
+/** The longest wait between retransmissions without an acknowledgement, in `retransmitInterval`s. */
+const MAX_BACKOFF = 16;
+
 interface Unacked {
   readonly seq: number;
   /** The whole RELIABLE plaintext, kept to be encrypted again (under a fresh nonce) on a retransmission. */
@@ -27,6 +30,11 @@ export class ReliableSender {
   private waiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private progressAt = 0;
+  /**
+   * The wait before the next retransmission, in `retransmitInterval`s: doubled after each one that brought no
+   * acknowledgement (up to 16), back to 1 on any, so a slow peer is not buried under copies of the window.
+   */
+  private backoff = 1;
   /** Frames sent again, and times everything unacknowledged was sent again. */
   retransmitted = 0;
   retransmissions = 0;
@@ -83,6 +91,7 @@ export class ReliableSender {
     }
     if (!moved) return;
     this.progressAt = performance.now();
+    this.backoff = 1;
     if (this.head > 1024 && this.head * 2 > this.unacked.length) {
       this.unacked = this.unacked.slice(this.head);
       this.head = 0;
@@ -129,7 +138,9 @@ export class ReliableSender {
   }
 
   private readonly check = (): void => {
-    if (performance.now() - this.progressAt >= this.retransmitInterval) this.retransmit();
+    if (performance.now() - this.progressAt < this.backoff * this.retransmitInterval) return;
+    this.retransmit();
+    this.backoff = Math.min(2 * this.backoff, MAX_BACKOFF);
   };
 }
 

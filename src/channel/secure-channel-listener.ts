@@ -8,7 +8,7 @@ import { untilQueued, type Context } from '../node/context';
 import type { Logger } from '../node/logger';
 import { SecureChannelError } from './errors';
 import { FrameType, decodeHello, decodeResume, encodeRefused } from './frames';
-import { Handshake, channelPattern, refusalFor } from './handshake';
+import { Handshake, channelPattern, protocolRefusal, refusalFor } from './handshake';
 import { HandshakeWorker } from './handshake-worker';
 import { ListenerAdmission, sourceOf } from './listener-admission';
 import { SECURE_CHANNEL_DEFAULTS, type ChannelLimits, type SecureChannelListenerOptions } from './options';
@@ -291,27 +291,8 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
 
   /** Why a HELLO for `protocolName` from `source` is refused before any work, if it is. */
   private check(protocolName: string, source: string): SecureChannelError | undefined {
-    if (this.accepted !== undefined) {
-      if (!this.accepted.has(protocolName)) {
-        return new SecureChannelError(
-          'UNSUPPORTED_PROTOCOL',
-          `this listener does not accept ${protocolName}`,
-        );
-      }
-    } else {
-      let pattern;
-      try {
-        pattern = channelPattern(protocolName);
-      } catch (error) {
-        return error as SecureChannelError;
-      }
-      if (pattern === 'NK' && this.options.trustPolicy !== TrustEveryone) {
-        return new SecureChannelError(
-          'UNTRUSTED',
-          `NK initiators are anonymous; trust policy ${this.options.trustPolicy.name} needs an identity`,
-        );
-      }
-    }
+    const refusal = protocolRefusal(protocolName, this.accepted, this.options.trustPolicy);
+    if (refusal !== undefined) return refusal;
     const fromSource = this.admission.fromSource(source);
     if (fromSource >= this.maxPendingPerSource) {
       return new SecureChannelError(
