@@ -125,8 +125,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
    */
   readonly deadLetters: DeadLetters;
   /**
-   * @internal Reachable only for src/transport/tcp until it moves onto the Transport interface; everything
-   * else reaches the node through `Context` (see `NodeHost`).
+   * @internal For src/node only (contexts, the transport host): channels and services reach the node
+   * through `Context` (`NodeHost`), transports through `TransportHost`; test/structure checks it.
    */
   readonly router: Router;
   /**
@@ -139,8 +139,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
   readonly defaultMailboxCapacity: number;
   readonly stopTimeoutMs: number;
   /**
-   * @internal Shared timeouts of requests (one timer for all). Reachable only for src/transport/tcp until
-   * it moves onto the Transport interface; workers use `ctx.deadline`.
+   * @internal Shared timeouts of requests (one timer for all), for src/node only; workers use
+   * `ctx.deadline`, transports `TransportHost.deadline`.
    */
   readonly deadlines = new Deadlines();
   /** The delivery failure notices this node sends about requests it drops (read `stats`). */
@@ -301,8 +301,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * @internal Routes every address of `type` (a transport's) to the worker at `routerAddress`. For
-   * src/transport only, until transports register through the Transport interface.
+   * @internal Routes every address of `type` (a transport's) to the worker at `routerAddress`. For the
+   * transport host (`TransportHost.routeAddressType`).
    */
   registerTypeRouter(type: AddressType, routerAddress: Address): void {
     this.router.registerTypeRouter(type, routerAddress);

@@ -12,8 +12,8 @@ export interface Recipient {
 }
 
 /**
- * @deprecated The contract before `Delivery`: undefined when taken at once or dead-lettered, a promise
- * while the sender must wait. Kept only for src/transport/tcp until it moves onto the Transport interface.
+ * The contract before `Delivery`: undefined when taken at once or dead-lettered, a promise while the sender
+ * must wait. Transport routers (`TransportHost.routeAddressType`) still answer this way; see `dispatch`.
  */
 export interface Deliverable {
   deliver(message: LocalMessage): Promise<void> | undefined;
@@ -138,7 +138,7 @@ export class Router {
     return result instanceof Promise ? backpressure(result) : result;
   }
 
-  /** @deprecated `dispatch` in the old shape, for src/transport/tcp until it moves onto the Transport interface. */
+  /** `dispatch` in the old shape, for `TransportHost.forward` until transports take a `Delivery`. */
   deliver(message: LocalMessage): Promise<void> | undefined {
     return untilQueued(this.dispatch(message));
   }
