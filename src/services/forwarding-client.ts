@@ -34,7 +34,7 @@ export class ForwardingClient {
     private readonly address: Address,
     private readonly serviceRoute: Route,
     /** Sends a body to a route (the worker's context). */
-    private readonly send: (to: Route, body: unknown) => Promise<void>,
+    private readonly send: (to: Route, body: unknown) => Promise<unknown>,
   ) {}
 
   /**
