@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Round, Suite } from './harness';
+import { median, type Round, type Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
 import { BenchProcess, type StartOptions } from './procs/spawn';
 
@@ -82,6 +82,7 @@ async function setup(): Promise<void> {
 }
 
 async function teardown(): Promise<void> {
+  printCpu();
   if (processes === undefined) return;
   const { certs, ...children } = processes;
   processes = undefined;
@@ -95,22 +96,54 @@ async function teardown(): Promise<void> {
 type Driver = 'alice' | 'client';
 
 /**
- * A round: `command` to Alice or to the baseline client, which times it. With `BENCH_CPU_BUDGET=1`, also
- * prints the CPU time that each of the three processes spent per operation (outside the timed part): a
- * round trip or a message crosses all three in turn, so on a 2-core machine the figure follows their sum.
+ * Rounds per variant: more than the default, as three processes on two shared cores spread widely (30-140%
+ * with 7); with 11 the medians settle.
+ */
+const ROUNDS = 11;
+
+/** CPU microseconds per operation of each process of a variant, one entry per round (warm-up included). */
+const cpuPerOp = new Map<string, { names: string[]; rounds: number[][] }>();
+
+/**
+ * A round: `command` to Alice or to the baseline client, which times it. It also reads the CPU time that each
+ * of the three processes spent (outside the timed part), so that the CPU per operation of each is printed
+ * beside the wall-clock figures at the end: a round trip or a message crosses all three in turn, so on a
+ * 2-core machine the wall clock follows their sum. With `BENCH_CPU_BUDGET=1` every round's is printed too.
  */
 function round(driver: Driver, command: string, ops: number): Round {
   return async () => {
     const p = running();
     const trio = driver === 'alice' ? [p.alice, p.hub, p.bob] : [p.client, p.relay, p.server];
-    if (process.env.BENCH_CPU_BUDGET === undefined) return p[driver].figure(command);
     const before = await Promise.all(trio.map((child) => child.figure('cpu')));
     const figure = await p[driver].figure(command);
     const after = await Promise.all(trio.map((child) => child.figure('cpu')));
-    const spent = trio.map((child, i) => `${child.name} ${((after[i]! - before[i]!) / ops).toFixed(0)}`);
-    console.error(`  ${command}: CPU us per operation: ${spent.join(', ')}`);
+    const spent = trio.map((_child, i) => (after[i]! - before[i]!) / ops);
+    let record = cpuPerOp.get(command);
+    if (record === undefined)
+      cpuPerOp.set(command, (record = { names: trio.map((c) => c.name), rounds: [] }));
+    record.rounds.push(spent);
+    if (process.env.BENCH_CPU_BUDGET !== undefined) {
+      const shown = trio.map((child, i) => `${child.name} ${spent[i]!.toFixed(0)}`);
+      console.error(`  ${command}: CPU us per operation: ${shown.join(', ')}`);
+    }
     return figure;
   };
+}
+
+/** Prints the median CPU time per operation of each process, per variant (after the suite's table). */
+function printCpu(): void {
+  if (cpuPerOp.size === 0) return;
+  console.log(
+    '\nhub suite: CPU time per operation, median over the rounds (us; driver, relay/hub, server/Bob)',
+  );
+  for (const [command, { names, rounds }] of cpuPerOp) {
+    const measured = rounds.slice(2); // the warm-up rounds of the harness come first
+    const medians = names.map((_, i) => median(measured.map((r) => r[i]!)));
+    const total = medians.reduce((a, b) => a + b, 0);
+    const parts = names.map((name, i) => `${name} ${medians[i]!.toFixed(0)}`).join(', ');
+    console.log(`  ${command.padEnd(26)} ${parts}; total ${total.toFixed(0)}`);
+  }
+  cpuPerOp.clear();
 }
 
 /** Alice's handshakes with every identity binding verified, at both ends (see bench/binding-cache.ts). */
@@ -136,6 +169,7 @@ export const suite: Suite = {
       baseline: { name: 'tcp_relay', round: round('client', `rtt raw ${RTT_N}`, RTT_N) },
       comparisons: [{ name: 'tls_relay', round: round('client', `rtt tls ${RTT_N}`, RTT_N) }],
       goals: { ratioAtLeast: 0.75 },
+      rounds: ROUNDS,
     },
     {
       name: 'hub.channel_bulk_64k',
@@ -144,6 +178,7 @@ export const suite: Suite = {
       baseline: { name: 'tcp_relay', round: round('client', `bulk raw ${BULK_N}`, BULK_N) },
       comparisons: [{ name: 'tls_relay', round: round('client', `bulk tls ${BULK_N}`, BULK_N) }],
       goals: { ratioAtLeast: 0.6 },
+      rounds: ROUNDS,
     },
     {
       // A reliable channel (acknowledged, retransmitted, deduplicated) beside the default one, same run.
@@ -173,6 +208,7 @@ export const suite: Suite = {
         { name: 'cold_cache', round: coldHandshakes },
       ],
       goals: { ratioAtLeast: 1.2 },
+      rounds: ROUNDS,
     },
   ],
 };

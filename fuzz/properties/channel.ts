@@ -544,7 +544,7 @@ const sentMessageArb = fc.record({
  * once and in order (the injected frames neither get through nor disturb the window, the epoch keys or the
  * reassembly); every frame it did not accept is counted as dropped; and the peer's CLOSE closes it.
  */
-const channelFrames = defineProperty('channel/secure-channel/receive-frame', 3_000, 100, async () => {
+const channelFrames = defineProperty('channel/secure-channel/receive-frame', 15_000, 100, async () => {
   await sodiumReady();
   return fc.property(
     fc.record({
@@ -697,7 +697,7 @@ function identityPayload(peer: LocalStatic | undefined): Uint8Array {
  * either accepts it (then the outcome carries exactly the limits the payload announced, and an identity only if
  * the binding verified) or refuses with a SecureChannelError, never a raw Noise or identity error.
  */
-const handshakePayload = defineProperty('channel/handshake/identity-payload', 1_000, 40, async () => {
+const handshakePayload = defineProperty('channel/handshake/identity-payload', 5_000, 40, async () => {
   await sodiumReady();
   peers ??= makePeers();
   const { listener, peer } = await peers;

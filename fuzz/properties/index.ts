@@ -1,6 +1,7 @@
 import { channelProperties } from './channel';
 import { coreProperties } from './core';
 import { noiseProperties } from './noise';
+import { servicesProperties } from './services';
 import type { FuzzProperty } from './support';
 import { transportProperties } from './transport';
 import { vaultProperties } from './vault';
@@ -12,6 +13,7 @@ export const allProperties: readonly FuzzProperty[] = [
   ...noiseProperties,
   ...channelProperties,
   ...vaultProperties,
+  ...servicesProperties,
 ];
 
 export type { FuzzProperty } from './support';

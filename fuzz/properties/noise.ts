@@ -196,7 +196,7 @@ async function setUp(): Promise<void> {
 
 const stepArb = fc.constantFrom(...STEPS);
 
-const mutated = defineProperty('noise/read-message/mutated', 8_000, 250, async () => {
+const mutated = defineProperty('noise/read-message/mutated', 40_000, 250, async () => {
   await setUp();
   return fc.asyncProperty(
     stepArb,
@@ -210,7 +210,7 @@ const mutated = defineProperty('noise/read-message/mutated', 8_000, 250, async (
 });
 
 /** Random messages of any length, oversize (> 65535 bytes) included, at every step. */
-const random = defineProperty('noise/read-message/noise', 4_000, 150, async () => {
+const random = defineProperty('noise/read-message/noise', 20_000, 150, async () => {
   await setUp();
   return fc.asyncProperty(
     stepArb,
@@ -224,12 +224,49 @@ const random = defineProperty('noise/read-message/noise', 4_000, 150, async () =
   );
 });
 
+/** Bytes of `length` from a seed (xorshift): large inputs without fast-check generating each byte. */
+function filler(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed | 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/**
+ * Large messages, up to the Noise maximum of 65535 bytes (and just over it): the genuine message with a tail
+ * of random bytes (a payload that does not authenticate), or with its end overwritten, or random bytes alone.
+ */
+const large = defineProperty('noise/read-message/large', 6_000, 20, async () => {
+  await setUp();
+  return fc.asyncProperty(
+    stepArb,
+    fc.integer({ min: 1024, max: 65_540 }),
+    fc.integer(),
+    fc.constantFrom('tail', 'overwrite', 'random'),
+    async ({ protocol, step }, length, seed, kind) => {
+      const s = await prepare(protocol, step);
+      let message = filler(length, seed);
+      if (kind !== 'random') {
+        const genuine = s.genuine.subarray(0, kind === 'overwrite' ? s.genuine.length >> 1 : undefined);
+        message.set(genuine.subarray(0, Math.min(genuine.length, length)), 0);
+      }
+      if (kind === 'tail' && length < s.genuine.length) message = s.genuine.slice();
+      await feed(s, message, false);
+    },
+  );
+});
+
 /**
  * Genuine messages whose ephemeral key is replaced by a point of small order: refused as INVALID_KEY by the
  * first DH that uses it (for XX's first message, which has no DH, by the responder's next write), never
  * mixed in as an all-zero secret.
  */
-const lowOrder = defineProperty('noise/read-message/low-order-keys', 1_500, 60, async () => {
+const lowOrder = defineProperty('noise/read-message/low-order-keys', 5_000, 60, async () => {
   await setUp();
   // Only messages that start with the sender's ephemeral key (all but XX's third, which starts with s).
   const withE = STEPS.filter(
@@ -263,4 +300,4 @@ const lowOrder = defineProperty('noise/read-message/low-order-keys', 1_500, 60, 
 });
 
 /** The Noise handshake's properties. */
-export const noiseProperties: readonly FuzzProperty[] = [mutated, random, lowOrder];
+export const noiseProperties: readonly FuzzProperty[] = [mutated, random, large, lowOrder];

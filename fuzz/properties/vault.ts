@@ -185,7 +185,7 @@ function checkDamaged(
   }
 }
 
-const fileMutatedKey = defineProperty('vault/file/mutated-app-key', 15_000, 300, async () => {
+const fileMutatedKey = defineProperty('vault/file/mutated-app-key', 30_000, 300, async () => {
   const { keySecret, withKey } = await setUp();
   return fc.property(poolIndex, fc.array(mutationArb(), { minLength: 1, maxLength: 4 }), (i, mutations) => {
     const { keys, file } = withKey[i]!;
@@ -214,7 +214,7 @@ function reseal(file: Uint8Array): Uint8Array {
  * refuses the file. Opened with the application key, so a forged Argon2id header is refused before any
  * Argon2id runs.
  */
-const fileForgedHeader = defineProperty('vault/file/forged-header', 10_000, 200, async () => {
+const fileForgedHeader = defineProperty('vault/file/forged-header', 20_000, 200, async () => {
   const { keySecret, withKey } = await setUp();
   return fc.property(poolIndex, fc.array(mutationArb(), { minLength: 1, maxLength: 3 }), (i, mutations) => {
     const { keys, file: original } = withKey[i]!;
@@ -294,7 +294,7 @@ export function removeVaultScratch(): void {
  * undamaged file, with exactly its keys, and otherwise refuses with a typed VaultError and releases its lock,
  * so the genuine file opens right after.
  */
-const fileVaultOpen = defineProperty('vault/file-vault/open', 600, 20, async () => {
+const fileVaultOpen = defineProperty('vault/file-vault/open', 1_500, 20, async () => {
   const { keySecret, withKey } = await setUp();
   const path = join(scratchDirectory(), `vault-${process.pid}`);
   return fc.asyncProperty(

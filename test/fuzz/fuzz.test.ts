@@ -13,6 +13,7 @@ import {
   type Refusal,
 } from '../../fuzz/properties/support';
 import { transportProperties } from '../../fuzz/properties/transport';
+import { servicesProperties } from '../../fuzz/properties/services';
 import { removeVaultScratch, vaultProperties } from '../../fuzz/properties/vault';
 
 /**
@@ -50,6 +51,10 @@ describe('fuzz: TCP frame parser', () => {
     expect(parser.next()).toBeUndefined();
     expect(parser.inProgress).toBe(true);
   });
+});
+
+describe('fuzz: forwarding service requests', () => {
+  sampleEach(servicesProperties);
 });
 
 describe('fuzz: Noise handshake messages', () => {
