@@ -71,6 +71,8 @@ export {
   HANDSHAKE_BUCKETS,
   type MetricsSnapshot,
   type TransportMetrics,
+  type PortalMetrics,
+  type MeteredPortal,
   type TransportBytes,
   type Histogram,
   type NodeMetricsEvents,

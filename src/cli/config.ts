@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { CliError } from './output';
+import { parseRouteText } from './route-text';
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const IDENTIFIER = /^I[0-9a-f]{40}$/;
@@ -35,6 +36,15 @@ const access = z
       '(anything, plain transport messages included), or `{ identifiers: [...] }` (only through channels ' +
       'from those identities).',
   );
+
+/** Whether `text` is a typed route that opens a secure channel (what a portal inlet needs). */
+function routeWithChannel(text: string): boolean {
+  try {
+    return parseRouteText(text).some((step) => step.kind === 'secure');
+  } catch {
+    return false;
+  }
+}
 
 /** The schema of a node's configuration file. */
 export const nodeConfigSchema = z
@@ -136,6 +146,41 @@ export const nodeConfigSchema = z
       )
       .default([])
       .describe('Workers the node starts.'),
+    tcpOutlets: z
+      .array(
+        z
+          .object({
+            address: workerAddress.describe(
+              'The outlet address: inlets reach it at the end of their route (`/service/<address>`).',
+            ),
+            target: hostPort.describe('The TCP service it connects to (fixed here: no client chooses it).'),
+            access: z
+              .union([z.literal('any-identity'), z.array(identifier).min(1)])
+              .describe(
+                'Who may open sessions: a list of identifiers, or `any-identity` (any authenticated channel peer). Required.',
+              ),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('TCP portal outlets: this node connects to a TCP service for the channel peers it admits.'),
+    tcpInlets: z
+      .array(
+        z
+          .object({
+            listen: hostPort.describe('Where local TCP clients connect (`127.0.0.1:0` picks a port).'),
+            to: z
+              .string()
+              .refine(
+                routeWithChannel,
+                'expected a route through a secure channel, like /tcp/h:p/relay/I…@fwd.n.bob/service/postgres',
+              )
+              .describe('The route to the outlet, through a secure channel (opened when the node starts).'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('TCP portal inlets: local TCP clients carried to an outlet through a secure channel.'),
     control: z
       .object({
         socket: z

@@ -13,7 +13,14 @@ import { CliError } from './output';
 export type ControlRequest =
   | { readonly op: 'status' }
   | { readonly op: 'relay.create'; readonly hub: string; readonly name?: string; readonly to?: string }
-  | { readonly op: 'secure-channel.create'; readonly to: string };
+  | { readonly op: 'secure-channel.create'; readonly to: string }
+  | {
+      readonly op: 'tcp-outlet.create';
+      readonly address: string;
+      readonly target: string;
+      readonly access: 'any-identity' | readonly string[];
+    }
+  | { readonly op: 'tcp-inlet.create'; readonly listen: string; readonly to: string };
 
 /** What a request's handler answers (any JSON value), or the error it threw. */
 export type ControlAnswer =

@@ -156,6 +156,50 @@ export function parser(argv: readonly string[]): Argv {
         )
         .demandCommand(1, 'relay needs a subcommand: create'),
     )
+    .command('tcp-outlet', 'TCP portal outlets: reach a TCP service through secure channels', (y) =>
+      y
+        .command(
+          'create',
+          'Start an outlet on a running node: channel peers it admits reach --to through it',
+          (c) =>
+            nodeTarget(c)
+              .option('to', { type: 'string', demandOption: true, describe: 'The TCP service, host:port' })
+              .option('from', {
+                type: 'string',
+                default: 'outlet',
+                describe: 'The outlet address inlets reach',
+              })
+              .option('allow', {
+                type: 'string',
+                array: true,
+                demandOption: true,
+                describe: 'Who may open sessions: identifiers (I…), or any-identity',
+              }),
+          action(async () => (await import('./commands/remote')).tcpOutletCreate),
+        )
+        .demandCommand(1, 'tcp-outlet needs a subcommand: create'),
+    )
+    .command('tcp-inlet', 'TCP portal inlets: local TCP clients carried to an outlet', (y) =>
+      y
+        .command(
+          'create',
+          'Listen on a running node and carry each connection to the outlet at the end of --to',
+          (c) =>
+            nodeTarget(c)
+              .option('from', {
+                type: 'string',
+                default: '127.0.0.1:0',
+                describe: 'Where clients connect, host:port',
+              })
+              .option('to', {
+                type: 'string',
+                demandOption: true,
+                describe: 'A route to the outlet: /tcp/h:p/relay/I…@fwd.n.bob/service/outlet',
+              }),
+          action(async () => (await import('./commands/remote')).tcpInletCreate),
+        )
+        .demandCommand(1, 'tcp-inlet needs a subcommand: create'),
+    )
     .command('secure-channel', 'Open secure channels', (y) =>
       y
         .command(

@@ -146,6 +146,38 @@ export function metricsRegistry(source: MetricsSource): Registry {
           ],
     ),
   );
+  const perPortal = (
+    read: (p: MetricsSnapshot['portals'][string]) => [Record<string, string>, number][],
+  ): ((s: MetricsSnapshot) => [Record<string, string>, number][]) => {
+    return (s) =>
+      Object.entries(s.portals).flatMap(([portal, p]) =>
+        read(p).map(([labels, value]): [Record<string, string>, number] => [
+          { portal, side: p.side, ...labels },
+          value,
+        ]),
+      );
+  };
+  gauge(
+    'sealroute_portal_sessions_active',
+    'Portal sessions open now.',
+    ['portal', 'side'],
+    perPortal((p) => [[{}, p.sessionsActive]]),
+  );
+  counter(
+    'sealroute_portal_sessions_opened_total',
+    'Portal sessions opened.',
+    ['portal', 'side'],
+    perPortal((p) => [[{}, p.sessionsOpened]]),
+  );
+  counter(
+    'sealroute_portal_bytes_total',
+    'Stream bytes through a portal end: out (read locally, sent through the portal) and in.',
+    ['portal', 'side', 'direction'],
+    perPortal((p) => [
+      [{ direction: 'out' }, p.bytesSent],
+      [{ direction: 'in' }, p.bytesReceived],
+    ]),
+  );
   gauge('sealroute_forwarders_hosted', 'Forwarders live at this node (a hub).', [], (s) => [
     [{}, s.forwarders.hosted],
   ]);

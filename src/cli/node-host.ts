@@ -20,6 +20,10 @@ import {
   createNode,
   createSecureChannel,
   createSecureChannelListener,
+  createTcpInlet,
+  createTcpOutlet,
+  type TcpInlet,
+  type TcpOutlet,
   fromSecureChannel,
   nodeMetrics,
   route,
@@ -67,6 +71,17 @@ export interface NodeStatus {
       registered: boolean;
     }[];
   };
+  readonly portals: readonly {
+    side: 'inlet' | 'outlet';
+    /** The outlet's address, or the inlet's bound `host:port`. */
+    address: string;
+    /** The outlet's target `host:port`, or the inlet's route. */
+    to: string;
+    sessionsActive: number;
+    sessionsOpened: number;
+    bytesSent: number;
+    bytesReceived: number;
+  }[];
   readonly deadLetters: { readonly total: number; readonly byReason: Readonly<Record<DropReason, number>> };
   readonly metrics: MetricsSnapshot;
 }
@@ -128,6 +143,7 @@ export class NodeHost {
   private readonly channels = new Set<SecureChannel>();
   private readonly channelSince = new WeakMap<SecureChannel, number>();
   private readonly relays: Relay[] = [];
+  private readonly portals: { end: TcpOutlet | TcpInlet; address: string; to: string }[] = [];
   private service: ForwardingService | undefined;
   private control: Server | undefined;
   private metricsServer: import('node:http').Server | undefined;
@@ -231,6 +247,10 @@ export class NodeHost {
       }
       say(`Worker at ${worker.address}`);
     }
+    for (const outlet of config.tcpOutlets) {
+      await this.createOutlet(outlet.address, outlet.target, outlet.access);
+      say(`TCP outlet at ${outlet.address} -> ${outlet.target}`);
+    }
     this.control = await serveControl(this.socket, (request) => this.handle(request));
     say(`Control socket ${this.socket}`);
     if (config.metrics !== undefined) {
@@ -254,6 +274,10 @@ export class NodeHost {
     for (const relay of config.relays) {
       const address = await this.createRelay(relay.hub, relay.name, relay.to);
       say(`Forwarding address: ${address}`);
+    }
+    for (const inlet of config.tcpInlets) {
+      const bound = await this.createInlet(inlet.listen, inlet.to);
+      say(`TCP inlet on ${bound} -> ${inlet.to}`);
     }
     this.isReady = true;
   }
@@ -287,6 +311,35 @@ export class NodeHost {
     return ForwardingAddress.of(forwarder, this.identity).format();
   }
 
+  /** Starts a TCP outlet at `address` toward `target` for the channel peers `access` admits. */
+  async createOutlet(
+    address: string,
+    target: string,
+    access: 'any-identity' | readonly string[],
+  ): Promise<string> {
+    const outlet = await createTcpOutlet(this.ctx, address, target, {
+      access: access === 'any-identity' ? TrustAnyIdentity : access,
+    });
+    nodeMetrics(this.node).trackPortal(`outlet ${address}`, outlet);
+    this.portals.push({ end: outlet, address, to: target });
+    return address;
+  }
+
+  /**
+   * Opens the secure channel of `to` and listens at `listen` for TCP clients to carry to the outlet at its
+   * end; resolves with the bound `host:port`. (A channel that closes later is not reopened: restart.)
+   */
+  async createInlet(listen: string, to: string): Promise<string> {
+    const opened = await openRoute(this.ctx, this.node, this.identity, to);
+    if (opened.last === undefined)
+      throw new CliError('USAGE', `${to}: an inlet needs a route through a secure channel`);
+    this.remember(opened.last);
+    const inlet = await createTcpInlet(this.ctx, listen, opened.route);
+    nodeMetrics(this.node).trackPortal(`inlet ${inlet.address}`, inlet);
+    this.portals.push({ end: inlet, address: inlet.address, to });
+    return inlet.address;
+  }
+
   /** Opens a secure channel along a typed route; resolves with its address and peer. */
   async createChannel(
     to: string,
@@ -312,6 +365,10 @@ export class NodeHost {
         return { forwardingAddress: await this.createRelay(request.hub, request.name, request.to) };
       case 'secure-channel.create':
         return this.createChannel(request.to);
+      case 'tcp-outlet.create':
+        return { address: await this.createOutlet(request.address, request.target, request.access) };
+      case 'tcp-inlet.create':
+        return { address: await this.createInlet(request.listen, request.to) };
       default:
         throw new CliError('USAGE', `unknown op ${(request as { op: string }).op}`);
     }
@@ -357,6 +414,15 @@ export class NodeHost {
           registered: relay.registered,
         })),
       },
+      portals: this.portals.map(({ end, address, to }) => ({
+        side: end.side,
+        address,
+        to,
+        sessionsActive: end.stats.sessionsActive,
+        sessionsOpened: end.stats.sessionsOpened,
+        bytesSent: end.stats.bytesSent,
+        bytesReceived: end.stats.bytesReceived,
+      })),
       deadLetters: {
         total: this.node.deadLetters.count,
         byReason: Object.fromEntries(

@@ -6,7 +6,7 @@ import type { NodeRuntime } from './node-runtime';
  * A node's numbers for operators and embedders: `node.metrics()` returns a snapshot, and the `sealroute`
  * command serves the same snapshot to Prometheus. The node's own counters (messages, dead letters, access
  * refusals, failure notices) are read when a snapshot is taken; what lives in higher layers (transports,
- * channels, forwarders) is counted from their events once they are handed to `nodeMetrics(node).track…`.
+ * channels, portals, forwarders) is counted from their events once they are handed to `nodeMetrics(node).track…`.
  * The node layer imports none of them: each is described here by the few members it is read through.
  */
 
@@ -58,6 +58,30 @@ export interface MeteredRemoteForwarder {
   on(event: 'registered', listener: (forwardingAddress: string) => void): unknown;
   on(event: 'lost', listener: (reason: Error) => void): unknown;
   on(event: 'failed', listener: (reason: Error) => void): unknown;
+}
+
+/** A TCP portal end (inlet or outlet), as metrics see it. */
+export interface MeteredPortal {
+  readonly side: 'inlet' | 'outlet';
+  readonly stats: {
+    readonly sessionsOpened: number;
+    readonly sessionsActive: number;
+    readonly sessionsClosed: number;
+    readonly bytesSent: number;
+    readonly bytesReceived: number;
+  };
+}
+
+/** One portal end's numbers. */
+export interface PortalMetrics {
+  readonly side: 'inlet' | 'outlet';
+  readonly sessionsActive: number;
+  readonly sessionsOpened: number;
+  readonly sessionsClosed: number;
+  /** Stream bytes read from local TCP connections and sent through the portal. */
+  readonly bytesSent: number;
+  /** Stream bytes received through the portal and written to local TCP connections. */
+  readonly bytesReceived: number;
 }
 
 /** Bytes a transport moved, for transports that count them. */
@@ -119,6 +143,8 @@ export interface MetricsSnapshot {
   };
   /** Per tracked transport, by the name it was tracked under (`tcp`). */
   readonly transports: Readonly<Record<string, TransportMetrics>>;
+  /** Per tracked portal end (inlet or outlet), by the name it was tracked under. */
+  readonly portals: Readonly<Record<string, PortalMetrics>>;
   readonly forwarders: {
     /** Forwarders live now at the forwarding services of this node (a hub). */
     readonly hosted: number;
@@ -168,6 +194,7 @@ export class NodeMetrics extends EventEmitter<NodeMetricsEvents> {
   private handshakeCount = 0;
   private handshakeSum = 0;
   private readonly services = new Set<MeteredForwardingService>();
+  private readonly portals = new Map<string, MeteredPortal>();
   private readonly relaysRegistered = new Set<MeteredRemoteForwarder>();
   private reconnects = 0;
   private relaysFailed = 0;
@@ -239,6 +266,16 @@ export class NodeMetrics extends EventEmitter<NodeMetricsEvents> {
     return channel;
   }
 
+  /** Reads a portal end's sessions and bytes at snapshot time, under `name` (its address or listen address). */
+  trackPortal(name: string, portal: MeteredPortal): void {
+    this.portals.set(name, portal);
+  }
+
+  /** Stops reading a portal end that was closed on purpose. */
+  forgetPortal(name: string): void {
+    this.portals.delete(name);
+  }
+
   /** Reads a hub's live forwarders at snapshot time. */
   trackForwardingService(service: MeteredForwardingService): void {
     this.services.add(service);
@@ -293,6 +330,18 @@ export class NodeMetrics extends EventEmitter<NodeMetricsEvents> {
         bytes: entry.bytes?.(),
       };
     }
+    const portals: Record<string, PortalMetrics> = {};
+    for (const [name, portal] of this.portals) {
+      const stats = portal.stats;
+      portals[name] = {
+        side: portal.side,
+        sessionsActive: stats.sessionsActive,
+        sessionsOpened: stats.sessionsOpened,
+        sessionsClosed: stats.sessionsClosed,
+        bytesSent: stats.bytesSent,
+        bytesReceived: stats.bytesReceived,
+      };
+    }
     let hosted = 0;
     for (const service of this.services) hosted += service.stats().live;
     return {
@@ -314,6 +363,7 @@ export class NodeMetrics extends EventEmitter<NodeMetricsEvents> {
         },
       },
       transports,
+      portals,
       forwarders: {
         hosted,
         registered: this.relaysRegistered.size,

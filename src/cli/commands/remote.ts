@@ -66,6 +66,22 @@ function render(status: NodeStatus): string {
       ],
     ),
   );
+  if (status.portals.length > 0) {
+    title(`Portals (${status.portals.length})`);
+    out.push(
+      table(
+        ['side', 'address', 'to', 'sessions', 'bytes sent', 'bytes received'],
+        status.portals.map((p) => [
+          p.side,
+          p.address,
+          p.to,
+          `${p.sessionsActive} (${p.sessionsOpened} opened)`,
+          String(p.bytesSent),
+          String(p.bytesReceived),
+        ]),
+      ),
+    );
+  }
   title(`Dead letters (${status.deadLetters.total})`);
   out.push(
     table(
@@ -121,4 +137,40 @@ export async function secureChannelCreate(
     process.stdout.write(
       `${result.address} (peer ${result.remoteIdentifier ?? 'anonymous'}, ${result.handshakeMs} ms)\n`,
     );
+}
+
+const IDENTIFIER = /^I[0-9a-f]{40}$/;
+
+/** `tcp-outlet create --to host:port [--from outlet] --allow I…[,I…]|any-identity` on a running node. */
+export async function tcpOutletCreate(
+  args: Target & { from: string; to: string; allow: string[] },
+): Promise<void> {
+  const allow = args.allow.flatMap((item) => item.split(',')).filter((item) => item !== '');
+  let access: 'any-identity' | string[];
+  if (allow.length === 1 && allow[0] === 'any-identity') access = 'any-identity';
+  else {
+    const bad = allow.find((item) => !IDENTIFIER.test(item));
+    if (bad !== undefined || allow.length === 0) {
+      throw new CliError(
+        'USAGE',
+        `--allow takes identifiers (I and 40 hex digits) or any-identity, got "${bad ?? ''}"`,
+      );
+    }
+    access = allow;
+  }
+  const result = (await callControl(socketOf(args), {
+    op: 'tcp-outlet.create',
+    address: args.from,
+    target: args.to,
+    access,
+  })) as { address: string };
+  process.stdout.write(`${result.address}\n`);
+}
+
+/** `tcp-inlet create --from host:port --to <route>` on a running node; prints the bound address. */
+export async function tcpInletCreate(args: Target & { from: string; to: string }): Promise<void> {
+  const result = (await step(`opening the channel of ${args.to}`, () =>
+    callControl(socketOf(args), { op: 'tcp-inlet.create', listen: args.from, to: args.to }),
+  )) as { address: string };
+  process.stdout.write(`${result.address}\n`);
 }
