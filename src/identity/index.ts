@@ -53,3 +53,4 @@ export {
   type PolicyExpression,
 } from './policy-expression';
 export { TrustCredential, authorityOf, type TrustCredentialOptions } from './trust-policy';
+export { MAX_PRESENTED_CREDENTIALS, fixedCredentials, type CredentialProvider } from './credential-provider';
