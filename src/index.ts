@@ -289,3 +289,4 @@ export {
 } from './services/authority-messages';
 export { EnrollmentTicket } from './services/enrollment-ticket';
 export { MemberCredentials, type MemberCredentialsOptions } from './services/member-credentials';
+export { relayAdmission, RELAY_ATTRIBUTE } from './services/relay-admission';

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSecureChannelListener } from '../../src/channel/secure-channel-listener';
+import { createSecureChannelListener } from '../../src/channel/create-secure-channel-listener';
 import { Identity, TrustAnyIdentity, TrustedAuthorities } from '../../src/identity';
 import type { NodeRuntime } from '../../src/node/node-runtime';
 import { AuthorityClient } from '../../src/services/authority-client';
