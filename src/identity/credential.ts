@@ -215,6 +215,11 @@ export class TrustedAuthorities {
     return this.byIdentifier.has(identifier);
   }
 
+  /** The trusted authority with this identifier. */
+  get(identifier: string): Authority | undefined {
+    return this.byIdentifier.get(identifier);
+  }
+
   /**
    * Decodes and verifies a credential presented by (or for) `subject`: it must be well-formed, signed by
    * one of these authorities, about `subject`, and valid at `now` give or take `clockSkewMs`. Throws
@@ -227,9 +232,7 @@ export class TrustedAuthorities {
     if (authority === undefined) {
       throw new CredentialError('UNKNOWN_ISSUER', `credential issuer ${credential.issuer} is not trusted`);
     }
-    if (
-      !this.vault.verify(authority.publicKey, signedStatement(credential.signedBody), credential.signature)
-    ) {
+    if (!verifiedSignatures.check(this.vault, authority, credential)) {
       throw new CredentialError(
         'BAD_SIGNATURE',
         `the credential's signature by ${credential.issuer} does not verify`,
@@ -252,6 +255,40 @@ export class TrustedAuthorities {
     return { ...credential, verified: true };
   }
 }
+
+/** How many verified credential signatures are remembered (process-wide). */
+export const VERIFIED_CREDENTIALS_CAPACITY = 1024;
+
+/**
+ * Credential signatures already verified, keyed by (authority key, whole encoded credential): a peer that
+ * presents the same credential again (every reconnect until it is renewed) skips an Ed25519 verification,
+ * as the channel's binding cache does for identity proofs. Only the signature is cached: subject and
+ * validity are checked on every use. Only successes are kept; the least recently used go first.
+ */
+class VerifiedSignatures {
+  private readonly entries = new Set<string>();
+
+  check(vault: Vault, authority: Authority, credential: Credential): boolean {
+    const key =
+      Buffer.from(authority.publicKey).toString('latin1') +
+      Buffer.from(credential.encoded).toString('latin1');
+    if (this.entries.has(key)) {
+      this.entries.delete(key); // re-inserted: Set order is recency order
+      this.entries.add(key);
+      return true;
+    }
+    if (!vault.verify(authority.publicKey, signedStatement(credential.signedBody), credential.signature)) {
+      return false;
+    }
+    if (this.entries.size >= VERIFIED_CREDENTIALS_CAPACITY) {
+      this.entries.delete(this.entries.values().next().value as string);
+    }
+    this.entries.add(key);
+    return true;
+  }
+}
+
+const verifiedSignatures = new VerifiedSignatures();
 
 /** The default allowance for clocks that disagree, in milliseconds (on both ends of a validity period). */
 export const DEFAULT_CLOCK_SKEW_MS = 5_000;
