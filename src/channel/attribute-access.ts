@@ -1,4 +1,4 @@
-import type { LocalMessage } from '../core/message';
+import type { LocalMessage, Routed } from '../core/message';
 import { parsePolicy, type Attributes } from '../identity';
 import type { AccessRule } from '../node/worker';
 import { secureChannelPathOf } from './access';
@@ -8,7 +8,7 @@ import { secureChannelPathOf } from './access';
  * this node), from its credentials still valid now; undefined when it did not come through a channel or its
  * sender presented no credential. Read at the time of the call: an expired credential gives nothing.
  */
-export function remoteAttributesOf(message: LocalMessage): Attributes | undefined {
+export function remoteAttributesOf(message: Routed | LocalMessage): Attributes | undefined {
   const path = secureChannelPathOf(message);
   const credentials = path[path.length - 1]?.identity?.credentials;
   return credentials?.attributes();

@@ -1,4 +1,8 @@
+import { SecureChannelError } from './errors';
 import {
+  fixedCredentials,
+  type Authority,
+  type Identity,
   CredentialError,
   MAX_PRESENTED_CREDENTIALS,
   PeerCredentials,
@@ -57,6 +61,49 @@ export interface CredentialSettings {
   /** Whom it trusts to vouch for the peer (besides the authorities its trust policy names). */
   readonly authorities?: TrustedAuthorities;
   readonly clockSkewMs?: number;
+}
+
+const settingsCache = new WeakMap<object, CredentialSettings | undefined>();
+
+/**
+ * The credential settings of a channel end's options (made once per options object: a listener's serve
+ * every handshake); undefined when it neither presents nor accepts credentials.
+ */
+export function credentialSettingsOf(
+  options: {
+    readonly credentials?: CredentialProvider | readonly Uint8Array[];
+    readonly authorities?: readonly (Authority | Identity | Uint8Array | string)[];
+    readonly clockSkewMs?: number;
+  },
+  vault: Vault,
+): CredentialSettings | undefined {
+  if (settingsCache.has(options)) return settingsCache.get(options);
+  const { credentials, authorities, clockSkewMs } = options;
+  let settings: CredentialSettings | undefined;
+  if (credentials !== undefined || authorities !== undefined || clockSkewMs !== undefined) {
+    if (
+      clockSkewMs !== undefined &&
+      (!Number.isInteger(clockSkewMs) || clockSkewMs < 0 || clockSkewMs > 86_400_000)
+    ) {
+      throw new SecureChannelError(
+        'INVALID_OPTIONS',
+        `clockSkewMs must be an integer in 0..86400000, got ${String(clockSkewMs)}`,
+      );
+    }
+    settings = {
+      ...(credentials === undefined
+        ? {}
+        : {
+            credentials: Array.isArray(credentials)
+              ? fixedCredentials(credentials as readonly Uint8Array[])
+              : (credentials as CredentialProvider),
+          }),
+      ...(authorities === undefined ? {} : { authorities: TrustedAuthorities.of(vault, authorities) }),
+      ...(clockSkewMs === undefined ? {} : { clockSkewMs }),
+    };
+  }
+  settingsCache.set(options, settings);
+  return settings;
 }
 
 /** The credentials this end presents now, bounded like the payload. */
@@ -146,13 +193,15 @@ export class ChannelCredentials {
     private readonly settings: CredentialSettings,
     private readonly trustPolicy: TrustPolicy,
     private readonly remote: PeerIdentity | undefined,
-    /** Whether the peer speaks credentials (it presented some): only then are refresh frames sent to it. */
-    private readonly peerPresented: boolean,
+    /** Whether this end presented credentials in its handshake: only then does it send renewals. */
+    private readonly presentedAny: boolean,
   ) {}
 
   /** Starts watching (once the channel is open). */
   start(hooks: ChannelCredentialHooks): void {
-    if (this.settings.credentials?.onChange !== undefined && this.peerPresented) {
+    // Sent whether or not the peer presented any: a peer that does not know credentials drops the frame
+    // (an unknown payload kind), and one that has none to present may still check ours.
+    if (this.settings.credentials?.onChange !== undefined && this.presentedAny) {
       this.unsubscribe = this.settings.credentials.onChange(() => {
         if (!this.disposed) hooks.sendRefresh(encodeCredentialList(presentedCredentials(this.settings)));
       });
