@@ -17,7 +17,7 @@ import type { Logger } from '../node/logger';
 import type { Vault } from '../vault/vault';
 
 /**
- * Credentials on a secure channel (docs/PROTOCOL.md 5.3): what this end presents about its identity (in the
+ * Credentials on a secure channel (docs/PROTOCOL.md 6.3): what this end presents about its identity (in the
  * handshake's identity payload, and again in an authenticated CREDENTIALS frame whenever its provider renews
  * them), and what it accepts from the peer (verified against the trusted authorities, for the peer's
  * identifier). Kept apart from the handshake and the channel so that each of those only calls in here.

@@ -39,7 +39,7 @@ export const PayloadKind = {
   RELIABLE: 6,
   /** Reliable channels: `next:u64`, every sequence number below it arrived. */
   ACK: 7,
-  /** The sender's renewed credentials: `count:u8 (length:u16 credential)*` (docs/PROTOCOL.md 5.3). */
+  /** The sender's renewed credentials: `count:u8 (length:u16 credential)*` (docs/PROTOCOL.md 6.3). */
   CREDENTIALS: 8,
 } as const;
 

@@ -20,7 +20,7 @@ export const IdentityExtension = {
   /** `0x01`: the initiator asks for a reliable channel (docs/PROTOCOL.md 4.5). */
   DELIVERY: 1,
   /**
-   * `0x02`: the credentials the sender presents about its identity (docs/PROTOCOL.md 5.3):
+   * `0x02`: the credentials the sender presents about its identity (docs/PROTOCOL.md 6.3):
    * `count:u8 (length:u16 credential)*`. A reader that does not know credentials skips it.
    */
   CREDENTIALS: 2,
