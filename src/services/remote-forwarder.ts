@@ -322,7 +322,9 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   private readonly worker: Worker<unknown> = {
     initialize: (ctx: Context) => {
       this.logger = ctx.logger;
-      this.client = new ForwardingClient(this.address, this.serviceRoute, (to, body) => ctx.send(to, body));
+      this.client = new ForwardingClient(this.address, this.serviceRoute, async (to, body) => {
+        await ctx.send(to, body);
+      });
       this.unwatchDeadLetters = ctx.onDeadLetter(this.client.onDeadLetter);
     },
     handleMessage: (ctx: Context, message: Routed<unknown>) => {
