@@ -243,3 +243,52 @@ export {
   type FederationErrorCode,
   type FederatedClaim,
 } from './federation';
+// credentials, authorities and attribute-based access control
+export {
+  TrustCredential,
+  TrustedAuthorities,
+  PeerCredentials,
+  CredentialError,
+  PolicyExpressionError,
+  CREDENTIAL_ERROR_CODES,
+  CREDENTIAL_LIMITS,
+  CREDENTIAL_VERSION,
+  DEFAULT_CLOCK_SKEW_MS,
+  MAX_PRESENTED_CREDENTIALS,
+  POLICY_LIMITS,
+  authorityOf,
+  decodeCredential,
+  fixedCredentials,
+  issueCredential,
+  parsePolicy,
+  type Attributes,
+  type Authority,
+  type Credential,
+  type CredentialErrorCode,
+  type CredentialProvider,
+  type PolicyEnvironment,
+  type PolicyExpression,
+  type TrustCredentialOptions,
+  type VerifiedCredential,
+  type VerifyOptions,
+} from './identity';
+export { requireAttributes, requirePolicy, remoteAttributesOf, type AttributeRuleOptions } from './channel';
+export {
+  AuthorityService,
+  AUTHORITY_DEFAULTS,
+  ENROLLER_ATTRIBUTE,
+  type AuthorityOptions,
+  type AuthorityStats,
+  type NewTicket,
+  type TicketOptions,
+} from './services/authority';
+export { AuthorityClient, type AuthorityClientOptions } from './services/authority-client';
+export { AuthorityError, type AuthorityErrorCode } from './services/authority-errors';
+export {
+  AUTHORITY_REFUSAL_CODES,
+  type AuthorityRefusalCode,
+  type MemberInfo,
+} from './services/authority-messages';
+export { EnrollmentTicket } from './services/enrollment-ticket';
+export { MemberCredentials, type MemberCredentialsOptions } from './services/member-credentials';
+export { relayAdmission, RELAY_ATTRIBUTE } from './services/relay-admission';

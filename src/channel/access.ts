@@ -7,7 +7,7 @@ import {
   type LocalMessage,
   type Routed,
 } from '../core/message';
-import type { PeerIdentity, TrustPolicy } from '../identity';
+import type { PeerCredentials, PeerIdentity, TrustPolicy } from '../identity';
 import type { AccessRule } from '../node/worker';
 
 /** The `localInfo` key under which a decryptor records the channel a message arrived through. */
@@ -21,6 +21,12 @@ export interface SecureChannelInfo {
   readonly identity: PeerIdentity | undefined;
   /** The local encryptor address of the channel: replies sent there go back through it. */
   readonly channel: Address;
+  /**
+   * The peer's verified credentials (kept current by its refresh frames): read its attributes with
+   * `credentials.attributes()` (or `remoteAttributesOf(message)`), which gives only those still valid now.
+   * Undefined when it presented none this end trusts.
+   */
+  readonly credentials?: PeerCredentials;
 }
 
 /** The secure channel a message arrived through, or undefined if it did not come through one. */

@@ -198,6 +198,7 @@ export class ChannelLifecycle {
     const { encryptor, decryptor, liveness } = channel.end;
     this.openSet.delete(this, firstHopOf(encryptor.peerRoute));
     liveness.stop();
+    channel.credentials?.dispose();
     const code: DeliveryFailureCode =
       reason === 'unresponsive' ? 'PEER_UNRESPONSIVE' : (this.lostCode ?? 'CHANNEL_CLOSED');
     this.error = new SecureChannelError(

@@ -1,3 +1,4 @@
+import { credentialSettingsOf } from './channel-credentials';
 import { Address } from '../core/address';
 import { NOTICE_MARKER } from '../core/delivery-failure';
 import { toRoute } from '../core/route';
@@ -64,11 +65,14 @@ export async function createSecureChannel(
     );
   }
   const destination = toRoute(to);
+  const local = await localStaticKey(identity, options.staticKeyId);
+  const credentials = credentialSettingsOf(options, identity.vault);
   const handshake = await Handshake.create(
     true,
     protocolName,
     {
-      local: await localStaticKey(identity, options.staticKeyId),
+      local,
+      ...(credentials === undefined ? {} : { credentials }),
       trustPolicy: options.trustPolicy,
       parameters: {
         maxMessageSize: limits.maxMessageSize,

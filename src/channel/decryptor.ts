@@ -94,6 +94,9 @@ export class Decryptor {
       identifier: channel.remoteIdentifier,
       identity: channel.remoteIdentity,
       channel: channel.address,
+      ...(channel.remoteIdentity?.credentials === undefined
+        ? {}
+        : { credentials: channel.remoteIdentity.credentials }),
     });
     this.localInfo = decryptedInfo(this.info, undefined);
   }
@@ -193,6 +196,11 @@ export class Decryptor {
         return this.receiveReliable(plaintext);
       case PayloadKind.ACK:
         return this.receiveAck(plaintext);
+      case PayloadKind.CREDENTIALS:
+        // Verified (or dropped, counted and logged) by the channel's credentials: channel-credentials.ts.
+        if (this.channel.credentials === undefined) return this.drop('MALFORMED', 'unexpected credentials');
+        this.channel.credentials.receiveRefresh(plaintext.subarray(1), this.channel.credentialHooks);
+        return undefined;
       default:
         return this.drop('MALFORMED', 'an unknown payload kind');
     }

@@ -39,6 +39,8 @@ export const PayloadKind = {
   RELIABLE: 6,
   /** Reliable channels: `next:u64`, every sequence number below it arrived. */
   ACK: 7,
+  /** The sender's renewed credentials: `count:u8 (length:u16 credential)*` (docs/PROTOCOL.md 6.3). */
+  CREDENTIALS: 8,
 } as const;
 
 /** Bytes before the ciphertext of a DATA frame: the type and the explicit nonce. */

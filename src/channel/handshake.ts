@@ -1,10 +1,26 @@
-import { IdentityError, TrustEveryone, type PeerIdentity, type TrustPolicy } from '../identity';
+import {
+  CredentialError,
+  IdentityError,
+  TrustEveryone,
+  type PeerCredentials,
+  type PeerIdentity,
+  type TrustPolicy,
+} from '../identity';
 import { HandshakeState, parseProtocolName, type PatternName, type TransportCiphers } from '../noise';
+import {
+  ChannelCredentials,
+  decodeCredentialList,
+  encodeCredentialList,
+  presentedCredentials,
+  verifyPresented,
+  type CredentialSettings,
+} from './channel-credentials';
 import { SecureChannelError, type RefusalReason } from './errors';
 import { encodeHandshake, encodeHello } from './frames';
 import {
   decodeIdentityPayload,
   encodeIdentityPayload,
+  IdentityExtension,
   type ChannelParameters,
   type IdentityPayload,
 } from './identity-payload';
@@ -35,6 +51,8 @@ export interface HandshakeSettings {
   readonly parameters: ChannelParameters;
   /** For an XX initiator: the only responder static key it accepts (IK and NK pin it by construction). */
   readonly pinnedRemoteStaticKey?: Uint8Array;
+  /** What this side presents, and whom it trusts to vouch for the peer (channel-credentials.ts). */
+  readonly credentials?: CredentialSettings;
 }
 
 /** A completed handshake. */
@@ -48,6 +66,8 @@ export interface HandshakeOutcome {
   readonly protocolName: string;
   /** What the peer announced. */
   readonly peer: ChannelParameters;
+  /** The channel's credentials (what this side presents, what the peer presented), when either side has any. */
+  readonly credentials?: ChannelCredentials;
   /**
    * Whether this side read the last handshake message: it then confirms with an encrypted ACCEPTED frame
    * and is open at once; the other side is open once that (or any authenticated) frame arrives.
@@ -77,6 +97,7 @@ export class Handshake {
   private index = 0; // the next message of the pattern
   private remote: PeerIdentity | undefined;
   private peer: ChannelParameters | undefined;
+  private peerPresented = false;
 
   private constructor(
     readonly initiator: boolean,
@@ -174,10 +195,17 @@ export class Handshake {
   private identityPayload(): Uint8Array {
     const anonymous = this.initiator && this.pattern === 'NK';
     const { local, parameters } = this.settings;
+    const presented =
+      anonymous || this.settings.credentials === undefined
+        ? []
+        : presentedCredentials(this.settings.credentials);
     return encodeIdentityPayload({
       proof: anonymous ? undefined : { identityKey: local.identity.publicKey, binding: local.binding },
       parameters,
-      extensions: NO_EXTENSIONS,
+      extensions:
+        presented.length === 0
+          ? NO_EXTENSIONS
+          : new Map([[IdentityExtension.CREDENTIALS, encodeCredentialList(presented)]]),
     });
   }
 
@@ -219,7 +247,11 @@ export class Handshake {
       }
       throw cause;
     }
-    const remote: PeerIdentity = { identifier, publicKey };
+    const remote: PeerIdentity = {
+      identifier,
+      publicKey,
+      ...this.verifyCredentials(payload.extensions.get(IdentityExtension.CREDENTIALS), identifier),
+    };
     let trusted: boolean;
     try {
       trusted = await trustPolicy.check(remote);
@@ -228,6 +260,33 @@ export class Handshake {
     }
     if (!trusted) throw untrusted(`trust policy ${trustPolicy.name} refused ${identifier}`);
     this.remote = remote;
+  }
+
+  /**
+   * The peer's credentials, verified for `identifier` before the trust policy is asked (credentials of an
+   * issuer nobody here trusts are ignored); a forged, expired or misdirected one refuses the handshake.
+   */
+  private verifyCredentials(
+    extension: Uint8Array | undefined,
+    identifier: string,
+  ): { credentials?: PeerCredentials } {
+    if (extension === undefined) return {};
+    const list = decodeCredentialList(extension);
+    if (list === undefined) throw handshakeFailed(undefined, 'malformed credentials');
+    this.peerPresented = list.length > 0;
+    try {
+      const credentials = verifyPresented(
+        this.settings.local.identity.vault,
+        list,
+        identifier,
+        this.settings.credentials ?? {},
+        this.settings.trustPolicy,
+      );
+      return credentials === undefined ? {} : { credentials };
+    } catch (cause) {
+      const code = cause instanceof CredentialError ? cause.code : 'MALFORMED';
+      throw untrusted(`a credential ${identifier} presented was refused (${code})`, cause);
+    }
   }
 
   private finish(confirms: boolean): HandshakeOutcome {
@@ -243,6 +302,18 @@ export class Handshake {
       handshakeHash,
       protocolName: this.protocolName,
       peer: this.peer,
+      ...(this.settings.credentials === undefined && !this.peerPresented
+        ? {}
+        : {
+            credentials: new ChannelCredentials(
+              this.settings.local.identity.vault,
+              this.settings.credentials ?? {},
+              this.settings.trustPolicy,
+              this.remote,
+              this.settings.credentials !== undefined &&
+                presentedCredentials(this.settings.credentials).length > 0,
+            ),
+          }),
       confirms,
     };
   }

@@ -19,6 +19,11 @@ export const IDENTITY_PAYLOAD_VERSION = 1;
 export const IdentityExtension = {
   /** `0x01`: the initiator asks for a reliable channel (docs/PROTOCOL.md 4.5). */
   DELIVERY: 1,
+  /**
+   * `0x02`: the credentials the sender presents about its identity (docs/PROTOCOL.md 6.3):
+   * `count:u8 (length:u16 credential)*`. A reader that does not know credentials skips it.
+   */
+  CREDENTIALS: 2,
 } as const;
 
 /** `flags` bits. */

@@ -31,3 +31,9 @@ export { SecureChannelError, type RefusalReason, type SecureChannelErrorCode } f
 export { SECURE_CHANNEL_DEFAULTS, type ChannelEndOptions } from './options';
 export { secureChannelMemory } from './channel-memory';
 export type { NonceGap } from './reorder-buffer';
+export {
+  requireAttributes,
+  requirePolicy,
+  remoteAttributesOf,
+  type AttributeRuleOptions,
+} from './attribute-access';

@@ -1,3 +1,4 @@
+import type { Authority, CredentialProvider, Identity } from '../identity';
 import type { TrustPolicy } from '../identity';
 import type { KeyId } from '../vault/vault';
 import { SecureChannelError } from './errors';
@@ -50,6 +51,19 @@ export const SECURE_CHANNEL_DEFAULTS = {
 export interface ChannelEndOptions {
   /** Whom to accept: asked once per handshake about the peer's proven identity. Required. */
   readonly trustPolicy: TrustPolicy;
+  /**
+   * Credentials this end presents about its identity in the handshake (a fixed list, or a provider such as
+   * `MemberCredentials`, whose renewals are sent over every open channel). Default none.
+   */
+  readonly credentials?: CredentialProvider | readonly Uint8Array[];
+  /**
+   * Authorities whose credentials this end accepts from the peer, besides those its trust policy names
+   * (`TrustCredential`): identities, public keys (bytes or 64 hex digits). A credential of another issuer is
+   * ignored; a forged, expired or misdirected one refuses the handshake.
+   */
+  readonly authorities?: readonly (Authority | Identity | Uint8Array | string)[];
+  /** How far the peer's clock may disagree when its credentials are checked, in ms. Default 5 s. */
+  readonly clockSkewMs?: number;
   /** Largest message this end accepts (the peer learns it in the handshake). Default 16 MiB. */
   readonly maxMessageSize?: number;
   /** Chunked messages in reassembly at once. Default 4. */

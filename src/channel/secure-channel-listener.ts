@@ -1,3 +1,4 @@
+import { credentialSettingsOf } from './channel-credentials';
 import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import { Address } from '../core/address';
@@ -185,8 +186,10 @@ export class SecureChannelListener extends EventEmitter<SecureChannelListenerEve
 
     let handshake: Handshake;
     try {
+      const credentials = credentialSettingsOf(this.options, this.local.identity.vault);
       handshake = await Handshake.create(false, protocolName, {
         local: this.local,
+        ...(credentials === undefined ? {} : { credentials }),
         trustPolicy: this.options.trustPolicy,
         parameters: { maxMessageSize: this.limits.maxMessageSize, rekeyInterval: this.limits.rekeyInterval },
       });

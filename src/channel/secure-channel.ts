@@ -10,6 +10,8 @@ import { Encryptor } from './encryptor';
 import type { SecureChannelError } from './errors';
 import type { HandshakeOutcome } from './handshake';
 import { ChannelLifecycle } from './channel-lifecycle';
+import type { ChannelCredentialHooks, ChannelCredentials } from './channel-credentials';
+import { PayloadKind } from './frames';
 import { Liveness } from './liveness';
 import type { ChannelLimits } from './options';
 import type { NonceGap } from './reorder-buffer';
@@ -166,6 +168,10 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   };
   /** @internal */
   readonly end: ChannelEnd;
+  /** @internal The credentials presented on this channel (channel-credentials.ts), when either side has any. */
+  readonly credentials: ChannelCredentials | undefined;
+  /** @internal What the credentials may do to this channel end. */
+  readonly credentialHooks: ChannelCredentialHooks;
 
   /** @internal Made by the handshake worker when its handshake completes. */
   constructor(init: ChannelInit) {
@@ -187,6 +193,24 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
       decryptor: new Decryptor(this, init),
       liveness: new Liveness(this, init),
     };
+    this.credentials = outcome.credentials;
+    this.credentialHooks = {
+      logger: init.logger,
+      sendRefresh: (list) => {
+        const plaintext = new Uint8Array(1 + list.length);
+        plaintext[0] = PayloadKind.CREDENTIALS;
+        plaintext.set(list, 1);
+        void this.end.encryptor.sendUnsequenced(plaintext);
+      },
+      close: (detail) => {
+        init.logger.warn(
+          { channel: this.address.key, remote: this.remoteIdentifier, detail },
+          'secure channel closed: its peer is no longer trusted',
+        );
+        void this.close();
+      },
+    };
+    this.credentials?.start(this.credentialHooks);
   }
 
   /** `'reliable'` for a channel opened with `delivery: 'reliable'` (at both ends), otherwise `'default'`. */

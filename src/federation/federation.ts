@@ -622,9 +622,9 @@ export class Federation {
     const link = this.linkTo(route.hub);
     const origin = originOf(message);
     if (origin !== undefined) ctx.join(origin.last.producer, link.address);
-    return ctx.forward(
-      message.message.withRoutes(message.onwardRoute.prepend(link.address), message.returnRoute),
-    );
+    return ctx
+      .forward(message.message.withRoutes(message.onwardRoute.prepend(link.address), message.returnRoute))
+      .then(() => undefined);
   }
 
   private drop(message: Routed<unknown>, detail: string, code: DeliveryFailureCode): void {

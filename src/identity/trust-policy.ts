@@ -1,6 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
+import type { Authority } from './credential';
 import { IdentityError } from './errors';
-import { parseIdentifier } from './identity';
+import { Sha256 } from '../crypto/sha256';
+import { parseIdentifier, type Identity } from './identity';
+import type { PeerCredentials } from './peer-credentials';
+import { parsePolicy, type PolicyExpression } from './policy-expression';
 
 /** What a trust policy is asked about: the authenticated peer of a handshake. */
 export interface PeerIdentity {
@@ -8,6 +12,11 @@ export interface PeerIdentity {
   readonly identifier: string;
   /** The peer's Ed25519 identity public key. */
   readonly publicKey: Uint8Array;
+  /**
+   * The credentials it presented in the handshake that verified against the channel's trusted authorities
+   * (kept current by refresh frames); absent when it presented none.
+   */
+  readonly credentials?: PeerCredentials;
 }
 
 /**
@@ -18,6 +27,16 @@ export interface TrustPolicy {
   /** Shown in logs and errors. */
   readonly name: string;
   check(peer: PeerIdentity): boolean | Promise<boolean>;
+  /**
+   * Authorities whose credentials the policy relies on: a channel verifies the credentials a peer presents
+   * against these (besides its own `authorities` option) before asking `check`.
+   */
+  readonly authorities?: readonly Authority[];
+  /**
+   * Whether the policy trusts a peer only for its credentials: a channel whose policy does is closed when
+   * the peer's credentials expire without a refresh.
+   */
+  readonly needsCredentials?: boolean;
 }
 
 /**
@@ -51,6 +70,7 @@ export function TrustIdentifier(...identifiers: readonly string[]): TrustPolicy 
 export function anyOf(...policies: readonly TrustPolicy[]): TrustPolicy {
   return {
     name: `anyOf(${policies.map((p) => p.name).join(', ')})`,
+    ...credentialNeeds(policies, 'every'),
     check: async (peer) => {
       for (const policy of policies) if (await policy.check(peer)) return true;
       return false;
@@ -62,11 +82,87 @@ export function anyOf(...policies: readonly TrustPolicy[]): TrustPolicy {
 export function allOf(...policies: readonly TrustPolicy[]): TrustPolicy {
   return {
     name: `allOf(${policies.map((p) => p.name).join(', ')})`,
+    ...credentialNeeds(policies, 'some'),
     check: async (peer) => {
       for (const policy of policies) if (!(await policy.check(peer))) return false;
       return true;
     },
   };
+}
+
+/** The authorities of `policies`, and whether their combination needs credentials. */
+function credentialNeeds(
+  policies: readonly TrustPolicy[],
+  combine: 'every' | 'some',
+): Pick<TrustPolicy, 'authorities' | 'needsCredentials'> {
+  const authorities = policies.flatMap((policy) => policy.authorities ?? []);
+  const needs = policies[combine]((policy) => policy.needsCredentials === true);
+  return { ...(authorities.length > 0 ? { authorities } : {}), ...(needs ? { needsCredentials: true } : {}) };
+}
+
+/** What `TrustCredential` is told. */
+export interface TrustCredentialOptions {
+  /** The authority whose credentials count: its identity, its public key (bytes or 64 hex digits). */
+  readonly authority: Identity | Authority | Uint8Array | string;
+  /** Attributes the credential must give, each with exactly this value (`'*'` is a literal value here). */
+  readonly attributes?: Readonly<Record<string, string>>;
+  /** A policy expression (see `parsePolicy`) the subject's attributes must satisfy, parsed once here. */
+  readonly policy?: string;
+}
+
+/**
+ * Trusts a peer that presented, in the handshake, a valid credential from `authority` whose attributes
+ * include `attributes` (and satisfy `policy`). The channel verifies the credential (signature, subject,
+ * validity with clock skew) before asking; the policy looks only at credentials still valid now. A channel
+ * with this policy closes when the peer's credentials expire without a refresh.
+ */
+export function TrustCredential(options: TrustCredentialOptions): TrustPolicy {
+  const authority = authorityOf(options.authority);
+  const wanted = Object.entries(options.attributes ?? {});
+  const policy: PolicyExpression | undefined =
+    options.policy === undefined ? undefined : parsePolicy(options.policy);
+  const shown = [
+    `authority=${authority.identifier}`,
+    ...wanted.map(([key, value]) => `${key}=${value}`),
+    ...(policy === undefined ? [] : [policy.source]),
+  ].join(', ');
+  return {
+    name: `TrustCredential(${shown})`,
+    authorities: [authority],
+    needsCredentials: true,
+    check: (peer) => {
+      if (peer.credentials === undefined) return false;
+      const attributes = peer.credentials.attributes(Date.now(), authority.identifier);
+      for (const [key, value] of wanted) if (attributes[key] !== value) return false;
+      if (policy === undefined)
+        return peer.credentials.current().some((c) => c.issuer === authority.identifier);
+      return policy.evaluate({ subject: { ...attributes, identifier: peer.identifier } });
+    },
+  };
+}
+
+/** An authority from any of the ways one is named. */
+export function authorityOf(authority: Identity | Authority | Uint8Array | string): Authority {
+  const publicKey =
+    typeof authority === 'string'
+      ? hexKey(authority)
+      : authority instanceof Uint8Array
+        ? authority
+        : authority.publicKey;
+  if (publicKey.length !== 32) throw new IdentityError('INVALID_IDENTIFIER', 'an authority key has 32 bytes');
+  return { identifier: identifierFromKey(publicKey), publicKey: new Uint8Array(publicKey) };
+}
+
+/** `identifierOf` without a vault: `I` and the hex of the first 20 bytes of SHA-256(key). */
+function identifierFromKey(publicKey: Uint8Array): string {
+  return 'I' + Buffer.from(new Sha256().update(publicKey).digest().subarray(0, 20)).toString('hex');
+}
+
+function hexKey(text: string): Uint8Array {
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) {
+    throw new IdentityError('INVALID_IDENTIFIER', 'an authority public key is 64 hex digits');
+  }
+  return new Uint8Array(Buffer.from(text, 'hex'));
 }
 
 /** A custom, possibly asynchronous, predicate (a directory lookup, a revocation list). */

@@ -21,6 +21,8 @@ export type ServicesErrorCode =
    * IP, or for this identity (the reason says which).
    */
   | 'LIMIT_REACHED'
+  /** The hub admits registrations by credential, and this one had none that gives its name (`relay=`). */
+  | 'NOT_AUTHORIZED'
   /** There is no such forwarder, or the token does not match. */
   | 'NOT_FOUND'
   /** The service did not answer in time. */

@@ -58,7 +58,15 @@ export interface RegisterRequest {
   readonly address?: string;
   /** With a name: the identity's proof (binds the name, or takes back a name bound to this identity). */
   readonly claim?: NameClaim;
+  /**
+   * With a claim: a credential about the claiming identity, for a hub that admits registrations by
+   * credential (`ForwardingServiceOptions.admit`, say `relayAdmission`). At most `MAX_REGISTRATION_CREDENTIAL` bytes.
+   */
+  readonly credential?: Uint8Array;
 }
+
+/** The largest credential a registration may carry. */
+export const MAX_REGISTRATION_CREDENTIAL = 4096;
 
 /** Asks whether the forwarder at `address` is alive and still forwards along the asker's route. */
 export interface PingRequest {
@@ -122,6 +130,7 @@ export const REFUSAL_CODES = [
   'LIMIT_REACHED',
   'NOT_FOUND',
   'UNSUPPORTED_VERSION',
+  'NOT_AUTHORIZED',
 ] as const;
 
 /** Why a request was refused. */
@@ -224,7 +233,13 @@ export function parseForwardingRequest(value: unknown): ForwardingRequest | BadR
     case 'challenge':
       return { v: 2, type: 'challenge', nonce };
     case 'register': {
-      const { name, token, address, claim } = value;
+      const { name, token, address, claim, credential } = value;
+      if (
+        credential !== undefined &&
+        !(credential instanceof Uint8Array && credential.length <= MAX_REGISTRATION_CREDENTIAL)
+      ) {
+        return bad('INVALID_REQUEST', `credential must be at most ${MAX_REGISTRATION_CREDENTIAL} bytes`);
+      }
       if (name !== undefined && !(typeof name === 'string' && FORWARDER_NAME.test(name))) {
         return bad('INVALID_NAME', 'names are 1..63 of a-z 0-9 _ -, starting with a letter or digit');
       }
@@ -257,6 +272,7 @@ export function parseForwardingRequest(value: unknown): ForwardingRequest | BadR
         ...(token === undefined ? {} : { token }),
         ...(address === undefined ? {} : { address }),
         ...(parsedClaim === undefined ? {} : { claim: parsedClaim }),
+        ...(credential === undefined ? {} : { credential }),
       } as RegisterRequest;
     }
     case 'ping':

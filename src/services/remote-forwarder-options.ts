@@ -1,4 +1,5 @@
 import type { Address } from '../core/address';
+import type { CredentialProvider } from '../identity/credential-provider';
 import type { Identity } from '../identity/identity';
 
 /**
@@ -19,6 +20,12 @@ export interface RemoteForwarderOptions {
    * process only.
    */
   readonly identity?: Identity;
+  /**
+   * With `identity`: the credential to present with each registration, for a hub that admits forwarders
+   * by credential (`relay=<name>` from its authority, see `relayAdmission`). The provider's current first
+   * credential is sent, so a re-registration after a reconnect carries the renewed one.
+   */
+  readonly credential?: CredentialProvider;
   /** The forwarding service's address on the hub. */
   readonly service?: string;
   /** How often the hub is asked whether the forwarder is still there. */

@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { Address, LOCAL } from '../core/address';
 import type { Routed } from '../core/message';
 import { Route, toRoute } from '../core/route';
+import type { CredentialProvider } from '../identity/credential-provider';
 import type { Identity } from '../identity/identity';
 import type { Context, NodeHost } from '../node/context';
 import type { Logger } from '../node/logger';
@@ -53,6 +54,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   private registered = false;
   private stopped = false;
   private stopping: Promise<void> | undefined;
+  private readonly credential: CredentialProvider | undefined;
   private wake: (() => void) | undefined;
 
   private constructor(
@@ -67,7 +69,8 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     options: RemoteForwarderOptions,
   ) {
     super();
-    const { name: _name, identity: _identity, ...rest } = options;
+    const { name: _name, identity: _identity, credential, ...rest } = options;
+    this.credential = credential;
     const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
     this.settings = { ...REMOTE_FORWARDER_DEFAULTS, ...defined };
     this.serviceRoute = hubRoute.append(Address.local(this.settings.service));
@@ -97,6 +100,12 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     }
     if (options.identity !== undefined && options.name === undefined) {
       throw new ServicesError('INVALID_REQUEST', 'an identity binds a name: give a name with it');
+    }
+    if (options.credential !== undefined && options.identity === undefined) {
+      throw new ServicesError(
+        'INVALID_REQUEST',
+        'a credential is presented with an identity: give one with it',
+      );
     }
     const forwarder = new RemoteForwarder(
       ctx,
@@ -178,7 +187,9 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     const reply = await (async () => {
       if (this.identity !== undefined) {
         // An identity-bound name: sign the hub's fresh challenge; the token is not needed.
-        return this.call({ type: 'register', name: this.name, claim: await this.claim(timeout) }, timeout);
+        const claim = await this.claim(timeout);
+        const credential = this.credential?.current()[0];
+        return this.call({ type: 'register', name: this.name, claim, credential }, timeout);
       }
       const previous = this.name === undefined ? this.current?.address : undefined;
       return this.call(
@@ -311,7 +322,9 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   private readonly worker: Worker<unknown> = {
     initialize: (ctx: Context) => {
       this.logger = ctx.logger;
-      this.client = new ForwardingClient(this.address, this.serviceRoute, (to, body) => ctx.send(to, body));
+      this.client = new ForwardingClient(this.address, this.serviceRoute, async (to, body) => {
+        await ctx.send(to, body);
+      });
       this.unwatchDeadLetters = ctx.onDeadLetter(this.client.onDeadLetter);
     },
     handleMessage: (ctx: Context, message: Routed<unknown>) => {
