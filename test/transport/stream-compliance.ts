@@ -47,6 +47,37 @@ export function streamTransportCompliance(kind: StreamKind): void {
       expect(Address.parse(`${kind.type}#${bob.address}`).type).toBe(kind.type);
     });
 
+    it('carries 32 MB of 64 KiB messages in order, senders waiting on backpressure, none lost', async () => {
+      const bob = await start();
+      let received = 0;
+      let inOrder = true;
+      await bob.node.startWorker(
+        'sink',
+        {
+          handleMessage: (ctx, message) => {
+            if (message.body === 'count') return ctx.send(message.returnRoute, received);
+            const body = message.body as Uint8Array;
+            if (body[0] !== received % 251) inOrder = false;
+            received++;
+          },
+        },
+        { acceptsTransportMessages: true },
+      );
+      const alice = await start({ listen: false });
+      const chunk = new Uint8Array(64 * 1024);
+      const n = 500;
+      for (let i = 0; i < n; i++) {
+        chunk[0] = i % 251;
+        await alice.ctx.send(to(bob, 'sink'), chunk.slice());
+      }
+      const reply = await alice.ctx.request(to(bob, 'sink'), 'count', {
+        timeout: 10_000,
+        acceptsTransportReplies: true,
+      });
+      expect(reply.body).toBe(n);
+      expect(inOrder).toBe(true);
+    });
+
     it.each([
       ['random bytes', Buffer.from('5c3a9f0e11d2b7c4', 'hex'), 'PROTOCOL_MISMATCH'],
       ['a wrong protocol version', Buffer.from([...PREAMBLE.subarray(0, 4), 2]), 'PROTOCOL_MISMATCH'],

@@ -157,7 +157,9 @@ export class WebSocketStream implements ByteStream {
     if (this.corked !== undefined) {
       this.corked.push(bytes);
       this.corkedBytes += bytes.length;
-      return this.corkedBytes + this.socket.bufferedAmount < this.limits.highWaterBytes;
+      if (this.corkedBytes + this.socket.bufferedAmount < this.limits.highWaterBytes) return true;
+      this.waitForDrain(); // drained once the corked bytes, sent at uncork, have left
+      return false;
     }
     this.send(bytes);
     return this.hasRoom();
