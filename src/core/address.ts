@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import { AddressError } from './errors';
 
 /** The transport type of an address: which router resolves it. Local addresses are type 0. */
@@ -148,7 +147,7 @@ let poolOffset = POOL_SIZE;
  */
 export function randomToken(): string {
   if (poolOffset === POOL_SIZE) {
-    randomFillSync(pool);
+    crypto.getRandomValues(pool); // the Web Crypto CSPRNG: in Node and in browsers alike
     poolOffset = 0;
   }
   const start = poolOffset;
@@ -171,7 +170,7 @@ const TOKEN_LENGTH = (UNIQUE_RANDOM_BYTES / 3) * 4;
  */
 export function shortLivedRandomToken(): string {
   if (batchOffset === batch.length) {
-    randomFillSync(batchBytes);
+    crypto.getRandomValues(batchBytes);
     batch = batchBytes.toString('base64url');
     batchOffset = 0;
   }
