@@ -23,7 +23,7 @@ class Timeout {
     private readonly ms: number,
     private readonly repeat: boolean,
   ) {
-    this.id = repeat ? globalThis.setInterval(fn, ms) : globalThis.setTimeout(fn, ms);
+    this.id = Number(repeat ? globalThis.setInterval(fn, ms) : globalThis.setTimeout(fn, ms));
   }
   ref(): this {
     return this;
@@ -36,9 +36,9 @@ class Timeout {
   }
   refresh(): this {
     this.clear();
-    this.id = this.repeat
-      ? globalThis.setInterval(this.fn, this.ms)
-      : globalThis.setTimeout(this.fn, this.ms);
+    this.id = Number(
+      this.repeat ? globalThis.setInterval(this.fn, this.ms) : globalThis.setTimeout(this.fn, this.ms),
+    );
     return this;
   }
   clear(): void {
@@ -67,7 +67,7 @@ export const clearInterval = clear;
 
 const channel = new MessageChannel();
 const immediates: (() => void)[] = [];
-channel.port1.onmessage = () => immediates.shift()?.();
+(channel.port1 as unknown as { onmessage: () => void }).onmessage = () => immediates.shift()?.();
 /** After pending events, before timers: a message to ourselves (a zero timeout is clamped to 4 ms). */
 export function setImmediate(fn: Callback, ...args: unknown[]): void {
   immediates.push(() => fn(...args));
