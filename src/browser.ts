@@ -39,6 +39,9 @@ export {
   remoteIdentifierOf,
 } from './channel';
 
+export { ForwardingAddress } from './services/forwarding-address';
+export { ServicesError } from './services/errors';
+
 export { TransportError, type TransportErrorCode } from './transport/errors';
 export {
   WebSocketTransport,
