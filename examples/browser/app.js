@@ -1,3 +1,4 @@
+/* global document, location, window, URLSearchParams */
 // Alice in a web page: a Sealroute node on the browser's WebSocket, her identity in an IndexedDB vault, a
 // secure channel to Bob through the hub's WebSocket listener, and Bob's echo for every message typed.
 // Served with the browser bundle by examples/browser-demo.ts (`npm run demo:browser`).
