@@ -142,8 +142,13 @@ export const sodiumHashers: Readonly<Record<HashAlgorithm, Hasher>> = {
   sha256: sha256Hasher(),
   sha512: hasherOver('sha512', sha512),
   blake2b: hasherOver('blake2b', blake2b),
-  get blake2s(): Hasher {
-    return unavailable('BLAKE2s');
+  // Looked up eagerly by callers that build every function at once; it fails when used.
+  blake2s: {
+    algorithm: 'blake2s',
+    length: 32,
+    hash: () => unavailable('BLAKE2s'),
+    hmac: () => unavailable('BLAKE2s'),
+    hkdf2: () => unavailable('BLAKE2s'),
   },
 };
 
@@ -167,8 +172,12 @@ const chacha20poly1305: Aead = {
 /** The AEADs of this backend (AES-256-GCM throws when used). */
 export const sodiumAeads: Readonly<Record<AeadAlgorithm, Aead>> = {
   chacha20poly1305,
-  get aes256gcm(): Aead {
-    return unavailable('AES-256-GCM');
+  // The Noise core builds every cipher of a backend at once: this one fails when used, not when looked up.
+  aes256gcm: {
+    algorithm: 'aes256gcm',
+    seal: () => unavailable('AES-256-GCM'),
+    sealInto: () => unavailable('AES-256-GCM'),
+    open: () => unavailable('AES-256-GCM'),
   },
 };
 
