@@ -22,6 +22,8 @@ const LAYERS = {
   di: ['node', 'core'],
   // The `sealroute` command: only the public surface src/index.ts, like an application (see PUBLIC_SURFACE_ONLY).
   cli: [],
+  // Stand-ins for Node's modules and globals in the browser bundle (tools/build-browser.mjs).
+  browser: [],
 };
 
 /** Layers that import the curated surface src/index.ts and nothing else of ours. */

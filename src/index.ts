@@ -5,7 +5,16 @@
 import 'reflect-metadata';
 
 // core
-export { Address, LOCAL, TCP, registerAddressType, addressTypeName, type AddressType } from './core/address';
+export {
+  Address,
+  LOCAL,
+  TCP,
+  WS,
+  WSS,
+  registerAddressType,
+  addressTypeName,
+  type AddressType,
+} from './core/address';
 export { Route, route, type RoutePart, type Addressable } from './core/route';
 export {
   LocalMessage,
@@ -183,6 +192,21 @@ export {
 } from './transport/tcp/tcp-transport';
 export type { TcpConnection, TcpTransportInfo } from './transport/tcp/tcp-connection';
 export { TCP_DEFAULTS, type TcpTransportOptions } from './transport/tcp/tcp-options';
+export {
+  routeTransport,
+  type Transport,
+  type TransportConnection,
+  type ConnectionInfo,
+} from './transport/transport';
+export type { TransportHost } from './node/transport-host';
+export { transportHost } from './node/transport-host';
+export { CONNECTION_DEFAULTS, type ConnectionOptions } from './transport/connection-options';
+export { WebSocketTransport } from './transport/ws/node-websocket-transport';
+export type {
+  WebSocketTransportOptions,
+  WebSocketTls,
+  WebSocketRuntime,
+} from './transport/ws/websocket-transport';
 
 // services
 export { ServicesError, type ServicesErrorCode } from './services/errors';

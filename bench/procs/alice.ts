@@ -1,6 +1,6 @@
 /**
  * Alice of the hub benchmarks: opens a secure channel to Bob through the hub (`<hub host:port> <Bob's
- * forwarding address>`), prints `ready`, then runs each round the parent asks for on the wall clock:
+ * forwarding address>`; the hub as `ws#host:port/path` to reach it over WebSocket), prints `ready`, then runs each round the parent asks for on the wall clock:
  *
  *   rtt <n> [reliable] n sequential requests of 64 bytes to Bob's echoer: round trips/s
  *   bulk <n> [reliable] n sends of 64 KiB to Bob's sink, then a request for its count: MB/s (10^6 bytes)
@@ -9,12 +9,14 @@
  *                      binding verified, see binding-cache.ts; Bob must be told `cache off` too)
  */
 import {
+  Address,
   Identity,
   InMemoryVault,
   NodeRuntime,
   TCP,
   TcpTransport,
   TrustEveryone,
+  WebSocketTransport,
   createSecureChannel,
   route,
   silentLogger,
@@ -31,8 +33,9 @@ runProgram(async () => {
   const node = new NodeRuntime({ logger: silentLogger });
   const ctx = node.context('alice');
   await TcpTransport.create(node);
+  await WebSocketTransport.create(node);
   const alice = await Identity.create(await InMemoryVault.create());
-  const toBob = route([TCP, hub], forwardingAddress);
+  const toBob = route(hub.includes('#') ? Address.parse(hub) : [TCP, hub], forwardingAddress);
   const open = () => createSecureChannel(ctx, alice, toBob, { trustPolicy: TrustEveryone });
   const channel = await open();
   const reliable = await createSecureChannel(ctx, alice, toBob, {

@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import { AddressError } from './errors';
 
 /** The transport type of an address: which router resolves it. Local addresses are type 0. */
@@ -8,11 +7,24 @@ export type AddressType = number;
 export const LOCAL: AddressType = 0;
 /** Address type of a TCP hop (`host:port`). */
 export const TCP: AddressType = 1;
+/** Address type of a WebSocket hop (`host:port/path`, reached as `ws://host:port/path`). */
+export const WS: AddressType = 2;
+/** Address type of a WebSocket hop over TLS (`host:port/path`, reached as `wss://host:port/path`). */
+export const WSS: AddressType = 3;
 
 const typeNames = new Map<AddressType, string>([
   [LOCAL, 'LOCAL'],
   [TCP, 'TCP'],
+  [WS, 'WS'],
+  [WSS, 'WSS'],
 ]);
+
+/** The type registered under `name` (any case), or undefined. */
+function typeNamed(name: string): AddressType | undefined {
+  const upper = name.toUpperCase();
+  for (const [type, registered] of typeNames) if (registered.toUpperCase() === upper) return type;
+  return undefined;
+}
 
 /**
  * Names a further address type (a new transport) for messages and errors (`addressTypeName`). Parsing and
@@ -81,16 +93,18 @@ export class Address {
   }
 
   /**
-   * Parses `type#value` (`0#echoer`, `1#127.0.0.1:4000`); a string without `#` is a local address.
+   * Parses `type#value` (`0#echoer`, `1#127.0.0.1:4000`), the type a number or a registered name (`tcp#...`,
+   * `ws#127.0.0.1:4000/sealroute`); a string without `#` is a local address.
    */
   static parse(text: string): Address {
     const hash = text.indexOf('#');
     if (hash < 0) return new Address(LOCAL, text);
     const typeText = text.slice(0, hash);
-    if (!/^\d{1,5}$/.test(typeText)) {
+    const type = /^\d{1,5}$/.test(typeText) ? Number(typeText) : typeNamed(typeText);
+    if (type === undefined) {
       throw new AddressError('INVALID_ADDRESS', `invalid address type in ${JSON.stringify(text)}`);
     }
-    return new Address(Number(typeText), text.slice(hash + 1));
+    return new Address(type, text.slice(hash + 1));
   }
 
   /**
@@ -133,7 +147,7 @@ let poolOffset = POOL_SIZE;
  */
 export function randomToken(): string {
   if (poolOffset === POOL_SIZE) {
-    randomFillSync(pool);
+    crypto.getRandomValues(pool); // the Web Crypto CSPRNG: in Node and in browsers alike
     poolOffset = 0;
   }
   const start = poolOffset;
@@ -156,7 +170,7 @@ const TOKEN_LENGTH = (UNIQUE_RANDOM_BYTES / 3) * 4;
  */
 export function shortLivedRandomToken(): string {
   if (batchOffset === batch.length) {
-    randomFillSync(batchBytes);
+    crypto.getRandomValues(batchBytes);
     batch = batchBytes.toString('base64url');
     batchOffset = 0;
   }

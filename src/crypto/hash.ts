@@ -1,6 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { HmacSha256, SHA256_LENGTH, Sha256 } from './sha256';
 
+export { hkdf } from './hkdf';
+
 /** The hash algorithms of the crypto layer. */
 export type HashAlgorithm = 'sha256' | 'sha512' | 'blake2b' | 'blake2s';
 
@@ -107,35 +109,6 @@ export const hashers: Readonly<Record<HashAlgorithm, Hasher>> = {
   blake2b: nodeHasher('blake2b', 64),
   blake2s: nodeHasher('blake2s', 32),
 };
-
-/**
- * RFC 5869 HKDF: PRK = HMAC(salt, IKM); T(i) = HMAC(PRK, T(i-1) || info || i); OKM = the first `length`
- * bytes of T(1) || T(2) || ... An empty salt stands for HashLen zero bytes (HMAC zero-pads keys, so this is
- * the same). The caller checks `length` (at most 255 * HashLen).
- */
-export function hkdf(
-  hasher: Hasher,
-  salt: Uint8Array,
-  ikm: Uint8Array,
-  info: Uint8Array,
-  length: number,
-): Uint8Array {
-  const prk = hasher.hmac(salt.length === 0 ? new Uint8Array(hasher.length) : salt, ikm);
-  const okm = new Uint8Array(length);
-  const counter = new Uint8Array(1);
-  let previous: Uint8Array = new Uint8Array(0);
-  for (let i = 1, offset = 0; offset < length; i++) {
-    counter[0] = i;
-    const next = hasher.hmac(prk, previous, info, counter);
-    previous.fill(0);
-    previous = next;
-    okm.set(previous.subarray(0, Math.min(hasher.length, length - offset)), offset);
-    offset += hasher.length;
-  }
-  previous.fill(0);
-  prk.fill(0);
-  return okm;
-}
 
 /** A plain Uint8Array copy of a Node Buffer (pooled Buffers share memory); the Buffer is wiped. */
 function copyOut(buffer: Buffer): Uint8Array {

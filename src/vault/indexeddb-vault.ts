@@ -1,0 +1,236 @@
+import { sodium, sodiumReady } from '../crypto/sodium';
+import { VaultError } from './errors';
+import {
+  ARGON2ID_INTERACTIVE,
+  checkParams,
+  checkSecret,
+  decodeFile,
+  encodeFile,
+  newFileKeys,
+  wipeFileKeys,
+  type Argon2Params,
+  type FileKeys,
+  type FileVaultSecret,
+  type StoredKey,
+} from './file-format';
+import { KeyStore, entryFromSecret, keyInfo, wipeEntry, type KeyEntry } from './key-store';
+import { StatelessVault } from './stateless-vault';
+import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
+
+/** The little of IndexedDB this vault uses (a browser's `indexedDB`; no DOM typings needed). */
+interface Idb {
+  open(
+    name: string,
+    version?: number,
+  ): IdbRequest<IdbDatabase> & {
+    onupgradeneeded: ((this: { result: IdbDatabase }) => void) | null;
+  };
+}
+interface IdbRequest<T> {
+  result: T;
+  error: unknown;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface IdbDatabase {
+  createObjectStore(name: string): unknown;
+  transaction(
+    store: string,
+    mode: 'readonly' | 'readwrite',
+  ): {
+    objectStore(name: string): {
+      get(key: string): IdbRequest<unknown>;
+      put(value: unknown, key: string): IdbRequest<unknown>;
+    };
+  };
+  close(): void;
+}
+
+const DATABASE = 'sealroute';
+const STORE = 'vaults';
+
+/** Where and how an `IndexedDbVault` is kept. */
+export interface IndexedDbVaultOptions {
+  /** Argon2id cost when `secret` is a passphrase. Default `ARGON2ID_INTERACTIVE`. */
+  readonly kdf?: Argon2Params;
+  /** The IndexedDB factory. Default: the browser's `indexedDB`. */
+  readonly indexedDB?: unknown;
+}
+
+function request<T>(req: IdbRequest<T>, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(new VaultError('IO', `IndexedDB: cannot ${what}`, { cause: req.error }));
+  });
+}
+
+async function openDatabase(factory: Idb): Promise<IdbDatabase> {
+  const req = factory.open(DATABASE, 1);
+  req.onupgradeneeded = function () {
+    this.result.createObjectStore(STORE);
+  };
+  return request(req, `open the database ${DATABASE}`);
+}
+
+/**
+ * The secret of a vault opened without one: 32 random bytes kept in IndexedDB encrypted (AES-256-GCM) under
+ * a WebCrypto key that is not extractable, stored beside it. Script of this origin can use the key but
+ * never read it, and the bytes on disk are ciphertext: what the file vault's key file gives on a disk, in a
+ * browser profile.
+ */
+async function originSecret(db: IdbDatabase, name: string): Promise<Uint8Array> {
+  const subtle = crypto.subtle;
+  const slot = `secret:${name}`;
+  const stored = (await request(db.transaction(STORE, 'readonly').objectStore(STORE).get(slot), 'read')) as
+    { key: CryptoKeyLike; iv: Uint8Array; sealed: ArrayBuffer } | undefined;
+  if (stored !== undefined) {
+    return new Uint8Array(
+      await subtle.decrypt({ name: 'AES-GCM', iv: stored.iv }, stored.key as never, stored.sealed),
+    );
+  }
+  const key = await subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = await subtle.encrypt({ name: 'AES-GCM', iv }, key, secret);
+  await request(
+    db.transaction(STORE, 'readwrite').objectStore(STORE).put({ key, iv, sealed }, slot),
+    'write',
+  );
+  return secret;
+}
+
+type CryptoKeyLike = object;
+
+/**
+ * A vault kept in the browser's IndexedDB, so a page's identity survives a reload: the same format and
+ * encryption at rest as the file vault (Argon2id from a passphrase, or a 32-byte key; XChaCha20-Poly1305
+ * over every key), one record per vault name. Without a secret, a random one is kept wrapped by a
+ * non-extractable WebCrypto key (see `originSecret`). Browser only (Node has `FileVault`).
+ */
+export class IndexedDbVault extends StatelessVault {
+  // Secrets live in #private fields: no spread, Object.entries, structuredClone or printout reaches them.
+  readonly #keys = new KeyStore();
+  readonly #fileKeys: FileKeys;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    /** The vault's name in the database. */
+    readonly name: string,
+    private readonly db: IdbDatabase,
+    fileKeys: FileKeys,
+  ) {
+    super();
+    this.#fileKeys = fileKeys;
+  }
+
+  protected override describe(): Record<string, unknown> {
+    return { name: this.name, keys: this.#keys.size };
+  }
+
+  /**
+   * Opens the vault `name`, creating it empty if there is none. Throws `VaultError` `WRONG_PASSPHRASE`,
+   * `CORRUPT_FILE`, `UNSUPPORTED_VERSION`, `INVALID_ARGUMENT` or `IO` (IndexedDB missing or failing).
+   */
+  static async open(
+    name: string,
+    secret?: FileVaultSecret,
+    options: IndexedDbVaultOptions = {},
+  ): Promise<IndexedDbVault> {
+    await sodiumReady();
+    const factory = (options.indexedDB ?? (globalThis as { indexedDB?: unknown }).indexedDB) as
+      Idb | undefined;
+    if (factory === undefined) throw new VaultError('IO', 'this runtime has no IndexedDB');
+    const params = options.kdf ?? ARGON2ID_INTERACTIVE;
+    checkParams(params);
+    const db = await openDatabase(factory);
+    const unlock = secret ?? { key: await originSecret(db, name) };
+    checkSecret(unlock);
+    const slot = `vault:${name}`;
+    const existing = (await request(
+      db.transaction(STORE, 'readonly').objectStore(STORE).get(slot),
+      'read',
+    )) as Uint8Array | undefined;
+    let fileKeys: FileKeys;
+    let stored: StoredKey[] = [];
+    if (existing === undefined) {
+      fileKeys = newFileKeys(unlock, params);
+    } else {
+      ({ fileKeys, keys: stored } = decodeFile(new Uint8Array(existing), unlock));
+    }
+    if (secret === undefined) sodium().memzero((unlock as { key: Uint8Array }).key);
+    const vault = new IndexedDbVault(name, db, fileKeys);
+    for (const key of stored) vault.#keys.add(entryFromSecret(key.id, key.type, key.secret, false));
+    stored.forEach((key) => sodium().memzero(key.secret));
+    if (existing === undefined) await vault.persist([]);
+    return vault;
+  }
+
+  async generateKey(type: KeyType, options?: GenerateKeyOptions): Promise<KeyId> {
+    const entry = this.#keys.create(type, options?.ephemeral ?? false);
+    if (entry.ephemeral) {
+      this.#keys.add(entry);
+      return entry.id;
+    }
+    return this.serially(async () => {
+      try {
+        await this.persist([...this.#keys.all(), entry]);
+      } catch (error) {
+        wipeEntry(entry);
+        throw error;
+      }
+      this.#keys.add(entry);
+      return entry.id;
+    });
+  }
+
+  async listKeys(): Promise<readonly KeyInfo[]> {
+    return this.#keys.all().map(keyInfo);
+  }
+
+  async publicKey(id: KeyId): Promise<Uint8Array> {
+    return this.#keys.get(id).publicKey.slice();
+  }
+
+  async dh(id: KeyId, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    return this.#keys.dh(id, peerPublicKey);
+  }
+
+  async sign(id: KeyId, data: Uint8Array): Promise<Uint8Array> {
+    return this.#keys.sign(id, data);
+  }
+
+  async deleteKey(id: KeyId): Promise<void> {
+    if (!this.#keys.has(id)) return;
+    await this.serially(async () => {
+      if (!this.#keys.has(id)) return;
+      await this.persist(this.#keys.all().filter((key) => key.id !== id));
+      this.#keys.delete(id);
+    });
+  }
+
+  /** Waits for pending writes, wipes every key and closes the database. */
+  async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    this.#keys.clear();
+    wipeFileKeys(this.#fileKeys);
+    this.db.close();
+  }
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes the record holding exactly the non-ephemeral keys among `entries`. */
+  private async persist(entries: readonly KeyEntry[]): Promise<void> {
+    const record = encodeFile(
+      this.#fileKeys,
+      entries.filter((entry) => !entry.ephemeral),
+    );
+    await request(
+      this.db.transaction(STORE, 'readwrite').objectStore(STORE).put(record, `vault:${this.name}`),
+      'write',
+    );
+  }
+}
