@@ -1,6 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { HmacSha256, SHA256_LENGTH, Sha256 } from './sha256';
 
+import { hkdf2 } from './hkdf';
+
 export { hkdf } from './hkdf';
 
 /** The hash algorithms of the crypto layer. */
@@ -56,13 +58,7 @@ function nodeHasher(algorithm: HashAlgorithm, length: number): Hasher {
       return copyOut(hash.digest());
     },
     hmac,
-    hkdf2(ck, ikm) {
-      const tempKey = hmac(ck, ikm);
-      const output1 = hmac(tempKey, ONE);
-      const output2 = hmac(tempKey, output1, TWO);
-      tempKey.fill(0);
-      return [output1, output2];
-    },
+    hkdf2: (ck, ikm) => hkdf2(hmac, ck, ikm),
   };
 }
 

@@ -28,3 +28,22 @@ export function hkdf(
   prk.fill(0);
   return okm;
 }
+
+const ONE = Uint8Array.of(0x01);
+const TWO = Uint8Array.of(0x02);
+
+/**
+ * The two-output HKDF of the Noise specification (section 4.3) over `hmac`: temp_key = HMAC(ck, ikm);
+ * output1 = HMAC(temp_key, 0x01); output2 = HMAC(temp_key, output1 || 0x02). The temporary key is wiped.
+ */
+export function hkdf2(
+  hmac: (key: Uint8Array, ...parts: Uint8Array[]) => Uint8Array,
+  ck: Uint8Array,
+  ikm: Uint8Array,
+): [Uint8Array, Uint8Array] {
+  const tempKey = hmac(ck, ikm);
+  const output1 = hmac(tempKey, ONE);
+  const output2 = hmac(tempKey, output1, TWO);
+  tempKey.fill(0);
+  return [output1, output2];
+}

@@ -2,6 +2,7 @@ import type { Aead, AeadAlgorithm } from './aead';
 import type { CryptoBackend } from './backend';
 import type { HashAlgorithm, Hasher } from './hash';
 import { HmacSha256, SHA256_LENGTH, Sha256 } from './sha256';
+import { hkdf2 } from './hkdf';
 import { sodium } from './sodium';
 import type { X25519, X25519Key } from './x25519';
 
@@ -9,8 +10,6 @@ import type { X25519, X25519Key } from './x25519';
 // browser build's backend (see src/browser.ts). Its functions need `sodiumReady()` to have resolved.
 
 const TAG = 16;
-const ONE = Uint8Array.of(0x01);
-const TWO = Uint8Array.of(0x02);
 
 /** A private key as this backend holds it. */
 interface SodiumKey {
@@ -73,13 +72,7 @@ function hasherOver(algorithm: HashAlgorithm, hash: Streaming): Hasher {
     length: hash.length,
     hash: (...parts) => hash.digest(parts),
     hmac,
-    hkdf2(ck, ikm) {
-      const tempKey = hmac(ck, ikm);
-      const output1 = hmac(tempKey, ONE);
-      const output2 = hmac(tempKey, output1, TWO);
-      tempKey.fill(0);
-      return [output1, output2];
-    },
+    hkdf2: (ck, ikm) => hkdf2(hmac, ck, ikm),
   };
 }
 

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { checkAttributes, type Attributes } from '../identity/credential';
 import { isIdentifier } from '../identity/identity';
-import { removeStaleTempFiles, writeFileAtomic } from '../vault/atomic-file';
+import { removeStaleTempFiles } from '../vault/atomic-file';
 import { errnoCode } from '../vault/errno';
 import { FileLock } from '../vault/file-lock';
+import { JsonStateFile } from '../vault/json-state-file';
 import { AuthorityError } from './authority-errors';
 
 /** A member of an authority: whom it vouches for, and with which attributes. */
@@ -48,15 +49,10 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * coalesced; `save` resolves once a write that includes the caller's change is durable, and the authority
  * answers a request only then.
  */
-export class AuthorityStateFile {
-  private writing: Promise<void> | undefined;
-  private dirty = false;
-  private snapshot: (() => AuthorityState) | undefined;
-
-  private constructor(
-    readonly path: string,
-    private readonly lock: FileLock,
-  ) {}
+export class AuthorityStateFile extends JsonStateFile<AuthorityState> {
+  private constructor(path: string, lock: FileLock) {
+    super(path, lock, { format: FORMAT, version: VERSION });
+  }
 
   /**
    * Takes the file's lock and reads the table (an absent file is an empty table). Throws `AuthorityError`
@@ -79,32 +75,6 @@ export class AuthorityStateFile {
     } catch (error) {
       await lock.release();
       throw error;
-    }
-  }
-
-  /** Writes what `snapshot()` returns; resolves once a write begun after this call is durable. */
-  save(snapshot: () => AuthorityState): Promise<void> {
-    this.snapshot = snapshot;
-    this.dirty = true;
-    this.writing ??= this.drain();
-    return this.writing;
-  }
-
-  /** Waits for pending writes, then releases the lock. */
-  async close(): Promise<void> {
-    await this.writing?.catch(() => undefined);
-    await this.lock.release();
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.dirty) {
-        this.dirty = false;
-        const json = JSON.stringify({ format: FORMAT, version: VERSION, ...this.snapshot!() });
-        await writeFileAtomic(this.path, new TextEncoder().encode(json));
-      }
-    } finally {
-      this.writing = undefined;
     }
   }
 }

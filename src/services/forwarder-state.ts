@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { writeFileAtomic, removeStaleTempFiles } from '../vault/atomic-file';
+import { removeStaleTempFiles } from '../vault/atomic-file';
 import { errnoCode } from '../vault/errno';
 import { FileLock } from '../vault/file-lock';
+import { JsonStateFile } from '../vault/json-state-file';
 import { ServicesError } from './errors';
 import { FORWARDER_NAME, NAMED_PREFIX, RANDOM_ADDRESS } from './forwarding-messages';
 
@@ -63,15 +64,10 @@ function isSlotRecord(value: unknown): value is SlotRecord {
  * mixture. `<path>.lock` keeps a second hub off the same file. Writes are coalesced: at most one is in
  * flight, and `save` resolves once a write that includes the caller's change is durable.
  */
-export class ForwarderStateFile {
-  private writing: Promise<void> | undefined;
-  private dirty = false;
-  private snapshot: (() => ForwarderState) | undefined;
-
-  private constructor(
-    readonly path: string,
-    private readonly lock: FileLock,
-  ) {}
+export class ForwarderStateFile extends JsonStateFile<ForwarderState> {
+  private constructor(path: string, lock: FileLock) {
+    super(path, lock, { format: FORMAT, version: VERSION });
+  }
 
   /**
    * Takes the file's lock and reads the table (an absent file is an empty table with a new hub id).
@@ -95,33 +91,6 @@ export class ForwarderStateFile {
     } catch (err) {
       await lock.release();
       throw err;
-    }
-  }
-
-  /** Writes the table `snapshot()` returns; resolves once a write begun after this call is durable. */
-  save(snapshot: () => ForwarderState): Promise<void> {
-    this.snapshot = snapshot;
-    this.dirty = true;
-    this.writing ??= this.drain();
-    return this.writing;
-  }
-
-  /** Waits for pending writes, then releases the lock. */
-  async close(): Promise<void> {
-    await this.writing?.catch(() => undefined);
-    await this.lock.release();
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.dirty) {
-        this.dirty = false;
-        const state = this.snapshot!();
-        const json = JSON.stringify({ format: FORMAT, version: VERSION, ...state });
-        await writeFileAtomic(this.path, new TextEncoder().encode(json));
-      }
-    } finally {
-      this.writing = undefined;
     }
   }
 }

@@ -173,7 +173,11 @@ export abstract class StreamTransport
   /** Binds a listener at `address`, whose connections come in through `accept` after passing `gate`. */
   protected abstract bind(address: string, gate: ConnectionGate): Promise<StreamListener>;
 
-  /** Listens (`'127.0.0.1:0'` for any free port); resolves with the bound address. */
+  /**
+   * Listens at an address of this transport (`host:port` for TCP, `host:port/path` for WebSocket;
+   * `'127.0.0.1:0'` for any free port) and resolves with the bound one. Rejects with `TransportError`
+   * `LISTEN_FAILED` (also where the runtime cannot listen, as in a browser) or `INVALID_ADDRESS`.
+   */
   async listen(address = '127.0.0.1:0'): Promise<string> {
     this.assertRunning();
     const gate = new ConnectionGate(

@@ -62,11 +62,10 @@ import {
   type StoredKey,
 } from './file-format';
 import { FileLock } from './file-lock';
-import { KeyStore, entryFromSecret, keyInfo, wipeEntry, type KeyEntry } from './key-store';
-import { StatelessVault } from './stateless-vault';
+import { entryFromSecret, type KeyEntry } from './key-store';
+import { PersistentKeyStoreVault } from './key-store-vault';
 import { sodium, sodiumReady } from '../crypto/sodium';
 import { homeVault, type VaultHomeOptions } from './vault-home';
-import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
 
 /** Options for `FileVault.open`. */
 export interface FileVaultOptions {
@@ -81,11 +80,9 @@ export interface FileVaultOptions {
  * A persistent vault in one encrypted file (format above). Open it with `FileVault.open`; `close` it to
  * release the lock and wipe the keys. Ephemeral keys live in memory only.
  */
-export class FileVault extends StatelessVault {
+export class FileVault extends PersistentKeyStoreVault {
   // Secrets live in #private fields: no spread, Object.entries, structuredClone or printout reaches them.
-  readonly #keys = new KeyStore();
   readonly #fileKeys: FileKeys;
-  private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
@@ -100,7 +97,7 @@ export class FileVault extends StatelessVault {
 
   /** What printouts show: the path, the key count and whether it is open; never a key. */
   protected override describe(): Record<string, unknown> {
-    return { path: this.path, keys: this.closed ? 0 : this.#keys.size, closed: this.closed };
+    return { path: this.path, keys: this.closed ? 0 : this.keys.size, closed: this.closed };
   }
 
   /**
@@ -136,7 +133,7 @@ export class FileVault extends StatelessVault {
       await io(`cannot clean up after ${absolute}`, removeStaleTempFiles(absolute));
       const vault = new FileVault(absolute, lock, fileKeys);
       for (const key of stored) {
-        vault.#keys.add(entryFromSecret(key.id, key.type, key.secret, false));
+        vault.keys.add(entryFromSecret(key.id, key.type, key.secret, false));
       }
       return vault;
     } catch (error) {
@@ -165,65 +162,6 @@ export class FileVault extends StatelessVault {
     return FileVault.open(path, secret, options);
   }
 
-  async generateKey(type: KeyType, options?: GenerateKeyOptions): Promise<KeyId> {
-    this.checkOpen();
-    const ephemeral = options?.ephemeral ?? false;
-    if (ephemeral) {
-      const entry = this.#keys.create(type, true);
-      this.#keys.add(entry);
-      return entry.id;
-    }
-    return this.serially(async () => {
-      const entry = this.#keys.create(type, false);
-      try {
-        await this.persist([...this.#keys.all(), entry]);
-      } catch (error) {
-        wipeEntry(entry);
-        throw error;
-      }
-      this.#keys.add(entry);
-      return entry.id;
-    });
-  }
-
-  async listKeys(): Promise<readonly KeyInfo[]> {
-    this.checkOpen();
-    return this.#keys.all().map(keyInfo);
-  }
-
-  async publicKey(id: KeyId): Promise<Uint8Array> {
-    this.checkOpen();
-    return this.#keys.get(id).publicKey.slice();
-  }
-
-  async dh(id: KeyId, peerPublicKey: Uint8Array): Promise<Uint8Array> {
-    this.checkOpen();
-    return this.#keys.dh(id, peerPublicKey);
-  }
-
-  async sign(id: KeyId, data: Uint8Array): Promise<Uint8Array> {
-    this.checkOpen();
-    return this.#keys.sign(id, data);
-  }
-
-  async deleteKey(id: KeyId): Promise<void> {
-    this.checkOpen();
-    if (!this.#keys.has(id)) {
-      return;
-    }
-    if (this.#keys.get(id).ephemeral) {
-      this.#keys.delete(id);
-      return;
-    }
-    await this.serially(async () => {
-      if (!this.#keys.has(id)) {
-        return; // deleted by an earlier queued call
-      }
-      await this.persist(this.#keys.all().filter((key) => key.id !== id));
-      this.#keys.delete(id);
-    });
-  }
-
   /**
    * Waits for pending writes, wipes every key and the file keys, and releases the lock. Idempotent; every
    * key operation afterwards throws `CLOSED` (the stateless primitives keep working).
@@ -233,28 +171,20 @@ export class FileVault extends StatelessVault {
       return;
     }
     this.closed = true;
-    await this.queue.catch(() => undefined);
-    this.#keys.clear();
+    await this.writesSettled();
+    this.keys.clear();
     wipeFileKeys(this.#fileKeys);
     await this.lock.release();
   }
 
-  private checkOpen(): void {
+  protected override checkOpen(): void {
     if (this.closed) {
       throw new VaultError('CLOSED', `the vault ${this.path} is closed`);
     }
   }
 
-  /** Runs `task` after every earlier queued write, so writes never interleave and each sees the last state. */
-  private serially<T>(task: () => Promise<T>): Promise<T> {
-    // No closed check here: close() stops new calls but lets the ones already queued finish first.
-    const run = this.queue.then(task);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
   /** Writes the file holding exactly the non-ephemeral keys among `entries`. */
-  private async persist(entries: readonly KeyEntry[]): Promise<void> {
+  protected async persist(entries: readonly KeyEntry[]): Promise<void> {
     const stored = entries.filter((entry) => !entry.ephemeral);
     const file = encodeFile(this.#fileKeys, stored);
     await io(`cannot write ${this.path}`, writeFileAtomic(this.path, file));

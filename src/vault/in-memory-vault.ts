@@ -1,7 +1,6 @@
-import { KeyStore, keyInfo } from './key-store';
-import { StatelessVault } from './stateless-vault';
+import { KeyStoreVault } from './key-store-vault';
 import { sodiumReady } from '../crypto/sodium';
-import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
+import type { GenerateKeyOptions, KeyId, KeyType } from './vault';
 
 /**
  * A vault that holds its keys in process memory only (libsodium for X25519/Ed25519, see `KeyStore`); every key
@@ -9,17 +8,14 @@ import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
  *
  * Key ids are 128 random bits in hex (see `newKeyId`). Private keys never leave: `deleteKey` wipes them.
  */
-export class InMemoryVault extends StatelessVault {
-  // A #private field: no spread, Object.entries, structuredClone or printout reaches the keys.
-  readonly #keys = new KeyStore();
-
+export class InMemoryVault extends KeyStoreVault {
   private constructor() {
     super();
   }
 
   /** What printouts show: the key count, never a key. */
   protected override describe(): Record<string, unknown> {
-    return { keys: this.#keys.size };
+    return { keys: this.keys.size };
   }
 
   /** A new, empty vault, once libsodium is ready. */
@@ -29,33 +25,17 @@ export class InMemoryVault extends StatelessVault {
   }
 
   async generateKey(type: KeyType, options?: GenerateKeyOptions): Promise<KeyId> {
-    const entry = this.#keys.create(type, options?.ephemeral ?? false);
-    this.#keys.add(entry);
+    const entry = this.keys.create(type, options?.ephemeral ?? false);
+    this.keys.add(entry);
     return entry.id;
   }
 
-  async listKeys(): Promise<readonly KeyInfo[]> {
-    return this.#keys.all().map(keyInfo);
-  }
-
-  async publicKey(id: KeyId): Promise<Uint8Array> {
-    return this.#keys.get(id).publicKey.slice();
-  }
-
-  async dh(id: KeyId, peerPublicKey: Uint8Array): Promise<Uint8Array> {
-    return this.#keys.dh(id, peerPublicKey);
-  }
-
-  async sign(id: KeyId, data: Uint8Array): Promise<Uint8Array> {
-    return this.#keys.sign(id, data);
-  }
-
   async deleteKey(id: KeyId): Promise<void> {
-    this.#keys.delete(id);
+    this.keys.delete(id);
   }
 
   /** Wipes and forgets every key. The vault stays usable (empty). */
   async clear(): Promise<void> {
-    this.#keys.clear();
+    this.keys.clear();
   }
 }

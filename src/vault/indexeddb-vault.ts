@@ -13,9 +13,8 @@ import {
   type FileVaultSecret,
   type StoredKey,
 } from './file-format';
-import { KeyStore, entryFromSecret, keyInfo, wipeEntry, type KeyEntry } from './key-store';
-import { StatelessVault } from './stateless-vault';
-import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
+import { entryFromSecret, type KeyEntry } from './key-store';
+import { PersistentKeyStoreVault } from './key-store-vault';
 
 /** The little of IndexedDB this vault uses (a browser's `indexedDB`; no DOM typings needed). */
 interface Idb {
@@ -107,11 +106,9 @@ type CryptoKeyLike = object;
  * over every key), one record per vault name. Without a secret, a random one is kept wrapped by a
  * non-extractable WebCrypto key (see `originSecret`). Browser only (Node has `FileVault`).
  */
-export class IndexedDbVault extends StatelessVault {
+export class IndexedDbVault extends PersistentKeyStoreVault {
   // Secrets live in #private fields: no spread, Object.entries, structuredClone or printout reaches them.
-  readonly #keys = new KeyStore();
   readonly #fileKeys: FileKeys;
-  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     /** The vault's name in the database. */
@@ -124,7 +121,7 @@ export class IndexedDbVault extends StatelessVault {
   }
 
   protected override describe(): Record<string, unknown> {
-    return { name: this.name, keys: this.#keys.size };
+    return { name: this.name, keys: this.keys.size };
   }
 
   /**
@@ -159,71 +156,22 @@ export class IndexedDbVault extends StatelessVault {
     }
     if (secret === undefined) sodium().memzero((unlock as { key: Uint8Array }).key);
     const vault = new IndexedDbVault(name, db, fileKeys);
-    for (const key of stored) vault.#keys.add(entryFromSecret(key.id, key.type, key.secret, false));
+    for (const key of stored) vault.keys.add(entryFromSecret(key.id, key.type, key.secret, false));
     stored.forEach((key) => sodium().memzero(key.secret));
     if (existing === undefined) await vault.persist([]);
     return vault;
   }
 
-  async generateKey(type: KeyType, options?: GenerateKeyOptions): Promise<KeyId> {
-    const entry = this.#keys.create(type, options?.ephemeral ?? false);
-    if (entry.ephemeral) {
-      this.#keys.add(entry);
-      return entry.id;
-    }
-    return this.serially(async () => {
-      try {
-        await this.persist([...this.#keys.all(), entry]);
-      } catch (error) {
-        wipeEntry(entry);
-        throw error;
-      }
-      this.#keys.add(entry);
-      return entry.id;
-    });
-  }
-
-  async listKeys(): Promise<readonly KeyInfo[]> {
-    return this.#keys.all().map(keyInfo);
-  }
-
-  async publicKey(id: KeyId): Promise<Uint8Array> {
-    return this.#keys.get(id).publicKey.slice();
-  }
-
-  async dh(id: KeyId, peerPublicKey: Uint8Array): Promise<Uint8Array> {
-    return this.#keys.dh(id, peerPublicKey);
-  }
-
-  async sign(id: KeyId, data: Uint8Array): Promise<Uint8Array> {
-    return this.#keys.sign(id, data);
-  }
-
-  async deleteKey(id: KeyId): Promise<void> {
-    if (!this.#keys.has(id)) return;
-    await this.serially(async () => {
-      if (!this.#keys.has(id)) return;
-      await this.persist(this.#keys.all().filter((key) => key.id !== id));
-      this.#keys.delete(id);
-    });
-  }
-
   /** Waits for pending writes, wipes every key and closes the database. */
   async close(): Promise<void> {
-    await this.queue.catch(() => undefined);
-    this.#keys.clear();
+    await this.writesSettled();
+    this.keys.clear();
     wipeFileKeys(this.#fileKeys);
     this.db.close();
   }
 
-  private serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
   /** Writes the record holding exactly the non-ephemeral keys among `entries`. */
-  private async persist(entries: readonly KeyEntry[]): Promise<void> {
+  protected async persist(entries: readonly KeyEntry[]): Promise<void> {
     const record = encodeFile(
       this.#fileKeys,
       entries.filter((entry) => !entry.ephemeral),

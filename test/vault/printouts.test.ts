@@ -151,6 +151,7 @@ describe('printouts show public parts only', () => {
       remoteIdentifier: p.bob.identifier,
       protocolName: 'Noise_XX_25519_ChaChaPoly_SHA256',
       isInitiator: true,
+      delivery: 'default',
       closed: false,
     });
     expect(inspect(channel)).toMatch(/^SecureChannel \{"address":/);

@@ -54,14 +54,6 @@ export class TcpTransport extends StreamTransport {
     return transport;
   }
 
-  /**
-   * Listens on `host:port` (`'127.0.0.1:0'` for any free port) and resolves with the bound `host:port`.
-   * Rejects with `TransportError` `LISTEN_FAILED` or `INVALID_ADDRESS`.
-   */
-  override listen(address = '127.0.0.1:0'): Promise<string> {
-    return super.listen(address);
-  }
-
   protected parseRemote(remote: string): { key: string; dial: () => ByteStream } {
     const target = parseHostPort(remote);
     return {

@@ -133,15 +133,6 @@ export class WebSocketTransport extends StreamTransport {
     return transport;
   }
 
-  /**
-   * Listens on `host:port/path` (`'127.0.0.1:0'` for any free port, path `/`) and resolves with the bound
-   * `host:port/path`. Rejects with `TransportError` `LISTEN_FAILED` (also where the runtime cannot listen, as
-   * in a browser) or `INVALID_ADDRESS`.
-   */
-  override listen(address = '127.0.0.1:0'): Promise<string> {
-    return super.listen(address);
-  }
-
   protected parseRemote(remote: string): { key: string; dial: () => ByteStream } {
     const target = parseWebSocketTarget(remote);
     const settings = {
