@@ -29,8 +29,11 @@ const BUSY: CellState = { is: 'busy' };
 const STOPPING: CellState = { is: 'stopping' };
 const STOPPED: CellState = { is: 'stopped' };
 
-/** A bounded mailbox takes relayed messages up to this many times its capacity (see `deliver`). */
-const RELAYED_SLACK = 8;
+/**
+ * What a relayed message is charged beyond its encoded size (the message object, its routes and the queue
+ * slot), so that the byte bound also bounds how many tiny messages a peer can park in a queue.
+ */
+const RELAYED_MESSAGE_OVERHEAD = 256;
 /** What a cell needs from its node. */
 export interface CellHost {
   readonly scheduler: Scheduler;
@@ -118,16 +121,15 @@ export class WorkerCell implements Recipient, Runnable {
       // count all the same), so the bound never turns local backpressure into loss.
       if (cameFromTransport(message)) {
         // Relayed: never waits (that would pause the connection it came by, and with it that connection's
-        // traffic to every other destination), so it is bounded in bytes, and in messages at a multiple of
-        // the capacity; beyond, it is dropped as CONGESTED and its sender told.
-        const over = this.mailbox.wouldExceed(size, bounded.limit);
-        if (over || this.mailbox.length >= this.mailbox.capacity * RELAYED_SLACK) {
+        // traffic to every other destination), so it is bounded in bytes, each message charged a fixed
+        // overhead beside its size; beyond, it is dropped as CONGESTED and its sender told. A burst within
+        // the bound is carried whole, however many messages it has.
+        size += RELAYED_MESSAGE_OVERHEAD;
+        if (this.mailbox.wouldExceed(size, bounded.limit)) {
           const queued = this.mailbox.bytes;
           const refused = this.host.deadLetters.record(
             'undeliverable',
-            over
-              ? `the queue of ${this.address.key} holds ${queued} bytes: one more message of ${size} would exceed its ${bounded.limit}`
-              : `the queue of ${this.address.key} holds ${this.mailbox.length} messages`,
+            `the queue of ${this.address.key} holds ${queued} bytes: one more message of ${size} would exceed its ${bounded.limit}`,
             message,
             { code: 'CONGESTED' },
           );

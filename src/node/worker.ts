@@ -44,8 +44,8 @@ export interface WorkerOptions<T = unknown> {
    * A bound in bytes on what the mailbox holds (queued, and waiting for room), for a worker fed from outside
    * whose consumer may stop reading (a transport connection): a message that arrived from a transport never
    * waits for room (that would pause the connection it came by, and all its traffic to other destinations);
-   * it is queued at once, and if it would take the mailbox over `limit` bytes, or over 8 times its capacity
-   * in messages, it is dead-lettered instead (`undeliverable`, code `CONGESTED`), so the relaying worker
+   * it is queued at once, charged its size plus a fixed per-message overhead, and if it would take the
+   * mailbox over `limit` bytes it is dead-lettered instead (`undeliverable`, code `CONGESTED`), so the relaying worker
    * does not wait and nothing piles up behind it. Messages from this node's own workers count
    * toward the bound but are never refused for it: their senders wait, as for a full mailbox. One message
    * always fits an empty mailbox. Default: none (messages only).

@@ -56,8 +56,8 @@ export interface ConnectionOptions {
   readonly maxOutgoingConnections?: number;
   /**
    * Mailbox capacity of each connection's worker: messages queued before senders on this node wait. Messages
-   * relayed from another connection never wait: up to 8 times this many (and `maxQueuedBytesPerConnection`)
-   * are queued, beyond that they are dropped as `CONGESTED`.
+   * relayed from another connection never wait: they are queued up to `maxQueuedBytesPerConnection` (each
+   * charged a fixed overhead beside its size), beyond that dropped as `CONGESTED`.
    */
   readonly connectionMailboxCapacity?: number;
   /**
