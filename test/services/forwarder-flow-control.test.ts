@@ -56,10 +56,18 @@ function flood(alice: Alice, channel: SecureChannel, perTick = 4): { stop: () =>
   return { stop: () => clearInterval(timer), sent: () => sent };
 }
 
-/** Round trips per second to Carol's echoer: the best of `windows` windows of `ms` each (noise only slows). */
-async function roundTrips(alice: Alice, channel: SecureChannel, windows = 4, ms = 400): Promise<number> {
+/**
+ * Round trips per second to Carol's echoer: the best of up to `windows` windows of `ms` each, stopping early
+ * once a window reaches `enough`. Noise on a shared machine only ever slows a window, so the best one is the
+ * estimate; head-of-line blocking would slow every window, so more windows cannot hide it.
+ */
+async function roundTrips(
+  alice: Alice,
+  channel: SecureChannel,
+  { windows = 4, ms = 400, enough = Infinity } = {},
+): Promise<number> {
   let best = 0;
-  for (let w = 0; w < windows; w++) {
+  for (let w = 0; w < windows && best < enough; w++) {
     const until = performance.now() + ms;
     let n = 0;
     while (performance.now() < until) {
@@ -88,7 +96,11 @@ describe('ForwardingService flow control per destination', () => {
     cleanup.add(thaw);
     // The stall is real once Bob's queue at the hub holds its maximum and what comes on is dropped.
     await waitFor(() => hub.tcp.stats.queueBytesRefused > 0, scaled(10_000));
-    const during = await roundTrips(alice, toCarol);
+    const refusedBefore = hub.tcp.stats.queueBytesRefused;
+    // More windows than before: a neighbour's CPU burst on a loaded machine may cost a few of them.
+    const during = await roundTrips(alice, toCarol, { windows: 16, enough: 0.8 * before });
+    // Still during the stall: the hub went on refusing Bob's flood while Carol's round trips were measured.
+    expect(hub.tcp.stats.queueBytesRefused).toBeGreaterThan(refusedBefore);
     load.stop();
 
     console.log(
