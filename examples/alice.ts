@@ -23,9 +23,8 @@ class Alice {
       trustPolicy: bob.trustPolicy,
     });
     console.log('[✓] End-to-end encrypted secure channel was established.');
-    void channel.closed().then((reason) => {
-      if (reason === 'local' || reason === 'stopped') return; // Alice herself closed it, or is stopping
-      console.error(`[✗] The channel to Bob was lost: ${channel.closeError?.code} (${reason})`);
+    channel.once('lost', (error) => {
+      console.error(`[✗] The channel to Bob was lost: ${error.code} (${channel.closeReason})`);
       process.exitCode = 1;
       input.close(); // end the prompt: Alice stops instead of waiting for a line she can no longer send
     });

@@ -31,13 +31,8 @@ class Bob {
     const named = { name: 'bob', identity: bob };
     const forwarder = await RemoteForwarder.create(ctx, route([TCP, hub]), 'listener', named);
     console.log(`[✓] RemoteForwarder was created on the node at: ${hub}`);
-    let address = ForwardingAddress.of(forwarder, bob).format();
-    console.log(`Forwarding address for Bob is:\n${address}`);
-    // After a hub restart Bob registers again by himself; should his address change, Alice needs the new one.
-    forwarder.on('registered', () => {
-      const now = ForwardingAddress.of(forwarder, bob).format();
-      if (now !== address) console.log(`Forwarding address for Bob is:\n${(address = now)}`);
-    });
+    // Printed again should a re-registration after a hub restart change it: Alice needs the new one.
+    ForwardingAddress.watch(forwarder, bob, (at) => console.log(`Forwarding address for Bob is:\n${at}`));
   }
 }
 

@@ -218,7 +218,11 @@ export {
   type ForwarderInfo,
 } from './services/forwarding-service';
 export { FORWARDER_NAME, REFUSAL_CODES, type RefusalCode } from './services/forwarding-messages';
-export { ForwardingAddress, MAX_FORWARDING_ADDRESS_LENGTH } from './services/forwarding-address';
+export {
+  ForwardingAddress,
+  MAX_FORWARDING_ADDRESS_LENGTH,
+  type RegisteringForwarder,
+} from './services/forwarding-address';
 export {
   RemoteForwarder,
   REMOTE_FORWARDER_DEFAULTS,

@@ -225,6 +225,7 @@ export class ChannelLifecycle {
       'secure channel closed',
     );
     channel.emit('closed', reason);
+    if (reason !== 'local' && reason !== 'stopped') channel.emit('lost', this.error);
     this.resolveClosed(reason);
   }
 

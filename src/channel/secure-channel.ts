@@ -72,6 +72,11 @@ export interface SecureChannelStats {
 export interface SecureChannelEvents {
   /** The channel closed (once). */
   closed: [CloseReason];
+  /**
+   * The channel closed for a reason other than this end's own doing (`local`, `stopped`): the peer closed
+   * it, went silent or idle, or the route to it is gone. Emitted once, just after `closed`, with `closeError`.
+   */
+  lost: [SecureChannelError];
   /** A received frame was dropped; the error's code says why (also counted in `stats.dropped`). */
   frameDropped: [SecureChannelError];
   /**

@@ -13,6 +13,13 @@ const FORWARDER = /^[A-Za-z0-9._-]{1,128}$/;
 /** Bounds a printed forwarding address: 41 for the identifier, 1 for `@`, 128 for the forwarder. */
 export const MAX_FORWARDING_ADDRESS_LENGTH = 170;
 
+/** What `ForwardingAddress.watch` follows: a `RemoteForwarder`, which registers again after a hub restart. */
+export interface RegisteringForwarder {
+  readonly forwardingAddress: string;
+  on(event: 'registered', listener: () => void): unknown;
+  off(event: 'registered', listener: () => void): unknown;
+}
+
 /**
  * A self-certifying forwarding address: where a node behind a hub can be reached (its forwarder on the hub)
  * and who it is (the identifier of the identity its secure channel listener proves), printed as
@@ -73,6 +80,26 @@ export class ForwardingAddress implements Addressable {
   /** Trusts exactly the identity this address names: the policy to open a channel to it with. */
   get trustPolicy(): TrustPolicy {
     return TrustIdentifier(this.identifier);
+  }
+
+  /**
+   * Calls `report` with the forwarding address of `identity` behind `forwarder` now, and again whenever a
+   * registration changes it (a hub that restarted without the forwarder's random address): whoever reaches
+   * the listener needs the new one. Returns a function that stops the reports.
+   */
+  static watch(
+    forwarder: RegisteringForwarder,
+    identity: string | { readonly identifier: string },
+    report: (address: ForwardingAddress) => void,
+  ): () => void {
+    let last = ForwardingAddress.of(forwarder, identity);
+    report(last);
+    const registered = (): void => {
+      const now = ForwardingAddress.of(forwarder, identity);
+      if (now.forwarder !== last.forwarder) report((last = now));
+    };
+    forwarder.on('registered', registered);
+    return () => void forwarder.off('registered', registered);
   }
 
   /** `<identifier>@<forwarder>`: what to print and hand over. */

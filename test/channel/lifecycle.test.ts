@@ -79,9 +79,13 @@ describe('SecureChannel close', () => {
     const o = await opened();
     const events: string[] = [];
     o.channel.on('closed', (reason) => events.push(reason));
+    o.channel.on('lost', (error) => events.push(`lost ${error.code}`));
+    o.bobChannel.on('lost', () => events.push('lost at Bob'));
     await o.bobChannel.close();
     expect(await within(o.channel.closed(), 5_000)).toBe('remote');
-    expect(events).toEqual(['remote']);
+    // Lost for Alice (her peer closed it), not for Bob, who closed it himself.
+    expect(events).toEqual(['remote', 'lost CLOSED']);
+    expect(o.channel.closeError?.code).toBe('CLOSED');
     await o.bobChannel.close(); // idempotent
     expect(o.bobChannel.closeReason).toBe('local');
   });

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'eventemitter3';
 import { TCP } from '../../src/core/address';
 import { route } from '../../src/core/route';
 import { ServicesError } from '../../src/services/errors';
@@ -31,6 +32,20 @@ describe('ForwardingAddress', () => {
   it('takes a RemoteForwarder and an Identity, or anything with their fields', () => {
     const address = ForwardingAddress.of({ forwardingAddress: 'fwd.bob' }, { identifier: ID });
     expect(address.format()).toBe(`${ID}@fwd.bob`);
+  });
+
+  it('reports the address at once and again only when a registration changes it, until stopped', () => {
+    const forwarder = Object.assign(new EventEmitter<{ registered: [] }>(), { forwardingAddress: 'fwd.a' });
+    const seen: string[] = [];
+    const stop = ForwardingAddress.watch(forwarder, ID, (address) => seen.push(address.format()));
+    forwarder.emit('registered'); // registered again at the same address: nothing new to tell
+    forwarder.forwardingAddress = 'fwd.b';
+    forwarder.emit('registered');
+    stop();
+    forwarder.forwardingAddress = 'fwd.c';
+    forwarder.emit('registered');
+    expect(seen).toEqual([`${ID}@fwd.a`, `${ID}@fwd.b`]);
+    expect(forwarder.listenerCount('registered')).toBe(0);
   });
 
   it('leads to the forwarder in a route, and trusts exactly its identifier', async () => {
