@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, type Round, type Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
-import { BenchProcess, type StartOptions } from './procs/spawn';
+import { BenchProcess } from './procs/spawn';
 
 /** Round trips per round, every variant: ~0.7 s through the hub. */
 const RTT_N = 2_000;
@@ -37,12 +37,8 @@ function running(): Processes {
   return processes;
 }
 
-/**
- * Starts the processes, two or three at a time. With `BENCH_CPU_PROF=<dir>`, each writes a CPU profile
- * there when it exits, `<program>.cpuprofile` (`npx ts-node bench/profile-summary.ts` reads them).
- */
+/** Starts the processes, two or three at a time (each profiled with `BENCH_CPU_PROF=<dir>`: procs/spawn.ts). */
 async function setup(): Promise<void> {
-  const profile = process.env.BENCH_CPU_PROF;
   const certs = mkdtempSync(join(tmpdir(), 'sealroute-bench-'));
   for (const side of ['server', 'client']) {
     const { key, cert } = selfSignedCert(side);
@@ -51,10 +47,7 @@ async function setup(): Promise<void> {
   }
   const started: BenchProcess[] = [];
   const start = async (program: string, args: readonly string[]) => {
-    const options: StartOptions = profile
-      ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${program}.cpuprofile`] }
-      : {};
-    const { process: child, ready } = await BenchProcess.start(program, args, options);
+    const { process: child, ready } = await BenchProcess.start(program, args);
     started.push(child);
     return { child, ready };
   };

@@ -72,7 +72,8 @@ export class BenchProcess {
       'procs',
       `${program}.js`,
     );
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry, ...args], {
+    const nodeArgs = [...profileArgs(program), ...(options.nodeArgs ?? [])];
+    const child = spawn(process.execPath, [...nodeArgs, entry, ...args], {
       cwd: REPO_ROOT,
       env: childEnv(options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -157,4 +158,19 @@ export class BenchProcess {
   private failure(what: string): Error {
     return new Error(`bench/procs/${this.name}.ts ${what}; its stderr ends:\n${this.stderrTail}`);
   }
+}
+
+const profiled = new Map<string, number>();
+
+/**
+ * With `BENCH_CPU_PROF=<dir>`, every child writes a CPU profile there when it exits: `<program>.cpuprofile`,
+ * then `<program>-2.cpuprofile`... for more of one program (`npx ts-node bench/profile-summary.ts` reads them).
+ */
+function profileArgs(program: string): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (dir === undefined || dir === '') return [];
+  const n = (profiled.get(program) ?? 0) + 1;
+  profiled.set(program, n);
+  const name = n === 1 ? program : `${program}-${n}`;
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
 }
