@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { REPO_ROOT, type ExampleResult } from './run-example';
+import { REPO_ROOT, collectRun, type ExampleResult } from './run-example';
 import { scaled } from './slowdown';
 
 /** An `npm run` script running as a process group of its own, so that it can be killed with its children. */
@@ -19,16 +19,12 @@ export function runNpmScript(
   script: string,
   options: { timeoutMs: number; env?: NodeJS.ProcessEnv },
 ): RunningScript {
-  const started = Date.now();
   const child = spawn('npm', ['run', '--silent', script], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  let stdout = '';
-  let stderr = '';
-  let timedOut = false;
   let done = false;
   const kill = (): void => {
     if (done || child.pid === undefined) return;
@@ -38,34 +34,6 @@ export function runNpmScript(
       // the group is already gone
     }
   };
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => {
-    timedOut = true;
-    kill();
-  }, scaled(options.timeoutMs));
-  const result = new Promise<ExampleResult>((resolve) => {
-    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-      clearTimeout(timer);
-      done = true;
-      resolve({
-        code,
-        signal,
-        stdout,
-        stderr,
-        lines: stdout
-          .split('\n')
-          .map((line) => line.trim())
-          .filter((line) => line.length > 0),
-        durationMs: Date.now() - started,
-        timedOut,
-      });
-    };
-    child.on('error', (err) => {
-      stderr += `${String(err)}\n`;
-      finish(null, null);
-    });
-    child.on('close', finish);
-  });
+  const result = collectRun(child, scaled(options.timeoutMs), kill).finally(() => (done = true));
   return { result, kill };
 }

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { resolve } from 'node:path';
 import { scaled } from './slowdown';
 
@@ -44,24 +45,31 @@ function spawnExample(file: string, options: RunExampleOptions) {
  * example: the caller asserts on the exit code and output.
  */
 export function runExample(file: string, options: RunExampleOptions = {}): Promise<ExampleResult> {
-  const timeoutMs = scaled(options.timeoutMs ?? 60_000);
+  const child = spawnExample(file, options);
+  return collectRun(child, scaled(options.timeoutMs ?? 60_000), () => child.kill('SIGKILL'));
+}
+
+/**
+ * Gathers a child's output until it closes, killing it with `kill` after `timeoutMs` (already scaled).
+ * Never rejects: a child that fails to start ends with its spawn error in `stderr` and no exit code.
+ */
+export function collectRun(
+  child: ChildProcessWithoutNullStreams | ChildProcessByStdio<null, Readable, Readable>,
+  timeoutMs: number,
+  kill: () => void,
+): Promise<ExampleResult> {
   const started = Date.now();
-  return new Promise((resolveResult, reject) => {
-    const child = spawnExample(file, options);
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
+  let stdout = '';
+  let stderr = '';
+  let timedOut = false;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, timeoutMs);
+  return new Promise((resolveResult) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
       clearTimeout(timer);
       resolveResult({
         code,
@@ -75,7 +83,12 @@ export function runExample(file: string, options: RunExampleOptions = {}): Promi
         durationMs: Date.now() - started,
         timedOut,
       });
+    };
+    child.on('error', (err) => {
+      stderr += `${String(err)}\n`;
+      finish(null, null);
     });
+    child.on('close', finish);
   });
 }
 
