@@ -14,7 +14,7 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
 import { startClock } from '../harness';
-import { ByteCounter, Mode, SINK_HEADER_LENGTH } from './byte-protocol';
+import { ByteCounter, Mode, sendBulk } from './byte-protocol';
 import { count, runProgram, serveCommands } from './command-loop';
 import { TLS_OPTIONS } from './tls-options';
 
@@ -101,15 +101,7 @@ runProgram(async () => {
       async bulk(args) {
         const { socket, counter } = sink[kind(args[0])];
         const n = count(args.slice(1));
-        const header = Buffer.alloc(SINK_HEADER_LENGTH);
-        header.writeDoubleBE(n * BULK_SIZE);
-        const clock = startClock('wall');
-        socket.write(header);
-        for (let i = 0; i < n; i++) {
-          if (!socket.write(chunk)) await once(socket, 'drain');
-        }
-        await counter.next(1);
-        return clock.perSecond((n * BULK_SIZE) / 1e6);
+        return sendBulk(socket, counter, n, chunk);
       },
       async handshake(args) {
         const mutual = args[0] === 'mutual';

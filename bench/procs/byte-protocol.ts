@@ -8,7 +8,9 @@
  * A TLS server first sends one READY byte once the handshake has completed on its side (it has verified
  * the client's certificate): the client's proof that the server accepted it, like a channel's ACCEPTED.
  */
+import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import { startClock } from '../harness';
 
 export const Mode = { ECHO: 0x45, SINK: 0x53 } as const;
 export const ACK = 0x41;
@@ -73,4 +75,25 @@ export class ByteCounter {
     if (this.owed <= 0) return Promise.resolve();
     return new Promise((resolve) => (this.wake = resolve));
   }
+}
+
+/**
+ * A bulk round as the baselines' clients run it: the sink's header (the byte count), `n` writes of `chunk`
+ * (waiting for `drain` when the socket says so), then the sink's one-byte acknowledgement: MB/s (10^6 bytes).
+ */
+export async function sendBulk(
+  socket: Socket,
+  counter: ByteCounter,
+  n: number,
+  chunk: Uint8Array,
+): Promise<number> {
+  const header = Buffer.alloc(SINK_HEADER_LENGTH);
+  header.writeDoubleBE(n * chunk.length);
+  const clock = startClock('wall');
+  socket.write(header);
+  for (let i = 0; i < n; i++) {
+    if (!socket.write(chunk)) await once(socket, 'drain');
+  }
+  await counter.next(1);
+  return clock.perSecond((n * chunk.length) / 1e6);
 }

@@ -10,7 +10,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { startClock } from '../harness';
-import { ByteCounter, Mode, SINK_HEADER_LENGTH } from './byte-protocol';
+import { ByteCounter, Mode, sendBulk } from './byte-protocol';
 import { count, runProgram, serveCommands } from './command-loop';
 
 const BULK_SIZE = 64 * 1024;
@@ -39,15 +39,7 @@ runProgram(async () => {
         let sink = sinks.get(port);
         if (sink === undefined) sinks.set(port, (sink = await open(port, Mode.SINK)));
         const { socket, counter } = sink;
-        const header = Buffer.alloc(SINK_HEADER_LENGTH);
-        header.writeDoubleBE(n * BULK_SIZE);
-        const clock = startClock('wall');
-        socket.write(header);
-        for (let i = 0; i < n; i++) {
-          if (!socket.write(chunk)) await once(socket, 'drain');
-        }
-        await counter.next(1);
-        return clock.perSecond((n * BULK_SIZE) / 1e6);
+        return sendBulk(socket, counter, n, chunk);
       },
       async connect(args) {
         const port = Number(args[0]);
