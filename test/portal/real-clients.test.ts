@@ -26,13 +26,7 @@ const hasRedis = programsAvailable(
 );
 const hasCurl = programsAvailable('HTTP portal tests', ['curl'], 'curl');
 
-// KNOWN BUG (open, see the closing note of 2026-12-01): after the merges of that day a portal session that
-// carries many small round trips (pgbench transactions, redis-benchmark) stalls until the test's timeout,
-// while bulk transfers, psql queries and curl pass. Skipped so that CI can land the rest; to reproduce,
-// run with SEALROUTE_PORTAL_KNOWN_BUG=1.
-const knownBug = process.env.SEALROUTE_PORTAL_KNOWN_BUG === '1' ? describe : describe.skip;
-
-(hasPostgres ? knownBug : describe.skip)('PostgreSQL 15 through a portal', () => {
+(hasPostgres ? describe : describe.skip)('PostgreSQL 15 through a portal', () => {
   it('psql runs queries and pgbench runs transactions; the hub sees no SQL', async () => {
     const pg = await startPostgres(cleanup);
     const portal = await startPortal(cleanup, `127.0.0.1:${pg.port}`, { name: 'postgres' });
@@ -74,7 +68,7 @@ const knownBug = process.env.SEALROUTE_PORTAL_KNOWN_BUG === '1' ? describe : des
   });
 });
 
-(hasRedis ? knownBug : describe.skip)('Redis 7 through a portal', () => {
+(hasRedis ? describe : describe.skip)('Redis 7 through a portal', () => {
   it('redis-cli sets and gets, redis-benchmark runs GET and SET; the hub sees no key', async () => {
     const redis = await startRedis(cleanup);
     const portal = await startPortal(cleanup, `127.0.0.1:${redis.port}`, { name: 'redis' });

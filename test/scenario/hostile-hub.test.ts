@@ -322,13 +322,15 @@ describe('a hostile hub between Alice and Bob', () => {
     it('within the replay window: m1 held back and released after m2, m3 is delivered m1, m2, m3', async () => {
       const w = await world();
       const hold = w.proxy.intercept({ match: toward(w, 'Bob', FrameType.DATA), tamper: { kind: 'hold' } });
-      const echoes = ['m1', 'm2', 'm3'].map((text) => w.alice.echo(w.channel, text));
-      await hold.matched();
+      // In force before the sends (the hold takes the first frame only): m2 and m3 may reach the proxy in
+      // the same read as m1, before a rule added after `hold.matched()` could see them.
       const later = w.proxy.intercept({
         match: toward(w, 'Bob', FrameType.DATA),
         tamper: { kind: 'pass' },
         times: 2,
       });
+      const echoes = ['m1', 'm2', 'm3'].map((text) => w.alice.echo(w.channel, text));
+      await hold.matched();
       await later.matched(); // m2 and m3 went by and reached Bob, who holds them for m1
       await waitFor(() => w.bobChannel.stats.framesReordered === 2);
       expect(w.bob.received).toEqual([]);

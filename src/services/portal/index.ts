@@ -7,5 +7,5 @@ export { createTcpInlet, TcpInlet, type TcpInletOptions } from './tcp-inlet';
 export { createTcpOutlet, TcpOutlet, type TcpOutletOptions, type PortalAccess } from './tcp-outlet';
 export { PortalError, PORTAL_ERROR_CODES, type PortalErrorCode } from './errors';
 export { PORTAL_DEFAULTS, type PortalSessionOptions } from './options';
-export type { PortalEvents, PortalStats, SessionInfo } from './portal-session';
+export type { PortalEvents, PortalStats, SessionInfo } from './session-host';
 export { PORTAL_VERSION, RESET_REASONS, MAX_DATA_BYTES, type ResetReason } from './messages';

@@ -5,13 +5,8 @@ import type { Logger } from '../../node/logger';
 import { ThrottledLog } from '../../node/throttled-log';
 import { PortalError } from './errors';
 import type { SessionLimits } from './options';
-import {
-  newStats,
-  type PortalEvents,
-  type PortalSession,
-  type PortalStats,
-  type SessionHost,
-} from './portal-session';
+import type { PortalSession } from './portal-session';
+import { newStats, type PortalEvents, type PortalStats, type SessionHost } from './session-host';
 
 function noop(): void {}
 

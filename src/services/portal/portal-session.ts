@@ -1,14 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { Address } from '../../core/address';
-import { DeliveryFailureNotice, NOTICE_MARKER, type DeliveryFailureCode } from '../../core/delivery-failure';
-import { TRANSPORT_INFO, type LocalMessage, type Routed } from '../../core/message';
+import type { Address } from '../../core/address';
+import { DeliveryFailureNotice, type DeliveryFailureCode } from '../../core/delivery-failure';
+import type { Routed } from '../../core/message';
 import type { Route } from '../../core/route';
-import { secureChannelInfoOf } from '../../channel/access';
 import type { Context } from '../../node/context';
-import type { Logger } from '../../node/logger';
-import type { AccessRule, Worker } from '../../node/worker';
-import type { ThrottledLog } from '../../node/throttled-log';
+import type { Worker } from '../../node/worker';
 import { PortalError, type PortalErrorCode } from './errors';
 import {
   FIN_MESSAGE,
@@ -22,106 +18,7 @@ import {
   encodeRst,
   type ResetReason,
 } from './messages';
-import type { SessionLimits } from './options';
-
-/** Counters of an inlet or an outlet. */
-export interface PortalStats {
-  /** Sessions that opened (the target accepted the connection). */
-  sessionsOpened: number;
-  /** Sessions that exist now, opening or open. */
-  sessionsActive: number;
-  /** Sessions that ended, cleanly or not. */
-  sessionsClosed: number;
-  /** Stream bytes read from local TCP connections and sent through the portal. */
-  bytesSent: number;
-  /** Stream bytes received through the portal and written to local TCP connections. */
-  bytesReceived: number;
-  /** Sessions that ended with an error, by its code (a clean close, FIN both ways, is not counted here). */
-  errors: Partial<Record<PortalErrorCode, number>>;
-  /** Limits that were hit, each also logged (throttled). */
-  limits: {
-    /** A connection or an OPEN refused because `maxSessions` were open. */
-    sessions: number;
-    /** An OPEN refused because its channel had `maxSessionsPerChannel` open (outlet). */
-    sessionsPerChannel: number;
-    /** A session reset because the other end sent more than the window it was granted. */
-    windowExceeded: number;
-    /** A session reset after `idleTimeoutMs` without traffic. */
-    idleTimeout: number;
-  };
-}
-
-export function newStats(): PortalStats {
-  return {
-    sessionsOpened: 0,
-    sessionsActive: 0,
-    sessionsClosed: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    errors: {},
-    limits: { sessions: 0, sessionsPerChannel: 0, windowExceeded: 0, idleTimeout: 0 },
-  };
-}
-
-/** What the events of an inlet or outlet say about one session. */
-export interface SessionInfo {
-  /** The session's address on this node (`~pi.…` at an inlet, `~po.…` at an outlet). */
-  readonly id: string;
-  /** The channel peer's identifier, at an outlet; undefined at an inlet. */
-  readonly remoteIdentifier: string | undefined;
-  /** The local TCP peer, `host:port`. */
-  readonly remote: string;
-  readonly bytesSent: number;
-  readonly bytesReceived: number;
-}
-
-/** Events of an inlet or an outlet. */
-export interface PortalEvents {
-  /** A session opened: the outlet connected to its target. */
-  sessionOpened: [SessionInfo];
-  /** A session ended: `error` undefined when both sides finished (FIN both ways), else why it did not. */
-  sessionClosed: [SessionInfo, PortalError | undefined];
-  /** A connection (inlet) or an OPEN (outlet) was refused before it became a session (limits, version). */
-  refused: [PortalError];
-}
-
-/** What a session needs from the inlet or outlet that owns it. */
-export interface SessionHost {
-  readonly side: 'inlet' | 'outlet';
-  readonly limits: SessionLimits;
-  readonly stats: PortalStats;
-  readonly logger: Logger;
-  readonly peerLog: ThrottledLog;
-  opened(session: PortalSession): void;
-  ended(session: PortalSession, error: PortalError | undefined): void;
-  /** A notice said the session's channel is closed: every session through it is over. */
-  channelGone(channelKey: string, error: PortalError): void;
-}
-
-/** A fresh unguessable session address that takes delivery failure notices (`~` first, see NOTICE_MARKER). */
-export function sessionAddress(side: 'inlet' | 'outlet'): Address {
-  return Address.local(
-    `${NOTICE_MARKER}p${side === 'inlet' ? 'i' : 'o'}.${randomBytes(12).toString('base64url')}`,
-  );
-}
-
-/**
- * The access rule of a session worker: only what came out of the session's own channel (`channelKey`, the
- * local encryptor address), or from this node's own workers (the delivery failure notices it sends). Not
- * what a connection delivered in the clear, nor what came out of any other channel, even one to the same
- * identity: the session's address is unguessable, and this makes knowing it useless all the same.
- */
-export function sessionAccess(channelKey: string | undefined): AccessRule {
-  return {
-    name: 'portalSession',
-    check: (message: LocalMessage) => {
-      if (message.localInfo[TRANSPORT_INFO] !== undefined) return 'it came from a connection in the clear';
-      const info = secureChannelInfoOf(message);
-      if (info === undefined) return true; // made on this node
-      return info.channel.key === channelKey || 'it came out of another secure channel than the session';
-    },
-  };
-}
+import type { SessionHost, SessionInfo } from './session-host';
 
 /** The notice codes that mean the channel itself is gone, so every session through it is. */
 const CHANNEL_GONE: ReadonlySet<DeliveryFailureCode> = new Set(['CHANNEL_CLOSED', 'PEER_UNRESPONSIVE']);

@@ -8,7 +8,8 @@ import { formatHostPort, parseHostPort } from '../../transport/tcp/host-port';
 import { PortalError } from './errors';
 import { PORTAL_DEFAULTS, sessionLimits, timeoutOption, type PortalSessionOptions } from './options';
 import { PortalEnd } from './portal-end';
-import { PortalSession, sessionAccess, sessionAddress } from './portal-session';
+import { PortalSession } from './portal-session';
+import { sessionAccess, sessionAddress } from './session-access';
 
 function noop(): void {}
 

@@ -17,7 +17,8 @@ import {
   type PortalSessionOptions,
 } from './options';
 import { PortalEnd } from './portal-end';
-import { PortalSession, sessionAccess, sessionAddress } from './portal-session';
+import { PortalSession } from './portal-session';
+import { sessionAccess, sessionAddress } from './session-access';
 import { integerOption } from '../../core/options';
 
 /**
