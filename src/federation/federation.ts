@@ -33,6 +33,7 @@ import { FederationError } from './errors';
 import { HUB_NAME, MAX_RECORD_BYTES, encodeRecord, verifyRecord, type NameRecord } from './name-record';
 import {
   NameConflict,
+  NameStoreUnavailable,
   connectNats,
   type FederationBus,
   type NameEntry,
@@ -57,6 +58,11 @@ export interface FederationOptions {
   readonly replicas?: number;
   /** The bucket's byte limit, used when the bucket is created. */
   readonly bucketMaxBytes?: number;
+  /**
+   * How long a claim of a name keeps trying while the bucket does not answer (NATS reconnecting, or its
+   * stream electing a leader after a server died) before the registration is refused as `LIMIT_REACHED`.
+   */
+  readonly claimTimeoutMs?: number;
   /** How often this hub renews its lease (a heartbeat on `<prefix>.hb`). */
   readonly heartbeatMs?: number;
   /** A hub not heard from for this long is dead: routes to its epoch are dropped. */
@@ -85,6 +91,7 @@ export const FEDERATION_DEFAULTS = Object.freeze({
   bucket: 'sealroute-names',
   replicas: 1,
   bucketMaxBytes: 64 * 1024 * 1024,
+  claimTimeoutMs: 8_000,
   heartbeatMs: 250,
   leaseMs: 1_500,
   ackIntervalMs: 50,
@@ -377,17 +384,20 @@ export class Federation {
     const bytes = encodeRecord(record);
     // The first attempt writes blind (a new name: create; one this hub holds: update at its revision), so
     // that the common case costs one round trip; a lost compare-and-swap means someone else wrote: read the
-    // record, decide, and try again.
-    for (let attempt = 0; attempt < 4; attempt++) {
+    // record, decide, and try again. While the bucket does not answer (a NATS server died: the client
+    // reconnects, the stream elects a leader, which takes seconds), the claim tries again until
+    // `claimTimeoutMs`, reading first: a write that timed out may have happened.
+    const deadline = Date.now() + this.settings.claimTimeoutMs;
+    let pause = 50;
+    for (let conflicts = 0, reread = false; conflicts < 4; ) {
       let revision: number;
       try {
         const held = this.own.get(name);
-        const current =
-          attempt > 0
-            ? await this.kv(() => this.store.get(name))
-            : held === undefined
-              ? undefined
-              : { key: name, value: held.bytes, revision: held.revision };
+        const current = reread
+          ? await this.kv(() => this.store.get(name))
+          : held === undefined
+            ? undefined
+            : { key: name, value: held.bytes, revision: held.revision };
         if (current === undefined) {
           revision = await this.kv(() => this.store.create(name, bytes));
         } else {
@@ -400,7 +410,17 @@ export class Federation {
           revision = await this.kv(() => this.store.update(name, bytes, current.revision));
         }
       } catch (err) {
-        if (err instanceof NameConflict) continue;
+        reread = true;
+        if (err instanceof NameConflict) {
+          conflicts++;
+          continue;
+        }
+        if (err instanceof NameStoreUnavailable && Date.now() + pause < deadline && !this.stopped) {
+          this.warnings.warn({ err, name }, 'the bucket of names does not answer; the claim tries again');
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          pause = Math.min(pause * 2, 400);
+          continue;
+        }
         this.logger.warn({ err, name }, 'the federation could not claim a name');
         return { code: 'LIMIT_REACHED', reason: 'the federation of hubs cannot record names now' };
       }
@@ -846,6 +866,7 @@ function validate(options: FederationOptions): Settings {
     bucket,
     replicas: int('replicas', 1, 5),
     bucketMaxBytes: int('bucketMaxBytes', 1024 * 1024, 2 ** 40),
+    claimTimeoutMs: int('claimTimeoutMs', 0, 600_000),
     heartbeatMs,
     leaseMs,
     ackIntervalMs: int('ackIntervalMs', 1, 60_000),

@@ -1,5 +1,6 @@
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import { DeliverPolicy, jetstream, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
 import { FederationError } from './errors';
 
 /**
@@ -55,7 +56,10 @@ export interface NameEntry {
   readonly revision: number;
 }
 
-/** The bucket of forwarder names: compare-and-swap on revisions, and a watch of changes. */
+/**
+ * The bucket of forwarder names: compare-and-swap on revisions, and a watch of changes. Every call may
+ * reject with `NameStoreUnavailable` while NATS cannot answer (a reconnect, a stream leader election).
+ */
 export interface NameStore {
   get(key: string): Promise<NameEntry | undefined>;
   /** Writes a key that does not exist (or was deleted); `NameConflict` if it exists. */
@@ -73,10 +77,26 @@ export class NameConflict extends Error {
   override readonly name = 'NameConflict';
 }
 
+/**
+ * NATS could not answer a call of the bucket now, and may later: the request timed out (it may have been
+ * written to a connection that died, or the stream has no leader yet), or nothing answers the bucket's
+ * subject (its stream is electing a leader). A write that timed out may have happened: read before retrying.
+ */
+export class NameStoreUnavailable extends Error {
+  override readonly name = 'NameStoreUnavailable';
+}
+
 /** What `connectNats` needs: where the servers are, and how to authenticate (see docs/federation.md). */
 export interface NatsConnectOptions {
   /** The servers, e.g. `['nats://10.0.0.1:4222', ...]` (several: the client fails over among them). */
   readonly servers: readonly string[];
+  /**
+   * How long one call of the bucket waits for JetStream's answer (default `KV_TIMEOUT_MS`). The client's
+   * own default, 5 s, was the whole budget of a registration after a NATS server died: a request written
+   * to the connection just before it broke is never answered, and the next one, on the new connection, is
+   * answered in a millisecond.
+   */
+  readonly kvTimeoutMs?: number;
   /** Further options of `@nats-io/transport-node`'s `connect` (user and password, nkeys, TLS, ...). */
   readonly client?: Omit<NodeConnectionOptions, 'servers'>;
 }
@@ -84,6 +104,16 @@ export interface NatsConnectOptions {
 // The package's types for its core (`@nats-io/nats-core`) do not resolve under this project's
 // `moduleResolution: node`; the connection's type is taken from `connect` instead.
 type NatsConnection = Awaited<ReturnType<typeof connect>>;
+
+/** The default of `NatsConnectOptions.kvTimeoutMs`. */
+export const KV_TIMEOUT_MS = 1_000;
+
+// The watch of the bucket pulls with this expiry; the server sends an idle heartbeat every half of it, and
+// two missed make the client recreate the watch's consumer (it lived on a server that may have died).
+// `kv.watch` of @nats-io/kv uses a push consumer with 30 s heartbeats: a watch whose consumer was on a
+// killed server came back after a minute, and every hub routed to stale records until then.
+const WATCH_EXPIRES_MS = 2_000;
+const WATCH_RESTART_MS = 250;
 
 // JetStream's API error for a write whose expected last sequence did not match (a lost compare-and-swap).
 const WRONG_LAST_SEQUENCE = 10071;
@@ -93,11 +123,28 @@ function isConflict(err: unknown): boolean {
   return e?.code === WRONG_LAST_SEQUENCE || e?.api_error?.err_code === WRONG_LAST_SEQUENCE;
 }
 
+// The client's errors (told apart by name) for a call that NATS may answer later: no answer in time, no
+// responder (a stream without a leader has none), a request cut by a disconnect.
+const TRANSIENT = new Set(['TimeoutError', 'NoResponders', 'JetStreamNotEnabled', 'RequestError', 'ConnectionError']);
+
+/** `err` as the bucket's error: `NameConflict`, `NameStoreUnavailable`, or as it is. */
+function storeError(err: unknown, key: string, conflict: string): Error {
+  if (isConflict(err)) return new NameConflict(`${key} ${conflict}`, { cause: err });
+  if (err instanceof Error && TRANSIENT.has(err.name)) {
+    return new NameStoreUnavailable(`the bucket did not answer for ${key}: ${err.message}`, { cause: err });
+  }
+  return err as Error;
+}
+
 /** Connects to NATS with the maintained Node client. Rejects with `FederationError` `NATS_UNAVAILABLE`. */
 export async function connectNats(options: NatsConnectOptions): Promise<FederationBus> {
   if (options.servers.length === 0 || options.servers.some((s) => typeof s !== 'string' || s === '')) {
     // An empty server list would make the client try localhost:4222, which is somebody else's NATS.
     throw new FederationError('INVALID_OPTIONS', 'nats.servers must list at least one server URL');
+  }
+  const kvTimeoutMs = options.kvTimeoutMs ?? KV_TIMEOUT_MS;
+  if (!Number.isInteger(kvTimeoutMs) || kvTimeoutMs < 10 || kvTimeoutMs > 600_000) {
+    throw new FederationError('INVALID_OPTIONS', 'nats.kvTimeoutMs must be an integer of 10..600000');
   }
   let nc: NatsConnection;
   try {
@@ -113,13 +160,16 @@ export async function connectNats(options: NatsConnectOptions): Promise<Federati
       cause: err,
     });
   }
-  return new NatsBus(nc);
+  return new NatsBus(nc, kvTimeoutMs);
 }
 
 class NatsBus implements FederationBus {
   private readonly listeners: ((event: BusEvent) => void)[] = [];
 
-  constructor(private readonly nc: NatsConnection) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly kvTimeoutMs: number,
+  ) {
     void (async () => {
       for await (const status of nc.status()) {
         const event: BusEvent | undefined =
@@ -157,9 +207,10 @@ class NatsBus implements FederationBus {
   }
 
   async names(bucket: string, options: NameBucketOptions): Promise<NameStore> {
+    const js = jetstream(this.nc, { timeout: this.kvTimeoutMs });
     let kv: KV;
     try {
-      kv = await new Kvm(this.nc).create(bucket, {
+      kv = await new Kvm(js).create(bucket, {
         history: 1,
         replicas: options.replicas,
         max_bytes: options.maxBytes,
@@ -170,7 +221,7 @@ class NatsBus implements FederationBus {
         cause: err,
       });
     }
-    return new KvNameStore(kv);
+    return new KvNameStore(kv, js, bucket);
   }
 
   onEvent(listener: (event: BusEvent) => void): void {
@@ -184,10 +235,19 @@ class NatsBus implements FederationBus {
 }
 
 class KvNameStore implements NameStore {
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly js: JetStreamClient,
+    private readonly bucket: string,
+  ) {}
 
   async get(key: string): Promise<NameEntry | undefined> {
-    const entry = await this.kv.get(key);
+    let entry: Awaited<ReturnType<KV['get']>>;
+    try {
+      entry = await this.kv.get(key);
+    } catch (err) {
+      throw storeError(err, key, 'could not be read');
+    }
     if (entry === null || entry.operation !== 'PUT') return undefined;
     return { key, value: entry.value, revision: entry.revision };
   }
@@ -196,8 +256,7 @@ class KvNameStore implements NameStore {
     try {
       return await this.kv.create(key, value);
     } catch (err) {
-      if (isConflict(err)) throw new NameConflict(`${key} exists`, { cause: err });
-      throw err;
+      throw storeError(err, key, 'exists');
     }
   }
 
@@ -205,9 +264,7 @@ class KvNameStore implements NameStore {
     try {
       return await this.kv.update(key, value, revision);
     } catch (err) {
-      if (isConflict(err))
-        throw new NameConflict(`${key} changed since revision ${revision}`, { cause: err });
-      throw err;
+      throw storeError(err, key, `changed since revision ${revision}`);
     }
   }
 
@@ -215,19 +272,67 @@ class KvNameStore implements NameStore {
     try {
       await this.kv.delete(key, { previousSeq: revision });
     } catch (err) {
-      if (isConflict(err))
-        throw new NameConflict(`${key} changed since revision ${revision}`, { cause: err });
-      throw err;
+      throw storeError(err, key, `changed since revision ${revision}`);
     }
   }
 
+  /**
+   * An ordered consumer of the bucket's stream: the latest record of every name, then every change. It is
+   * recreated by the client when its heartbeats stop, and by this watch if the client gives up on it.
+   */
   async watch(onEntry: (entry: NameEntry) => void): Promise<{ stop(): void }> {
-    const iterator = await this.kv.watch();
-    void (async () => {
-      for await (const e of iterator as AsyncIterable<KvWatchEntry>) {
-        onEntry({ key: e.key, value: e.operation === 'PUT' ? e.value : undefined, revision: e.revision });
+    const prefix = `$KV.${this.bucket}.`;
+    let last = 0;
+    let stopped = false;
+    let messages: ConsumerMessages | undefined;
+    const start = async (): Promise<void> => {
+      const consumer = await this.js.consumers.get(`KV_${this.bucket}`, {
+        filter_subjects: `${prefix}>`,
+        ...(last === 0
+          ? { deliver_policy: DeliverPolicy.LastPerSubject }
+          : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 }),
+      });
+      const consumed = await consumer.consume({
+        expires: WATCH_EXPIRES_MS,
+        callback: (m) => {
+          last = m.seq;
+          const operation = m.headers?.get('KV-Operation') ?? 'PUT';
+          const value = operation === 'PUT' || operation === '' ? m.data : undefined;
+          onEntry({ key: m.subject.slice(prefix.length), value, revision: m.seq });
+        },
+      });
+      messages = consumed;
+      void (async () => {
+        for await (const status of consumed.status()) {
+          // An idle heartbeat says what the stream holds: behind it, this watch missed records (seen after a
+          // stream leader died: the consumer counted them delivered, the client never had them). Start over.
+          if (status.type === 'heartbeat' && status.lastStreamSequence > last && !stopped) {
+            void consumed.close();
+            return;
+          }
+        }
+      })().catch(() => undefined);
+      void consumed.closed().then(() => {
+        if (!stopped) void restart();
+      });
+    };
+    const restart = async (): Promise<void> => {
+      while (!stopped) {
+        await new Promise((resolve) => setTimeout(resolve, WATCH_RESTART_MS));
+        if (stopped) return;
+        try {
+          return await start();
+        } catch {
+          // NATS is not back yet: try again
+        }
       }
-    })().catch(() => undefined);
-    return { stop: () => iterator.stop() };
+    };
+    await start();
+    return {
+      stop: () => {
+        stopped = true;
+        void messages?.close();
+      },
+    };
   }
 }

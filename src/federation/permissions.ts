@@ -28,7 +28,8 @@ export function hubPermissions(
         `$JS.API.CONSUMER.CREATE.KV_${bucket}`,
         `$JS.API.CONSUMER.DELETE.KV_${bucket}.>`,
         `$JS.API.CONSUMER.INFO.KV_${bucket}.>`,
-        `$JS.FC.KV_${bucket}.>`,
+        // The watch is an ordered pull consumer: it asks for the next batch.
+        `$JS.API.CONSUMER.MSG.NEXT.KV_${bucket}.>`,
         `$KV.${bucket}.>`,
       ],
     },

@@ -29,6 +29,7 @@ import {
 } from './forwarding-options';
 import { ChallengeBook, hashToken, sameHash } from './name-claims';
 import { Registrar } from './registrar';
+import { RegistrationsInFlight } from './registrations-in-flight';
 
 export {
   FORWARDING_DEFAULTS,
@@ -72,7 +73,11 @@ export class ForwardingService implements Worker<unknown> {
     refused: Object.fromEntries(REFUSAL_CODES.map((code) => [code, 0])) as Record<RefusalCode, number>,
   };
   private readonly forwarding = { forwarded: 0 };
+  private readonly registering = new RegistrationsInFlight(1_024, (err: unknown) =>
+    this.logger.error({ err }, 'a registration failed'),
+  );
   private sweepTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
   private ctx!: Context;
   private logger: Logger;
   private refusals!: ThrottledLog;
@@ -213,16 +218,15 @@ export class ForwardingService implements Worker<unknown> {
         await ctx.send(returnRoute, this.challenge(returnRoute, source, parsed.nonce));
         return;
       case 'register': {
-        const [reply, durable] = await this.register(returnRoute, source, parsed, message.localInfo);
-        // A connection that holds a forwarder is in use: not an idle one to time out or evict.
-        if (reply.type === 'registered') vouchForOrigin(message);
-        if (durable === undefined) {
-          await ctx.send(returnRoute, reply);
-          return;
-        }
-        // Answer once the change is on disk, without holding up the requests behind this one.
-        void durable.then(() => ctx.send(returnRoute, reply)).catch(() => undefined);
-        return;
+        const answer = async (): Promise<void> => {
+          const [reply, durable] = await this.register(returnRoute, source, parsed, message.localInfo);
+          // A connection that holds a forwarder is in use: not an idle one to time out or evict.
+          if (reply.type === 'registered') vouchForOrigin(message);
+          // Answer once the change is on disk, without holding up the requests behind this one.
+          if (durable === undefined) await ctx.send(returnRoute, reply);
+          else void durable.then(() => ctx.send(returnRoute, reply)).catch(() => undefined);
+        };
+        return parsed.name === undefined ? answer() : this.registering.run(parsed.name, answer);
       }
       case 'ping':
         await ctx.send(returnRoute, this.ping(returnRoute, parsed));
@@ -234,6 +238,8 @@ export class ForwardingService implements Worker<unknown> {
   }
 
   async shutdown(ctx: Context): Promise<void> {
+    this.stopping = true;
+    await this.registering.settled();
     this.unwatchWorkers?.();
     clearInterval(this.sweepTimer);
     this.refusals.flush();
@@ -270,7 +276,12 @@ export class ForwardingService implements Worker<unknown> {
     localInfo: LocalInfo,
   ): Promise<Reply> {
     const { nonce, name } = request;
-    const decided = await this.registrar.decide(request, returnRoute, source, localInfo);
+    const admitted = await this.registrar.decide(request, returnRoute, source, localInfo);
+    if ('code' in admitted) return [this.refuse(nonce, admitted.code, admitted.reason, returnRoute), undefined];
+    // Checked again with no pause before the table changes: other registrations ran during the admission.
+    const decided = this.stopping
+      ? ({ code: 'LIMIT_REACHED', reason: 'the hub is stopping' } as const)
+      : this.registrar.check(request, admitted.owner, returnRoute, source);
     if ('code' in decided) return [this.refuse(nonce, decided.code, decided.reason, returnRoute), undefined];
     const { token, owner } = decided;
     let entry = decided.entry;

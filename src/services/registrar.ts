@@ -47,14 +47,8 @@ export class Registrar {
       if (owner === undefined)
         return refusal('BAD_PROOF', 'the identity proof does not verify for this challenge');
     }
-    const found = this.find(request, owner);
-    if ('code' in found) return found;
-    const { entry, token } = found;
-    const limit =
-      entry === undefined
-        ? this.limits.newSlot(returnRoute, source, owner)
-        : this.limits.attach(entry, returnRoute, source, entry.owner !== undefined && entry.owner === owner);
-    if (limit !== undefined) return refusal('LIMIT_REACHED', limit);
+    const checked = this.check(request, owner, returnRoute, source);
+    if ('code' in checked) return checked;
     if (this.admit !== undefined) {
       const verdict = await Promise.resolve()
         .then(() => this.admit!({ request, name, owner, source, route: returnRoute, localInfo }))
@@ -64,6 +58,27 @@ export class Registrar {
         });
       if (verdict !== undefined) return verdict;
     }
+    return checked;
+  }
+
+  /**
+   * The name or address and limits part of `decide`, synchronous: the service runs it again just before it
+   * changes the table, since other registrations may have changed it while an admission hook was awaited.
+   */
+  check(
+    request: RegisterRequest,
+    owner: string | undefined,
+    returnRoute: Route,
+    source: string,
+  ): Admitted | RegistrationRefusal {
+    const found = this.find(request, owner);
+    if ('code' in found) return found;
+    const { entry, token } = found;
+    const limit =
+      entry === undefined
+        ? this.limits.newSlot(returnRoute, source, owner)
+        : this.limits.attach(entry, returnRoute, source, entry.owner !== undefined && entry.owner === owner);
+    if (limit !== undefined) return refusal('LIMIT_REACHED', limit);
     return { entry, token, owner };
   }
 
