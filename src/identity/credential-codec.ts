@@ -54,7 +54,12 @@ export interface Credential extends CredentialBody {
 // Standard CBOR without cbor-x extensions; maps decode to `Map`s, so that no key (`__proto__`) can reach
 // an object's prototype, and unknown shapes are refused below.
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
-const utf8 = new TextEncoder();
+
+/** Whether `value` takes at most `maxValueBytes` of UTF-8 (at most 3 bytes per UTF-16 unit: short ones surely). */
+function fitsValueBytes(value: string): boolean {
+  const max = CREDENTIAL_LIMITS.maxValueBytes;
+  return value.length * 3 <= max || Buffer.byteLength(value, 'utf8') <= max;
+}
 
 /**
  * Checks attributes against the format's bounds and returns a frozen copy without a prototype. Throws
@@ -81,7 +86,7 @@ export function checkAttributes(attributes: unknown): Attributes {
       const shown = typeof key === 'string' ? JSON.stringify(key.slice(0, 70)) : typeof key;
       throw malformed(`attribute key ${shown} is not a letter followed by up to 63 of [A-Za-z0-9_.-]`);
     }
-    if (typeof value !== 'string' || utf8.encode(value).length > CREDENTIAL_LIMITS.maxValueBytes) {
+    if (typeof value !== 'string' || !fitsValueBytes(value)) {
       throw malformed(`attribute ${key} is not a string of at most ${CREDENTIAL_LIMITS.maxValueBytes} bytes`);
     }
     out[key] = value;

@@ -85,17 +85,13 @@ export class TrustedAuthorities {
    * `WRONG_SUBJECT`, `NOT_YET_VALID` or `EXPIRED`, in that order of checks.
    */
   verify(encoded: Uint8Array, subject: string, options: VerifyOptions = {}): VerifiedCredential {
-    const credential = decodeCredential(encoded);
-    const authority = this.byIdentifier.get(credential.issuer);
-    if (authority === undefined) {
-      throw new CredentialError('UNKNOWN_ISSUER', `credential issuer ${credential.issuer} is not trusted`);
-    }
-    if (!verifiedCredentials.check(this.vault, authority, credential)) {
-      throw new CredentialError(
-        'BAD_SIGNATURE',
-        `the credential's signature by ${credential.issuer} does not verify`,
-      );
-    }
+    // A credential whose exact bytes verified before, by the key this set trusts for its issuer, is taken
+    // as it was decoded then (decoding is a pure function of the bytes); only its use is checked below.
+    const remembered = verifiedCredentials.recall(encoded);
+    const credential =
+      remembered !== undefined && sameKey(this.byIdentifier.get(remembered.credential.issuer), remembered)
+        ? remembered.credential
+        : this.decodeAndCheckSignature(encoded);
     if (credential.subject !== subject) {
       throw new CredentialError(
         'WRONG_SUBJECT',
@@ -112,6 +108,25 @@ export class TrustedAuthorities {
     }
     return { ...credential, verified: true };
   }
+
+  private decodeAndCheckSignature(encoded: Uint8Array): Credential {
+    const credential = decodeCredential(encoded);
+    const authority = this.byIdentifier.get(credential.issuer);
+    if (authority === undefined) {
+      throw new CredentialError('UNKNOWN_ISSUER', `credential issuer ${credential.issuer} is not trusted`);
+    }
+    if (!verifiedCredentials.check(this.vault, authority, credential)) {
+      throw new CredentialError(
+        'BAD_SIGNATURE',
+        `the credential's signature by ${credential.issuer} does not verify`,
+      );
+    }
+    return credential;
+  }
+}
+
+function sameKey(authority: Authority | undefined, remembered: { readonly publicKey: Uint8Array }): boolean {
+  return authority !== undefined && Buffer.compare(authority.publicKey, remembered.publicKey) === 0;
 }
 
 /** The default allowance for clocks that disagree, in milliseconds (on both ends of a validity period). */
