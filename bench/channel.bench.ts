@@ -8,18 +8,22 @@ import {
   Identity,
   InMemoryVault,
   NodeRuntime,
+  TrustCredential,
   TrustIdentifier,
   createSecureChannel,
   createSecureChannelListener,
+  issueCredential,
   route,
   silentLogger,
   type Context,
   type Routed,
   type SecureChannel,
+  type SecureChannelListenerOptions,
+  type SecureChannelOptions,
 } from '../src';
 import { HandshakeState, generateStaticKey, type NoiseStaticKey } from '../src/noise';
 import { sodiumReady } from '../src/crypto/sodium';
-import { withoutBindingCache } from './binding-cache';
+import { withoutBindingCache, withoutCredentialCache } from './binding-cache';
 import { aeadThroughput, cipherStateAead, libsodiumAead, nodeAead, type Aead } from './baselines/aead';
 import { checkFloorInterop, floorHandshake, floorKeyPair, type FloorKeyPair } from './baselines/noise-floor';
 import { startClock, type Suite } from './harness';
@@ -35,6 +39,8 @@ const KIB = 1024;
 interface Peers {
   readonly alice: Identity;
   readonly bob: Identity;
+  /** The authority of the credential handshakes. */
+  readonly authority: Identity;
 }
 
 let peersOnce: Promise<Peers> | undefined;
@@ -47,41 +53,78 @@ function peers(): Promise<Peers> {
   peersOnce ??= (async () => ({
     alice: await Identity.create(await InMemoryVault.create()),
     bob: await Identity.create(await InMemoryVault.create()),
+    authority: await Identity.create(await InMemoryVault.create()),
   }))();
   return peersOnce;
 }
 
+/** What each end of a benchmark's channels is told: plain (trusting each other's identifier) by default. */
+interface Ends {
+  readonly listener: (p: Peers) => SecureChannelListenerOptions;
+  readonly initiator: (p: Peers) => SecureChannelOptions;
+}
+
+const PLAIN: Ends = {
+  listener: (p) => ({ trustPolicy: TrustIdentifier(p.alice.identifier) }),
+  initiator: (p) => ({ trustPolicy: TrustIdentifier(p.bob.identifier) }),
+};
+
 /** A node with Bob's listener (trusting Alice only) at `listener`, stopped after `body`. */
-async function withListener<T>(body: (ctx: Context, p: Peers) => Promise<T>): Promise<T> {
+async function withListener<T>(body: (ctx: Context, p: Peers) => Promise<T>, ends = PLAIN): Promise<T> {
   const p = await peers();
   const node = new NodeRuntime({ logger: silentLogger });
   try {
     const ctx = node.context('alice');
-    await createSecureChannelListener(ctx, p.bob, 'listener', {
-      trustPolicy: TrustIdentifier(p.alice.identifier),
-    });
+    await createSecureChannelListener(ctx, p.bob, 'listener', ends.listener(p));
     return await body(ctx, p);
   } finally {
     await node.stop();
   }
 }
 
-function openChannel(ctx: Context, p: Peers): Promise<SecureChannel> {
-  return createSecureChannel(ctx, p.alice, route('listener'), {
-    trustPolicy: TrustIdentifier(p.bob.identifier),
-  });
+function openChannel(ctx: Context, p: Peers, ends = PLAIN): Promise<SecureChannel> {
+  return createSecureChannel(ctx, p.alice, route('listener'), ends.initiator(p));
+}
+
+let credentialEndsOnce: Promise<Ends> | undefined;
+
+/**
+ * One credential on each side, both verified: Bob presents `role=server` and admits only holders of
+ * `role=client` from the authority; Alice presents `role=client` and trusts only `role=server`. Issued once
+ * per run (valid an hour), as a member holds one credential across many handshakes.
+ */
+function credentialEnds(): Promise<Ends> {
+  credentialEndsOnce ??= (async () => {
+    const p = await peers();
+    const ttl = { ttlMs: 3_600_000 };
+    const [forAlice, forBob] = await Promise.all([
+      issueCredential(p.authority, p.alice.identifier, { role: 'client' }, ttl),
+      issueCredential(p.authority, p.bob.identifier, { role: 'server' }, ttl),
+    ]);
+    // Made once, as a long-running node makes its options once (the settings are cached per options object).
+    const listener: SecureChannelListenerOptions = {
+      trustPolicy: TrustCredential({ authority: p.authority, attributes: { role: 'client' } }),
+      credentials: [forBob],
+    };
+    const initiator: SecureChannelOptions = {
+      trustPolicy: TrustCredential({ authority: p.authority, attributes: { role: 'server' } }),
+      credentials: [forAlice],
+    };
+    return { listener: () => listener, initiator: () => initiator };
+  })();
+  return credentialEndsOnce;
 }
 
 /** Sealroute: `createSecureChannel` to the listener (XX, identity proofs, trust policies), then `close()`. */
-function channelHandshakes(n: number): Promise<number> {
+function channelHandshakes(n: number, ends = PLAIN): Promise<number> {
   return withListener(async (ctx, p) => {
     const clock = startClock('cpu');
     for (let i = 0; i < n; i++) {
-      const channel = await openChannel(ctx, p);
+      const channel = await openChannel(ctx, p, ends);
       await channel.close();
     }
     return clock.perSecond(n);
-  });
+  }, ends);
 }
 
 /**
@@ -90,6 +133,16 @@ function channelHandshakes(n: number): Promise<number> {
  */
 function coldHandshakes(n: number): Promise<number> {
   return withoutBindingCache(() => channelHandshakes(n));
+}
+
+/** Handshakes presenting and verifying one credential on each side (`credentialEnds`). */
+async function credentialHandshakes(n: number): Promise<number> {
+  return channelHandshakes(n, await credentialEnds());
+}
+
+/** The same with every binding and every credential signature verified, as for peers never seen before. */
+function coldCredentialHandshakes(n: number): Promise<number> {
+  return withoutBindingCache(() => withoutCredentialCache(() => credentialHandshakes(n)));
 }
 
 let staticKeysOnce: Promise<[NoiseStaticKey, NoiseStaticKey]> | undefined;
@@ -170,6 +223,15 @@ export const suite: Suite = {
       ],
       // The Noise core against its primitives' limit (issue 10): noise_xx >= 0.8x noise_floor.
       goals: { baselineVs: { noise_floor: 0.8 } },
+    },
+    {
+      // Credentials in the handshake (issue 13) beside the same handshake without them, in the same run.
+      name: 'channel.handshake_credentials',
+      unit: 'handshakes/cpu-s',
+      candidate: () => credentialHandshakes(HANDSHAKES),
+      baseline: { name: 'plain', round: () => channelHandshakes(HANDSHAKES) },
+      comparisons: [{ name: 'cold_cache', round: () => coldCredentialHandshakes(HANDSHAKES) }],
+      goals: { ratioAtLeast: 0.8 },
     },
     {
       name: 'channel.oneway_1k',

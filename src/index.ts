@@ -318,5 +318,6 @@ export {
   type MemberInfo,
 } from './services/authority-messages';
 export { EnrollmentTicket } from './services/enrollment-ticket';
+export { joinWithTicket, type JoinOptions, type Membership } from './services/enrollment';
 export { MemberCredentials, type MemberCredentialsOptions } from './services/member-credentials';
 export { relayAdmission, RELAY_ATTRIBUTE } from './services/relay-admission';

@@ -12,7 +12,8 @@ import {
   type TrustPolicy,
   type VerifiedCredential,
 } from '../identity';
-import { CREDENTIAL_LIMITS, DEFAULT_CLOCK_SKEW_MS } from '../identity/credential';
+import { DEFAULT_CLOCK_SKEW_MS } from '../identity/credential';
+import { CREDENTIAL_LIMITS } from '../identity/credential-codec';
 import type { Logger } from '../node/logger';
 import type { Vault } from '../vault/vault';
 

@@ -17,6 +17,7 @@ import type { Context } from '../node/context';
 import type { Logger } from '../node/logger';
 import type { Worker } from '../node/worker';
 import type { RegistrationAdmission, RegistrationRefusal } from '../services/forwarding-service';
+import { isRefusal } from '../services/forwarding-options';
 import { NAMED_PREFIX, type NameClaim } from '../services/forwarding-messages';
 import { ThrottledLog } from '../transport/throttled-log';
 import { InMemoryVault } from '../vault/in-memory-vault';
@@ -342,9 +343,9 @@ export class Federation {
   admission(next?: RegistrationAdmission): RegistrationAdmission {
     return async (registration) => {
       const verdict = next === undefined ? undefined : await next(registration);
-      if (verdict !== undefined) return verdict;
+      if (isRefusal(verdict)) return verdict;
       const { name, owner, request } = registration;
-      if (name === undefined) return undefined; // a random address stays on its hub
+      if (name === undefined) return verdict; // a random address stays on its hub
       if (owner === undefined || request.claim === undefined) {
         return {
           code: 'INVALID_REQUEST',
@@ -354,7 +355,8 @@ export class Federation {
       if (this.instance === undefined) {
         return { code: 'LIMIT_REACHED', reason: 'the hub has not joined its federation yet' };
       }
-      return this.claim({ ...request.claim, name, owner, instance: this.instance });
+      // Claimed federation-wide, the name keeps the time `next` admitted it for (a credential's expiry).
+      return (await this.claim({ ...request.claim, name, owner, instance: this.instance })) ?? verdict;
     };
   }
 

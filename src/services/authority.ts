@@ -1,7 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Address } from '../core/address';
 import type { Routed } from '../core/message';
-import { integerOption } from '../core/options';
 import { remoteIdentifierOf } from '../channel/access';
 import { checkAttributes, issueCredential, type Attributes } from '../identity/credential';
 import type { Identity } from '../identity/identity';
@@ -13,96 +11,32 @@ import { ThrottledLog } from '../transport/throttled-log';
 import { AuthorityError } from './authority-errors';
 import {
   AUTHORITY_REFUSAL_CODES,
-  TICKET_CODE,
   parseAuthorityRequest,
   type AuthorityRefusalCode,
   type AuthorityReply,
   type AuthorityRequest,
 } from './authority-messages';
 import {
-  AuthorityStateFile,
-  type AuthorityState,
-  type MemberRecord,
-  type TicketRecord,
-} from './authority-state';
+  ENROLLER_ATTRIBUTE,
+  Refusal,
+  authoritySettings,
+  type AuthorityOptions,
+  type AuthoritySettings,
+  type AuthorityStats,
+  type NewTicket,
+  type TicketOptions,
+} from './authority-options';
+import { AuthorityStateFile, type AuthorityState, type MemberRecord } from './authority-state';
+import { TicketBook } from './authority-tickets';
 
-/** The attribute that makes a member an enroller (any value): it may add and remove members, make tickets. */
-export const ENROLLER_ATTRIBUTE = 'enroller';
-
-/** How an authority is started. */
-export interface AuthorityOptions {
-  /**
-   * Where the member table and the outstanding tickets are kept (JSON, replaced atomically on every change,
-   * locked by `<path>.lock`). Without it they live in memory only: for tests.
-   */
-  readonly statePath?: string;
-  /** Identifiers made members with `enroller=true` at every start (the authority's administrators). */
-  readonly enrollers?: readonly string[];
-  /** How long the credentials it issues are valid, in ms. Default one hour. */
-  readonly credentialTtlMs?: number;
-  /** How long a ticket is valid when its creator does not say, in ms. Default 10 minutes. */
-  readonly ticketTtlMs?: number;
-  /** The longest validity a ticket may ask for, in ms. Default 7 days. */
-  readonly maxTicketTtlMs?: number;
-  /** The most uses a ticket may allow. Default 1,000. */
-  readonly maxTicketUses?: number;
-  /** Members at most. Default 100,000. */
-  readonly maxMembers?: number;
-  /** Outstanding (unexpired) tickets at most. Default 10,000. */
-  readonly maxTickets?: number;
-  /**
-   * Failed enrollments one identity may make in a minute before its further attempts are refused without
-   * being checked (`LIMIT_REACHED`). Default 10. Guessing a 128-bit secret is hopeless anyway; the bound
-   * keeps a guesser from filling the log and the CPU.
-   */
-  readonly maxFailedEnrollmentsPerMinute?: number;
-}
-
-/** The defaults of `AuthorityOptions`. */
-export const AUTHORITY_DEFAULTS = Object.freeze({
-  credentialTtlMs: 3_600_000,
-  ticketTtlMs: 600_000,
-  maxTicketTtlMs: 7 * 24 * 3_600_000,
-  maxTicketUses: 1_000,
-  maxMembers: 100_000,
-  maxTickets: 10_000,
-  maxFailedEnrollmentsPerMinute: 10,
-});
-
-/** Counters of an authority. */
-export interface AuthorityStats {
-  readonly members: number;
-  readonly tickets: number;
-  readonly credentialsIssued: number;
-  readonly enrollments: number;
-  /** Refused requests by code (a bad, used or expired ticket among them). */
-  readonly refused: Readonly<Record<AuthorityRefusalCode, number>>;
-}
-
-/** What `createTicket` may be told. */
-export interface TicketOptions {
-  /** Attributes the member gets (not `enroller`: a ticket is a string that can leak). */
-  readonly attributes?: Readonly<Record<string, string>>;
-  /** How long it may be used, in ms (default `AuthorityOptions.ticketTtlMs`). */
-  readonly ttlMs?: number;
-  /** How many identities may enroll with it (default 1). */
-  readonly usageCount?: number;
-}
-
-/** A ticket just made: the code to hand to the new member (shown once, never stored), and its expiry. */
-export interface NewTicket {
-  readonly code: string;
-  readonly expiresAt: number;
-}
-
-class Refusal extends Error {
-  constructor(
-    readonly code: AuthorityRefusalCode,
-    readonly reason: string,
-  ) {
-    super(reason);
-  }
-}
+export {
+  AUTHORITY_DEFAULTS,
+  ENROLLER_ATTRIBUTE,
+  type AuthorityOptions,
+  type AuthorityStats,
+  type NewTicket,
+  type TicketOptions,
+} from './authority-options';
 
 /** Runs `fn`, turning a refusal into the `AuthorityError` of the same code (the operator's own calls). */
 async function asError<T>(fn: () => Promise<T>): Promise<T> {
@@ -128,10 +62,9 @@ async function asError<T>(fn: () => Promise<T>): Promise<T> {
  * without a check.
  */
 export class AuthorityService implements Worker<unknown> {
-  private readonly options: { -readonly [K in keyof typeof AUTHORITY_DEFAULTS]: number };
+  private readonly options: AuthoritySettings;
   private readonly members = new Map<string, MemberRecord>();
-  private readonly tickets = new Map<string, TicketRecord>();
-  private readonly failures = new Map<string, { windowStart: number; count: number }>();
+  private readonly tickets: TicketBook;
   private readonly counters = {
     credentialsIssued: 0,
     enrollments: 0,
@@ -150,61 +83,9 @@ export class AuthorityService implements Worker<unknown> {
     private readonly stateFile: AuthorityStateFile | undefined,
     state: AuthorityState,
   ) {
-    const fail = (message: string) => new AuthorityError('INVALID_OPTIONS', `AuthorityOptions.${message}`);
-    const day = 24 * 3_600_000;
-    this.options = {
-      credentialTtlMs: integerOption(
-        'credentialTtlMs',
-        options.credentialTtlMs,
-        AUTHORITY_DEFAULTS.credentialTtlMs,
-        { min: 1, max: 365 * day },
-        fail,
-      ),
-      ticketTtlMs: integerOption(
-        'ticketTtlMs',
-        options.ticketTtlMs,
-        AUTHORITY_DEFAULTS.ticketTtlMs,
-        { min: 1, max: 365 * day },
-        fail,
-      ),
-      maxTicketTtlMs: integerOption(
-        'maxTicketTtlMs',
-        options.maxTicketTtlMs,
-        AUTHORITY_DEFAULTS.maxTicketTtlMs,
-        { min: 1, max: 365 * day },
-        fail,
-      ),
-      maxTicketUses: integerOption(
-        'maxTicketUses',
-        options.maxTicketUses,
-        AUTHORITY_DEFAULTS.maxTicketUses,
-        { min: 1, max: 1e6 },
-        fail,
-      ),
-      maxMembers: integerOption(
-        'maxMembers',
-        options.maxMembers,
-        AUTHORITY_DEFAULTS.maxMembers,
-        { min: 1, max: 1e7 },
-        fail,
-      ),
-      maxTickets: integerOption(
-        'maxTickets',
-        options.maxTickets,
-        AUTHORITY_DEFAULTS.maxTickets,
-        { min: 1, max: 1e7 },
-        fail,
-      ),
-      maxFailedEnrollmentsPerMinute: integerOption(
-        'maxFailedEnrollmentsPerMinute',
-        options.maxFailedEnrollmentsPerMinute,
-        AUTHORITY_DEFAULTS.maxFailedEnrollmentsPerMinute,
-        { min: 1, max: 1e6 },
-        fail,
-      ),
-    };
+    this.options = authoritySettings(options);
+    this.tickets = new TicketBook(state.tickets, this.options);
     for (const member of state.members) this.members.set(member.identifier, member);
-    for (const ticket of state.tickets) this.tickets.set(ticket.id, ticket);
     for (const identifier of options.enrollers ?? []) {
       const existing = this.members.get(identifier);
       this.members.set(identifier, {
@@ -388,43 +269,11 @@ export class AuthorityService implements Worker<unknown> {
   }
 
   private async enroll(requester: string, code: string): Promise<AuthorityReply> {
-    const now = Date.now();
-    const failures = this.failures.get(requester);
-    if (
-      failures !== undefined &&
-      now - failures.windowStart < 60_000 &&
-      failures.count >= this.options.maxFailedEnrollmentsPerMinute
-    ) {
-      throw new Refusal('LIMIT_REACHED', 'too many failed enrollments from this identity; wait a minute');
-    }
-    const failed = (refusal: Refusal, ticketId?: string): Refusal => {
-      const entry = this.failures.get(requester);
-      if (entry === undefined || now - entry.windowStart >= 60_000) {
-        if (this.failures.size >= 10_000) this.sweepFailures(now);
-        this.failures.set(requester, { windowStart: now, count: 1 });
-      } else entry.count++;
-      this.logger.warn({ requester, ticket: ticketId, code: refusal.code }, 'enrollment refused');
-      return refusal;
-    };
-    const match = TICKET_CODE.exec(code);
-    const ticket = match === null ? undefined : this.tickets.get(match[1]!);
-    // The secret is compared (in constant time) whether or not the id exists, so that an unknown id and a
-    // wrong secret take the same time and get the same answer.
-    const presented = createHash('sha256')
-      .update(match?.[2] ?? '')
-      .digest();
-    const stored = Buffer.from(ticket?.secretHash ?? '0'.repeat(64), 'hex');
-    if (!timingSafeEqual(presented, stored) || ticket === undefined) {
-      throw failed(new Refusal('BAD_TICKET', 'no such ticket'), match?.[1]);
-    }
-    if (ticket.expiresAt <= now)
-      throw failed(new Refusal('TICKET_EXPIRED', 'the ticket has expired'), ticket.id);
-    if (ticket.usesLeft <= 0)
-      throw failed(new Refusal('TICKET_USED', 'the ticket was already used'), ticket.id);
+    const ticket = this.tickets.redeem(requester, code, this.logger);
     if (!this.members.has(requester) && this.members.size >= this.options.maxMembers) {
       throw new Refusal('LIMIT_REACHED', 'the authority has as many members as it allows');
     }
-    this.tickets.set(ticket.id, { ...ticket, usesLeft: ticket.usesLeft - 1 });
+    this.tickets.use(ticket);
     const member = this.putMember(requester, ticket.attributes, `ticket:${ticket.id}`);
     await this.persist();
     this.counters.enrollments++;
@@ -462,62 +311,25 @@ export class AuthorityService implements Worker<unknown> {
   }
 
   private async newTicket(creator: string, options: TicketOptions): Promise<NewTicket> {
-    const attributes = checkAttributes(options.attributes ?? {});
-    if (attributes[ENROLLER_ATTRIBUTE] !== undefined) {
-      throw new Refusal(
-        'INVALID_REQUEST',
-        `a ticket cannot grant ${ENROLLER_ATTRIBUTE} (add enrollers as members)`,
-      );
-    }
-    const ttlMs = options.ttlMs ?? this.options.ticketTtlMs;
-    const usageCount = options.usageCount ?? 1;
-    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0 || ttlMs > this.options.maxTicketTtlMs) {
-      throw new Refusal('INVALID_REQUEST', `ttlMs must be in 1..${this.options.maxTicketTtlMs}`);
-    }
-    if (!Number.isSafeInteger(usageCount) || usageCount <= 0 || usageCount > this.options.maxTicketUses) {
-      throw new Refusal('INVALID_REQUEST', `usageCount must be in 1..${this.options.maxTicketUses}`);
-    }
-    const now = Date.now();
-    if (this.tickets.size >= this.options.maxTickets) this.sweepTickets(now);
-    if (this.tickets.size >= this.options.maxTickets) {
-      throw new Refusal('LIMIT_REACHED', 'the authority holds as many tickets as it allows');
-    }
-    const id = randomBytes(8).toString('hex');
-    const secret = randomBytes(16).toString('hex');
-    const expiresAt = now + ttlMs;
-    this.tickets.set(id, {
-      id,
-      secretHash: createHash('sha256').update(secret).digest('hex'),
-      attributes,
-      expiresAt,
-      usesLeft: usageCount,
-      createdBy: creator,
-    });
+    const { record, code } = this.tickets.create(creator, options);
     await this.persist();
+    const { id, attributes, expiresAt, usesLeft: usageCount } = record;
     this.logger.info(
       { ticket: id, by: creator, attributes, expiresAt, usageCount },
       'enrollment ticket created',
     );
-    return { code: `${id}.${secret}`, expiresAt };
-  }
-
-  private sweepTickets(now: number): void {
-    for (const [id, ticket] of this.tickets) if (ticket.expiresAt <= now) this.tickets.delete(id);
-  }
-
-  private sweepFailures(now: number): void {
-    for (const [id, entry] of this.failures) if (now - entry.windowStart >= 60_000) this.failures.delete(id);
+    return { code, expiresAt };
   }
 
   /** Makes the table durable; a failure refuses the request (the in-memory change stays, and is retried). */
   private async persist(): Promise<void> {
     if (this.stateFile === undefined) return;
     const now = Date.now();
-    this.sweepTickets(now);
+    this.tickets.sweep(now);
     try {
       await this.stateFile.save(() => ({
         members: [...this.members.values()],
-        tickets: [...this.tickets.values()],
+        tickets: this.tickets.list(),
       }));
     } catch (cause) {
       this.logger.error({ err: cause }, 'cannot write the member table');

@@ -32,13 +32,32 @@ export interface RegistrationRefusal {
 }
 
 /**
- * Decides whether a registration may go ahead: undefined admits it, a refusal is answered to the
- * registrant, logged and counted like the service's own. It runs for new registrations and for a holder
- * taking its name or address back alike. A hook that throws refuses (`INVALID_REQUEST`).
+ * An admission for a time only (say, until the credential that admitted it expires): when it ends and the
+ * holder has not registered again meanwhile (with a renewed credential), the hub drops the forwarder (its
+ * name stays reserved as after any loss), logs why and counts it (`ForwardingStats.admissionsExpired`).
+ */
+export interface RegistrationAdmitted {
+  /** Until when the registration is admitted, in ms since the Unix epoch. */
+  readonly admittedUntil: number;
+}
+
+/** What an admission hook decides: undefined admits for good, `RegistrationAdmitted` for a time. */
+export type AdmissionVerdict = RegistrationRefusal | RegistrationAdmitted | undefined;
+
+/**
+ * Decides whether a registration may go ahead: undefined admits it, `{ admittedUntil }` admits it until
+ * then, a refusal is answered to the registrant, logged and counted like the service's own. It runs for new
+ * registrations and for a holder taking its name or address back alike. A hook that throws refuses
+ * (`INVALID_REQUEST`).
  */
 export type RegistrationAdmission = (
   registration: RegistrationRequest,
-) => RegistrationRefusal | undefined | Promise<RegistrationRefusal | undefined>;
+) => AdmissionVerdict | Promise<AdmissionVerdict>;
+
+/** Whether an admission hook's verdict is a refusal. */
+export function isRefusal(verdict: AdmissionVerdict): verdict is RegistrationRefusal {
+  return verdict !== undefined && 'code' in verdict;
+}
 
 /** How a forwarding service behaves. Every field but `statePath`, `vault` and `admit` has a default. */
 export interface ForwardingServiceOptions {
@@ -160,6 +179,11 @@ export interface ForwardingStats {
   readonly refused: Readonly<Record<RefusalCode, number>>;
   /** Requests dropped unanswered (no well-formed nonce, or no return route). */
   readonly dropped: number;
+  /**
+   * Forwarders dropped because their admission ended (`RegistrationAdmitted`: the relay credential that
+   * admitted them expired and was not renewed by a new registration).
+   */
+  readonly admissionsExpired: number;
   /** Writes of the state file that failed (the table stays right in memory; the next change retries). */
   readonly persistFailures: number;
   /**

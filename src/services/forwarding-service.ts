@@ -6,9 +6,9 @@ import type { Context } from '../node/context';
 import type { Logger } from '../node/logger';
 import type { Worker } from '../node/worker';
 import { ThrottledLog } from '../node/throttled-log';
-import { Forwarder } from './forwarder';
 import { ForwarderStateFile, type ForwarderState } from './forwarder-state';
-import { ForwarderTable, type Entry, type ForwarderRegistry } from './forwarder-table';
+import { ForwarderTable, type ForwarderRegistry } from './forwarder-table';
+import { ForwarderWorkers } from './forwarder-workers';
 import { ForwardingLimits, sourceOf } from './forwarding-limits';
 import {
   isRequest,
@@ -36,7 +36,9 @@ export {
   type ForwarderInfo,
   type ForwardingServiceOptions,
   type ForwardingStats,
+  type AdmissionVerdict,
   type RegistrationAdmission,
+  type RegistrationAdmitted,
   type RegistrationRefusal,
   type RegistrationRequest,
 } from './forwarding-options';
@@ -72,10 +74,10 @@ export class ForwardingService implements Worker<unknown> {
     persistFailures: 0,
     refused: Object.fromEntries(REFUSAL_CODES.map((code) => [code, 0])) as Record<RefusalCode, number>,
   };
-  private readonly forwarding = { forwarded: 0 };
   private readonly registering = new RegistrationsInFlight(1_024, (err: unknown) =>
     this.logger.error({ err }, 'a registration failed'),
   );
+  private readonly workers: ForwarderWorkers;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private ctx!: Context;
@@ -94,6 +96,11 @@ export class ForwardingService implements Worker<unknown> {
     this.table = new ForwarderTable(this.options, ctx.logger, () => void this.persist());
     this.challenges = new ChallengeBook(hubId, this.options);
     const limits = new ForwardingLimits(this.table, this.options);
+    this.workers = new ForwarderWorkers(
+      this.table,
+      () => this.ctx,
+      () => this.persist(),
+    );
     this.registrar = new Registrar(
       this.table,
       limits,
@@ -171,8 +178,9 @@ export class ForwardingService implements Worker<unknown> {
       expired: this.table.expired,
       refused: { ...this.counters.refused },
       dropped: this.counters.dropped,
+      admissionsExpired: this.workers.admissionsExpired,
       persistFailures: this.counters.persistFailures,
-      forwarded: this.forwarding.forwarded,
+      forwarded: this.workers.forwarded,
     };
   }
 
@@ -187,7 +195,7 @@ export class ForwardingService implements Worker<unknown> {
     this.ctx = ctx;
     this.logger = ctx.logger;
     this.refusals = new ThrottledLog(ctx.logger);
-    this.unwatchWorkers = ctx.onWorkerStopped(this.onWorkerStopped);
+    this.unwatchWorkers = ctx.onWorkerStopped(this.workers.onWorkerStopped);
     const every = Math.max(100, Math.min(this.options.reattachGraceMs, this.options.challengeTtlMs, 10_000));
     this.sweepTimer = setInterval(() => {
       this.table.sweep();
@@ -242,6 +250,7 @@ export class ForwardingService implements Worker<unknown> {
     await this.registering.settled();
     this.unwatchWorkers?.();
     clearInterval(this.sweepTimer);
+    this.workers.stop();
     this.refusals.flush();
     const live = [...this.table.slots.values()].filter((entry) => entry.live);
     for (const entry of live) this.table.release(entry, 'the service stopped');
@@ -294,7 +303,7 @@ export class ForwardingService implements Worker<unknown> {
       this.table.setSource(entry, source);
       this.counters.reattached++;
     }
-    if (!(await this.attach(entry, returnRoute))) {
+    if (!(await this.workers.attach(entry, returnRoute, admitted.admittedUntil))) {
       const why = `${entry.address.value} could not be started`;
       return [this.refuse(nonce, 'LIMIT_REACHED', why, returnRoute), undefined];
     }
@@ -329,44 +338,6 @@ export class ForwardingService implements Worker<unknown> {
     void this.persist();
     return { type: 'unregistered', nonce: request.nonce };
   }
-
-  // --- forwarders --------------------------------------------------------------------------------------
-
-  /** Makes `entry` forward along `route`: starts its worker, or moves it to the new route. */
-  private async attach(entry: Entry, route: Route): Promise<boolean> {
-    if (entry.live) {
-      if (!entry.route.equals(route)) {
-        this.table.reroute(entry, route);
-        this.logger.info({ forwarder: entry.address.value, route: route.toString() }, 'forwarder rerouted');
-      }
-      return true;
-    }
-    this.table.goLive(entry, route);
-    try {
-      const forwarder = new Forwarder(entry, this.forwarding);
-      await this.ctx.startWorker(entry.address, forwarder, { acceptsTransportMessages: true });
-    } catch (err) {
-      this.logger.warn({ err, address: entry.address.value }, 'could not start a forwarder');
-      this.table.release(entry, 'its worker did not start');
-      return false;
-    }
-    this.logger.info({ forwarder: entry.address.value, route: route.toString() }, 'forwarder registered');
-    return true;
-  }
-
-  /** A forwarder dies with the first hop of its route (the client's connection), or when it stops itself. */
-  private readonly onWorkerStopped = (address: Address): void => {
-    const own = this.table.slots.get(address.value);
-    if (own !== undefined && own.live && own.address.equals(address))
-      this.table.release(own, 'its worker stopped');
-    const dependent = this.table.sharing(address);
-    if (dependent === undefined) return;
-    for (const entry of [...dependent]) {
-      this.table.release(entry, `${address.value} (its route's first hop) stopped`);
-      this.ctx.stopWorker(entry.address).catch(() => undefined);
-    }
-    void this.persist();
-  };
 
   // --- persistence -------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import type { Vault } from '../vault/vault';
 import type { Entry, ForwarderTable } from './forwarder-table';
 import type { ForwardingLimits } from './forwarding-limits';
 import { NAMED_PREFIX, type RefusalCode, type RegisterRequest } from './forwarding-messages';
-import type { RegistrationAdmission, RegistrationRefusal } from './forwarding-options';
+import { isRefusal, type RegistrationAdmission, type RegistrationRefusal } from './forwarding-options';
 import { newToken, sameHash, type ChallengeBook } from './name-claims';
 
 /** A registration that may go ahead: the slot it takes back (undefined: a new one), its token and owner. */
@@ -14,6 +14,8 @@ export interface Admitted {
   readonly entry: Entry | undefined;
   readonly token: string;
   readonly owner: string | undefined;
+  /** Until when the admission hook admitted it (undefined: for good). */
+  readonly admittedUntil?: number;
 }
 
 /**
@@ -49,16 +51,15 @@ export class Registrar {
     }
     const checked = this.check(request, owner, returnRoute, source);
     if ('code' in checked) return checked;
-    if (this.admit !== undefined) {
-      const verdict = await Promise.resolve()
-        .then(() => this.admit!({ request, name, owner, source, route: returnRoute, localInfo }))
-        .catch((err: unknown) => {
-          this.logger.warn({ err }, 'the registration admission hook threw');
-          return refusal('INVALID_REQUEST', 'the registration was not admitted');
-        });
-      if (verdict !== undefined) return verdict;
-    }
-    return checked;
+    if (this.admit === undefined) return checked;
+    const verdict = await Promise.resolve()
+      .then(() => this.admit!({ request, name, owner, source, route: returnRoute, localInfo }))
+      .catch((err: unknown) => {
+        this.logger.warn({ err }, 'the registration admission hook threw');
+        return refusal('INVALID_REQUEST', 'the registration was not admitted');
+      });
+    if (isRefusal(verdict)) return verdict;
+    return { ...checked, admittedUntil: verdict?.admittedUntil };
   }
 
   /**

@@ -1,6 +1,8 @@
 import type { Address } from '../core/address';
 import type { CredentialProvider } from '../identity/credential-provider';
 import type { Identity } from '../identity/identity';
+import { ServicesError } from './errors';
+import { FORWARDER_NAME } from './forwarding-messages';
 
 /**
  * How a `RemoteForwarder` behaves. Every field but `name` and `identity` has a default
@@ -23,7 +25,9 @@ export interface RemoteForwarderOptions {
   /**
    * With `identity`: the credential to present with each registration, for a hub that admits forwarders
    * by credential (`relay=<name>` from its authority, see `relayAdmission`). The provider's current first
-   * credential is sent, so a re-registration after a reconnect carries the renewed one.
+   * credential is sent, so a re-registration after a reconnect carries the renewed one; when the provider
+   * changes (`onChange`, as `MemberCredentials` renews), the forwarder registers again with the new one, so
+   * that the hub, which admits it only until the old one expires, keeps forwarding.
    */
   readonly credential?: CredentialProvider;
   /** The forwarding service's address on the hub. */
@@ -68,4 +72,20 @@ export interface RemoteForwarderEvents {
   lost: [reason: Error];
   /** Gave up re-registering after `maxReconnectAttempts`; the forwarder has stopped. */
   failed: [reason: Error];
+}
+
+/** Throws `ServicesError` (`INVALID_NAME`, `INVALID_REQUEST`) for options that do not go together. */
+export function checkRemoteForwarderOptions(options: RemoteForwarderOptions): void {
+  if (options.name !== undefined && !FORWARDER_NAME.test(options.name)) {
+    throw new ServicesError('INVALID_NAME', `invalid forwarder name ${JSON.stringify(options.name)}`);
+  }
+  if (options.identity !== undefined && options.name === undefined) {
+    throw new ServicesError('INVALID_REQUEST', 'an identity binds a name: give a name with it');
+  }
+  if (options.credential !== undefined && options.identity === undefined) {
+    throw new ServicesError(
+      'INVALID_REQUEST',
+      'a credential is presented with an identity: give one with it',
+    );
+  }
 }

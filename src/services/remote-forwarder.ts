@@ -9,14 +9,10 @@ import type { Logger } from '../node/logger';
 import type { Worker } from '../node/worker';
 import { ServicesError } from './errors';
 import { ForwardingClient, type RequestFields } from './forwarding-client';
-import {
-  FORWARDER_NAME,
-  nameClaimStatement,
-  type ForwardingReply,
-  type NameClaim,
-} from './forwarding-messages';
+import { nameClaimStatement, type ForwardingReply, type NameClaim } from './forwarding-messages';
 import {
   REMOTE_FORWARDER_DEFAULTS,
+  checkRemoteForwarderOptions,
   type RemoteForwarderEvents,
   type RemoteForwarderOptions,
 } from './remote-forwarder-options';
@@ -56,6 +52,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
   private stopping: Promise<void> | undefined;
   private readonly credential: CredentialProvider | undefined;
   private wake: (() => void) | undefined;
+  private unwatchCredential: (() => void) | undefined;
 
   private constructor(
     /** The context it was created from: its node, seen through the context. */
@@ -95,18 +92,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     destination: Route | Address | string = 'listener',
     options: RemoteForwarderOptions = {},
   ): Promise<RemoteForwarder> {
-    if (options.name !== undefined && !FORWARDER_NAME.test(options.name)) {
-      throw new ServicesError('INVALID_NAME', `invalid forwarder name ${JSON.stringify(options.name)}`);
-    }
-    if (options.identity !== undefined && options.name === undefined) {
-      throw new ServicesError('INVALID_REQUEST', 'an identity binds a name: give a name with it');
-    }
-    if (options.credential !== undefined && options.identity === undefined) {
-      throw new ServicesError(
-        'INVALID_REQUEST',
-        'a credential is presented with an identity: give one with it',
-      );
-    }
+    checkRemoteForwarderOptions(options);
     const forwarder = new RemoteForwarder(
       ctx,
       toRoute(hub),
@@ -123,6 +109,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
       throw err;
     }
     forwarder.emit('registered', forwarder.forwardingAddress);
+    forwarder.unwatchCredential = options.credential?.onChange?.(() => void forwarder.presentRenewed());
     forwarder.supervise().catch((err: unknown) => {
       // Only a throwing event listener gets here; the forwarder cannot look after itself any more.
       forwarder.logger.error({ err }, 'the remote forwarder stopped supervising its registration');
@@ -219,6 +206,19 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     );
   }
 
+  /**
+   * Registers again with the renewed credential, so that a hub that admits by credential keeps forwarding
+   * past the old one's expiry. A failure is left to the heartbeat, which notices a dropped forwarder.
+   */
+  private async presentRenewed(): Promise<void> {
+    if (!this.registered || this.stopped || this.stopping !== undefined) return;
+    try {
+      await this.registerOnce();
+    } catch (err) {
+      this.logger.warn({ err }, 'could not present the renewed credential to the hub');
+    }
+  }
+
   /** Asks the hub for a challenge and signs the claim of the name with the identity. */
   private async claim(timeout: number): Promise<NameClaim> {
     const reply = await this.call({ type: 'challenge' }, timeout);
@@ -306,6 +306,7 @@ export class RemoteForwarder extends EventEmitter<RemoteForwarderEvents> {
     this.stopped = true;
     this.registered = false;
     this.wake?.();
+    this.unwatchCredential?.();
     this.client?.stop();
     this.unwatchDeadLetters?.();
   }

@@ -20,6 +20,7 @@ import type { AccessRule } from '../../src/node/worker';
 import { InMemoryVault } from '../../src/vault';
 import { CapturingLogger } from '../helpers/capturing-logger';
 import { newNode, stopNodes } from '../helpers/nodes';
+import { waitFor, within } from '../helpers/async';
 import { scaled } from '../helpers/slowdown';
 
 let vault: InMemoryVault;
@@ -214,8 +215,15 @@ function renewable(first: Uint8Array): CredentialProvider & { renew(next: Uint8A
 describe('credentials that expire while a channel is open', () => {
   // Long enough for a handshake and a round trip on a loaded machine, short enough for a quick test.
   const ttl = scaled(600);
+  // The bound of the issue is a second after expiry on an idle machine. The implementation ends access at
+  // the expiry itself (rules read the validity at each message; a timer closes the channel), so what a
+  // loaded machine adds is only its scheduling delay: the bound is scaled by the measured slowdown, as
+  // every other budget of an expected event is, and still fails if access outlives the credential by more.
+  const WITHIN_EXPIRY = scaled(1_000);
+  const untilTime = (at: number) =>
+    new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
 
-  it('ends access at expiry (ACCESS_DENIED within a second) on a channel whose trust policy did not need it', async () => {
+  it('ends access at expiry (ACCESS_DENIED within a second, scaled) on a channel whose trust policy did not need it', async () => {
     await echoer(requireAttributes({ role: 'client' }));
     const expiresAt = Date.now() + ttl;
     const credential = await credentialOf(alice, { role: 'client' }, ttl);
@@ -230,22 +238,22 @@ describe('credentials that expire while a channel is open', () => {
       credentials: [credential],
     });
     expect((await ctx.request(route(channel, 'echoer'), 'before')).body).toMatchObject({ body: 'before' });
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now())));
+    await untilTime(expiresAt);
     await expect(ctx.request(route(channel, 'echoer'), 'after')).rejects.toMatchObject({
       code: 'ACCESS_DENIED',
     });
-    expect(Date.now() - expiresAt).toBeLessThan(1_000);
+    expect(Date.now() - expiresAt).toBeLessThan(WITHIN_EXPIRY);
     expect(channel.isClosed).toBe(false); // the channel itself did not depend on the credential
   });
 
-  it('closes a channel whose trust policy needed the credential within a second of its expiry', async () => {
+  it('closes a channel whose trust policy needed the credential within a second (scaled) of its expiry', async () => {
     await echoer(requireAttributes({ role: 'client' }));
     const expiresAt = Date.now() + ttl;
     const channel = await open([await credentialOf(alice, { role: 'client' }, ttl)]);
     expect((await ctx.request(route(channel, 'echoer'), 'before')).body).toMatchObject({ body: 'before' });
-    expect(await channel.closed()).toBe('remote');
+    expect(await within(channel.closed(), ttl + WITHIN_EXPIRY, 'the close at expiry')).toBe('remote');
     expect(Date.now() - expiresAt).toBeGreaterThanOrEqual(0);
-    expect(Date.now() - expiresAt).toBeLessThan(1_000);
+    expect(Date.now() - expiresAt).toBeLessThan(WITHIN_EXPIRY);
     expect(
       logger.at('warn').some((e) => e.msg === 'secure channel closed: its peer is no longer trusted'),
     ).toBe(true);
@@ -256,9 +264,9 @@ describe('credentials that expire while a channel is open', () => {
     const provider = renewable(await credentialOf(alice, { role: 'client' }, ttl));
     const firstExpiry = Date.now() + ttl;
     const channel = await open(provider);
-    await new Promise((resolve) => setTimeout(resolve, ttl / 2));
+    await untilTime(firstExpiry - ttl / 2);
     provider.renew(await credentialOf(alice, { role: 'client' }, 60_000));
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstExpiry - Date.now()) + scaled(300)));
+    await untilTime(firstExpiry + scaled(300));
     expect(channel.isClosed).toBe(false);
     const reply = await ctx.request<{ attributes: Record<string, string> }>(
       route(channel, 'echoer'),
@@ -272,8 +280,11 @@ describe('credentials that expire while a channel is open', () => {
     const provider = renewable(await credentialOf(alice, { role: 'client' }, 60_000));
     const channel = await open(provider);
     provider.renew(await credentialOf(stranger, { role: 'client' }, 60_000)); // about another subject
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(logger.at('warn').some((e) => e.msg === 'dropped credentials that do not verify')).toBe(true);
+    await waitFor(
+      () => logger.at('warn').some((e) => e.msg === 'dropped credentials that do not verify'),
+      1_000,
+      'the refused renewal',
+    );
     expect((await ctx.request(route(channel, 'echoer'), 'still')).body).toMatchObject({ body: 'still' });
   });
 });

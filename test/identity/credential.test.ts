@@ -113,6 +113,29 @@ describe('Credentials', () => {
     expect(refusal(() => trusted.verify(bytes, alice.identifier))).toBe('MALFORMED');
   });
 
+  it('verifies a credential seen before without its signature again, yet by the same rules', async () => {
+    const encoded = await issueCredential(authority, alice.identifier, { role: 'client' }, { ttlMs: 60_000 });
+    const verify = jest.spyOn(vault, 'verify');
+    try {
+      expect(trusted.verify(encoded, alice.identifier).attributes.role).toBe('client');
+      expect(trusted.verify(encoded, alice.identifier).attributes.role).toBe('client');
+      expect(verify).toHaveBeenCalledTimes(1);
+      // What was remembered is the decoding and the signature only: who presents it, whom the verifier
+      // trusts and when it is used are checked every time.
+      expect(refusal(() => trusted.verify(encoded, bob.identifier))).toBe('WRONG_SUBJECT');
+      expect(refusal(() => TrustedAuthorities.of(vault, [other]).verify(encoded, alice.identifier))).toBe(
+        'UNKNOWN_ISSUER',
+      );
+      expect(
+        refusal(() =>
+          trusted.verify(encoded, alice.identifier, { now: Date.now() + 120_000, clockSkewMs: 0 }),
+        ),
+      ).toBe('EXPIRED');
+    } finally {
+      verify.mockRestore();
+    }
+  });
+
   it('refuses a credential of an unknown version', () => {
     expect(refusal(() => decodeCredential(cbor.encode([2, new Uint8Array(1), new Uint8Array(64)])))).toBe(
       'UNSUPPORTED_VERSION',
