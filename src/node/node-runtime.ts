@@ -9,7 +9,8 @@ import { NodeError } from './errors';
 import { FailureNotices } from './failure-notices';
 import { FlowControls } from './flow-controls';
 import { defaultLogger, type Logger } from './logger';
-import { nodeMetrics, type MetricsSnapshot } from './metrics';
+import { nodeMetrics } from './metrics';
+import type { MetricsSnapshot } from './metrics-snapshot';
 import { Router } from './router';
 import {
   checkWorkerOptions,
