@@ -1,7 +1,8 @@
 import { EventEmitter } from 'eventemitter3';
 import { Address, type AddressType } from '../core/address';
 import type { LocalMessage } from '../core/message';
-import { Context, Inbox } from './context';
+import { Context } from './context';
+import { Inbox } from './inbox';
 import { DeadLetters } from './dead-letters';
 import { untilQueued, type Delivery } from './delivery';
 import { Deadlines } from './deadlines';
