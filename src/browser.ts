@@ -24,7 +24,7 @@ export { InMemoryVault } from './vault/in-memory-vault';
 export { IndexedDbVault, type IndexedDbVaultOptions } from './vault/indexeddb-vault';
 export { VaultError } from './vault/errors';
 export type { Vault, KeyId, KeyType } from './vault/vault';
-export { ARGON2ID_INTERACTIVE, ARGON2ID_MIN, type FileVaultSecret } from './vault/file-format';
+export { ARGON2ID_INTERACTIVE, ARGON2ID_MIN, type FileVaultSecret } from './vault/file-keys';
 
 export { Identity, IdentityError, TrustAnyIdentity, TrustEveryone, TrustIdentifier } from './identity';
 export type { TrustPolicy } from './identity';

@@ -78,19 +78,23 @@ export {
   nodeMetrics,
   DROP_REASONS,
   HANDSHAKE_BUCKETS,
-  type MetricsSnapshot,
-  type TransportMetrics,
-  type PortalMetrics,
-  type MeteredPortal,
-  type TransportBytes,
-  type Histogram,
   type NodeMetricsEvents,
-  type MeteredTransport,
-  type MeteredChannel,
-  type MeteredListener,
-  type MeteredForwardingService,
-  type MeteredRemoteForwarder,
 } from './node/metrics';
+export type {
+  MetricsSnapshot,
+  TransportMetrics,
+  PortalMetrics,
+  TransportBytes,
+  Histogram,
+} from './node/metrics-snapshot';
+export type {
+  MeteredPortal,
+  MeteredTransport,
+  MeteredChannel,
+  MeteredListener,
+  MeteredForwardingService,
+  MeteredRemoteForwarder,
+} from './node/metered';
 
 // di
 export {

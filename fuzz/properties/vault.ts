@@ -2,17 +2,9 @@ import fc from 'fast-check';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ARGON2ID_MIN,
-  HEADER,
-  decodeBody,
-  decodeFile,
-  encodeBody,
-  encodeFile,
-  newFileKeys,
-  type FileVaultSecret,
-  type StoredKey,
-} from '../../src/vault/file-format';
+import { HEADER, decodeFile, encodeFile } from '../../src/vault/file-format';
+import { ARGON2ID_MIN, newFileKeys, type FileVaultSecret } from '../../src/vault/file-keys';
+import { decodeBody, encodeBody, type StoredKey } from '../../src/vault/key-records';
 import { FileVault } from '../../src/vault/file-vault';
 import { sodium, sodiumReady } from '../../src/crypto/sodium';
 import { ALLOCATION_SLACK, measureAllocations } from './allocation-meter';

@@ -1,17 +1,14 @@
 import { Address } from '../core/address';
-import { DeliveryFailureNotice } from '../core/delivery-failure';
-import { TimeoutError } from '../core/errors';
-import { LocalMessage, cameFromTransport, type Routed } from '../core/message';
+import { LocalMessage, type Routed } from '../core/message';
 import { Route, toRoute, type Destination } from '../core/route';
 import type { DeadLetter, DropCause, DropReason } from './dead-letters';
 import { NodeError } from './errors';
 import type { Logger } from './logger';
-import { Mailbox } from './mailbox';
 import type { NodeRuntime, StartClassOptions, WorkerConstructor } from './node-runtime';
-import { QUEUED, backpressure, settled, type Delivery, type Sent } from './delivery';
-import { ReplyAddress, type Recipient } from './router';
+import { settled, type Delivery, type Sent } from './delivery';
 import type { Deadline, DeadlineCause } from './deadlines';
-import { RingQueue } from './ring-queue';
+import type { Inbox } from './inbox';
+import { ReplySlot } from './reply-slot';
 import type { Worker, WorkerOptions } from './worker';
 
 export type { Destination } from '../core/route';
@@ -225,142 +222,5 @@ export class Context implements NodeHost {
   /** Stops the whole node. */
   stop(): Promise<void> {
     return this.node.stop();
-  }
-}
-
-interface Receiver {
-  readonly resolve: (message: LocalMessage) => void;
-  readonly reject: (error: Error) => void;
-  timer: NodeJS.Timeout | undefined;
-}
-
-/** The mailbox of a detached context: messages wait for `receive`, and receivers wait for messages. */
-export class Inbox implements Recipient {
-  private readonly mailbox: Mailbox;
-  private readonly receivers = new RingQueue<Receiver>();
-  private closedWith: Error | undefined;
-
-  constructor(
-    owner: string,
-    capacity: number,
-    sendTimeoutMs: number,
-    private readonly onDropped: (message: LocalMessage, detail: string) => Delivery,
-    private readonly acceptsTransport = false,
-  ) {
-    this.mailbox = new Mailbox(owner, capacity, sendTimeoutMs);
-  }
-
-  deliver(message: LocalMessage): Delivery {
-    if (!this.acceptsTransport && cameFromTransport(message)) {
-      return this.onDropped(message, 'it arrived from a transport connection');
-    }
-    let receiver: Receiver | undefined;
-    while ((receiver = this.receivers.shift()) !== undefined) {
-      if (receiver.timer === undefined) continue;
-      clearTimeout(receiver.timer);
-      receiver.resolve(message);
-      return QUEUED;
-    }
-    const waiting = this.mailbox.offer(message);
-    return waiting === undefined ? QUEUED : backpressure(waiting);
-  }
-
-  receive(timeoutMs: number): Promise<LocalMessage> {
-    if (this.closedWith !== undefined) return Promise.reject(this.closedWith);
-    const queued = this.mailbox.take();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise<LocalMessage>((resolve, reject) => {
-      const receiver: Receiver = { resolve, reject, timer: undefined };
-      receiver.timer = setTimeout(() => {
-        receiver.timer = undefined;
-        // Timed-out receivers leave the line now, not at the next message, or a polling loop piles them up.
-        while (this.receivers.peek()?.timer === undefined && !this.receivers.isEmpty) this.receivers.shift();
-        reject(new TimeoutError(`receive timed out after ${timeoutMs} ms`, timeoutMs));
-      }, timeoutMs);
-      this.receivers.push(receiver);
-    });
-  }
-
-  close(error: Error): void {
-    this.closedWith = error;
-    this.receivers.drain((receiver) => {
-      if (receiver.timer === undefined) return;
-      clearTimeout(receiver.timer);
-      receiver.reject(error);
-    });
-    this.mailbox.close(error, (message) => this.onDropped(message, 'its context was closed'));
-  }
-}
-
-/** The error a request fails with when a notice says its message was dropped. */
-function failureError(notice: DeliveryFailureNotice, fromTransport: boolean): NodeError {
-  const where = notice.cause !== undefined ? 'on this node' : fromTransport ? 'by a peer' : 'on its way';
-  return new NodeError(notice.code, `request not delivered: ${notice.code} (reported ${where})`, {
-    cause: notice.cause,
-  });
-}
-
-let replySlots = 0;
-
-/** A one-off address that takes exactly one reply, then unregisters itself. */
-class ReplySlot implements Recipient {
-  readonly address = new ReplyAddress(++replySlots, this);
-  readonly returnRoute = Route.of([this.address]);
-  readonly reply: Promise<LocalMessage>;
-  private resolve!: (message: LocalMessage) => void;
-  private reject!: (error: unknown) => void;
-  private readonly deadline: Deadline;
-
-  constructor(
-    private readonly node: NodeRuntime,
-    timeoutMs: number,
-    private readonly acceptsTransport: boolean,
-  ) {
-    this.reply = new Promise<LocalMessage>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    node.router.registerReply(this.address);
-    this.deadline = node.deadlines.add(timeoutMs, (cause) =>
-      this.fail(
-        cause === 'timeout'
-          ? new TimeoutError(`no reply within ${timeoutMs} ms`, timeoutMs)
-          : new NodeError('NODE_STOPPED', 'the node stopped before the reply came'),
-      ),
-    );
-  }
-
-  deliver(message: LocalMessage): Delivery {
-    const fromTransport = cameFromTransport(message);
-    if (message.body instanceof DeliveryFailureNotice) {
-      // A plain notice from a connection is believed only where a plain reply would be: through a secure
-      // channel, only an authenticated one (decrypted by the channel) can fail the request.
-      if (fromTransport && !this.acceptsTransport) {
-        this.node.logger.debug({ code: message.body.code }, 'ignored a plain delivery failure notice');
-        return QUEUED;
-      }
-      this.fail(failureError(message.body, fromTransport));
-      return QUEUED;
-    }
-    if (!this.acceptsTransport && fromTransport) {
-      return this.node.deadLetters.record(
-        'access-denied',
-        'this request refuses replies straight from a transport (see acceptsTransportReplies)',
-        message,
-      );
-    }
-    this.finish();
-    this.resolve(message);
-    return QUEUED;
-  }
-
-  fail(error: unknown): void {
-    this.finish();
-    this.reject(error);
-  }
-
-  private finish(): void {
-    this.deadline.cancel();
-    this.node.router.unregisterReply(this.address);
   }
 }

@@ -1,5 +1,14 @@
 import { EventEmitter } from 'eventemitter3';
 import type { DropReason } from './dead-letters';
+import type {
+  MeteredChannel,
+  MeteredForwardingService,
+  MeteredListener,
+  MeteredPortal,
+  MeteredRemoteForwarder,
+  MeteredTransport,
+} from './metered';
+import type { MetricsSnapshot, PortalMetrics, TransportBytes, TransportMetrics } from './metrics-snapshot';
 import type { NodeRuntime } from './node-runtime';
 
 /**
@@ -25,137 +34,6 @@ void everyReasonListed;
 
 /** Upper bounds (seconds) of the handshake latency histogram's buckets. */
 export const HANDSHAKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
-
-/** A transport, as metrics see it: connection events and, optionally, byte counts. */
-export interface MeteredTransport {
-  on(event: 'connectionOpened', listener: (event: { readonly outgoing: boolean }) => void): unknown;
-  on(
-    event: 'connectionClosed',
-    listener: (event: { readonly reason: { readonly code: string } }) => void,
-  ): unknown;
-  connections(): readonly unknown[];
-}
-
-/** A secure channel end, as metrics see it. */
-export interface MeteredChannel {
-  readonly isInitiator: boolean;
-  closed(): Promise<string>;
-}
-
-/** A secure channel listener, as metrics see it. */
-export interface MeteredListener {
-  on(event: 'channelOpened', listener: (channel: MeteredChannel) => void): unknown;
-  on(event: 'handshakeFailed', listener: (error: { readonly code: string }) => void): unknown;
-}
-
-/** A hub's forwarding service, as metrics see it. */
-export interface MeteredForwardingService {
-  stats(): { readonly live: number };
-}
-
-/** A remote forwarder (a relay registered at a hub), as metrics see it. */
-export interface MeteredRemoteForwarder {
-  on(event: 'registered', listener: (forwardingAddress: string) => void): unknown;
-  on(event: 'lost', listener: (reason: Error) => void): unknown;
-  on(event: 'failed', listener: (reason: Error) => void): unknown;
-}
-
-/** A TCP portal end (inlet or outlet), as metrics see it. */
-export interface MeteredPortal {
-  readonly side: 'inlet' | 'outlet';
-  readonly stats: {
-    readonly sessionsOpened: number;
-    readonly sessionsActive: number;
-    readonly sessionsClosed: number;
-    readonly bytesSent: number;
-    readonly bytesReceived: number;
-  };
-}
-
-/** One portal end's numbers. */
-export interface PortalMetrics {
-  readonly side: 'inlet' | 'outlet';
-  readonly sessionsActive: number;
-  readonly sessionsOpened: number;
-  readonly sessionsClosed: number;
-  /** Stream bytes read from local TCP connections and sent through the portal. */
-  readonly bytesSent: number;
-  /** Stream bytes received through the portal and written to local TCP connections. */
-  readonly bytesReceived: number;
-}
-
-/** Bytes a transport moved, for transports that count them. */
-export interface TransportBytes {
-  readonly in: number;
-  readonly out: number;
-}
-
-/** One transport's numbers. */
-export interface TransportMetrics {
-  /** Connections open now. */
-  readonly connectionsOpen: number;
-  /** Connections opened, by direction. */
-  readonly connectionsOpened: { readonly outgoing: number; readonly incoming: number };
-  /** Connections closed, by the `TransportError` code they closed with. */
-  readonly connectionsClosed: Readonly<Record<string, number>>;
-  /** Bytes received and sent, when the transport was tracked with a byte source. */
-  readonly bytes: TransportBytes | undefined;
-}
-
-/** A histogram: cumulative counts per upper bound (seconds), like Prometheus'. */
-export interface Histogram {
-  readonly buckets: readonly number[];
-  /** `counts[i]`: observations at most `buckets[i]`; observations above the last are only in `count`. */
-  readonly counts: readonly number[];
-  readonly count: number;
-  readonly sum: number;
-}
-
-/** What `node.metrics()` returns. Counters only grow; gauges say "now". */
-export interface MetricsSnapshot {
-  readonly messages: {
-    /** Messages handed to the node's router (sent by workers, contexts, transports and channels). */
-    readonly routed: number;
-    /** Of those, the ones the node did not drop itself (routed minus the node's own dead letters). */
-    readonly delivered: number;
-  };
-  readonly deadLetters: {
-    readonly total: number;
-    readonly byReason: Readonly<Record<DropReason, number>>;
-    /** Delivery failure notices that could not be delivered (not counted as dead letters). */
-    readonly noticesDropped: number;
-  };
-  /** Refusals of access: access rules (dead letters `access-denied`) and flow controls. */
-  readonly accessDenied: { readonly accessRules: number; readonly flowControls: number };
-  readonly failureNotices: { readonly sent: number; readonly rateLimited: number };
-  /** Workers running now. */
-  readonly workers: number;
-  readonly channels: {
-    /** Channel ends open now. */
-    readonly open: number;
-    readonly opened: { readonly initiator: number; readonly responder: number };
-    /** Channel ends closed, by `CloseReason`. */
-    readonly closed: Readonly<Record<string, number>>;
-    /** Handshakes that ended without a channel, by `SecureChannelErrorCode`. */
-    readonly failed: Readonly<Record<string, number>>;
-    /** Handshake latency of channels this node opened (initiator side), seconds. */
-    readonly handshakeSeconds: Histogram;
-  };
-  /** Per tracked transport, by the name it was tracked under (`tcp`). */
-  readonly transports: Readonly<Record<string, TransportMetrics>>;
-  /** Per tracked portal end (inlet or outlet), by the name it was tracked under. */
-  readonly portals: Readonly<Record<string, PortalMetrics>>;
-  readonly forwarders: {
-    /** Forwarders live now at the forwarding services of this node (a hub). */
-    readonly hosted: number;
-    /** This node's relays registered at a hub now. */
-    readonly registered: number;
-    /** Times a relay of this node lost its hub and registered again. */
-    readonly reconnects: number;
-    /** Relays that gave up. */
-    readonly failed: number;
-  };
-}
 
 /** Events of `NodeMetrics`, for exporters that keep histograms of their own. */
 export interface NodeMetricsEvents {

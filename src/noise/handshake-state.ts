@@ -1,31 +1,15 @@
 import { inspect } from 'node:util';
-import { nodeCrypto, sodiumReady, type CryptoBackend, type X25519Key, type X25519KeyPair } from '../crypto';
+import { nodeCrypto, sodiumReady, type CryptoBackend, type X25519KeyPair } from '../crypto';
 import { TAG_LENGTH } from './cipher-functions';
 import { CipherState, MAX_MESSAGE_LENGTH } from './cipher-state';
 import { NoiseError } from './errors';
-import { HandshakePattern, Token } from './handshake-patterns';
+import { dhOf, required, type DhKeys, type RemoteKey } from './dh-tokens';
+import { checkHandshakeKeys, type HandshakeOptions } from './handshake-options';
+import type { HandshakePattern } from './handshake-patterns';
 import { DEFAULT_PROTOCOL_NAME, parseProtocolName } from './protocol-name';
-import { InMemoryStaticKey, NoiseStaticKey } from './static-key';
+import type { NoiseStaticKey } from './static-key';
 import { SymmetricState } from './symmetric-state';
 import { DH_LEN, x25519 } from './x25519';
-
-/** What a handshake is built from. */
-export interface HandshakeOptions {
-  /** `Noise_<XX|IK|NK>_25519_<ChaChaPoly|AESGCM>_<SHA256|SHA512|BLAKE2b|BLAKE2s>`; default `DEFAULT_PROTOCOL_NAME`. */
-  readonly protocolName?: string;
-  /** Whether this side sends the first message. */
-  readonly initiator: boolean;
-  /** Data both sides must agree on (a version string, the transport context); mixed into h. Default empty. */
-  readonly prologue?: Uint8Array;
-  /** This side's static key, if the pattern uses one. */
-  readonly s?: NoiseStaticKey;
-  /** The remote static public key known in advance (IK and NK initiators). */
-  readonly rs?: Uint8Array;
-  /** The ephemeral private key to use instead of a fresh random one: for test vectors only. */
-  readonly e?: Uint8Array;
-  /** The primitives to run on; default Node's (`nodeCrypto`). */
-  readonly crypto?: CryptoBackend;
-}
 
 /** Who acts next: this side writes, this side reads, or the handshake is over (call `split()`). */
 export type HandshakeTurn = 'write' | 'read' | 'complete';
@@ -34,15 +18,6 @@ export type HandshakeTurn = 'write' | 'read' | 'complete';
 export interface TransportCiphers {
   readonly send: CipherState;
   readonly receive: CipherState;
-}
-
-/**
- * A remote public key (re or rs): its bytes, and the key object DH needs, imported on first use and then
- * shared by every DH the key appears in (XX uses re twice on each side).
- */
-interface RemoteKey {
-  readonly bytes: Uint8Array;
-  imported: X25519Key | undefined;
 }
 
 /** The mutable part of a handshake, worked on as a copy and committed only when a message succeeds. */
@@ -116,32 +91,7 @@ export class HandshakeState {
     const protocol = parseProtocolName(options.protocolName ?? DEFAULT_PROTOCOL_NAME, crypto);
     const { pattern } = protocol;
     const { initiator, s, rs, e } = options;
-
-    if (s === undefined && needsLocalStatic(pattern, initiator)) {
-      throw new NoiseError('MISSING_KEY', `${pattern.name} needs this side's static key (s)`);
-    }
-    if (s !== undefined && s.publicKey.length !== DH_LEN) {
-      throw new NoiseError(
-        'INVALID_KEY',
-        `a static public key is ${DH_LEN} bytes, got ${s.publicKey.length}`,
-      );
-    }
-    const remotePreMessages = initiator ? pattern.responderPreMessages : pattern.initiatorPreMessages;
-    if (remotePreMessages.includes('s')) {
-      if (rs === undefined) {
-        throw new NoiseError('MISSING_KEY', `${pattern.name} needs the remote static key in advance (rs)`);
-      }
-      if (rs.length !== DH_LEN) {
-        throw new NoiseError('INVALID_KEY', `a remote static key is ${DH_LEN} bytes, got ${rs.length}`);
-      }
-    } else if (rs !== undefined) {
-      // Silently ignoring it would let a caller believe the peer is pinned when the pattern learns rs itself.
-      throw new NoiseError('INVALID_KEY', `${pattern.name} learns the remote static key; do not pass rs`);
-    }
-    if (e !== undefined && e.length !== DH_LEN) {
-      throw new NoiseError('INVALID_KEY', `an ephemeral private key is ${DH_LEN} bytes, got ${e.length}`);
-    }
-
+    checkHandshakeKeys(pattern, options);
     const ss = SymmetricState.initialize(protocol.name, protocol.hash, protocol.cipher);
     ss.mixHash(options.prologue ?? EMPTY);
     // Pre-messages: the initiator's keys are hashed first, then the responder's (spec 7.1).
@@ -214,7 +164,7 @@ export class HandshakeState {
             parts.push(w.ss.encryptAndHash(required(this.s, 's').publicKey));
             break;
           default: {
-            const output = this.dh(w, token);
+            const output = dhOf(token, this.keysOf(w));
             this.mixDh(w, output instanceof Uint8Array ? output : await output);
           }
         }
@@ -270,7 +220,7 @@ export class HandshakeState {
             break;
           }
           default: {
-            const output = this.dh(w, token);
+            const output = dhOf(token, this.keysOf(w));
             this.mixDh(w, output instanceof Uint8Array ? output : await output);
           }
         }
@@ -348,43 +298,9 @@ export class HandshakeState {
     this.injectedE = undefined;
   }
 
-  /**
-   * The DH of a DH token. "es" is DH(e, rs) for the initiator and DH(s, re) for the responder, "se" the
-   * mirror image: the first letter names the initiator's key (spec 7.1). Synchronous but for a static key
-   * whose DH answers asynchronously (a vault's), so an in-memory handshake never waits for a promise.
-   */
-  private dh(w: Working, token: Exclude<Token, 'e' | 's'>): Uint8Array | Promise<Uint8Array> {
-    switch (token) {
-      case 'ee':
-        // ee: MixKey(DH(e, re))
-        return x25519.dh(this.crypto, required(w.e, 'e').privateKey, this.imported(required(w.re, 're')));
-      case 'es':
-        // es: MixKey(DH(e, rs)) if initiator, MixKey(DH(s, re)) if responder
-        return this.initiator
-          ? x25519.dh(this.crypto, required(w.e, 'e').privateKey, this.imported(required(w.rs, 'rs')))
-          : this.staticDh(required(w.re, 're'));
-      case 'se':
-        // se: MixKey(DH(s, re)) if initiator, MixKey(DH(e, rs)) if responder
-        return this.initiator
-          ? this.staticDh(required(w.re, 're'))
-          : x25519.dh(this.crypto, required(w.e, 'e').privateKey, this.imported(required(w.rs, 'rs')));
-      case 'ss':
-        // ss: MixKey(DH(s, rs))
-        return this.staticDh(required(w.rs, 'rs'));
-    }
-  }
-
-  /** DH(s, remote): with the remote key object when s is in memory, else through the key's own `dh`. */
-  private staticDh(remote: RemoteKey): Uint8Array | Promise<Uint8Array> {
-    const s = required(this.s, 's');
-    return s instanceof InMemoryStaticKey && s.crypto === this.crypto
-      ? s.dhWithKey(this.imported(remote))
-      : s.dh(remote.bytes);
-  }
-
-  /** The backend's form of a remote public key, imported once. */
-  private imported(remote: RemoteKey): X25519Key {
-    return (remote.imported ??= x25519.importPublicKey(this.crypto, remote.bytes));
+  /** The keys DH tokens name, as of the working copy `w`. */
+  private keysOf(w: Working): DhKeys {
+    return { crypto: this.crypto, initiator: this.initiator, s: this.s, e: w.e, re: w.re, rs: w.rs };
   }
 
   /** MixKey(dh output), then wipe the output. */
@@ -392,23 +308,6 @@ export class HandshakeState {
     w.ss.mixKey(output);
     output.fill(0);
   }
-}
-
-/** Whether this side's static key occurs in the pattern: sent, pre-known by the peer, or in a DH. */
-function needsLocalStatic(pattern: HandshakePattern, initiator: boolean): boolean {
-  const own = initiator ? pattern.initiatorPreMessages : pattern.responderPreMessages;
-  if (own.includes('s')) return true;
-  // The first letter of a DH token names the initiator's key, the second the responder's.
-  const dhUsesOwnS = initiator ? ['se', 'ss'] : ['es', 'ss'];
-  return pattern.messages.some(
-    (tokens, i) =>
-      tokens.some((t) => dhUsesOwnS.includes(t)) || ((i % 2 === 0) === initiator && tokens.includes('s')),
-  );
-}
-
-function required<T>(value: T | undefined, name: string): T {
-  if (value === undefined) throw new NoiseError('MISSING_KEY', `the handshake has no ${name} at this point`);
-  return value;
 }
 
 function badMessage(): NoiseError {

@@ -1,59 +1,26 @@
 import { EventEmitter } from 'eventemitter3';
 import { Address, addressTypeName, type AddressType } from '../core/address';
-import { encodedBodySize } from '../core/codec';
-import type { LocalMessage } from '../core/message';
-import { ByteBudget } from '../node/byte-budget';
+import type { ByteBudget } from '../node/byte-budget';
 import type { Logger } from '../node/logger';
 import type { TransportHost } from '../node/transport-host';
 import { denyAll } from '../node/worker';
 import type { ByteStream } from './byte-stream';
 import { ConnectionGate, type Admission } from './connection-gate';
+import { ConnectionLimits, type StreamTransportStats } from './connection-limits';
 import type { ConnectionOptions } from './connection-options';
 import { TransportError } from './errors';
 import { StreamConnection, type ConnectionHost } from './stream-connection';
 import { ThrottledLog } from './throttled-log';
+import type { StreamTransportEvents } from './stream-transport-events';
 import { routeTransport, type Transport } from './transport';
 
-/** A connection opened (both preambles exchanged). */
-export interface ConnectionOpenedEvent {
-  /** The local address of the connection's worker. */
-  readonly address: Address;
-  /** The peer, as the transport names it (`host:port`). */
-  readonly remote: string;
-  readonly outgoing: boolean;
-}
-
-/** A connection closed, and why. */
-export interface ConnectionClosedEvent extends ConnectionOpenedEvent {
-  readonly reason: TransportError;
-}
-
-/** A listener refused a connection at the door (a limit was reached). */
-export interface ConnectionRefusedEvent {
-  /** The listener's bound address. */
-  readonly listener: string;
-  readonly remote: string;
-  readonly reason: TransportError;
-}
-
-/** Counters of a stream transport's defences (each hit is also logged, throttled). */
-export interface StreamTransportStats {
-  /** Connections closed because the node's partial frames would exceed `maxPartialFrameBytes`. */
-  partialFrameBudgetClosed: number;
-  /** Messages toward a connection refused because its queue held `maxQueuedBytesPerConnection`. */
-  queueBytesRefused: number;
-  /** Unvouched connections closed to admit a newcomer to a full listener. */
-  evictedUnvouched: number;
-  /** Accepted connections closed because nobody vouched for them within `unvouchedTimeoutMs`. */
-  unvouchedTimedOut: number;
-}
-
-/** Events a stream transport emits. */
-export interface StreamTransportEvents {
-  connectionOpened: [ConnectionOpenedEvent];
-  connectionClosed: [ConnectionClosedEvent];
-  connectionRefused: [ConnectionRefusedEvent];
-}
+export type {
+  ConnectionClosedEvent,
+  ConnectionOpenedEvent,
+  ConnectionRefusedEvent,
+  StreamTransportEvents,
+} from './stream-transport-events';
+export type { StreamTransportStats } from './connection-limits';
 
 /** A listener of a stream transport: bound somewhere, admitting through its gate. */
 export interface StreamListener {
@@ -71,21 +38,6 @@ const PEER_FAULTS = new Set([
   'TIMEOUT',
   'LIMIT_REACHED',
 ]);
-
-/**
- * What a message queued toward a connection stands for, in bytes: its body as encoded (strings counted at
- * their worst, 3 bytes a character, to stay O(1)) and its routes.
- */
-function queuedSize(message: LocalMessage): number {
-  const body = message.body;
-  const bodySize =
-    body instanceof Uint8Array
-      ? body.byteLength
-      : typeof body === 'string'
-        ? body.length * 3
-        : encodedBodySize(body);
-  return bodySize + 64 * (message.onwardRoute.length + message.returnRoute.length);
-}
 
 /** 128 random bits as hex. */
 function randomHex(): string {
@@ -110,16 +62,10 @@ export abstract class StreamTransport
   readonly workerAddress: Address;
   readonly options: Required<ConnectionOptions>;
   readonly logger: Logger;
-  readonly stats: StreamTransportStats = {
-    partialFrameBudgetClosed: 0,
-    queueBytesRefused: 0,
-    evictedUnvouched: 0,
-    unvouchedTimedOut: 0,
-  };
+  readonly stats: StreamTransportStats;
   /** Partial frames held by all connections (`maxPartialFrameBytes`). */
   readonly partialFrames: ByteBudget;
-  /** Accepted connections, oldest first, with their place at a listener. */
-  private readonly accepted = new Map<StreamConnection, Admission>();
+  private readonly limits: ConnectionLimits;
   private readonly peerLog: ThrottledLog;
   /** Outgoing connections by remote: at most one live connection per remote. */
   private readonly outgoingByRemote = new Map<string, StreamConnection>();
@@ -139,9 +85,11 @@ export abstract class StreamTransport
     super();
     this.options = options;
     this.workerAddress = Address.unique(`${name}.transport.`);
-    this.partialFrames = new ByteBudget(this.options.maxPartialFrameBytes, 'maxPartialFrameBytes');
     this.logger = node.logger.child({ component: name });
     this.peerLog = new ThrottledLog(this.logger);
+    this.limits = new ConnectionLimits(options, this.peerLog, () => this.byAddress.values());
+    this.stats = this.limits.stats;
+    this.partialFrames = this.limits.partialFrames;
   }
 
   get relaysTransportMessages(): boolean {
@@ -185,7 +133,7 @@ export abstract class StreamTransport
         maxConnections: this.options.maxConnectionsPerListener,
         maxConnectionsPerRemote: this.options.maxConnectionsPerRemote,
       },
-      (from, ip) => this.evictUnvouched(from, ip),
+      (from, ip) => this.limits.evictUnvouched(from, ip),
     );
     const listener = await this.bind(address, gate);
     if (this.closing !== undefined) {
@@ -300,7 +248,7 @@ export abstract class StreamTransport
   /**
    * A fresh, unguessable connection address. A connection's address lets whoever knows it send through the
    * connection (it is how replies find their way back), so on a hub it must not be guessable from the
-   * addresses a peer gets to see: counters (`Address.unique`) would let one client reach another.
+   * addresses a peer gets to see (128 random bits, as 32 hex digits).
    */
   private connectionAddress(): Address {
     return Address.local(`${this.name}.c.${randomHex()}`);
@@ -315,7 +263,7 @@ export abstract class StreamTransport
     }
     const connection = new StreamConnection(this, this.connectionAddress(), remote, stream);
     this.byAddress.set(connection.address.key, connection);
-    this.accepted.set(connection, admission);
+    this.limits.admitted(connection, admission);
     this.startConnectionWorker(connection);
   }
 
@@ -325,60 +273,9 @@ export abstract class StreamTransport
     this.emit('connectionRefused', { listener, remote, reason });
   }
 
-  /**
-   * A full listener makes room: closes the oldest unvouched connection its gate admitted from `ip`, or (no
-   * ip) from the remote holding the most, and gives its place back.
-   */
-  private evictUnvouched(gate: ConnectionGate, ip: string | undefined): void {
-    let victim: StreamConnection | undefined;
-    if (ip === undefined) {
-      const perIp = new Map<string, { count: number; oldest: StreamConnection }>();
-      let most: { count: number; oldest: StreamConnection } | undefined;
-      for (const [connection, from] of this.accepted) {
-        if (from.gate !== gate || connection.isVouched) continue;
-        let entry = perIp.get(from.ip);
-        if (entry === undefined) perIp.set(from.ip, (entry = { count: 0, oldest: connection }));
-        entry.count++;
-        if (most === undefined || entry.count > most.count) most = entry;
-      }
-      victim = most?.oldest;
-    } else {
-      for (const [connection, from] of this.accepted) {
-        if (from.gate === gate && from.ip === ip && !connection.isVouched) {
-          victim = connection;
-          break;
-        }
-      }
-    }
-    if (victim === undefined) return;
-    const admission = this.accepted.get(victim)!;
-    this.stats.evictedUnvouched++;
-    victim.evict('evicted to admit a newcomer: the listener is full and nobody vouched for this connection');
-    admission.release();
-  }
-
   /** @internal */
   chargePartialFrames(connection: StreamConnection, bytes: number): boolean {
-    const budget = this.partialFrames;
-    while (budget.wouldExceed(bytes)) {
-      // Whoever holds the most is the likeliest offender: honest traffic is mostly small frames.
-      let largest: StreamConnection | undefined;
-      let most = connection.partialFrameBytes + bytes;
-      for (const other of this.byAddress.values()) {
-        if (other !== connection && other.partialFrameBytes > most) {
-          most = other.partialFrameBytes;
-          largest = other;
-        }
-      }
-      this.stats.partialFrameBudgetClosed++;
-      budget.exceeded++;
-      if (largest === undefined) return false;
-      largest.evict(
-        `the node's partial frames would exceed maxPartialFrameBytes (${budget.limit}), and this connection holds the most (${most} bytes)`,
-      );
-    }
-    budget.charge(bytes);
-    return true;
+    return this.limits.chargePartialFrames(connection, bytes);
   }
 
   /** @internal */
@@ -398,17 +295,7 @@ export abstract class StreamTransport
       .startWorker(connection.address, connection, {
         acceptsTransportMessages: true,
         mailboxCapacity: this.options.connectionMailboxCapacity,
-        queueBytes: {
-          limit: this.options.maxQueuedBytesPerConnection,
-          sizeOf: queuedSize,
-          onRefused: (_message, queued) => {
-            this.stats.queueBytesRefused++;
-            this.peerLog.warn(
-              { connection: connection.address.value, remote: connection.remote, queued },
-              `a message toward ${connection.remote} was refused: its queue holds ${queued} bytes (maxQueuedBytesPerConnection)`,
-            );
-          },
-        },
+        queueBytes: this.limits.queueBytes(connection),
       })
       .catch((err: unknown) => {
         this.logger.debug({ err, connection: connection.address.value }, 'connection worker did not start');
@@ -418,41 +305,25 @@ export abstract class StreamTransport
 
   /** @internal */
   connectionOpened(connection: StreamConnection): void {
-    this.logger.debug(
-      { connection: connection.address.value, remote: connection.remote, outgoing: connection.outgoing },
-      'connection opened',
-    );
-    this.emit('connectionOpened', {
-      address: connection.address,
-      remote: connection.remote,
-      outgoing: connection.outgoing,
-    });
+    const { address, remote, outgoing } = connection;
+    this.logger.debug({ connection: address.value, remote, outgoing }, 'connection opened');
+    this.emit('connectionOpened', { address, remote, outgoing });
   }
 
   /** @internal */
   connectionClosed(connection: StreamConnection, reason: TransportError): void {
     this.byAddress.delete(connection.address.key);
-    // Its place at the listener is given back when its stream closes (the listener's doing), not before.
-    this.accepted.delete(connection);
+    this.limits.closed(connection);
     if (this.outgoingByRemote.get(connection.remote) === connection)
       this.outgoingByRemote.delete(connection.remote);
-    const fields = {
-      connection: connection.address.value,
-      remote: connection.remote,
-      outgoing: connection.outgoing,
-      code: reason.code,
-    };
+    const { address, remote, outgoing } = connection;
+    const fields = { connection: address.value, remote, outgoing, code: reason.code };
     if (PEER_FAULTS.has(reason.code)) this.peerLog.warn(fields, `connection closed: ${reason.message}`);
     else if (reason.code === 'CONNECT_FAILED') this.logger.warn(fields, reason.message);
     else if (reason.code === 'CLOSED_LOCALLY')
       this.logger.debug(fields, `connection closed: ${reason.message}`);
     else this.logger.info(fields, `connection closed: ${reason.message}`);
-    this.emit('connectionClosed', {
-      address: connection.address,
-      remote: connection.remote,
-      outgoing: connection.outgoing,
-      reason,
-    });
+    this.emit('connectionClosed', { address, remote, outgoing, reason });
   }
 
   private stoppedError(): TransportError {

@@ -48,3 +48,12 @@ export class VaultError extends SealrouteError {
 export function isVaultError(error: unknown, code?: VaultErrorCode): error is VaultError {
   return error instanceof VaultError && (code === undefined || error.code === code);
 }
+
+/** A `CORRUPT_FILE` error: the vault file is truncated, damaged or not a vault file. */
+export function corruptFile(message: string, cause?: unknown): VaultError {
+  return new VaultError(
+    'CORRUPT_FILE',
+    `corrupt vault file: ${message}`,
+    cause === undefined ? {} : { cause },
+  );
+}

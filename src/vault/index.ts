@@ -18,5 +18,5 @@ export {
   ARGON2ID_MAX,
   type Argon2Params,
   type FileVaultSecret,
-} from './file-format';
+} from './file-keys';
 export { sodiumReady } from '../crypto/sodium';

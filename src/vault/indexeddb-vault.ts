@@ -1,18 +1,17 @@
 import { sodium, sodiumReady } from '../crypto/sodium';
 import { VaultError } from './errors';
+import { decodeFile, encodeFile } from './file-format';
 import {
   ARGON2ID_INTERACTIVE,
   checkParams,
   checkSecret,
-  decodeFile,
-  encodeFile,
   newFileKeys,
   wipeFileKeys,
   type Argon2Params,
   type FileKeys,
   type FileVaultSecret,
-  type StoredKey,
-} from './file-format';
+} from './file-keys';
+import type { StoredKey } from './key-records';
 import { entryFromSecret, type KeyEntry } from './key-store';
 import { PersistentKeyStoreVault } from './key-store-vault';
 

@@ -11,7 +11,7 @@ import { lstat, mkdir, open, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { errnoCode } from './errno';
 import { VaultError } from './errors';
-import type { FileVaultSecret } from './file-format';
+import type { FileVaultSecret } from './file-keys';
 
 /** The home directory when neither an option nor `SEALROUTE_HOME` names one (relative to the working directory). */
 export const DEFAULT_HOME = '.sealroute';

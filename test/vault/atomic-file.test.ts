@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import fsPromises from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeStaleTempFiles, writeFileAtomic } from '../../src/vault/atomic-file';
-import { ARGON2ID_MIN } from '../../src/vault/file-format';
+import { ARGON2ID_MIN } from '../../src/vault/file-keys';
 import { FileVault } from '../../src/vault/file-vault';
 import { expectRejects, tempDir } from './helpers';
 

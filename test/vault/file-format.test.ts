@@ -1,4 +1,4 @@
-import { decodeBody, encodeBody, type StoredKey } from '../../src/vault/file-format';
+import { decodeBody, encodeBody, type StoredKey } from '../../src/vault/key-records';
 import { sodiumReady } from '../../src/crypto/sodium';
 import { expectThrows, toHex } from './helpers';
 

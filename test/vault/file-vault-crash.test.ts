@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ARGON2ID_MIN } from '../../src/vault/file-format';
+import { ARGON2ID_MIN } from '../../src/vault/file-keys';
 import { FileVault } from '../../src/vault/file-vault';
 import type { KeyInfo } from '../../src/vault/vault';
 import { expectRejects, tempDir, toHex } from './helpers';

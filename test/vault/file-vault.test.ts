@@ -2,12 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sodiumModule from 'libsodium-wrappers-sumo';
-import {
-  ARGON2ID_INTERACTIVE,
-  ARGON2ID_MIN,
-  HEADER,
-  type FileVaultSecret,
-} from '../../src/vault/file-format';
+import { HEADER } from '../../src/vault/file-format';
+import { ARGON2ID_INTERACTIVE, ARGON2ID_MIN, type FileVaultSecret } from '../../src/vault/file-keys';
 import { FileVault } from '../../src/vault/file-vault';
 import { sodiumReady } from '../../src/crypto/sodium';
 import { expectRejects, flipped, tempDir, toHex } from './helpers';

@@ -1,13 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sodiumModule from 'libsodium-wrappers-sumo';
-import {
-  ARGON2ID_INTERACTIVE,
-  ARGON2ID_MAX,
-  ARGON2ID_MIN,
-  HEADER,
-  checkParams,
-} from '../../src/vault/file-format';
+import { HEADER } from '../../src/vault/file-format';
+import { ARGON2ID_INTERACTIVE, ARGON2ID_MAX, ARGON2ID_MIN, checkParams } from '../../src/vault/file-keys';
 import { FileVault } from '../../src/vault/file-vault';
 import { sodiumReady } from '../../src/crypto/sodium';
 import { expectRejects, expectThrows, tempDir } from './helpers';

@@ -9,7 +9,7 @@ import { CipherState } from '../../src/noise/cipher-state';
 import { cipherFunction } from '../../src/noise/cipher-functions';
 import { HandshakeState } from '../../src/noise/handshake-state';
 import { generateStaticKey } from '../../src/noise/static-key';
-import { ARGON2ID_MIN } from '../../src/vault/file-format';
+import { ARGON2ID_MIN } from '../../src/vault/file-keys';
 import { FileVault } from '../../src/vault/file-vault';
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import { KeyStore } from '../../src/vault/key-store';

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Identity } from '../../src/identity';
-import { ARGON2ID_MIN } from '../../src/vault/file-format';
+import { ARGON2ID_MIN } from '../../src/vault/file-keys';
 import { FileVault } from '../../src/vault/file-vault';
 import { expectRejects, tempDir } from './helpers';
 

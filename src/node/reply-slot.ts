@@ -1,0 +1,82 @@
+import { DeliveryFailureNotice } from '../core/delivery-failure';
+import { TimeoutError } from '../core/errors';
+import { cameFromTransport, type LocalMessage } from '../core/message';
+import { Route } from '../core/route';
+import type { Deadline } from './deadlines';
+import { QUEUED, type Delivery } from './delivery';
+import { NodeError } from './errors';
+import type { NodeRuntime } from './node-runtime';
+import { ReplyAddress, type Recipient } from './router';
+
+/** The error a request fails with when a notice says its message was dropped. */
+function failureError(notice: DeliveryFailureNotice, fromTransport: boolean): NodeError {
+  const where = notice.cause !== undefined ? 'on this node' : fromTransport ? 'by a peer' : 'on its way';
+  return new NodeError(notice.code, `request not delivered: ${notice.code} (reported ${where})`, {
+    cause: notice.cause,
+  });
+}
+
+let replySlots = 0;
+
+/** A one-off address that takes exactly one reply, then unregisters itself. */
+export class ReplySlot implements Recipient {
+  readonly address = new ReplyAddress(++replySlots, this);
+  readonly returnRoute = Route.of([this.address]);
+  readonly reply: Promise<LocalMessage>;
+  private resolve!: (message: LocalMessage) => void;
+  private reject!: (error: unknown) => void;
+  private readonly deadline: Deadline;
+
+  constructor(
+    private readonly node: NodeRuntime,
+    timeoutMs: number,
+    private readonly acceptsTransport: boolean,
+  ) {
+    this.reply = new Promise<LocalMessage>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    node.router.registerReply(this.address);
+    this.deadline = node.deadlines.add(timeoutMs, (cause) =>
+      this.fail(
+        cause === 'timeout'
+          ? new TimeoutError(`no reply within ${timeoutMs} ms`, timeoutMs)
+          : new NodeError('NODE_STOPPED', 'the node stopped before the reply came'),
+      ),
+    );
+  }
+
+  deliver(message: LocalMessage): Delivery {
+    const fromTransport = cameFromTransport(message);
+    if (message.body instanceof DeliveryFailureNotice) {
+      // A plain notice from a connection is believed only where a plain reply would be: through a secure
+      // channel, only an authenticated one (decrypted by the channel) can fail the request.
+      if (fromTransport && !this.acceptsTransport) {
+        this.node.logger.debug({ code: message.body.code }, 'ignored a plain delivery failure notice');
+        return QUEUED;
+      }
+      this.fail(failureError(message.body, fromTransport));
+      return QUEUED;
+    }
+    if (!this.acceptsTransport && fromTransport) {
+      return this.node.deadLetters.record(
+        'access-denied',
+        'this request refuses replies straight from a transport (see acceptsTransportReplies)',
+        message,
+      );
+    }
+    this.finish();
+    this.resolve(message);
+    return QUEUED;
+  }
+
+  fail(error: unknown): void {
+    this.finish();
+    this.reject(error);
+  }
+
+  private finish(): void {
+    this.deadline.cancel();
+    this.node.router.unregisterReply(this.address);
+  }
+}
