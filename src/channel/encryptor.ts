@@ -14,6 +14,7 @@ import {
   FrameType,
   MAX_SINGLE_FRAME_MESSAGE,
   PayloadKind,
+  RELIABLE_ACK_AT,
   RELIABLE_HEADER_LENGTH,
   RELIABLE_PIECE_LENGTH,
   RELIABLE_SINGLE_FRAME_MESSAGE,
@@ -23,7 +24,7 @@ import {
   writeU32,
   writeU64,
 } from './frames';
-import { ReliableSender } from './reliable';
+import { ReliableSender } from './reliable-sender';
 import type { ChannelInit, SecureChannel } from './secure-channel';
 
 function noop(): void {}
@@ -69,9 +70,7 @@ export class Encryptor implements Worker {
     this.sendKeys = new SendKeys(init.outcome.ciphers.send, init.limits.rekeyInterval);
     const { maxUnackedBytes, retransmitInterval } = init.limits;
     this.reliable = init.reliable
-      ? new ReliableSender(maxUnackedBytes, retransmitInterval, (plaintext) =>
-          this.routeOk ? this.sendFrame(plaintext) : undefined,
-        )
+      ? new ReliableSender(maxUnackedBytes, retransmitInterval, this.resend)
       : undefined;
     this.at = init.reliable ? RELIABLE_HEADER_LENGTH : 0;
     this.resumeVia = init.reliable ? init.resumeVia : undefined;
@@ -228,9 +227,19 @@ export class Encryptor implements Worker {
   private sendPayload(end: number): Promise<void> | undefined {
     const reliable = this.reliable;
     if (reliable === undefined) return this.sendFrame(scratch.subarray(0, end));
-    const plaintext = reliable.seal(scratch, end, this.channel.end.decryptor.ackToSend());
-    return this.routeOk ? this.sendFrame(plaintext) : undefined;
+    // A frame held back (recovery sends it later) carries the ack then, not now: it must not count as sent.
+    const now = reliable.sendsNow;
+    const { decryptor } = this.channel.end;
+    const plaintext = reliable.seal(scratch, end, now ? decryptor.ackToSend() : 0);
+    return now && this.routeOk ? this.sendFrame(plaintext) : undefined;
   }
+
+  /** Reliable channels: sends a kept plaintext again, with the ack as it is now, while the route works. */
+  private readonly resend = (plaintext: Uint8Array): Promise<void> | undefined => {
+    if (!this.routeOk) return undefined;
+    writeU64(plaintext, RELIABLE_ACK_AT, this.channel.end.decryptor.ackToSend());
+    return this.sendFrame(plaintext);
+  };
 
   /**
    * Sends pieces `from..` of a chunked message, each built in the shared plaintext buffer just before it is
