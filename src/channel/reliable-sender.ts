@@ -2,8 +2,11 @@ import { PayloadKind, RELIABLE_ACK_AT, writeU64 } from './frames';
 
 /** The longest wait for an acknowledgement before a probe, in `retransmitInterval`s. */
 const MAX_BACKOFF = 16;
-/** Bytes beyond the oldest unacknowledged frame a sweep starts with (it grows as acknowledgements come). */
-const INITIAL_WINDOW = 64 * 1024;
+/**
+ * Bytes a sweep after a new route starts with in flight from the oldest unacknowledged frame (it grows by
+ * what each acknowledgement releases). A sweep after a probe starts with one frame: the peer was silent.
+ */
+const ROUTE_WINDOW = 64 * 1024;
 
 interface Unacked {
   /** The whole RELIABLE plaintext, kept to be encrypted again (under a fresh nonce) on a retransmission. */
@@ -46,8 +49,13 @@ export class ReliableSender {
   private sent = 0;
   /** One past the furthest frame ever sent: anything below it that goes again is a retransmission. */
   private highSent = 0;
-  /** Sweeping: how many bytes from the oldest unacknowledged frame may be in flight. */
-  private window = INITIAL_WINDOW;
+  /** Sweeping: how many bytes from the oldest unacknowledged frame on may be in flight (one frame at least). */
+  private window = 0;
+  /**
+   * Sweeping after a probe: frames sent before the probe may still arrive; an ack past what the sweep sent
+   * shows they do, and the sweep skips to the frames never sent. After a new route they are lost.
+   */
+  private late = false;
   private waiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   /** When an acknowledgement last let frames go (or recovery last began): the retransmission clock. */
@@ -120,14 +128,22 @@ export class ReliableSender {
     this.progressAt = performance.now();
     this.backoff = 1;
     if (this.mode === 'probing') {
-      // Past the probe: the frames sent before it are arriving, late. Only the probe: they were lost.
-      this.sent = target > probe + 1 ? Math.max(target, this.highSent) : target;
       this.mode = 'sweeping';
-      this.window = INITIAL_WINDOW;
+      this.late = true;
+      // Past the probe: the frames sent before it are arriving, late. Only the probe: they may be lost,
+      // they go again, one frame in flight at first (the probe's size), doubling with each round trip.
+      if (target > probe + 1) this.skipToUnsent(target);
+      else {
+        this.sent = target;
+        this.window = released;
+      }
       this.sweep();
     } else if (this.mode === 'sweeping') {
-      this.sent = Math.max(this.sent, target);
-      this.window += released;
+      if (this.late && target > this.sent) this.skipToUnsent(target);
+      else {
+        this.sent = Math.max(this.sent, target);
+        this.window += released;
+      }
       this.sweep();
     }
     this.compact();
@@ -144,8 +160,9 @@ export class ReliableSender {
     this.retransmissions++;
     this.progressAt = performance.now();
     this.mode = 'sweeping';
+    this.late = false;
     this.sent = this.head;
-    this.window = INITIAL_WINDOW;
+    this.window = ROUTE_WINDOW;
     this.sweep();
   }
 
@@ -159,6 +176,12 @@ export class ReliableSender {
     const waiters = this.waiters;
     this.waiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  /** The frames sent before are arriving after all: only those never sent go, all of them. */
+  private skipToUnsent(target: number): void {
+    this.sent = Math.max(target, this.highSent);
+    this.window = Infinity;
   }
 
   /** Sends frames from `sent` while the window allows (at least one), then goes back to sending. */
