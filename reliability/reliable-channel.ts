@@ -204,7 +204,8 @@ async function untilFault(w: World, load: Traffic): Promise<void> {
   const received = w.sunk.length;
   const ms = performance.now() - load.startedAt;
   console.log(
-    `  reliable channel before the fault: ${count(received)} received in ${seconds(ms)}, ${rate(received, ms)}`,
+    `  reliable channel before the fault: ${count(received)} received in ${seconds(ms)}, ${rate(received, ms)} ` +
+      `(${count(w.channel.reliability!.retransmitted)} frames sent again)`,
   );
 }
 
