@@ -99,19 +99,18 @@ export class ReliableSender {
   }
 
   /**
-   * Numbers the payload in `buffer[RELIABLE_HEADER_LENGTH, end)` (built there by the encryptor) with the
-   * next sequence number and the receiver's `ack`, and keeps a copy until it is acknowledged. Returns it,
-   * to be sent now if `sendsNow` was true (it then counts as sent).
+   * Numbers the payload in `plaintext[RELIABLE_HEADER_LENGTH..]` (built there by the encryptor, in a buffer
+   * of its own: it is kept, not copied, until acknowledged) with the next sequence number and the
+   * receiver's `ack`. Returns it, to be sent now if `sendsNow` was true (it then counts as sent).
    */
-  seal(buffer: Uint8Array, end: number, ack: number): Uint8Array {
-    buffer[0] = PayloadKind.RELIABLE;
-    writeU64(buffer, 1, this.nextSeq++);
-    writeU64(buffer, RELIABLE_ACK_AT, ack);
-    const plaintext = buffer.slice(0, end);
+  seal(plaintext: Uint8Array, ack: number): Uint8Array {
+    plaintext[0] = PayloadKind.RELIABLE;
+    writeU64(plaintext, 1, this.nextSeq++);
+    writeU64(plaintext, RELIABLE_ACK_AT, ack);
     if (this.head === this.frames.length) this.progressAt = performance.now();
     this.frames.push({ plaintext, offset: this.sealedBytes });
-    this.sealedBytes += end;
-    this.bytes += end;
+    this.sealedBytes += plaintext.length;
+    this.bytes += plaintext.length;
     if (this.mode === 'sending') this.highSent = this.sent = this.frames.length;
     if (this.timer === undefined) this.arm();
     return plaintext;
