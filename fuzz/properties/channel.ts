@@ -29,6 +29,7 @@ import { CipherState, HandshakeState, parseProtocolName } from '../../src/noise'
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import { sodium, sodiumReady } from '../../src/crypto/sodium';
 import { ALLOCATION_SLACK, measureAllocations } from './allocation-meter';
+import { dispatchProperties } from './channel-dispatch';
 import { bodyArb, sameBody, transportMessageArb } from './core';
 import { applyMutations, mutatedArb, mutationArb, noiseArb, type Mutation } from './mutate';
 import {
@@ -773,4 +774,5 @@ export const channelProperties: readonly FuzzProperty[] = [
   replayWindow,
   channelFrames,
   handshakePayload,
+  ...dispatchProperties,
 ];
