@@ -180,6 +180,7 @@ export const suite: Suite = {
       candidate: round('alice', `rtt ${RTT_N} reliable`, RTT_N),
       baseline: { name: 'default_channel', round: round('alice', `rtt ${RTT_N}`, RTT_N) },
       goals: { ratioAtLeast: 0.8 },
+      rounds: ROUNDS,
     },
     {
       name: 'hub.reliable_bulk_64k',
@@ -187,6 +188,7 @@ export const suite: Suite = {
       candidate: round('alice', `bulk ${BULK_N} reliable`, BULK_N),
       baseline: { name: 'default_channel', round: round('alice', `bulk ${BULK_N}`, BULK_N) },
       goals: { ratioAtLeast: 0.8 },
+      rounds: ROUNDS,
     },
     {
       name: 'hub.handshake',

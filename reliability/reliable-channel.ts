@@ -4,7 +4,11 @@
  * to Bob's sink as fast as the channel takes them. Alice and Bob run in this process; the hub is a child.
  *
  *   npm run faults:reliable                          # both scenarios, 100,000 messages each
- *   npm run faults:reliable -- --only partition --messages 20000
+ *   npm run faults:reliable -- --only partition --messages 20000 --max-unacked-kib 256
+ *
+ * The channel has the library's defaults (`maxUnackedBytes` 8 MiB) but a `retransmitInterval` of 250 ms
+ * (`--retransmit-ms`). Alice sends as fast as the channel takes messages; before each scenario the same
+ * world sends `--baseline` messages through a default channel, unfaulted, for the rate to compare with.
  *
  * hub-kill   kill -9 the hub mid-traffic, start another on the same port: the same channel resumes once
  *            Bob's forwarder is back; Bob's sink gets every message once, in order.
@@ -37,11 +41,16 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     messages: { type: 'string', default: '100000' },
     'partition-s': { type: 'string', default: '5' },
+    'max-unacked-kib': { type: 'string', default: String(8 * 1024) },
+    'retransmit-ms': { type: 'string', default: '250' },
+    baseline: { type: 'string', default: '20000' },
     'time-limit-s': { type: 'string', default: '600' },
   },
 });
 const MESSAGES = Number(args.messages);
-const RETRANSMIT_MS = 250;
+const RETRANSMIT_MS = Number(args['retransmit-ms']);
+const MAX_UNACKED = Number(args['max-unacked-kib']) * 1024;
+const BASELINE = Number(args.baseline);
 
 /** A TCP proxy in front of `target` that can stop forwarding both ways without closing anything. */
 class PausableProxy {
@@ -89,6 +98,10 @@ class PausableProxy {
 interface World {
   readonly alice: Context;
   readonly channel: SecureChannel;
+  /** A default channel on the same route, for the baseline. */
+  readonly plain: SecureChannel;
+  /** Messages Bob's `count` worker received (the baseline's). */
+  readonly counted: () => number;
   readonly bobChannel: SecureChannel;
   readonly sunk: number[];
   readonly stop: () => Promise<void>;
@@ -106,6 +119,12 @@ async function world(hub: string, aliceHub: string): Promise<World> {
     peerTimeout: 120_000,
   });
   const sunk: number[] = [];
+  let counted = 0;
+  await bobNode.startWorker(
+    'count',
+    { handleMessage: () => void counted++ },
+    { access: fromSecureChannel() },
+  );
   await bobNode.startWorker(
     'sink',
     { handleMessage: (_ctx, message) => void sunk.push(message.body as number) },
@@ -121,18 +140,22 @@ async function world(hub: string, aliceHub: string): Promise<World> {
   const aliceNode = new NodeRuntime({ logger: silentLogger });
   await TcpTransport.create(aliceNode);
   const alice = await Identity.create(await InMemoryVault.create());
-  const bobSide = new Promise<SecureChannel>((resolve) => listener.once('channelOpened', resolve));
   const aliceCtx = aliceNode.context('alice');
-  const channel = await createSecureChannel(aliceCtx, alice, route([TCP, aliceHub], 'fwd.n.bob'), {
+  const toBob = route([TCP, aliceHub], 'fwd.n.bob');
+  const plain = await createSecureChannel(aliceCtx, alice, toBob, { trustPolicy: TrustEveryone });
+  const bobSide = new Promise<SecureChannel>((resolve) => listener.once('channelOpened', resolve));
+  const channel = await createSecureChannel(aliceCtx, alice, toBob, {
     trustPolicy: TrustEveryone,
     delivery: 'reliable',
     retransmitInterval: RETRANSMIT_MS,
     peerTimeout: 120_000,
-    maxUnackedBytes: 256 * 1024,
+    maxUnackedBytes: MAX_UNACKED,
   });
   return {
     alice: aliceCtx,
     channel,
+    plain,
+    counted: () => counted,
     bobChannel: await bobSide,
     sunk,
     stop: async () => {
@@ -142,19 +165,54 @@ async function world(hub: string, aliceHub: string): Promise<World> {
   };
 }
 
+/** Messages per second. */
+function rate(messages: number, ms: number): string {
+  return `${count((messages * 1000) / ms)} messages/s`;
+}
+
+/** The same world's default channel, unfaulted: BASELINE messages to Bob's `count`, as fast as it takes them. */
+async function baseline(w: World): Promise<void> {
+  if (BASELINE <= 0) return;
+  const started = performance.now();
+  for (let i = 0; i < BASELINE; i++) await w.plain.send(w.alice, 'count', i);
+  await eventually(() => w.counted() >= BASELINE, 120_000, 5);
+  const ms = performance.now() - started;
+  console.log(
+    `  baseline: ${count(BASELINE)} messages through a default channel, no fault: ${rate(BASELINE, ms)}`,
+  );
+}
+
+interface Traffic {
+  readonly sent: () => number;
+  readonly done: Promise<void>;
+  readonly startedAt: number;
+}
+
 /** Sends 0..MESSAGES-1 through the channel, waiting out its backpressure. */
-function traffic(w: World): { sent: () => number; done: Promise<void> } {
+function traffic(w: World): Traffic {
   let sent = 0;
+  const startedAt = performance.now();
   const done = (async () => {
     for (; sent < MESSAGES; sent++) await w.channel.send(w.alice, 'sink', sent);
   })();
-  return { sent: () => sent, done };
+  return { sent: () => sent, done, startedAt };
 }
 
-async function judge(checks: Checks, name: string, w: World, sending: Promise<void>): Promise<void> {
-  const started = Date.now();
-  await sending;
-  const arrived = await eventually(() => w.sunk.length >= MESSAGES, 300_000);
+/** Waits until 30% arrived, and says how fast that went. */
+async function untilFault(w: World, load: Traffic): Promise<void> {
+  await eventually(() => w.sunk.length >= MESSAGES * 0.3, 120_000, 10);
+  const received = w.sunk.length;
+  const ms = performance.now() - load.startedAt;
+  console.log(
+    `  reliable channel before the fault: ${count(received)} received in ${seconds(ms)}, ${rate(received, ms)} ` +
+      `(${count(w.channel.reliability!.retransmitted)} frames sent again)`,
+  );
+}
+
+async function judge(checks: Checks, name: string, w: World, load: Traffic, faultAt: number): Promise<void> {
+  await load.done;
+  const arrived = await eventually(() => w.sunk.length >= MESSAGES, 300_000, 10);
+  const end = performance.now();
   await eventually(() => w.channel.reliability!.unackedFrames === 0, 30_000);
   await sleep(2 * RETRANSMIT_MS); // a last retransmission would show a duplicate now
   let disorder = 0;
@@ -162,9 +220,13 @@ async function judge(checks: Checks, name: string, w: World, sending: Promise<vo
   const unique = new Set(w.sunk).size;
   const r = w.channel.reliability!;
   console.log(
-    `  ${count(w.sunk.length)} received in ${seconds(Date.now() - started)} after the fault began; ` +
-      `${count(r.retransmitted)} frames sent again (${r.retransmissions} times), ` +
-      `Bob dropped ${count(w.bobChannel.reliability!.duplicates)} duplicates`,
+    `  ${count(w.sunk.length)} received, the last ${seconds(end - faultAt)} after the fault began, ` +
+      `${seconds(end - load.startedAt)} after the first was sent (${rate(w.sunk.length, end - load.startedAt)} overall)`,
+  );
+  console.log(
+    `  Alice sent ${count(r.retransmitted)} frames again (${r.retransmissions} recoveries), ` +
+      `Bob dropped ${count(w.bobChannel.reliability!.duplicates)} duplicates and ` +
+      `${count(w.bobChannel.reliability!.ahead)} frames ahead of a lost one`,
   );
   checks.check(`${name}: 0 lost`, arrived && unique === MESSAGES, `${count(MESSAGES - unique)} missing`);
   checks.check(`${name}: 0 duplicated`, w.sunk.length === unique, `${count(w.sunk.length - unique)} twice`);
@@ -183,14 +245,16 @@ async function hubKill(checks: Checks): Promise<void> {
   const first = await Child.start<{ address: string }>('hub', 'hub');
   const address = first.ready.address;
   const w = await world(address, address);
+  await baseline(w);
   const load = traffic(w);
-  await eventually(() => w.sunk.length >= MESSAGES * 0.3, 120_000, 10);
+  await untilFault(w, load);
+  const faultAt = performance.now();
   await first.child.kill();
   console.log(`  hub killed (SIGKILL) after ${count(w.sunk.length)} received, ${count(load.sent())} sent`);
   await sleep(1_000);
   await Child.start('hub', 'hub', ['--listen', address]);
-  console.log(`  hub restarted on ${address}`);
-  await judge(checks, 'hub-kill', w, load.done);
+  console.log(`  hub restarted on ${address} ${seconds(performance.now() - faultAt)} after the kill`);
+  await judge(checks, 'hub-kill', w, load, faultAt);
   await w.stop();
   await stopAll();
 }
@@ -201,14 +265,16 @@ async function partition(checks: Checks): Promise<void> {
   const hub = await Child.start<{ address: string }>('hub', 'hub');
   const { proxy, address } = await PausableProxy.start(hub.ready.address);
   const w = await world(hub.ready.address, address);
+  await baseline(w);
   const load = traffic(w);
-  await eventually(() => w.sunk.length >= MESSAGES * 0.3, 120_000, 10);
+  await untilFault(w, load);
+  const faultAt = performance.now();
   proxy.paused = true;
   console.log(`  partitioned after ${count(w.sunk.length)} received, ${count(load.sent())} sent`);
   await sleep(ms);
   proxy.heal();
   console.log(`  healed`);
-  await judge(checks, 'partition', w, load.done);
+  await judge(checks, 'partition', w, load, faultAt);
   await w.stop();
   proxy.close();
   await stopAll();

@@ -29,6 +29,7 @@ import { CipherState, HandshakeState, parseProtocolName } from '../../src/noise'
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import { sodium, sodiumReady } from '../../src/crypto/sodium';
 import { ALLOCATION_SLACK, measureAllocations } from './allocation-meter';
+import { dispatchProperties } from './channel-dispatch';
 import { bodyArb, sameBody, transportMessageArb } from './core';
 import { applyMutations, mutatedArb, mutationArb, noiseArb, type Mutation } from './mutate';
 import {
@@ -673,10 +674,15 @@ async function makePeers(): Promise<Peers> {
 
 /**
  * The identity payload an honest peer writes:
- * `version flags [identity-key binding] max-message-size rekey-interval` (src/channel/identity-payload.ts).
+ * `version flags [identity-key binding] max-message-size rekey-interval extension*`
+ * (src/channel/identity-payload.ts), with `extensions` (encoded) after the fixed part.
  */
-function identityPayload(peer: LocalStatic | undefined): Uint8Array {
-  const out = new Uint8Array(peer === undefined ? 10 : 106);
+function identityPayload(
+  peer: LocalStatic | undefined,
+  extensions: Uint8Array = new Uint8Array(0),
+): Uint8Array {
+  const fixed = peer === undefined ? 10 : 106;
+  const out = new Uint8Array(fixed + extensions.length);
   const view = new DataView(out.buffer);
   out[0] = 1;
   let at = 2;
@@ -688,7 +694,52 @@ function identityPayload(peer: LocalStatic | undefined): Uint8Array {
   }
   view.setUint32(at, 1 << 20);
   view.setUint32(at + 4, 1000);
+  out.set(extensions, fixed);
   return out;
+}
+
+/**
+ * The largest identity payload each pattern's message can carry (65,535 bytes less the keys and tags it
+ * holds): XX's third message (`s` and two tags), IK's first (`e`, `s`, two tags), NK's first (`e`, a tag).
+ */
+const MAX_IDENTITY_PAYLOAD: Readonly<Record<string, number>> = {
+  XX: 65_535 - 64,
+  IK: 65_535 - 96,
+  NK: 65_535 - 48,
+};
+
+/** Extensions of any type (credentials, delivery, unknown), mostly short, some as long as they can be. */
+const extensionsArb = fc.array(
+  fc.record({
+    type: fc.oneof(fc.constantFrom(1, 2), fc.nat({ max: 255 })),
+    length: fc.oneof(fc.nat({ max: 8 }), fc.integer({ min: 1_000, max: 0xffff })),
+    seed: fc.integer(),
+  }),
+  { maxLength: 3 },
+);
+
+/** Encodes extensions within `room` bytes; with `fill`, the last one grows to fill it (a payload of the largest size). */
+function encodeExtensions(
+  list: readonly { type: number; length: number; seed: number }[],
+  room: number,
+  fill: boolean,
+): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let left = room;
+  for (const [i, e] of list.entries()) {
+    if (left < 3) break;
+    const last = i === list.length - 1;
+    const length = Math.min(0xffff, left - 3, fill && last ? Infinity : e.length);
+    const part = new Uint8Array(3 + length);
+    part[0] = e.type;
+    part[1] = length >>> 8;
+    part[2] = length & 0xff;
+    let x = e.seed | 1;
+    for (let j = 3; j < part.length; j++) part[j] = (x = (x * 1103515245 + 12345) | 0) >>> 24;
+    parts.push(part);
+    left -= part.length;
+  }
+  return concatBytes(parts);
 }
 
 /**
@@ -704,10 +755,16 @@ const handshakePayload = defineProperty('channel/handshake/identity-payload', 5_
   return fc.asyncProperty(
     fc.constantFrom('XX', 'IK', 'NK'),
     fc.array(mutationArb(), { maxLength: 3 }),
-    async (pattern, mutations) => {
+    extensionsArb,
+    fc.boolean(),
+    async (pattern, mutations, extensions, fill) => {
       const protocolName = `Noise_${pattern}_25519_ChaChaPoly_SHA256`;
       const anonymous = pattern === 'NK';
-      const payload = applyMutations(identityPayload(anonymous ? undefined : peer), mutations);
+      const room = MAX_IDENTITY_PAYLOAD[pattern]! - (anonymous ? 10 : 106);
+      const honest = identityPayload(anonymous ? undefined : peer, encodeExtensions(extensions, room, fill));
+      const payload = applyMutations(honest, mutations);
+      // Grown past what one Noise message holds: no peer can send it.
+      if (payload.length > MAX_IDENTITY_PAYLOAD[pattern]!) return;
       traceCase(payload);
       const settings = {
         local: listener,
@@ -773,4 +830,5 @@ export const channelProperties: readonly FuzzProperty[] = [
   replayWindow,
   channelFrames,
   handshakePayload,
+  ...dispatchProperties,
 ];

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { decodeBody, encodeBody } from '../../src/core/codec';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../../src/core/wire';
 import {
   FORWARDER_NAME,
+  MAX_REGISTRATION_CREDENTIAL,
   REFUSAL_CODES,
   isRequest,
   parseForwardingRequest,
@@ -17,8 +19,29 @@ const BODY_REFUSAL: Refusal = {
 };
 
 const HEX32 = /^[0-9a-f]{32}$/;
-/** Oversized fields, up to 1 MiB (a request is one frame; larger strings only slow the run down). */
+/** Oversized fields: mostly up to 1 MiB, sometimes as large as the largest transport message can hold. */
 const MAX_STRING = 1 << 20;
+const oversizedArb = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 257, max: MAX_STRING }) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: DEFAULT_MAX_MESSAGE_SIZE - 1024, max: DEFAULT_MAX_MESSAGE_SIZE }),
+  },
+);
+/** A registration's credential: short, around its bound (4,096 bytes), or past it (to 64 KiB; any-value goes further). */
+const credentialArb = fc.oneof(
+  { weight: 4, arbitrary: fc.uint8Array({ maxLength: 64 }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .integer({ min: MAX_REGISTRATION_CREDENTIAL - 8, max: MAX_REGISTRATION_CREDENTIAL + 8 })
+      .map((n) => new Uint8Array(n).fill(0xa5)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: MAX_REGISTRATION_CREDENTIAL, max: 1 << 16 }).map((n) => new Uint8Array(n)),
+  },
+);
 const hex32 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex'));
 const name = fc.stringMatching(FORWARDER_NAME);
 
@@ -38,6 +61,7 @@ const requestArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
         key: fc.uint8Array({ minLength: 32, maxLength: 32 }),
         sig: fc.uint8Array({ minLength: 64, maxLength: 64 }),
       }),
+      credential: credentialArb,
     },
     { requiredKeys: ['v', 'type', 'nonce'] },
   ),
@@ -83,6 +107,10 @@ function checkRequest(request: ForwardingRequest): void {
         request.claim === undefined || (request.claim.key.length === 32 && request.claim.sig.length === 64),
         'a claim of the wrong sizes accepted',
       );
+      check(
+        request.credential === undefined || request.credential.length <= MAX_REGISTRATION_CREDENTIAL,
+        'a credential over its bound accepted',
+      );
       return;
     case 'ping':
     case 'unregister':
@@ -102,7 +130,10 @@ const mutated = defineProperty('services/forwarding-request/mutated', 60_000, 50
   }),
 );
 
-/** Any value at all in place of a request, with extra fields and oversized strings (up to 1 MiB). */
+/**
+ * Any value at all in place of a request, with extra fields and oversized strings or bytes (up to the
+ * largest transport message, 16 MiB and 64 KiB).
+ */
 const anything = defineProperty('services/forwarding-request/any-value', 40_000, 300, () =>
   fc.property(
     fc.oneof(
@@ -118,10 +149,14 @@ const anything = defineProperty('services/forwarding-request/any-value', 40_000,
         arbitrary: fc
           .tuple(
             requestArb,
-            fc.integer({ min: 257, max: MAX_STRING }),
-            fc.constantFrom('name', 'address', 'token', 'nonce', 'type'),
+            oversizedArb,
+            fc.constantFrom('name', 'address', 'token', 'nonce', 'type', 'credential', 'claim'),
           )
-          .map(([r, length, field]) => ({ ...r, [field]: 'a'.repeat(length) })),
+          .map(([r, length, field]) => ({
+            ...r,
+            [field]:
+              field === 'credential' || field === 'claim' ? new Uint8Array(length) : 'a'.repeat(length),
+          })),
       },
     ),
     (value) => checkParsed(value),

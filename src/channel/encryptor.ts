@@ -14,6 +14,7 @@ import {
   FrameType,
   MAX_SINGLE_FRAME_MESSAGE,
   PayloadKind,
+  RELIABLE_ACK_AT,
   RELIABLE_HEADER_LENGTH,
   RELIABLE_PIECE_LENGTH,
   RELIABLE_SINGLE_FRAME_MESSAGE,
@@ -23,7 +24,7 @@ import {
   writeU32,
   writeU64,
 } from './frames';
-import { ReliableSender } from './reliable';
+import { ReliableSender } from './reliable-sender';
 import type { ChannelInit, SecureChannel } from './secure-channel';
 
 function noop(): void {}
@@ -69,9 +70,7 @@ export class Encryptor implements Worker {
     this.sendKeys = new SendKeys(init.outcome.ciphers.send, init.limits.rekeyInterval);
     const { maxUnackedBytes, retransmitInterval } = init.limits;
     this.reliable = init.reliable
-      ? new ReliableSender(maxUnackedBytes, retransmitInterval, (plaintext) =>
-          this.routeOk ? this.sendFrame(plaintext) : undefined,
-        )
+      ? new ReliableSender(maxUnackedBytes, retransmitInterval, this.resend)
       : undefined;
     this.at = init.reliable ? RELIABLE_HEADER_LENGTH : 0;
     this.resumeVia = init.reliable ? init.resumeVia : undefined;
@@ -148,9 +147,11 @@ export class Encryptor implements Worker {
     if (slot instanceof ReplyAddress) channel.end.lifecycle.trackRequest(slot);
     const { at } = this;
     if (envelope.length <= (at === 0 ? MAX_SINGLE_FRAME_MESSAGE : RELIABLE_SINGLE_FRAME_MESSAGE)) {
-      scratch[at] = PayloadKind.MESSAGE;
-      envelope.write(0, envelope.length, scratch, at + 1);
-      return this.sendPayload(at + 1 + envelope.length);
+      const end = at + 1 + envelope.length;
+      const out = this.payloadBuffer(end);
+      out[at] = PayloadKind.MESSAGE;
+      envelope.write(0, envelope.length, out, at + 1);
+      return this.sendPayload(out, end);
     }
     const id = this.nextMessageId;
     this.nextMessageId = (id + 1) >>> 0;
@@ -222,15 +223,33 @@ export class Encryptor implements Worker {
   }
 
   /**
-   * Sends the payload built in `scratch` up to `end`: as it is, or on a reliable channel numbered, kept
-   * until acknowledged and sent only while the route works.
+   * Where a payload of `length` bytes is built: the shared plaintext buffer (encrypted at once, never kept),
+   * or on a reliable channel a buffer of its own, kept until acknowledged (built there, not copied there).
    */
-  private sendPayload(end: number): Promise<void> | undefined {
-    const reliable = this.reliable;
-    if (reliable === undefined) return this.sendFrame(scratch.subarray(0, end));
-    const plaintext = reliable.seal(scratch, end, this.channel.end.decryptor.ackToSend());
-    return this.routeOk ? this.sendFrame(plaintext) : undefined;
+  private payloadBuffer(length: number): Uint8Array {
+    return this.reliable === undefined ? scratch : Buffer.allocUnsafe(length);
   }
+
+  /**
+   * Sends the payload built in `out` (from `payloadBuffer`) up to `end`: as it is, or on a reliable channel
+   * numbered, kept until acknowledged and sent only while the route works.
+   */
+  private sendPayload(out: Uint8Array, end: number): Promise<void> | undefined {
+    const reliable = this.reliable;
+    if (reliable === undefined) return this.sendFrame(out.subarray(0, end));
+    // A frame held back (recovery sends it later) carries the ack then, not now: it must not count as sent.
+    const now = reliable.sendsNow;
+    const { decryptor } = this.channel.end;
+    const plaintext = reliable.seal(out, now ? decryptor.ackToSend() : 0);
+    return now && this.routeOk ? this.sendFrame(plaintext) : undefined;
+  }
+
+  /** Reliable channels: sends a kept plaintext again, with the ack as it is now, while the route works. */
+  private readonly resend = (plaintext: Uint8Array): Promise<void> | undefined => {
+    if (!this.routeOk) return undefined;
+    writeU64(plaintext, RELIABLE_ACK_AT, this.channel.end.decryptor.ackToSend());
+    return this.sendFrame(plaintext);
+  };
 
   /**
    * Sends pieces `from..` of a chunked message, each built in the shared plaintext buffer just before it is
@@ -250,12 +269,14 @@ export class Encryptor implements Worker {
     for (let index = from; index < pieces; index++) {
       const offset = index * pieceLength;
       const size = Math.min(pieceLength, length - offset);
-      scratch[at] = PayloadKind.CHUNK;
-      writeU32(scratch, at + 1, id);
-      writeU32(scratch, at + 5, length);
-      writeU32(scratch, at + 9, index);
-      envelope.write(offset, size, scratch, at + CHUNK_HEADER_LENGTH);
-      let pending = this.sendPayload(at + CHUNK_HEADER_LENGTH + size);
+      const end = at + CHUNK_HEADER_LENGTH + size;
+      const out = this.payloadBuffer(end);
+      out[at] = PayloadKind.CHUNK;
+      writeU32(out, at + 1, id);
+      writeU32(out, at + 5, length);
+      writeU32(out, at + 9, index);
+      envelope.write(offset, size, out, at + CHUNK_HEADER_LENGTH);
+      let pending = this.sendPayload(out, end);
       if (pending === undefined && this.reliable?.full === true) pending = this.reliable.room();
       // Under backpressure, wait before encrypting the next piece: frames in flight stay bounded.
       if (pending !== undefined) {

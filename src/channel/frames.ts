@@ -57,6 +57,8 @@ export const MAX_SINGLE_FRAME_MESSAGE = MAX_FRAME_PLAINTEXT - 1;
 export const CHUNK_PIECE_LENGTH = MAX_FRAME_PLAINTEXT - CHUNK_HEADER_LENGTH;
 /** Bytes of a RELIABLE plaintext before the payload it carries: kind, sequence number, piggybacked ack. */
 export const RELIABLE_HEADER_LENGTH = 1 + 8 + 8;
+/** Where a RELIABLE plaintext's `ack:u64` is. */
+export const RELIABLE_ACK_AT = 1 + 8;
 /** The same two limits on a reliable channel, whose payloads come after a RELIABLE header. */
 export const RELIABLE_SINGLE_FRAME_MESSAGE = MAX_SINGLE_FRAME_MESSAGE - RELIABLE_HEADER_LENGTH;
 export const RELIABLE_PIECE_LENGTH = CHUNK_PIECE_LENGTH - RELIABLE_HEADER_LENGTH;

@@ -109,7 +109,7 @@ export interface ReliabilityStats {
   /** Frames sent and not yet acknowledged, and their bytes (at most about `maxUnackedBytes`). */
   readonly unackedFrames: number;
   readonly unackedBytes: number;
-  /** Frames sent again, and the times everything unacknowledged was sent again. */
+  /** Frames sent again, and the times this end went back to send again (a probe, or a new route). */
   readonly retransmitted: number;
   readonly retransmissions: number;
   /** Frames the peer sent twice (each delivered once), and frames that came ahead of a lost one. */
