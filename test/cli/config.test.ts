@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from '../../src/cli/output';
-import { configReference, parseNodeConfig } from '../../src/cli/config';
+import { parseNodeConfig } from '../../src/cli/config';
+import { configReference } from '../../src/cli/config-reference';
 import { REPO_ROOT } from '../helpers/run-example';
 import { runCli, scratchDir } from './cli-process';
 
