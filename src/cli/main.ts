@@ -4,34 +4,9 @@
  * (libsodium, the node runtime) when it runs, so that `sealroute --help` answers at once.
  */
 import yargs, { type Argv } from 'yargs';
+import { authorityCommands, enrollCommand } from './authority-commands';
+import { action, nodeTarget, secret } from './command-kit';
 import { CliError, EXIT, reportError } from './output';
-
-/** Runs a command's handler: errors become one line on standard error and an exit code. */
-function action<A>(load: () => Promise<(args: A) => Promise<void>>): (args: A) => Promise<void> {
-  return async (args: A) => {
-    try {
-      const handler = await load();
-      await handler(args);
-      // One-shot commands are done: leave without waiting for idle sockets or timers of the stopped node.
-      process.exit();
-    } catch (error) {
-      reportError(error);
-      process.exit();
-    }
-  };
-}
-
-const nodeTarget = (y: Argv) =>
-  y
-    .option('node', {
-      type: 'string',
-      describe: 'The running node, by name (its socket in <config dir>/run/)',
-    })
-    .option('socket', { type: 'string', describe: 'The running node, by control socket path' });
-
-const secret = {
-  'passphrase-file': { type: 'string', describe: 'A file whose first line unlocks the vault' },
-} as const;
 
 export function parser(argv: readonly string[]): Argv {
   return yargs(argv)
@@ -83,6 +58,17 @@ export function parser(argv: readonly string[]): Argv {
                 type: 'string',
                 default: '127.0.0.1:4000',
                 describe: 'TCP address to listen on (port 0: any free port)',
+              })
+              .option('ws', {
+                type: 'string',
+                array: true,
+                describe: 'WebSocket addresses to listen on too (host:port, or host:port/path)',
+              })
+              .option('authority', {
+                type: 'string',
+                array: true,
+                describe:
+                  'Admit relays only by credential (relay=<name>) from this authority: public key, identifier or name known here, or file',
               })
               .option('state', {
                 type: 'string',
@@ -242,6 +228,8 @@ export function parser(argv: readonly string[]): Argv {
         )
         .demandCommand(1, 'message needs a subcommand: send'),
     )
+    .command('authority', 'Run an authority, make enrollment tickets, manage members', authorityCommands)
+    .command(enrollCommand)
     .command(
       'status',
       'Show what a running node is doing (over its local control socket)',

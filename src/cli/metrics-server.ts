@@ -243,3 +243,17 @@ export async function serveMetrics(source: MetricsSource, host: string, port: nu
   });
   return server;
 }
+
+/** Serves the endpoint at `listen` (`host:port`); resolves with the server, its port and its metrics URL. */
+export async function startMetricsEndpoint(
+  listen: string,
+  source: MetricsSource,
+): Promise<{ server: Server; port: number; url: string }> {
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const server = await serveMetrics(source, host, Number(listen.slice(colon + 1)));
+  const address = server.address();
+  const port =
+    typeof address === 'object' && address !== null ? address.port : Number(listen.slice(colon + 1));
+  return { server, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics` };
+}

@@ -4,6 +4,7 @@
  *   /tcp/127.0.0.1:4000/relay/I…@fwd.n.bob/service/echoer
  *
  * - `/tcp/<host:port>`: a TCP hop (connects on first use);
+ * - `/ws/<host:port>`: a WebSocket hop (`ws://host:port/`), say to a hub that takes browsers too;
  * - `/service/<address>`: a worker (or forwarder, or listener) address on the node reached so far;
  * - `/secure/<identifier>`: a secure channel to the listener reached so far, trusting exactly that identity
  *   (`/secure/any-identity` accepts any proven identity, for tests); what follows travels through it;
@@ -15,6 +16,7 @@ import { CliError } from './output';
 /** One step of a typed route: hops to append, or a secure channel to open over the route so far. */
 export type RouteStep =
   | { readonly kind: 'tcp'; readonly hostPort: string }
+  | { readonly kind: 'ws'; readonly hostPort: string }
   | { readonly kind: 'service'; readonly address: string }
   | { readonly kind: 'secure'; readonly trust: string };
 
@@ -42,8 +44,9 @@ export function parseRouteText(text: string): RouteStep[] {
       throw new CliError('USAGE', `route segment /${kind} needs a value`);
     switch (kind) {
       case 'tcp':
-        if (!HOST_PORT.test(value)) throw new CliError('USAGE', `/tcp/${value}: expected host:port`);
-        steps.push({ kind: 'tcp', hostPort: value });
+      case 'ws':
+        if (!HOST_PORT.test(value)) throw new CliError('USAGE', `/${kind}/${value}: expected host:port`);
+        steps.push({ kind, hostPort: value });
         break;
       case 'service':
         steps.push({ kind: 'service', address: value });
@@ -73,7 +76,7 @@ export function parseRouteText(text: string): RouteStep[] {
       default:
         throw new CliError(
           'USAGE',
-          `unknown route segment /${kind} (expected tcp, service, secure or relay)`,
+          `unknown route segment /${kind} (expected tcp, ws, service, secure or relay)`,
         );
     }
   }

@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError } from '../../src/cli/output';
-import { configReference, parseNodeConfig } from '../../src/cli/config';
+import { parseNodeConfig } from '../../src/cli/config';
+import { configReference } from '../../src/cli/config-reference';
 import { REPO_ROOT } from '../helpers/run-example';
 import { runCli, scratchDir } from './cli-process';
 
@@ -38,6 +39,35 @@ describe('node configuration files', () => {
     expect(config.workers[1]!.module).toBe('/etc/sealroute/w.js');
     expect(config.hub?.statePath).toBe('/etc/sealroute/state.json');
     expect(config.metrics?.listen).toBe('127.0.0.1:9464');
+  });
+
+  it('takes WebSocket listeners, authorities (files read relative to the config file) and an authority', () => {
+    const key = 'ab'.repeat(32);
+    const config = parseNodeConfig(
+      [
+        'ws: { listen: ["127.0.0.1:0", "127.0.0.1:0/sealroute"] }',
+        `hub: { authorities: [${key}, ./authority.json] }`,
+        'authority: { enrollers: [admin], credentialTtlSeconds: 600 }',
+        'authorities: [I' + 'a'.repeat(40) + ']',
+        'credential: none',
+      ].join('\n'),
+      '/etc/sealroute/node.yaml',
+    );
+    expect(config.ws?.listen).toEqual(['127.0.0.1:0', '127.0.0.1:0/sealroute']);
+    expect(config.hub?.authorities).toEqual([key, '/etc/sealroute/authority.json']);
+    expect(config.authority).toEqual({
+      enrollers: ['admin'],
+      credentialTtlSeconds: 600,
+      statePath: undefined,
+    });
+    expect(config.credential).toBe('none');
+    expect(parseNodeConfig('name: n', 'n.yaml').credential).toBe('enrolled');
+    expect(problems('name: n\nws: { listen: [nowhere] }')).toContain(
+      'node.yaml:2:16: ws.listen[0]: expected host:port or host:port/path',
+    );
+    expect(problems('authority: { credentialTtlSeconds: 0 }')).toMatch(
+      /node\.yaml:1:36: authority\.credentialTtlSeconds: Number must be greater than or equal to 1/,
+    );
   });
 
   it('names the file, the line, the column and the field of every problem', () => {

@@ -24,6 +24,8 @@ describe('sealroute --help', () => {
       'secure-channel',
       'message',
       'status',
+      'authority',
+      'enroll',
       'completion',
     ]) {
       expect(result.stdout).toContain(`sealroute ${command}`);

@@ -216,6 +216,7 @@ describe('the packed package', () => {
     for (const text of [help, viaNpx]) {
       expect(text).toContain('sealroute identity');
       expect(text).toContain('sealroute node');
+      expect(text).toContain('sealroute authority');
     }
     expect(binMs).toBeLessThan(scaled(1000));
   });

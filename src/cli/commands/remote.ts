@@ -25,6 +25,7 @@ function render(status: NodeStatus): string {
     `${paint(process.stdout, 'green', status.name)}  ${status.identifier}  pid ${status.pid}  up ${status.uptimeSeconds} s  ${status.ready ? 'ready' : paint(process.stdout, 'red', 'not ready')}`,
   );
   if (status.tcpListeners.length > 0) out.push(`TCP listeners: ${status.tcpListeners.join(', ')}`);
+  if (status.wsListeners.length > 0) out.push(`WebSocket listeners: ${status.wsListeners.join(', ')}`);
   title(`Connections (${status.connections.length})`);
   out.push(
     table(
@@ -117,20 +118,24 @@ export async function secureChannelCreate(
     )) as typeof result;
   } else {
     const { oneShot } = await import('./message');
-    result = await oneShot(args, async ({ ctx, node, identity }) => {
-      const { openRoute } = await import('../node-host');
-      const started = performance.now();
-      const opened = await step(`handshaking along ${args.to}`, () =>
-        openRoute(ctx, node, identity, args.to),
-      );
-      if (opened.last === undefined)
-        throw new CliError('USAGE', 'the route has no /secure or /relay segment');
-      return {
-        address: opened.last.address.toString(),
-        remoteIdentifier: opened.last.remoteIdentifier ?? null,
-        handshakeMs: Math.round(performance.now() - started),
-      };
-    });
+    result = await oneShot(
+      args,
+      async ({ ctx, node, identity, channel }) => {
+        const { openRoute } = await import('../open-route');
+        const started = performance.now();
+        const opened = await step(`handshaking along ${args.to}`, () =>
+          openRoute(ctx, node, identity, args.to, channel),
+        );
+        if (opened.last === undefined)
+          throw new CliError('USAGE', 'the route has no /secure or /relay segment');
+        return {
+          address: opened.last.address.toString(),
+          remoteIdentifier: opened.last.remoteIdentifier ?? null,
+          handshakeMs: Math.round(performance.now() - started),
+        };
+      },
+      true,
+    );
   }
   if (args.json === true) process.stdout.write(`${JSON.stringify(result)}\n`);
   else

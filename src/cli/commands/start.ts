@@ -48,9 +48,11 @@ function fromFlags(config: Record<string, unknown>): NodeConfig {
   return parseNodeConfig(JSON.stringify(config), '<flags>');
 }
 
-/** `hub start [--tcp host:port] [--state file] [--metrics host:port]`. */
+/** `hub start [--tcp host:port] [--ws host:port] [--authority ref] [--state file] [--metrics host:port]`. */
 export async function hubStart(args: {
   tcp: string;
+  ws?: string[];
+  authority?: string[];
   state?: string;
   name: string;
   metrics?: string;
@@ -61,13 +63,49 @@ export async function hubStart(args: {
         name: args.name,
         identity: args.name,
         tcp: { listen: [args.tcp] },
-        hub: args.state === undefined ? {} : { statePath: args.state },
+        ...(args.ws === undefined ? {} : { ws: { listen: args.ws } }),
+        hub: {
+          ...(args.state === undefined ? {} : { statePath: args.state }),
+          authorities: args.authority ?? [],
+        },
       },
       args.metrics,
     ),
   );
   const host = await NodeHost.start(config, () => undefined);
   process.stdout.write(`Hub listening on ${host.tcpListeners[0]}\n`);
+  for (const ws of host.wsListeners) process.stdout.write(`Hub listening on WebSocket ${ws}\n`);
+  await runUntilSignal(host, undefined);
+}
+
+/** `authority start [--tcp host:port] [--enroller I…|name ...] [--credential-ttl s] [--state file]`. */
+export async function authorityStart(args: {
+  tcp: string;
+  name: string;
+  enroller?: string[];
+  credentialTtl?: number;
+  state?: string;
+  metrics?: string;
+}): Promise<void> {
+  const config = fromFlags(
+    withMetrics(
+      {
+        name: args.name,
+        identity: args.name,
+        tcp: { listen: [args.tcp] },
+        authority: {
+          enrollers: args.enroller ?? [],
+          ...(args.state === undefined ? {} : { statePath: args.state }),
+          ...(args.credentialTtl === undefined ? {} : { credentialTtlSeconds: args.credentialTtl }),
+        },
+      },
+      args.metrics,
+    ),
+  );
+  const host = await NodeHost.start(config, () => undefined);
+  process.stdout.write(`Authority identifier: ${host.identity.identifier}\n`);
+  process.stdout.write(`Authority public key: ${Buffer.from(host.identity.publicKey).toString('hex')}\n`);
+  process.stdout.write(`Authority listening on ${host.tcpListeners[0]}\n`);
   await runUntilSignal(host, undefined);
 }
 

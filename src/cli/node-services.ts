@@ -1,0 +1,97 @@
+/**
+ * The services a declarative node may run besides its workers: a hub's forwarding service (admitting
+ * forwarders by credential when it names authorities) and an authority behind its listener.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  AuthorityService,
+  ForwardingService,
+  InMemoryVault,
+  TrustAnyIdentity,
+  TrustedAuthorities,
+  createSecureChannelListener,
+  relayAdmission,
+  type Context,
+  type Identity,
+} from '../index';
+import { recordedIdentifier } from './identities';
+import { rememberAuthority, resolveAuthority, type KnownAuthority } from './authorities';
+import type { NodeConfig } from './config';
+import { AUTHORITY_LISTENER, AUTHORITY_SERVICE } from './node-credentials';
+import { CliError } from './output';
+import { configDir } from './paths';
+
+/** The public keys of the authorities `refs` name (see `resolveAuthority`). */
+export function authorityKeys(refs: readonly string[]): string[] {
+  return refs.map((ref) => resolveAuthority(ref).publicKey);
+}
+
+/** Starts the forwarding service of a hub; with authorities, it admits forwarders by credential only. */
+export async function startHubService(
+  ctx: Context,
+  hub: NonNullable<NodeConfig['hub']>,
+): Promise<{ service: ForwardingService; authorities: string[] }> {
+  const authorities = hub.authorities.map((ref) => resolveAuthority(ref));
+  const admit =
+    authorities.length === 0
+      ? undefined
+      : relayAdmission(
+          TrustedAuthorities.of(
+            await InMemoryVault.create(),
+            authorities.map((a) => a.publicKey),
+          ),
+        );
+  const service = await ForwardingService.start(ctx, 'forwarding_service', {
+    statePath: hub.statePath,
+    ...(admit === undefined ? {} : { admit }),
+  });
+  return { service, authorities: authorities.map((a) => a.identifier) };
+}
+
+/** An identifier, or the identifier of an identity of this config directory named so. */
+async function enrollerIdentifier(entry: string): Promise<string> {
+  if (/^I[0-9a-f]{40}$/.test(entry)) return entry;
+  const recorded = await recordedIdentifier(entry);
+  if (recorded === undefined) {
+    throw new CliError('CONFIG', `enroller "${entry}" is neither an identifier nor an identity here`);
+  }
+  return recorded;
+}
+
+/**
+ * Starts an authority as `identity` behind a listener any proven identity may reach (a newcomer must, to
+ * present its ticket), and records it in the config directory once `address` is known.
+ */
+export async function startAuthorityService(
+  ctx: Context,
+  identity: Identity,
+  identityName: string,
+  authority: NonNullable<NodeConfig['authority']>,
+): Promise<{
+  service: AuthorityService;
+  record: (address: string, name: string) => Promise<KnownAuthority>;
+}> {
+  const enrollers = await Promise.all(authority.enrollers.map(enrollerIdentifier));
+  const statePath = authority.statePath ?? join(configDir(), 'authorities', `${identityName}.members.json`);
+  await mkdir(dirname(statePath), { recursive: true, mode: 0o700 });
+  const service = await AuthorityService.start(ctx, identity, AUTHORITY_SERVICE, {
+    statePath,
+    enrollers,
+    ...(authority.credentialTtlSeconds === undefined
+      ? {}
+      : { credentialTtlMs: authority.credentialTtlSeconds * 1000 }),
+  });
+  await createSecureChannelListener(ctx, identity, AUTHORITY_LISTENER, { trustPolicy: TrustAnyIdentity });
+  const record = async (address: string, name: string): Promise<KnownAuthority> => {
+    const known: KnownAuthority = {
+      identifier: identity.identifier,
+      publicKey: Buffer.from(identity.publicKey).toString('hex'),
+      address,
+      name,
+    };
+    await rememberAuthority(known);
+    return known;
+  };
+  return { service, record };
+}
