@@ -391,7 +391,7 @@ export class Federation {
     // `claimTimeoutMs`, reading first: a write that timed out may have happened.
     const deadline = Date.now() + this.settings.claimTimeoutMs;
     let pause = 50;
-    for (let conflicts = 0, reread = false; conflicts < 4; ) {
+    for (let conflicts = 0, reread = false; conflicts < 4;) {
       let revision: number;
       try {
         const held = this.own.get(name);

@@ -125,7 +125,13 @@ function isConflict(err: unknown): boolean {
 
 // The client's errors (told apart by name) for a call that NATS may answer later: no answer in time, no
 // responder (a stream without a leader has none), a request cut by a disconnect.
-const TRANSIENT = new Set(['TimeoutError', 'NoResponders', 'JetStreamNotEnabled', 'RequestError', 'ConnectionError']);
+const TRANSIENT = new Set([
+  'TimeoutError',
+  'NoResponders',
+  'JetStreamNotEnabled',
+  'RequestError',
+  'ConnectionError',
+]);
 
 /** `err` as the bucket's error: `NameConflict`, `NameStoreUnavailable`, or as it is. */
 function storeError(err: unknown, key: string, conflict: string): Error {

@@ -286,7 +286,8 @@ export class ForwardingService implements Worker<unknown> {
   ): Promise<Reply> {
     const { nonce, name } = request;
     const admitted = await this.registrar.decide(request, returnRoute, source, localInfo);
-    if ('code' in admitted) return [this.refuse(nonce, admitted.code, admitted.reason, returnRoute), undefined];
+    if ('code' in admitted)
+      return [this.refuse(nonce, admitted.code, admitted.reason, returnRoute), undefined];
     // Checked again with no pause before the table changes: other registrations ran during the admission.
     const decided = this.stopping
       ? ({ code: 'LIMIT_REACHED', reason: 'the hub is stopping' } as const)

@@ -9,8 +9,10 @@ import {
   deriveFileKeys,
   KDF_ARGON2ID,
   KDF_NONE,
+  newFileKeys,
   SALT_LENGTH,
   wipeFileKeys,
+  type Argon2Params,
   type FileKeys,
   type FileVaultSecret,
 } from './file-keys';
@@ -69,6 +71,20 @@ export function encodeFile(fileKeys: FileKeys, keys: readonly StoredKey[]): Uint
   } finally {
     s.memzero(body);
   }
+}
+
+/**
+ * What a file-format vault opens from: the bytes it stored (`decodeFile`), or, when there are none yet, new
+ * file keys for `secret` (Argon2id with `params` for a passphrase) and no keys.
+ */
+export function unlockFile(
+  existing: Uint8Array | undefined,
+  secret: FileVaultSecret,
+  params: Argon2Params,
+): { fileKeys: FileKeys; keys: StoredKey[] } {
+  return existing === undefined
+    ? { fileKeys: newFileKeys(secret, params), keys: [] }
+    : decodeFile(existing, secret);
 }
 
 /**

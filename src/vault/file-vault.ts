@@ -48,12 +48,11 @@ import { resolve } from 'node:path';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file';
 import { errnoCode } from './errno';
 import { VaultError } from './errors';
-import { decodeFile, encodeFile } from './file-format';
+import { encodeFile, unlockFile } from './file-format';
 import {
   ARGON2ID_INTERACTIVE,
   checkParams,
   checkSecret,
-  newFileKeys,
   wipeFileKeys,
   type Argon2Params,
   type FileKeys,
@@ -61,7 +60,7 @@ import {
 } from './file-keys';
 import type { StoredKey } from './key-records';
 import { FileLock } from './file-lock';
-import { entryFromSecret, type KeyEntry } from './key-store';
+import type { KeyEntry } from './key-store';
 import { PersistentKeyStoreVault } from './key-store-vault';
 import { sodium, sodiumReady } from '../crypto/sodium';
 import { homeVault, type VaultHomeOptions } from './vault-home';
@@ -122,18 +121,15 @@ export class FileVault extends PersistentKeyStoreVault {
     let stored: StoredKey[] = [];
     try {
       const existing = await readVaultFile(absolute);
+      const unlocked = unlockFile(existing, secret, params);
+      ({ fileKeys, keys: stored } = unlocked);
       if (existing === undefined) {
-        fileKeys = newFileKeys(secret, params);
-        await io(`cannot create ${absolute}`, writeFileAtomic(absolute, encodeFile(fileKeys, [])));
-      } else {
-        ({ fileKeys, keys: stored } = decodeFile(existing, secret));
+        await io(`cannot create ${absolute}`, writeFileAtomic(absolute, encodeFile(unlocked.fileKeys, [])));
       }
       // Holding the lock, no other writer can have a temp file in flight: any left are from a crash.
       await io(`cannot clean up after ${absolute}`, removeStaleTempFiles(absolute));
       const vault = new FileVault(absolute, lock, fileKeys);
-      for (const key of stored) {
-        vault.keys.add(entryFromSecret(key.id, key.type, key.secret, false));
-      }
+      vault.adopt(stored);
       return vault;
     } catch (error) {
       if (fileKeys !== undefined) {

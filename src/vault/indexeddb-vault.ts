@@ -1,18 +1,16 @@
 import { sodium, sodiumReady } from '../crypto/sodium';
 import { VaultError } from './errors';
-import { decodeFile, encodeFile } from './file-format';
+import { encodeFile, unlockFile } from './file-format';
 import {
   ARGON2ID_INTERACTIVE,
   checkParams,
   checkSecret,
-  newFileKeys,
   wipeFileKeys,
   type Argon2Params,
   type FileKeys,
   type FileVaultSecret,
 } from './file-keys';
-import type { StoredKey } from './key-records';
-import { entryFromSecret, type KeyEntry } from './key-store';
+import type { KeyEntry } from './key-store';
 import { PersistentKeyStoreVault } from './key-store-vault';
 
 /** The little of IndexedDB this vault uses (a browser's `indexedDB`; no DOM typings needed). */
@@ -146,16 +144,11 @@ export class IndexedDbVault extends PersistentKeyStoreVault {
       db.transaction(STORE, 'readonly').objectStore(STORE).get(slot),
       'read',
     )) as Uint8Array | undefined;
-    let fileKeys: FileKeys;
-    let stored: StoredKey[] = [];
-    if (existing === undefined) {
-      fileKeys = newFileKeys(unlock, params);
-    } else {
-      ({ fileKeys, keys: stored } = decodeFile(new Uint8Array(existing), unlock));
-    }
+    const bytes = existing === undefined ? undefined : new Uint8Array(existing);
+    const { fileKeys, keys: stored } = unlockFile(bytes, unlock, params);
     if (secret === undefined) sodium().memzero((unlock as { key: Uint8Array }).key);
     const vault = new IndexedDbVault(name, db, fileKeys);
-    for (const key of stored) vault.keys.add(entryFromSecret(key.id, key.type, key.secret, false));
+    vault.adopt(stored);
     stored.forEach((key) => sodium().memzero(key.secret));
     if (existing === undefined) await vault.persist([]);
     return vault;

@@ -1,4 +1,5 @@
-import { KeyStore, keyInfo, wipeEntry, type KeyEntry } from './key-store';
+import type { StoredKey } from './key-records';
+import { KeyStore, entryFromSecret, keyInfo, wipeEntry, type KeyEntry } from './key-store';
 import { StatelessVault } from './stateless-vault';
 import type { GenerateKeyOptions, KeyId, KeyInfo, KeyType } from './vault';
 
@@ -49,6 +50,11 @@ export abstract class PersistentKeyStoreVault extends KeyStoreVault {
 
   /** Writes storage holding exactly the non-ephemeral keys among `entries`. */
   protected abstract persist(entries: readonly KeyEntry[]): Promise<void>;
+
+  /** Takes the keys storage held when it was opened (copies: the caller wipes `stored`). */
+  protected adopt(stored: readonly StoredKey[]): void {
+    for (const key of stored) this.keys.add(entryFromSecret(key.id, key.type, key.secret, false));
+  }
 
   async generateKey(type: KeyType, options?: GenerateKeyOptions): Promise<KeyId> {
     this.checkOpen();
