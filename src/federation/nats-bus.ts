@@ -298,9 +298,11 @@ class KvNameStore implements NameStore {
           ? { deliver_policy: DeliverPolicy.LastPerSubject }
           : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 }),
       });
+      let lastSign = Date.now();
       const consumed = await consumer.consume({
         expires: WATCH_EXPIRES_MS,
         callback: (m) => {
+          lastSign = Date.now();
           last = m.seq;
           const operation = m.headers?.get('KV-Operation') ?? 'PUT';
           const value = operation === 'PUT' || operation === '' ? m.data : undefined;
@@ -308,10 +310,19 @@ class KvNameStore implements NameStore {
         },
       });
       messages = consumed;
+      // A live consume shows signs every second (heartbeats, pulls): when they stop for long, the client
+      // gave up on it without closing it (seen after a reconnect while the stream elected a leader: its
+      // heartbeat monitor stayed off). Close it, and it starts again from the last revision.
+      const watchdog = setInterval(() => {
+        if (Date.now() - lastSign > 3 * WATCH_EXPIRES_MS) void consumed.close();
+      }, WATCH_EXPIRES_MS);
+      watchdog.unref();
+      void consumed.closed().then(() => clearInterval(watchdog));
       void (async () => {
         for await (const status of consumed.status()) {
-          // An idle heartbeat says what the stream holds: behind it, this watch missed records (seen after a
-          // stream leader died: the consumer counted them delivered, the client never had them). Start over.
+          lastSign = Date.now();
+          // An idle heartbeat says what the consumer delivered: ahead of this watch, it missed records. Start
+          // again from the last revision it had.
           if (status.type === 'heartbeat' && status.lastStreamSequence > last && !stopped) {
             void consumed.close();
             return;

@@ -74,7 +74,10 @@ describeWithNats('a federation on a 3-node NATS cluster', () => {
     expect(resumedAfter).toBeLessThanOrEqual(scaled(10_000));
 
     // Both names work through the other hub.
-    await waitForRoute(b, 'dave', 'a', 10_000);
+    await waitForRoute(b, 'dave', 'a', 10_000).catch((err: Error) => {
+      const seen = `hub b sees dave at ${b.hub.federation.whereIs('dave')}, ${b.hub.federation.stats().peers} peers`;
+      throw new Error(`${err.message}: ${seen}`);
+    });
     const alice = await startAlice(cleanup);
     for (const [name, owner] of [
       ['bob', bob],
