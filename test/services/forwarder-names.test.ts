@@ -274,6 +274,62 @@ describe('names bound to an identity', () => {
   });
 });
 
+describe('a slow admission hook (a federation claiming the name far away)', () => {
+  /** A hub whose hook holds registrations of names starting with `slow` until `release()`. */
+  async function hubWithSlowHook(): Promise<Hub & { release(): void; waiting(): number }> {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let waiting = 0;
+    const hub = await startHub({
+      admit: async ({ name }) => {
+        if (!name?.startsWith('slow')) return undefined;
+        waiting++;
+        await gate;
+        return undefined;
+      },
+    });
+    return { ...hub, release: open, waiting: () => waiting };
+  }
+
+  it('does not hold up the other clients of the hub while it decides', async () => {
+    const hub = await hubWithSlowHook();
+    const slow = await startTcpNode(cleanup, { listen: false });
+    const pending = register(slow, hub, { name: 'slow', identity: await newIdentity() });
+    await waitFor(() => hub.waiting() === 1, 5_000, 'the hook to hold the registration');
+
+    // Meanwhile the service answers challenges and registers other names.
+    const carol = await startTcpNode(cleanup, { listen: false });
+    expect((await ask(carol, hub, { type: 'challenge' })).type).toBe('challenge');
+    const dave = await startClient(hub, { ...QUIET, name: 'dave', identity: await newIdentity() });
+    expect(dave.forwarder.forwardingAddress).toBe('fwd.n.dave');
+
+    hub.release();
+    expect(await pending).toMatchObject({ forwardingAddress: 'fwd.n.slow' });
+    expect(
+      hub.service
+        .forwarders()
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(['dave', 'slow']);
+  });
+
+  it('gives a name raced for during the hook to one identity, checked again after it', async () => {
+    const hub = await hubWithSlowHook();
+    const [one, two] = [
+      await startTcpNode(cleanup, { listen: false }),
+      await startTcpNode(cleanup, { listen: false }),
+    ];
+    const first = register(one, hub, { ...QUIET, name: 'slow-x', identity: await newIdentity() });
+    const second = register(two, hub, { ...QUIET, name: 'slow-x', identity: await newIdentity() });
+    await waitFor(() => hub.waiting() >= 1, 5_000, 'the hook to hold a registration');
+    hub.release();
+    const outcomes = await Promise.all([first, second]);
+    expect(outcomes.filter((o) => o instanceof ServicesError && o.code === 'NAME_TAKEN')).toHaveLength(1);
+    expect(outcomes.filter((o) => o instanceof RemoteForwarder)).toHaveLength(1);
+    expect(hub.service.forwarders()).toHaveLength(1);
+  });
+});
+
 describe('caps', () => {
   it('per identity and per source; the owner of a bound name gets it back while his source is full', async () => {
     const hub = await startHub({ maxForwardersPerSource: 4, maxNamesPerIdentity: 2 });
