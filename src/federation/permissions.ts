@@ -1,4 +1,4 @@
-import { subjectOf } from './federation';
+import { subjectOf } from './federation-shared';
 
 /**
  * The NATS permissions of one hub's user (the `permissions` block of an `authorization.users` entry in

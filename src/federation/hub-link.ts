@@ -1,0 +1,182 @@
+import { Address } from '../core/address';
+import { MessageOrigin, ORIGIN_INFO, TRANSPORT_INFO, type LocalInfo, type Routed } from '../core/message';
+import { encodeFrame } from '../core/wire';
+import type { Context } from '../node/context';
+import type { Worker } from '../node/worker';
+import { EnvelopeKind, headerSize, writeHeader } from './envelope';
+import type { FederationTransportInfo } from './federation-options';
+import type { FederationShared } from './federation-shared';
+import type { Leases } from './leases';
+
+/** The links of a hub to the other hubs of its federation, one worker each, started when first needed. */
+export class HubLinks {
+  private readonly links = new Map<string, HubLink>();
+
+  constructor(
+    private readonly shared: FederationShared,
+    private readonly leases: Leases,
+  ) {}
+
+  /** The link to `hub`, if it was started. */
+  get(hub: string): HubLink | undefined {
+    return this.links.get(hub);
+  }
+
+  /** The link to `hub`, started now if needed. */
+  to(hub: string): HubLink {
+    let link = this.links.get(hub);
+    if (link === undefined) {
+      link = new HubLink(this.shared, this.leases, hub);
+      this.links.set(hub, link);
+      const { ctx, logger } = this.shared;
+      ctx.startWorker(link.address, link, { acceptsTransportMessages: true }).catch((err: unknown) => {
+        this.links.delete(hub);
+        logger.error({ err, peer: hub }, 'could not start the link to a hub');
+      });
+    }
+    return link;
+  }
+
+  /** The addresses of the links' workers. */
+  addresses(): Address[] {
+    return [...this.links.values()].map((link) => link.address);
+  }
+}
+
+/**
+ * The way to one other hub (`fed.l.<hub>`): one per peer hub, never one per forwarder. A message whose
+ * onward route starts here is published, without this hop, on that hub's subject; a message from that
+ * hub comes into the node with this address prepended to its return route, so replies go back the same
+ * way. Like a connection, it takes a message from outside only where a flow control allows it.
+ */
+export class HubLink implements Worker<unknown> {
+  readonly address: Address;
+  readonly info: LocalInfo;
+  /** Frames sent to the peer's current epoch, and the highest it acknowledged. */
+  private sent = 0;
+  private ackedSeq = 0;
+  private peerEpoch = 0;
+  /** Bytes published and not yet confirmed by a flush. */
+  private unflushed = 0;
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly shared: FederationShared,
+    private readonly leases: Leases,
+    readonly hub: string,
+  ) {
+    this.address = Address.local(`fed.l.${hub}`);
+    const transportInfo: FederationTransportInfo = Object.freeze({
+      connection: this.address,
+      remote: `nats:${hub}`,
+      hub,
+      vouch: () => undefined,
+      isVouched: true,
+    });
+    const origin = MessageOrigin.of({ kind: 'transport', producer: this.address, info: transportInfo });
+    this.info = Object.freeze({ [TRANSPORT_INFO]: transportInfo, [ORIGIN_INFO]: origin });
+  }
+
+  async handleMessage(ctx: Context, message: Routed<unknown>): Promise<void> {
+    const host = this.shared;
+    if (!ctx.admit(message.message, this.address, `the link to hub ${this.hub}`)) return;
+    const peer = this.leases.live(this.hub);
+    if (peer === undefined) {
+      host.counters.lost.unroutable++;
+      return host.drop(message, `hub ${this.hub} has no live lease`, 'CONNECTION_LOST');
+    }
+    if (peer.epoch !== this.peerEpoch) this.restart(peer.epoch);
+    const onward = message.onwardRoute.stepForward();
+    if (onward.isEmpty) {
+      host.counters.lost.unroutable++;
+      return host.drop(message, `nothing follows hub ${this.hub} in the onward route`, 'NO_ROUTE');
+    }
+    const header = headerSize(host.hub.length);
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(onward, message.returnRoute, message.body, host.bus.maxPayload - header, header);
+    } catch (err) {
+      host.counters.lost.tooLarge++;
+      return host.drop(message, `too large for NATS: ${(err as Error).message}`, 'TOO_LARGE');
+    }
+    if (
+      this.unflushed + frame.length > host.settings.maxQueueBytes &&
+      !(await this.room(host, frame.length))
+    ) {
+      host.counters.lost.queueFull++;
+      return host.drop(
+        message,
+        `the queue toward NATS held ${host.settings.maxQueueBytes} bytes for ${host.settings.flushTimeoutMs} ms`,
+        'UNDELIVERABLE',
+      );
+    }
+    const instance = host.instance ?? '0'.repeat(32);
+    writeHeader(frame, EnvelopeKind.DATA, host.hub, instance, host.epoch, this.peerEpoch, ++this.sent);
+    try {
+      host.bus.publish(host.subjectOf(this.hub), frame);
+    } catch (err) {
+      this.sent--;
+      host.counters.lost.queueFull++;
+      return host.drop(message, `NATS did not take it: ${(err as Error).message}`, 'CONNECTION_LOST');
+    }
+    host.counters.sent++;
+    this.unflushed += frame.length;
+    this.flushing ??= this.flush(host);
+  }
+
+  /** The peer acknowledged frames up to `seq` of our current epoch toward it. */
+  acked(peerEpoch: number, seq: number): void {
+    if (peerEpoch === this.peerEpoch && seq > this.ackedSeq && seq <= this.sent) this.ackedSeq = seq;
+  }
+
+  /**
+   * The peer's lease ended, or it restarted: what it never acknowledged counts as lost (once: a peer that
+   * comes back in the same epoch goes on with the same sequence numbers).
+   */
+  peerGone(why: string): void {
+    const unconfirmed = this.sent - this.ackedSeq;
+    this.ackedSeq = this.sent;
+    if (unconfirmed === 0) return;
+    const host = this.shared;
+    host.counters.lost.unconfirmed += unconfirmed;
+    host.logger.warn({ peer: this.hub, unconfirmed }, `frames to a hub may be lost: ${why}`);
+  }
+
+  /** The peer has a new epoch (it restarted): its numbering starts again. */
+  private restart(epoch: number): void {
+    if (this.peerEpoch !== 0) this.peerGone('it restarted (a new epoch)');
+    this.sent = 0;
+    this.ackedSeq = 0;
+    this.peerEpoch = epoch;
+  }
+
+  /** Flushes until everything published so far is confirmed by the server. */
+  private async flush(host: FederationShared): Promise<void> {
+    try {
+      while (this.unflushed > 0) {
+        const covered = this.unflushed;
+        await host.bus.flush();
+        this.unflushed -= covered;
+      }
+    } catch {
+      // Disconnected or closed: the bytes stay counted until a later flush confirms them.
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /** Waits (up to `flushTimeoutMs`) for room for `size` more bytes toward NATS; false if none came. */
+  private async room(host: FederationShared, size: number): Promise<boolean> {
+    const deadline = Date.now() + host.settings.flushTimeoutMs;
+    while (this.unflushed + size > host.settings.maxQueueBytes) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      this.flushing ??= this.flush(host);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise((resolve) => (timer = setTimeout(resolve, Math.min(left, 50))));
+      await Promise.race([this.flushing, late]);
+      clearTimeout(timer);
+    }
+    return true;
+  }
+}
