@@ -11,6 +11,7 @@ export {
   TCP,
   WS,
   WSS,
+  NATS,
   registerAddressType,
   addressTypeName,
   type AddressType,
@@ -211,6 +212,8 @@ export type {
   WebSocketTls,
   WebSocketRuntime,
 } from './transport/ws/websocket-transport';
+export { NatsTransport, type NatsTransportOptions } from './transport/nats/nats-transport';
+export type { NatsLink, NatsLinkOptions } from './transport/nats/nats-link';
 
 // services
 export { ServicesError, type ServicesErrorCode } from './services/errors';

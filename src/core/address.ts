@@ -11,12 +11,15 @@ export const TCP: AddressType = 1;
 export const WS: AddressType = 2;
 /** Address type of a WebSocket hop over TLS (`host:port/path`, reached as `wss://host:port/path`). */
 export const WSS: AddressType = 3;
+/** Address type of a NATS hop (a subject, `nats#sealroute.node.bob`): the node subscribed to it. */
+export const NATS: AddressType = 4;
 
 const typeNames = new Map<AddressType, string>([
   [LOCAL, 'LOCAL'],
   [TCP, 'TCP'],
   [WS, 'WS'],
   [WSS, 'WSS'],
+  [NATS, 'NATS'],
 ]);
 
 /** The type registered under `name` (any case), or undefined. */

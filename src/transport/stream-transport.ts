@@ -115,6 +115,11 @@ export abstract class StreamTransport
     );
   }
 
+  /** Gives back what the transport holds beneath its streams (a NATS connection), once they are closed. */
+  protected released(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Parses a remote of this transport (`host:port`, ...): its canonical key, and how to open a stream to it. */
   protected abstract parseRemote(remote: string): { readonly key: string; readonly dial: () => ByteStream };
 
@@ -220,6 +225,7 @@ export abstract class StreamTransport
         ),
       );
       await Promise.all(closingListeners);
+      await this.released();
       this.peerLog.flush();
       this.logger.debug({}, `${this.label} transport stopped`);
     })();

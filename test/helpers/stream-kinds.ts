@@ -30,6 +30,10 @@ export interface StreamKind {
   create(node: NodeRuntime, options?: ConnectionOptions): Promise<StreamTransport>;
   /** A raw client connected to a listener at `address` (the transport is at its stream level: TCP connected, WebSocket upgraded). */
   rawClient(cleanup: Cleanup, address: string): Promise<RawPeer>;
+  /** Where a node listens unless told (default `127.0.0.1:0`, any free port). */
+  listenAt?(transport: StreamTransport): string;
+  /** Two addresses its transport refuses as invalid (default `no-port-here`, `host:99999`). */
+  readonly invalid?: readonly [string, string];
 }
 
 /** A node with a stream transport, for tests. */
@@ -53,7 +57,8 @@ export async function startStreamNode(
   const node = new NodeRuntime({ logger, ...options.node });
   cleanup.add(() => node.stop());
   const transport = await kind.create(node, options.transport);
-  const address = options.listen === false ? '' : await transport.listen(options.listen ?? '127.0.0.1:0');
+  const at = options.listen === false ? undefined : (options.listen ?? kind.listenAt?.(transport));
+  const address = options.listen === false ? '' : await transport.listen(at ?? '127.0.0.1:0');
   const ctx = node.context(undefined, { acceptsTransportMessages: true });
   return { node, transport, logger, address, ctx };
 }

@@ -181,9 +181,10 @@ export function streamTransportCompliance(kind: StreamKind): void {
 
     it('refuses an invalid address as a dead letter, and in connect()', async () => {
       const alice = await start({ listen: false });
-      await alice.ctx.send(route([kind.type, 'no-port-here'], 'echoer'), 'x');
+      const [invalid, alsoInvalid] = kind.invalid ?? ['no-port-here', 'host:99999'];
+      await alice.ctx.send(route([kind.type, invalid], 'echoer'), 'x');
       expect(alice.node.deadLetters.countOf('undeliverable')).toBe(1);
-      await expect(alice.transport.connect('host:99999')).rejects.toMatchObject({ code: 'INVALID_ADDRESS' });
+      await expect(alice.transport.connect(alsoInvalid)).rejects.toMatchObject({ code: 'INVALID_ADDRESS' });
     });
 
     it('does not relay messages from its connections to further hops unless told to', async () => {
