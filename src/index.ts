@@ -214,6 +214,7 @@ export type {
 } from './transport/ws/websocket-transport';
 export { NatsTransport, type NatsTransportOptions } from './transport/nats/nats-transport';
 export type { NatsLink, NatsLinkOptions } from './transport/nats/nats-link';
+export { natsNodePermissions } from './transport/nats/nats-permissions';
 
 // services
 export { ServicesError, type ServicesErrorCode } from './services/errors';

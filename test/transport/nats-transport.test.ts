@@ -1,12 +1,15 @@
+import { connect } from '@nats-io/transport-node';
 import { NATS, TCP } from '../../src/core/address';
 import { route } from '../../src/core/route';
 import { fromSecureChannel } from '../../src/channel/access';
 import { createSecureChannelListener } from '../../src/channel/create-secure-channel-listener';
 import { Identity, TrustAnyIdentity } from '../../src/identity';
 import { connectNatsLink, type NatsLink } from '../../src/transport/nats/nats-link';
+import { natsNodePermissions } from '../../src/transport/nats/nats-permissions';
 import { NatsTransport } from '../../src/transport/nats/nats-transport';
 import { InMemoryVault } from '../../src/vault';
 import { startAlice } from '../helpers/alice-and-bob';
+import { within } from '../helpers/async';
 import { testSubject } from '../helpers/nats-kind';
 import { natsServerAvailable, startNatsServer } from '../helpers/nats-server';
 import { Cleanup, startEchoer, startTcpNode } from '../helpers/tcp-fixtures';
@@ -89,6 +92,39 @@ describeWithNats('NatsTransport', () => {
     );
     expect(await alice.echo(channel, 'through TCP and NATS')).toBe('through TCP and NATS');
     expect(await alice.echo(channel, 'again')).toBe('again');
+  });
+
+  it('runs with least-privilege NATS users: each node may subscribe to its own subject only', async () => {
+    const [bobSubject, aliceSubject] = ['test.node.bob', 'test.node.alice'];
+    const users = [
+      { user: 'bob', password: 'secret-bob', permissions: natsNodePermissions(bobSubject) },
+      { user: 'alice', password: 'secret-alice', permissions: natsNodePermissions(aliceSubject) },
+    ];
+    const { url } = await startNatsServer(cleanup, {
+      config: `authorization { users: ${JSON.stringify(users)} }\n`,
+    });
+    const start = async (user: string, subject: string) => {
+      const { node, ctx } = await startTcpNode(cleanup, { listen: false });
+      const client = { user, pass: `secret-${user}` };
+      const nats = await NatsTransport.create(node, { nats: { servers: [url], client }, subject });
+      return { node, ctx, nats };
+    };
+    const bob = await start('bob', bobSubject);
+    await bob.nats.listen();
+    await startEchoer(bob.node);
+    const alice = await start('alice', aliceSubject);
+    const reply = await alice.ctx.request(route([NATS, bobSubject], 'echoer'), 'permitted', {
+      timeout: 5_000,
+      acceptsTransportReplies: true,
+    });
+    expect(reply.body).toBe('permitted');
+    // Alice's credentials cannot read Bob's subject: the server refuses.
+    const nc = await connect({ servers: url, user: 'alice', pass: 'secret-alice' });
+    cleanup.add(() => nc.close());
+    const refused = new Promise<Error>((resolve) =>
+      nc.subscribe(bobSubject, { callback: (err: Error | null) => err && resolve(err) }),
+    );
+    expect((await within(refused, 5_000, 'the refusal')).message).toMatch(/permissions violation/i);
   });
 
   it('rejects a subject with wildcards, or none', async () => {
