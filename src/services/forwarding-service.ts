@@ -96,19 +96,9 @@ export class ForwardingService implements Worker<unknown> {
     this.table = new ForwarderTable(this.options, ctx.logger, () => void this.persist());
     this.challenges = new ChallengeBook(hubId, this.options);
     const limits = new ForwardingLimits(this.table, this.options);
-    this.workers = new ForwarderWorkers(
-      this.table,
-      () => this.ctx,
-      () => this.persist(),
-    );
-    this.registrar = new Registrar(
-      this.table,
-      limits,
-      this.challenges,
-      options.admit,
-      options.vault,
-      ctx.logger,
-    );
+    this.workers = new ForwarderWorkers(this.table, () => this.ctx, this.persist);
+    const { admit, vault } = options;
+    this.registrar = new Registrar(this.table, limits, this.challenges, admit, vault, ctx.logger);
   }
 
   /**
@@ -343,7 +333,7 @@ export class ForwardingService implements Worker<unknown> {
   // --- persistence -------------------------------------------------------------------------------------
 
   /** Writes the table if it is kept on disk; a failure is logged and counted, never thrown. */
-  private persist(): Promise<void> {
+  private readonly persist = (): Promise<void> => {
     if (this.stateFile === undefined) return Promise.resolve();
     return this.stateFile
       .save(() => this.table.snapshot(this.hubId))
@@ -351,5 +341,5 @@ export class ForwardingService implements Worker<unknown> {
         this.counters.persistFailures++;
         this.logger.error({ err, path: this.stateFile?.path }, 'could not write the forwarder state file');
       });
-  }
+  };
 }
