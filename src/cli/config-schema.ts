@@ -244,6 +244,12 @@ export const nodeConfigSchema = z
       )
       .default([])
       .describe('TCP portal inlets: local TCP clients carried to an outlet through a secure channel.'),
+    tracing: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Carry OpenTelemetry trace context (W3C `traceparent`) across hops and open spans for it, with the global tracer of `@opentelemetry/api`: spans are recorded only if an SDK is registered, say by `NODE_OPTIONS=--require=./otel.js` (see Tracing below).',
+      ),
     control: z
       .object({
         socket: z

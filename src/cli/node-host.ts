@@ -97,7 +97,7 @@ export class NodeHost {
       { passphraseFile: config.vault?.passphraseFile },
       true,
     );
-    const { node } = createNode();
+    const { node } = createNode({ tracing: config.tracing });
     const ctx = node.context('cli');
     const tcp = await TcpTransport.create(ctx);
     const host = new NodeHost(name, node, ctx, identity, identityName, tcp, config);

@@ -100,6 +100,7 @@ export function reloadConfig(
       'authority',
       'authorities',
       'credential',
+      'tracing',
       'relays',
       'workers',
       'control',

@@ -9,6 +9,7 @@ import { Deadlines } from './deadlines';
 import { NodeError } from './errors';
 import { FailureNotices } from './failure-notices';
 import { FlowControls } from './flow-controls';
+import { NodeTracing } from './tracing';
 import { defaultLogger, type Logger } from './logger';
 import { nodeMetrics } from './metrics';
 import type { MetricsSnapshot } from './metrics-snapshot';
@@ -85,6 +86,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
   readonly deadlines = new Deadlines();
   /** The delivery failure notices this node sends about requests it drops (read `stats`). */
   readonly failureNotices: FailureNotices;
+  /** Trace context propagation, when the node was created with `tracing: true`. */
+  readonly tracing: NodeTracing | undefined;
   private readonly scheduler: Scheduler;
   /** What each worker cell may use of its node. */
   private readonly cellHost: CellHost;
@@ -116,7 +119,9 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
     );
     this.flowControls = new FlowControls(this.deadLetters, o.maxJoinsPerProducer);
     this.workerFactory = options.workerFactory;
+    this.tracing = options.tracing === true ? new NodeTracing() : undefined;
     this.cellHost = {
+      tracing: this.tracing,
       scheduler: this.scheduler,
       deadLetters: this.deadLetters,
       sendTimeoutMs: this.sendTimeoutMs,
