@@ -134,12 +134,7 @@ export class Encryptor implements Worker {
    * them to the next hop. Throws `CLOSED` or `TOO_LARGE` before anything is sent. Returns a promise only
    * while the next hop applies backpressure.
    */
-  transmit(
-    onwardRoute: Route,
-    returnRoute: Route,
-    body: unknown,
-    trace?: string,
-  ): Promise<void> | undefined {
+  transmit(onwardRoute: Route, returnRoute: Route, body: unknown, trace?: string): Promise<void> | undefined {
     const { channel } = this;
     if (this.closed) {
       throw new SecureChannelError(

@@ -40,7 +40,7 @@ import {
   type Relay,
 } from './node-status';
 import { ConfiguredListeners, reloadConfig } from './node-listeners';
-import { startConfiguredWorker } from './node-workers';
+import { startConfiguredWorker, trustText } from './node-workers';
 import { openRoute, splitHostPort, webSocketTransport } from './open-route';
 import { CliError } from './output';
 import { socketPath } from './paths';
@@ -165,7 +165,7 @@ export class NodeHost {
       await this.listeners.start(ctx, this.identity, entry, this.channelCredentials(), (channel) =>
         this.remember(channel),
       );
-      say(`Secure channel listener at ${entry.address} (trust: ${entry.trust.toString()})`);
+      say(`Secure channel listener at ${entry.address} (trust: ${trustText(entry.trust)})`);
     }
     for (const worker of config.workers) {
       await startConfiguredWorker(node, worker);
