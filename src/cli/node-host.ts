@@ -30,6 +30,7 @@ import { type NodeConfig } from './config';
 import { serveControl, type ControlRequest } from './control-socket';
 import { loadIdentity } from './identities';
 import {
+  authorityStatus,
   channelStatus,
   connectionsOf,
   deadLettersOf,
@@ -137,10 +138,7 @@ export class NodeHost {
       if (hub.authorities.length > 0)
         say(`Admitting relays by credential from ${hub.authorities.join(', ')}`);
     }
-    const authority =
-      config.authority === undefined
-        ? undefined
-        : await startAuthorityService(ctx, this.identity, this.identityName, config.authority);
+    const authority = await startAuthorityService(ctx, this.identity, this.identityName, config.authority);
     this.authority = authority?.service;
     for (const listen of config.tcp?.listen ?? []) {
       const bound = await this.tcp.listen(listen);
@@ -321,10 +319,7 @@ export class NodeHost {
       },
       portals: this.portals.map(portalStatus),
       deadLetters: deadLettersOf(this.node),
-      authority:
-        this.authority === undefined
-          ? null
-          : { identifier: this.identity.identifier, ...this.authority.stats() },
+      authority: authorityStatus(this.authority, this.identity),
       metrics,
     };
   }
