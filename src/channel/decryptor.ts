@@ -1,4 +1,4 @@
-import { LocalMessage, type LocalInfo } from '../core/message';
+import { LocalMessage, TRACE_INFO, type LocalInfo } from '../core/message';
 import type { Route } from '../core/route';
 import type { ByteBudget } from '../node/byte-budget';
 import { untilQueued, type Context } from '../node/context';
@@ -350,7 +350,7 @@ export class Decryptor {
           message.onwardRoute,
           message.returnRoute.prepend(this.channel.address),
           message.body,
-          this.localInfo,
+          message.trace === undefined ? this.localInfo : { ...this.localInfo, [TRACE_INFO]: message.trace },
         ),
       ),
     );

@@ -1,4 +1,4 @@
-import { LocalMessage, type Routed } from '../core/message';
+import { LocalMessage, traceOf, type Routed } from '../core/message';
 import { Route } from '../core/route';
 import { TAG_LENGTH } from '../noise';
 import { untilQueued, type Context } from '../node/context';
@@ -91,7 +91,12 @@ export class Encryptor implements Worker {
       return undefined;
     }
     try {
-      const pending = this.transmit(message.onwardRoute.stepForward(), message.returnRoute, message.body);
+      const pending = this.transmit(
+        message.onwardRoute.stepForward(),
+        message.returnRoute,
+        message.body,
+        traceOf(message),
+      );
       // A reliable channel's send may wait for room, and find the channel closed meanwhile.
       return this.reliable === undefined
         ? pending
@@ -129,7 +134,7 @@ export class Encryptor implements Worker {
    * them to the next hop. Throws `CLOSED` or `TOO_LARGE` before anything is sent. Returns a promise only
    * while the next hop applies backpressure.
    */
-  transmit(onwardRoute: Route, returnRoute: Route, body: unknown): Promise<void> | undefined {
+  transmit(onwardRoute: Route, returnRoute: Route, body: unknown, trace?: string): Promise<void> | undefined {
     const { channel } = this;
     if (this.closed) {
       throw new SecureChannelError(
@@ -137,10 +142,11 @@ export class Encryptor implements Worker {
         `secure channel ${channel.address.key} is closed (${channel.closeReason})`,
       );
     }
-    const envelope = Envelope.of(onwardRoute, returnRoute, body, channel.maxMessageSize);
+    // The trace context goes inside the encrypted message only: the frames themselves carry none.
+    const envelope = Envelope.of(onwardRoute, returnRoute, body, channel.maxMessageSize, trace);
     // Reliable: past `maxUnackedBytes` unacknowledged, wait for acknowledgements first (backpressure).
     if (this.reliable?.full === true) {
-      return this.reliable.room().then(() => this.transmit(onwardRoute, returnRoute, body));
+      return this.reliable.room().then(() => this.transmit(onwardRoute, returnRoute, body, trace));
     }
     channel.stats.messagesSent++;
     const slot = returnRoute.recipient;

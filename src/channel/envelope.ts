@@ -31,10 +31,17 @@ export class Envelope {
    * Measures a message for a channel: encodes its routes, and its body unless it is text or bytes (bytes are
    * used as they are, text is encoded later, straight into place). Throws `TOO_LARGE` above `maxSize`.
    */
-  static of(onwardRoute: Route, returnRoute: Route, body: unknown, maxSize: number): Envelope {
+  static of(
+    onwardRoute: Route,
+    returnRoute: Route,
+    body: unknown,
+    maxSize: number,
+    trace?: string,
+  ): Envelope {
     let routes: Uint8Array;
     try {
-      routes = encodeTransportMessage({ onwardRoute, returnRoute, payload: EMPTY });
+      // With a trace context, the version-2 layout: it is written after the routes, before the body's tag.
+      routes = encodeTransportMessage({ onwardRoute, returnRoute, payload: EMPTY, trace });
     } catch (cause) {
       throw new SecureChannelError('TOO_LARGE', 'the routes of the message cannot be encoded', { cause });
     }
@@ -101,6 +108,8 @@ export interface OpenedEnvelope {
   readonly onwardRoute: Route;
   readonly returnRoute: Route;
   readonly body: unknown;
+  /** The trace context it carried, if any. */
+  readonly trace?: string;
 }
 
 /** Decodes a message written by `Envelope.write`. Throws `DecodeError`. */
@@ -111,5 +120,6 @@ export function decodeEnvelope(bytes: Uint8Array): OpenedEnvelope {
     onwardRoute: message.onwardRoute,
     returnRoute: message.returnRoute,
     body: decodeBody(message.payload),
+    ...(message.trace === undefined ? {} : { trace: message.trace }),
   };
 }

@@ -28,19 +28,36 @@ const wsAddress = z
  */
 const authorityRef = z.string().min(1).max(4096);
 
+const attributes = z.record(z.string().min(1).max(128), z.string().max(1024));
+
+/** A credential a peer must present: from this authority, with these attributes (and this policy). */
+const credentialTrust = z
+  .object({
+    credential: z
+      .object({ authority: authorityRef, attributes: attributes.default({}), policy: z.string().optional() })
+      .strict(),
+  })
+  .strict();
+
 const trust = z
-  .union([z.enum(['any-identity', 'everyone']), z.array(identifier).min(1)])
+  .union([z.enum(['any-identity', 'everyone']), z.array(identifier).min(1), credentialTrust])
   .describe(
     'Whom the listener accepts: `any-identity` (any peer that proves an identity), `everyone` (anonymous ' +
-      'peers too: tests and demos only), or a list of identifiers. Reloaded on SIGHUP.',
+      'peers too: tests and demos only), a list of identifiers, or `{ credential: { authority, attributes, ' +
+      'policy } }` (a peer presenting a credential from that authority with those attributes). Reloaded on SIGHUP.',
   );
 
 const access = z
-  .union([z.enum(['secure-channel', 'all']), z.object({ identifiers: z.array(identifier).min(1) }).strict()])
+  .union([
+    z.enum(['secure-channel', 'all']),
+    z.object({ identifiers: z.array(identifier).min(1) }).strict(),
+    z.object({ attributes }).strict(),
+  ])
   .describe(
     'Who may send to the worker: `secure-channel` (only messages that came through a secure channel), `all` ' +
-      '(anything, plain transport messages included), or `{ identifiers: [...] }` (only through channels ' +
-      'from those identities).',
+      '(anything, plain transport messages included), `{ identifiers: [...] }` (only through channels ' +
+      'from those identities), or `{ attributes: { k: v } }` (only through channels whose peer presented a ' +
+      "credential giving those attributes, from an authority in `authorities` or the listener's trust).",
   );
 
 /** Whether `text` is a typed route that opens a secure channel (what a portal inlet needs). */
@@ -244,6 +261,12 @@ export const nodeConfigSchema = z
       )
       .default([])
       .describe('TCP portal inlets: local TCP clients carried to an outlet through a secure channel.'),
+    tracing: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Carry OpenTelemetry trace context (W3C `traceparent`) across hops and open spans for it, with the global tracer of `@opentelemetry/api`: spans are recorded only if an SDK is registered, say by `NODE_OPTIONS=--require=./otel.js` (see Tracing below).',
+      ),
     control: z
       .object({
         socket: z

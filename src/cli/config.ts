@@ -100,6 +100,19 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
         ? undefined
         : { ...config.authority, statePath: pathFrom(base, config.authority.statePath) },
     authorities: config.authorities.map((ref) => authorityFrom(base, ref)),
+    secureChannelListeners: config.secureChannelListeners.map((entry) =>
+      typeof entry.trust === 'object' && !Array.isArray(entry.trust)
+        ? {
+            ...entry,
+            trust: {
+              credential: {
+                ...entry.trust.credential,
+                authority: authorityFrom(base, entry.trust.credential.authority),
+              },
+            },
+          }
+        : entry,
+    ),
     workers: config.workers.map((worker) =>
       worker.module === undefined ? worker : { ...worker, module: resolve(base, worker.module) },
     ),

@@ -12,6 +12,7 @@ import {
   type Identity,
 } from '../index';
 import { loadCredential, saveCredential, type KnownAuthority } from './authorities';
+import { CliError } from './output';
 
 /** The address of an authority's listener on its node, and of the authority worker behind it. */
 export const AUTHORITY_LISTENER = 'authority_listener';
@@ -25,7 +26,10 @@ export async function connectAuthority(
   address = authority.address,
 ): Promise<AuthorityClient> {
   if (address === undefined) {
-    throw new Error(`where authority ${authority.identifier} listens is not known (give --at host:port)`);
+    throw new CliError(
+      'USAGE',
+      `where authority ${authority.identifier} listens is not known here (give --at host:port)`,
+    );
   }
   return AuthorityClient.connect(
     ctx,

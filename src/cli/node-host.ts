@@ -30,6 +30,7 @@ import { type NodeConfig } from './config';
 import { serveControl, type ControlRequest } from './control-socket';
 import { loadIdentity } from './identities';
 import {
+  authorityStatus,
   channelStatus,
   connectionsOf,
   deadLettersOf,
@@ -40,7 +41,7 @@ import {
   type Relay,
 } from './node-status';
 import { ConfiguredListeners, reloadConfig } from './node-listeners';
-import { startConfiguredWorker } from './node-workers';
+import { startConfiguredWorker, trustText } from './node-workers';
 import { openRoute, splitHostPort, webSocketTransport } from './open-route';
 import { CliError } from './output';
 import { socketPath } from './paths';
@@ -97,7 +98,7 @@ export class NodeHost {
       { passphraseFile: config.vault?.passphraseFile },
       true,
     );
-    const { node } = createNode();
+    const { node } = createNode({ tracing: config.tracing });
     const ctx = node.context('cli');
     const tcp = await TcpTransport.create(ctx);
     const host = new NodeHost(name, node, ctx, identity, identityName, tcp, config);
@@ -137,10 +138,7 @@ export class NodeHost {
       if (hub.authorities.length > 0)
         say(`Admitting relays by credential from ${hub.authorities.join(', ')}`);
     }
-    const authority =
-      config.authority === undefined
-        ? undefined
-        : await startAuthorityService(ctx, this.identity, this.identityName, config.authority);
+    const authority = await startAuthorityService(ctx, this.identity, this.identityName, config.authority);
     this.authority = authority?.service;
     for (const listen of config.tcp?.listen ?? []) {
       const bound = await this.tcp.listen(listen);
@@ -165,7 +163,7 @@ export class NodeHost {
       await this.listeners.start(ctx, this.identity, entry, this.channelCredentials(), (channel) =>
         this.remember(channel),
       );
-      say(`Secure channel listener at ${entry.address} (trust: ${entry.trust.toString()})`);
+      say(`Secure channel listener at ${entry.address} (trust: ${trustText(entry.trust)})`);
     }
     for (const worker of config.workers) {
       await startConfiguredWorker(node, worker);
@@ -321,10 +319,7 @@ export class NodeHost {
       },
       portals: this.portals.map(portalStatus),
       deadLetters: deadLettersOf(this.node),
-      authority:
-        this.authority === undefined
-          ? null
-          : { identifier: this.identity.identifier, ...this.authority.stats() },
+      authority: authorityStatus(this.authority, this.identity),
       metrics,
     };
   }

@@ -15,9 +15,13 @@ import {
 } from '../index';
 import type { NodeConfig } from './config';
 import type { NodeStatus } from './node-status';
-import { trustPolicy } from './node-workers';
+import { trustPolicy, trustText } from './node-workers';
 
 type Entry = NodeConfig['secureChannelListeners'][number];
+
+/** The authority a policy checks credentials from, if any: a reload may not change it. */
+const authorityOf = (policy: TrustPolicy): string =>
+  (policy.authorities ?? []).map((authority) => authority.identifier).join(',');
 
 /** The listeners a configuration declares. */
 export class ConfiguredListeners {
@@ -35,9 +39,13 @@ export class ConfiguredListeners {
     onChannel: (channel: SecureChannel) => void,
   ): Promise<void> {
     const policy = { current: trustPolicy(entry.trust), text: JSON.stringify(entry.trust) };
+    // The authorities whose credentials the channel checks come from the policy it starts with; a reload
+    // may change whom it accepts, not which authority (see `reloadTrust`).
     const live: TrustPolicy = {
       name: `config(${entry.address})`,
       check: (peer) => policy.current.check(peer),
+      ...(policy.current.authorities === undefined ? {} : { authorities: policy.current.authorities }),
+      ...(policy.current.needsCredentials === true ? { needsCredentials: true } : {}),
     };
     const listener = await createSecureChannelListener(ctx, identity, entry.address, {
       ...options,
@@ -69,9 +77,14 @@ export class ConfiguredListeners {
       if (entry === undefined) continue;
       const text = JSON.stringify(entry.trust);
       if (text !== policy.text) {
-        policy.current = trustPolicy(entry.trust);
+        const next = trustPolicy(entry.trust);
+        if (authorityOf(next) !== authorityOf(policy.current)) {
+          lines.push(`listener ${address}: trust by another authority: restart the node to apply it`);
+          continue;
+        }
+        policy.current = next;
         policy.text = text;
-        lines.push(`listener ${address}: trust is now ${entry.trust.toString()}`);
+        lines.push(`listener ${address}: trust is now ${trustText(entry.trust)}`);
       }
     }
     return lines;
@@ -100,6 +113,7 @@ export function reloadConfig(
       'authority',
       'authorities',
       'credential',
+      'tracing',
       'relays',
       'workers',
       'control',

@@ -61,17 +61,19 @@ async function enrollerIdentifier(entry: string): Promise<string> {
 
 /**
  * Starts an authority as `identity` behind a listener any proven identity may reach (a newcomer must, to
- * present its ticket), and records it in the config directory once `address` is known.
+ * present its ticket), and records it in the config directory once `address` is known. Nothing without
+ * an `authority` section.
  */
 export async function startAuthorityService(
   ctx: Context,
   identity: Identity,
   identityName: string,
-  authority: NonNullable<NodeConfig['authority']>,
-): Promise<{
-  service: AuthorityService;
-  record: (address: string, name: string) => Promise<KnownAuthority>;
-}> {
+  authority: NodeConfig['authority'],
+): Promise<
+  | { service: AuthorityService; record: (address: string, name: string) => Promise<KnownAuthority> }
+  | undefined
+> {
+  if (authority === undefined) return undefined;
   const enrollers = await Promise.all(authority.enrollers.map(enrollerIdentifier));
   const statePath = authority.statePath ?? join(configDir(), 'authorities', `${identityName}.members.json`);
   await mkdir(dirname(statePath), { recursive: true, mode: 0o700 });

@@ -1,6 +1,7 @@
 /** What a running declarative node reports to `sealroute status` (and `status --json` prints). */
 import {
   DROP_REASONS,
+  type AuthorityService,
   type AuthorityStats,
   ForwardingAddress,
   type DropReason,
@@ -118,6 +119,12 @@ export const portalStatus = ({
   bytesSent: end.stats.bytesSent,
   bytesReceived: end.stats.bytesReceived,
 });
+
+export const authorityStatus = (
+  service: AuthorityService | undefined,
+  identity: Identity,
+): Status<'authority'> =>
+  service === undefined ? null : { identifier: identity.identifier, ...service.stats() };
 
 export const deadLettersOf = (node: NodeRuntime): Status<'deadLetters'> => ({
   total: node.deadLetters.count,

@@ -6,7 +6,9 @@ import {
   TrustAnyIdentity,
   TrustEveryone,
   TrustIdentifier,
+  TrustCredential,
   allowAll,
+  requireAttributes,
   fromSecureChannel,
   type AccessRule,
   type NodeRuntime,
@@ -14,18 +16,36 @@ import {
   type Worker,
 } from '../index';
 import type { NodeConfig } from './config';
+import { resolveAuthority } from './authorities';
 import { CliError } from './output';
 
+type Trust = NodeConfig['secureChannelListeners'][number]['trust'];
+
 /** The trust policy a configuration entry names. */
-export function trustPolicy(trust: 'any-identity' | 'everyone' | readonly string[]): TrustPolicy {
+export function trustPolicy(trust: Trust): TrustPolicy {
   if (trust === 'any-identity') return TrustAnyIdentity;
   if (trust === 'everyone') return TrustEveryone;
-  return TrustIdentifier(...trust);
+  if (Array.isArray(trust)) return TrustIdentifier(...trust);
+  const { authority, attributes, policy } = (trust as Exclude<Trust, string | readonly string[]>).credential;
+  return TrustCredential({
+    authority: resolveAuthority(authority).publicKey,
+    attributes,
+    ...(policy === undefined ? {} : { policy }),
+  });
+}
+
+/** A listener's trust as people read it. */
+export function trustText(trust: Trust): string {
+  if (typeof trust === 'string' || Array.isArray(trust)) return trust.toString();
+  const { authority, attributes } = (trust as Exclude<Trust, string | readonly string[]>).credential;
+  const wanted = Object.entries(attributes).map(([key, value]) => `${key}=${value}`);
+  return `a credential from ${authority}${wanted.length === 0 ? '' : ` giving ${wanted.join(', ')}`}`;
 }
 
 function accessRule(access: NodeConfig['workers'][number]['access']): AccessRule {
   if (access === 'all') return allowAll;
   if (access === 'secure-channel') return fromSecureChannel();
+  if ('attributes' in access) return requireAttributes(access.attributes);
   return fromSecureChannel(access.identifiers);
 }
 

@@ -72,6 +72,33 @@ export interface TransportMessage {
   readonly returnRoute: Route;
   /** The body, encoded by `encodeBody`. */
   readonly payload: Uint8Array;
+  /**
+   * A W3C trace context (`traceparent`) the message carries, if any (wire version 2, docs/PROTOCOL.md): the
+   * `TRACE_INFO` of the message it was encoded from.
+   */
+  readonly trace?: string;
+}
+
+/**
+ * The `localInfo` key of a message's trace context: a W3C `traceparent` string. Unlike every other local
+ * fact it travels: a transport writes it into the frame (plain, beside the routes) and a secure channel
+ * into the encrypted message, so the next node puts it back. A node with `tracing` on sets it on what its
+ * workers send and opens a span for each message that carries one (node/tracing.ts).
+ */
+export const TRACE_INFO = 'traceparent';
+
+/** A W3C `traceparent` of version 00 with non-zero ids (what `TRACE_INFO` holds; anything else is dropped). */
+const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** Whether `value` is a trace context a message may carry. */
+export function isTraceparent(value: unknown): value is string {
+  return typeof value === 'string' && TRACEPARENT.test(value);
+}
+
+/** The trace context a message carries, if any. */
+export function traceOf(message: { readonly localInfo: LocalInfo }): string | undefined {
+  const value = message.localInfo[TRACE_INFO];
+  return isTraceparent(value) ? value : undefined;
 }
 
 /**

@@ -1,11 +1,16 @@
 import { Address } from './address';
 import { codecFor } from './codec';
 import { DecodeError, EncodeError, MessageTooLargeError } from './errors';
-import type { TransportMessage } from './message';
+import { isTraceparent, type TransportMessage } from './message';
 import { Route } from './route';
 
 /** Version byte of the transport message encoding (docs/PROTOCOL.md). */
 export const WIRE_VERSION = 1;
+/**
+ * Version byte of a transport message that carries a trace context (a length byte and the `traceparent`
+ * after the routes). Written only for a message that has one, so a node that never traces never sends it.
+ */
+export const WIRE_VERSION_TRACED = 2;
 /** Default upper bound of an encoded transport message: a 16 MiB body plus its routes. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024 + 64 * 1024;
 /** Routes longer than this are refused: no sane deployment needs more hops, and it bounds decoding work. */
@@ -177,19 +182,39 @@ export function encodeFrame(
   body: unknown,
   maxSize: number = DEFAULT_MAX_MESSAGE_SIZE,
   headerReserve = 0,
+  traceContext?: string,
 ): Buffer {
+  const trace = traceToWrite(traceContext);
   const parts = bodyParts(body);
-  const size = 1 + routeSize(onwardRoute) + routeSize(returnRoute) + 1 + parts.length;
+  const size = 1 + routeSize(onwardRoute) + routeSize(returnRoute) + traceSize(trace) + 1 + parts.length;
   if (size > maxSize) throw new MessageTooLargeError(size, maxSize);
   // allocUnsafe: every byte past the reserve is written below; small frames come from Node's pool.
   const out = Buffer.allocUnsafe(headerReserve + size);
-  out[headerReserve] = WIRE_VERSION;
+  out[headerReserve] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
   let offset = writeRoute(out, headerReserve + 1, onwardRoute);
   offset = writeRoute(out, offset, returnRoute);
+  offset = writeTrace(out, offset, trace);
   out[offset++] = parts.tag;
   if (parts.bytes !== undefined) out.set(parts.bytes, offset);
   else out.write(parts.text!, offset, parts.length, 'utf8');
   return out;
+}
+
+/** The encoded size of a trace context (checked by `traceToWrite`): none, or a length byte and the text. */
+function traceSize(trace: string | undefined): number {
+  return trace === undefined ? 0 : 1 + trace.length;
+}
+
+/** The trace context to write: a valid `traceparent`, else none (as W3C says of an invalid one). */
+function traceToWrite(trace: string | undefined): string | undefined {
+  return trace !== undefined && isTraceparent(trace) ? trace : undefined;
+}
+
+function writeTrace(out: Uint8Array, offset: number, trace: string | undefined): number {
+  if (trace === undefined) return offset;
+  out[offset++] = trace.length;
+  for (let i = 0; i < trace.length; i++) out[offset + i] = trace.charCodeAt(i);
+  return offset + trace.length;
 }
 
 /** Encodes routes in the wire layout shared by transport messages and secure channel payloads. */
@@ -197,12 +222,19 @@ export function encodeTransportMessage(
   message: TransportMessage,
   maxSize: number = DEFAULT_MAX_MESSAGE_SIZE,
 ): Uint8Array {
-  const size = 1 + routeSize(message.onwardRoute) + routeSize(message.returnRoute) + message.payload.length;
+  const trace = traceToWrite(message.trace);
+  const size =
+    1 +
+    routeSize(message.onwardRoute) +
+    routeSize(message.returnRoute) +
+    traceSize(trace) +
+    message.payload.length;
   if (size > maxSize) throw new MessageTooLargeError(size, maxSize);
   const out = new Uint8Array(size);
-  out[0] = WIRE_VERSION;
+  out[0] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
   let offset = writeRoute(out, 1, message.onwardRoute);
   offset = writeRoute(out, offset, message.returnRoute);
+  offset = writeTrace(out, offset, trace);
   out.set(message.payload, offset);
   return out;
 }
@@ -237,8 +269,12 @@ export function decodeTransportMessage(
     throw new DecodeError('TOO_LARGE', `message of ${bytes.length} bytes exceeds ${maxSize}`);
   const reader = new Reader(bytes);
   const version = reader.u8();
-  if (version !== WIRE_VERSION) throw new DecodeError('UNSUPPORTED_VERSION', `wire version ${version}`);
+  if (version !== WIRE_VERSION && version !== WIRE_VERSION_TRACED)
+    throw new DecodeError('UNSUPPORTED_VERSION', `wire version ${version}`);
   const onwardRoute = readRoute(reader);
   const returnRoute = readRoute(reader);
-  return { onwardRoute, returnRoute, payload: reader.rest() };
+  if (version === WIRE_VERSION) return { onwardRoute, returnRoute, payload: reader.rest() };
+  const trace = reader.utf8(reader.u8());
+  if (!isTraceparent(trace)) throw new DecodeError('MALFORMED', 'the trace context is not a W3C traceparent');
+  return { onwardRoute, returnRoute, payload: reader.rest(), trace };
 }

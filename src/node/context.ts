@@ -1,5 +1,5 @@
 import { Address } from '../core/address';
-import { LocalMessage, type Routed } from '../core/message';
+import { LocalMessage, type LocalInfo, type Routed } from '../core/message';
 import { Route, toRoute, type Destination } from '../core/route';
 import type { DeadLetter, DropCause, DropReason } from './dead-letters';
 import { NodeError } from './errors';
@@ -90,12 +90,19 @@ export class Context implements NodeHost {
    * access rule, the node stopping). Rejects only with `NodeError` `MAILBOX_FULL` after `sendTimeoutMs`.
    */
   send(to: Destination, body: unknown): Promise<Sent> {
-    return this.forward(new LocalMessage(toRoute(to), this.fromHere, body));
+    const onward = toRoute(to);
+    return this.forward(new LocalMessage(onward, this.fromHere, body, this.traceFor(onward)));
   }
 
   /** Sends with another return route's first hop (a worker replying on behalf of another address). */
   sendFrom(from: Address, to: Destination, body: unknown): Promise<Sent> {
-    return this.forward(new LocalMessage(toRoute(to), Route.of([from]), body));
+    const onward = toRoute(to);
+    return this.forward(new LocalMessage(onward, Route.of([from]), body, this.traceFor(onward)));
+  }
+
+  /** The trace context of a message sent now along `onward`, when the node traces (node/tracing.ts). */
+  private traceFor(onward: Route): LocalInfo | undefined {
+    return this.node.tracing?.inject(onward.next);
   }
 
   /** Hands on a complete message as it is (routes, body and local info); settles as `send` does. */
@@ -188,7 +195,8 @@ export class Context implements NodeHost {
     if (this.node.isStopped) return Promise.reject(new NodeError('NODE_STOPPED', 'the node has stopped'));
     const timeout = options.timeout ?? this.node.defaultTimeoutMs;
     const slot = new ReplySlot(this.node, timeout, options.acceptsTransportReplies ?? false);
-    const sent = this.node.dispatch(new LocalMessage(toRoute(to), slot.returnRoute, body));
+    const onward = toRoute(to);
+    const sent = this.node.dispatch(new LocalMessage(onward, slot.returnRoute, body, this.traceFor(onward)));
     if (sent.status === 'backpressure') {
       sent.room.catch((err: unknown) => slot.fail(err));
     } else if (sent.status === 'refused') {

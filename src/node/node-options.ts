@@ -35,6 +35,8 @@ export interface NodeOptions extends SchedulerOptions {
    * Default 100.
    */
   readonly failureNoticesPerSecond?: number;
+  /** Carry OpenTelemetry trace context across hops and open spans for it (node/tracing.ts). Default off. */
+  readonly tracing?: boolean;
 }
 
 /** The largest mailbox a worker may have: a bound on memory, far above any useful queue. */

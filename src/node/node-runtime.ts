@@ -9,6 +9,7 @@ import { Deadlines } from './deadlines';
 import { NodeError } from './errors';
 import { FailureNotices } from './failure-notices';
 import { FlowControls } from './flow-controls';
+import { NodeTracing } from './tracing';
 import { defaultLogger, type Logger } from './logger';
 import { nodeMetrics } from './metrics';
 import type { MetricsSnapshot } from './metrics-snapshot';
@@ -22,6 +23,7 @@ import {
   type WorkerFactory,
 } from './node-options';
 import { Scheduler } from './scheduler';
+import { SignalStop } from './signal-stop';
 import type { Worker, WorkerOptions } from './worker';
 import { WorkerCell, type CellHost } from './worker-cell';
 
@@ -85,6 +87,8 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
   readonly deadlines = new Deadlines();
   /** The delivery failure notices this node sends about requests it drops (read `stats`). */
   readonly failureNotices: FailureNotices;
+  /** Trace context propagation, when the node was created with `tracing: true`. */
+  readonly tracing: NodeTracing | undefined;
   private readonly scheduler: Scheduler;
   /** What each worker cell may use of its node. */
   private readonly cellHost: CellHost;
@@ -92,7 +96,10 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
   private readonly inboxes = new Map<string, Inbox>();
   private stopping: Promise<void> | undefined;
   private readonly workerFactory: WorkerFactory | undefined;
-  private signalHandler: (() => void) | undefined;
+  private readonly signals = new SignalStop(
+    () => void this.stop(),
+    () => this.logger,
+  );
 
   constructor(options: NodeOptions = {}) {
     super();
@@ -116,7 +123,9 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
     );
     this.flowControls = new FlowControls(this.deadLetters, o.maxJoinsPerProducer);
     this.workerFactory = options.workerFactory;
+    this.tracing = options.tracing === true ? new NodeTracing() : undefined;
     this.cellHost = {
+      tracing: this.tracing,
       scheduler: this.scheduler,
       deadLetters: this.deadLetters,
       sendTimeoutMs: this.sendTimeoutMs,
@@ -317,29 +326,13 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
     this.inboxes.clear();
     const cells = [...new Set(this.cells.values())].reverse();
     for (const cell of cells) await cell.stop();
-    this.removeSignalHandlers();
+    this.signals.remove();
     this.emit('stopped');
   }
 
   /** Stops the node gracefully on SIGINT or SIGTERM (a second signal exits at once). */
   stopOnSignals(): void {
-    if (this.signalHandler !== undefined) return;
-    let signalled = false;
-    this.signalHandler = () => {
-      if (signalled) process.exit(130);
-      signalled = true;
-      this.logger.info({}, 'signal received: stopping the node');
-      void this.stop();
-    };
-    process.on('SIGINT', this.signalHandler);
-    process.on('SIGTERM', this.signalHandler);
-  }
-
-  private removeSignalHandlers(): void {
-    if (this.signalHandler === undefined) return;
-    process.off('SIGINT', this.signalHandler);
-    process.off('SIGTERM', this.signalHandler);
-    this.signalHandler = undefined;
+    this.signals.install();
   }
 
   private assertRunning(): void {

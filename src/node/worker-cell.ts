@@ -1,4 +1,5 @@
 import { cameFromTransport, type LocalMessage } from '../core/message';
+import type { NodeTracing } from './tracing';
 import type { Address } from '../core/address';
 import { AccessGate } from './access-gate';
 import type { Context } from './context';
@@ -42,6 +43,8 @@ export interface CellHost {
   readonly defaultMailboxCapacity: number;
   /** How long stop waits for a handler in flight. */
   readonly stopTimeoutMs: number;
+  /** The node's trace context propagation, if on: each handler runs in its span. */
+  readonly tracing: NodeTracing | undefined;
   /** Removes the cell's addresses from the router once it stops taking messages; `announce` if it ran. */
   release(cell: WorkerCell, announce: boolean): void;
 }
@@ -216,17 +219,23 @@ export class WorkerCell implements Recipient, Runnable {
     const admitted = this.gate.check(message);
     if (admitted === false) return;
     if (admitted !== true) {
-      this.enter(admitted.then((ok) => (ok ? this.worker.handleMessage(this.ctx, message) : undefined)));
+      this.enter(admitted.then((ok) => (ok ? this.handle(message) : undefined)));
       return;
     }
     let result: void | Promise<unknown>;
     try {
-      result = this.worker.handleMessage(this.ctx, message);
+      result = this.handle(message);
     } catch (err) {
       this.handlerFailed(err);
       return;
     }
     if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') this.enter(result);
+  }
+
+  private handle(message: LocalMessage): void | Promise<unknown> {
+    const { tracing } = this.host;
+    if (tracing === undefined) return this.worker.handleMessage(this.ctx, message);
+    return tracing.handle(message, this.address.value, () => this.worker.handleMessage(this.ctx, message));
   }
 
   /** Marks the worker busy until `pending` settles. */

@@ -1,5 +1,12 @@
 import { decodeBody } from '../core/codec';
-import { LocalMessage, MessageOrigin, ORIGIN_INFO, TRANSPORT_INFO, type LocalInfo } from '../core/message';
+import {
+  LocalMessage,
+  MessageOrigin,
+  ORIGIN_INFO,
+  TRACE_INFO,
+  TRANSPORT_INFO,
+  type LocalInfo,
+} from '../core/message';
 import { decodeTransportMessage } from '../core/wire';
 import type { Logger } from '../node/logger';
 import type { ConnectionOptions } from './connection-options';
@@ -167,7 +174,8 @@ export class ConnectionReader {
         decoded.onwardRoute,
         decoded.returnRoute.prepend(this.host.connection.connection),
         decodeBody(decoded.payload),
-        this.info,
+        // A trace context travels on unchanged (a hub carries it as it came); most frames have none.
+        decoded.trace === undefined ? this.info : { ...this.info, [TRACE_INFO]: decoded.trace },
       );
     } catch (err) {
       const detail = `the peer sent a frame that does not decode: ${(err as Error).message}`;

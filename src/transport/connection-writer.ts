@@ -1,5 +1,5 @@
 import type { Address } from '../core/address';
-import type { LocalMessage, Routed } from '../core/message';
+import { traceOf, type LocalMessage, type Routed } from '../core/message';
 import type { Route } from '../core/route';
 import { encodeFrame } from '../core/wire';
 import type { Deadline } from '../node/deadlines';
@@ -87,6 +87,7 @@ export class ConnectionWriter {
       message.body,
       this.host.maxFrameSize,
       FRAME_HEADER_SIZE,
+      traceOf(message),
     );
     const length = frame.length - FRAME_HEADER_SIZE; // u32 big-endian (FRAME_HEADER_SIZE is 4)
     frame[0] = length >>> 24;

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scaled } from '../helpers/slowdown';
 import { CliProcess, runCli, scratchDir } from './cli-process';
@@ -127,6 +128,42 @@ describe('an authority, enrollment and a hub that admits relays by credential, f
     expect(refused.stderr).toMatch(/AuthorityError NOT_ENROLLER/);
   });
 
+  it('admits channels and messages by credential in a node file: trust and access by attributes', async () => {
+    const file = join(scratch.dir, 'carol.yaml');
+    writeFileSync(
+      file,
+      [
+        'name: carol',
+        'identity: carol',
+        'tcp: { listen: ["127.0.0.1:0"] }',
+        'secureChannelListeners:',
+        '  - address: listener',
+        `    trust: { credential: { authority: ${authorityId}, attributes: { role: friend } } }`,
+        'workers:',
+        '  - address: echoer',
+        '    builtin: echoer',
+        '    access: { attributes: { role: friend } }',
+        '',
+      ].join('\n'),
+    );
+    const carol = start(['node', 'start', '--config', file]);
+    const carolId = (await carol.waitFor(/Node carol runs as (I[0-9a-f]{40})/))[1]!;
+    const at = (await carol.waitFor(/Listening on TCP (\S+)/))[1]!;
+    await carol.waitFor(new RegExp(`trust: a credential from ${authorityId} giving role=friend`));
+    await carol.waitFor(/Control socket/); // started whole
+    const ticket = (
+      await ok(['authority', 'ticket', 'create', '--identity', 'admin', '--attribute', 'role=friend'])
+    ).trim();
+    await ok(['enroll', ticket, '--identity', 'alice']);
+    const echoer = `/tcp/${at}/service/listener/secure/${carolId}/service/echoer`;
+    expect(await ok(['message', 'send', echoer, 'friendly', '--identity', 'alice'])).toBe('friendly\n');
+
+    // Eve presents no credential: Carol's listener refuses the handshake.
+    const eve = await runCli(['message', 'send', echoer, 'x', '--identity', 'eve'], env);
+    expect(eve.code).toBe(1);
+    expect(eve.stderr).toMatch(/SecureChannelError/);
+  });
+
   it('shows the hub its WebSocket listener and the authority its members in status --json', async () => {
     const hubStatus = JSON.parse(await ok(['status', '--node', 'hub', '--json']));
     expect(hubStatus.wsListeners).toEqual([hubWs]);
@@ -136,6 +173,8 @@ describe('an authority, enrollment and a hub that admits relays by credential, f
       ]),
     );
     const authorityStatus = JSON.parse(await ok(['status', '--node', 'authority', '--json']));
-    expect(authorityStatus.authority).toMatchObject({ identifier: authorityId, enrollments: 1 });
+    // Bob and Alice enrolled; Eve's second use of a one-time ticket was refused.
+    expect(authorityStatus.authority).toMatchObject({ identifier: authorityId, enrollments: 2 });
+    expect(authorityStatus.authority.refused.TICKET_USED).toBe(1);
   });
 });

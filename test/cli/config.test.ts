@@ -61,6 +61,18 @@ describe('node configuration files', () => {
       statePath: undefined,
     });
     expect(config.credential).toBe('none');
+    const byCredential = parseNodeConfig(
+      [
+        'secureChannelListeners:',
+        '  - { address: listener, trust: { credential: { authority: ./a.json, attributes: { role: friend } } } }',
+        'workers: [{ address: echoer, builtin: echoer, access: { attributes: { role: friend } } }]',
+      ].join('\n'),
+      '/etc/sealroute/node.yaml',
+    );
+    expect(byCredential.secureChannelListeners[0]!.trust).toEqual({
+      credential: { authority: '/etc/sealroute/a.json', attributes: { role: 'friend' } },
+    });
+    expect(byCredential.workers[0]!.access).toEqual({ attributes: { role: 'friend' } });
     expect(parseNodeConfig('name: n', 'n.yaml').credential).toBe('enrolled');
     expect(problems('name: n\nws: { listen: [nowhere] }')).toContain(
       'node.yaml:2:16: ws.listen[0]: expected host:port or host:port/path',

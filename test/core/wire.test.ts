@@ -101,7 +101,7 @@ describe('decodeTransportMessage', () => {
     }
   });
 
-  it.each([[0], [2], [255]])('throws UNSUPPORTED_VERSION for version %i', (version) => {
+  it.each([[0], [3], [255]])('throws UNSUPPORTED_VERSION for version %i', (version) => {
     const bytes = encodeTransportMessage(sample);
     bytes[0] = version;
     expect(decodeError(bytes).code).toBe('UNSUPPORTED_VERSION');

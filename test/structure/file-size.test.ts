@@ -14,8 +14,6 @@ const BEING_SPLIT_ELSEWHERE = new Set([
   'services/portal/portal-session.ts',
   'services/authority.ts',
   'identity/credential.ts',
-  'cli/node-host.ts',
-  'cli/config.ts',
 ]);
 
 /** Every .ts file under `dir`, as paths relative to src/ with forward slashes. */
