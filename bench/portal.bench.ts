@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Round, Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
-import { BenchProcess } from './procs/spawn';
+import { BenchProcess, type StartOptions } from './procs/spawn';
 
 /** 64 KiB writes per bulk round (33 MB), every variant. */
 const BULK_N = 500;
@@ -68,7 +68,12 @@ async function startRedis(): Promise<{ child: ChildProcess; port: number }> {
   }
 }
 
+/**
+ * Starts the processes. With `BENCH_CPU_PROF=<dir>`, each writes a CPU profile there when it exits,
+ * `<program>.cpuprofile` (the tunnel's two ends `tls-tunnel-server` and `tls-tunnel-client`).
+ */
 async function setup(): Promise<void> {
+  const profile = process.env.BENCH_CPU_PROF;
   const certs = mkdtempSync(join(tmpdir(), 'sealroute-bench-'));
   for (const side of ['server', 'client']) {
     const { key, cert } = selfSignedCert(side);
@@ -77,7 +82,11 @@ async function setup(): Promise<void> {
   }
   const children: BenchProcess[] = [];
   const start = async (program: string, args: readonly string[]): Promise<string[]> => {
-    const { process: child, ready } = await BenchProcess.start(program, args);
+    const name = program === 'tls-tunnel' ? `${program}-${args[0]}` : program;
+    const options: StartOptions = profile
+      ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${name}.cpuprofile`] }
+      : {};
+    const { process: child, ready } = await BenchProcess.start(program, args, options);
     children.push(child);
     return ready;
   };

@@ -238,11 +238,16 @@ export class PortalSession implements Worker {
     });
   }
 
-  /** `n` bytes reached the kernel: credit goes back once a quarter of the window is there (fewer messages). */
+  /**
+   * `n` bytes reached the kernel: credit goes back once a quarter of the window is there, not sooner. An ACK
+   * per write (each time the socket's buffer emptied) doubled the messages of request/response traffic; and
+   * it is never needed: a sender out of credit means a full window here, of which at most a quarter is
+   * written and unacknowledged, so the rest is still to be written and its writes bring the ACK.
+   */
   private wrote(n: number): void {
     if (this.state !== 'open' || this.finReceived) return;
     this.written += n;
-    if (this.written >= this.host.limits.windowBytes >>> 2 || this.socket.writableLength === 0) {
+    if (this.written >= this.host.limits.windowBytes >>> 2) {
       this.unacked -= this.written;
       this.send(this.peerRoute!, encodeAck(this.written));
       this.written = 0;
