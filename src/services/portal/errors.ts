@@ -1,3 +1,4 @@
+import type { DeliveryFailureCode, DeliveryFailureNotice } from '../../core/delivery-failure';
 import { SealrouteError } from '../../core/errors';
 
 /** What went wrong with a TCP portal (an inlet, an outlet or one of their sessions). */
@@ -41,4 +42,16 @@ export class PortalError extends SealrouteError {
   constructor(code: PortalErrorCode, message: string, options?: { cause?: unknown }) {
     super('services', code, message, options);
   }
+}
+
+/** The notice codes that mean the channel itself is gone, so every session through it is. */
+export const CHANNEL_GONE: ReadonlySet<DeliveryFailureCode> = new Set([
+  'CHANNEL_CLOSED',
+  'PEER_UNRESPONSIVE',
+]);
+
+/** The error a session ends with when one of its messages was not delivered (`notice`). */
+export function noticeError(notice: DeliveryFailureNotice): PortalError {
+  const code: PortalErrorCode = notice.code === 'ACCESS_DENIED' ? 'ACCESS_DENIED' : 'CHANNEL_CLOSED';
+  return new PortalError(code, `a portal message was not delivered: ${notice.code}`, { cause: notice.cause });
 }

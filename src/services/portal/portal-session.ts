@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
 import type { Address } from '../../core/address';
-import { DeliveryFailureNotice, type DeliveryFailureCode } from '../../core/delivery-failure';
+import { DeliveryFailureNotice } from '../../core/delivery-failure';
 import type { Routed } from '../../core/message';
 import type { Route } from '../../core/route';
 import type { Context } from '../../node/context';
 import type { Worker } from '../../node/worker';
-import { PortalError, type PortalErrorCode } from './errors';
+import { CHANNEL_GONE, PortalError, noticeError } from './errors';
 import {
   FIN_MESSAGE,
   KIND,
@@ -19,9 +19,7 @@ import {
   type ResetReason,
 } from './messages';
 import type { SessionHost, SessionInfo } from './session-host';
-
-/** The notice codes that mean the channel itself is gone, so every session through it is. */
-const CHANNEL_GONE: ReadonlySet<DeliveryFailureCode> = new Set(['CHANNEL_CLOSED', 'PEER_UNRESPONSIVE']);
+import { SocketSink } from './socket-sink';
 
 type State = 'opening' | 'open' | 'closed';
 
@@ -35,9 +33,8 @@ function noop(): void {}
  * the socket's bytes into DATA messages to the session at the other end and that session's messages back
  * into bytes (docs/PROTOCOL.md 5). Flow control is by credit: the other end granted `peerWindow` bytes; what
  * was sent and not yet acknowledged never exceeds it, and the socket stops being read when it is used up.
- * The bytes this end received and has not yet written to its socket never exceed its own window: more is
- * a protocol violation that resets the session. So each session holds at most a window per direction,
- * wherever the reader is slow, and sessions never wait for each other.
+ * What arrives goes to a `SocketSink`, which holds at most this end's window. So each session holds at most
+ * a window per direction, wherever the reader is slow, and sessions never wait for each other.
  */
 export class PortalSession implements Worker {
   private state: State = 'opening';
@@ -52,9 +49,8 @@ export class PortalSession implements Worker {
   private finPending = false;
   private finSent = false;
   private finReceived = false;
-  /** Bytes received and not acknowledged yet (being written, or written and not yet acknowledged). */
-  private unacked = 0;
-  private written = 0;
+  /** Where the other end's bytes go. */
+  private readonly sink: SocketSink;
   private socketError: Error | undefined;
   private openTimer: NodeJS.Timeout | undefined;
   /** What the RST said, or would have said, when this end aborted the session. */
@@ -71,6 +67,7 @@ export class PortalSession implements Worker {
     readonly channelKey: string | undefined,
     readonly remoteIdentifier: string | undefined,
   ) {
+    this.sink = new SocketSink(socket, host.limits.windowBytes, this.acknowledge);
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     socket.on('data', (chunk: Buffer) => this.fromSocket(chunk));
     socket.on('end', () => this.socketEnded());
@@ -208,10 +205,7 @@ export class PortalSession implements Worker {
 
   /** A delivery failure notice about one of this session's messages: the session cannot go on. */
   private noticed(notice: DeliveryFailureNotice): void {
-    const code: PortalErrorCode = notice.code === 'ACCESS_DENIED' ? 'ACCESS_DENIED' : 'CHANNEL_CLOSED';
-    const error = new PortalError(code, `a portal message was not delivered: ${notice.code}`, {
-      cause: notice.cause,
-    });
+    const error = noticeError(notice);
     if (CHANNEL_GONE.has(notice.code) && this.channelKey !== undefined)
       this.host.channelGone(this.channelKey, error);
     this.finish(error);
@@ -224,35 +218,19 @@ export class PortalSession implements Worker {
 
   private fromPeer(bytes: Uint8Array): void {
     if (this.state !== 'open' || this.finReceived) return this.violation('DATA outside an open stream');
-    const window = this.host.limits.windowBytes;
-    this.unacked += bytes.byteLength;
-    if (this.unacked > window) {
+    const excess = this.sink.write(bytes);
+    if (excess !== undefined) {
       this.host.stats.limits.windowExceeded++;
-      return this.violation(`${this.unacked} bytes unacknowledged, over its window of ${window}`);
+      return this.violation(excess);
     }
     this.bytesReceived += bytes.byteLength;
     this.host.stats.bytesReceived += bytes.byteLength;
-    const n = bytes.byteLength;
-    this.socket.write(bytes, (error) => {
-      if (error === undefined || error === null) this.wrote(n);
-    });
   }
 
-  /**
-   * `n` bytes reached the kernel: credit goes back once a quarter of the window is there, not sooner. An ACK
-   * per write (each time the socket's buffer emptied) doubled the messages of request/response traffic; and
-   * it is never needed: a sender out of credit means a full window here, of which at most a quarter is
-   * written and unacknowledged, so the rest is still to be written and its writes bring the ACK.
-   */
-  private wrote(n: number): void {
-    if (this.state !== 'open' || this.finReceived) return;
-    this.written += n;
-    if (this.written >= this.host.limits.windowBytes >>> 2) {
-      this.unacked -= this.written;
-      this.send(this.peerRoute!, encodeAck(this.written));
-      this.written = 0;
-    }
-  }
+  /** The sink's credit back to the other end, while the stream from it is open. */
+  private readonly acknowledge = (consumed: number): void => {
+    if (this.state === 'open' && !this.finReceived) this.send(this.peerRoute!, encodeAck(consumed));
+  };
 
   private acknowledged(consumed: number): void {
     if (this.state !== 'open') return this.violation('an ACK outside an open stream');
