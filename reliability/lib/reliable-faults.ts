@@ -245,7 +245,7 @@ async function judge(checks: Checks, name: string, w: World, load: Traffic, faul
 export async function reliableHubKill(checks: Checks, o = RELIABLE_FAULT_DEFAULTS): Promise<void> {
   const messages = o.messages;
   console.log(
-    `\n== hub-kill: kill -9 the hub under ${count(messages)} messages, restart it on the same port`,
+    `\n== reliable-hub-kill: a reliable channel, kill -9 the hub under ${count(messages)} messages, restart it on the same port`,
   );
   const first = await Child.start<{ address: string }>('hub', 'hub');
   const address = first.ready.address;
@@ -259,7 +259,7 @@ export async function reliableHubKill(checks: Checks, o = RELIABLE_FAULT_DEFAULT
   await sleep(1_000);
   await Child.start('hub', 'hub', ['--listen', address]);
   console.log(`  hub restarted on ${address} ${seconds(performance.now() - faultAt)} after the kill`);
-  await judge(checks, 'hub-kill', w, load, faultAt);
+  await judge(checks, 'reliable-hub-kill', w, load, faultAt);
   await w.stop();
   await stopAll();
 }
@@ -267,7 +267,9 @@ export async function reliableHubKill(checks: Checks, o = RELIABLE_FAULT_DEFAULT
 /** A proxy between Alice and the hub forwards nothing for a while mid-traffic, then all it held. */
 export async function reliablePartition(checks: Checks, o = RELIABLE_FAULT_DEFAULTS): Promise<void> {
   const ms = o.partitionMs;
-  console.log(`\n== partition: Alice's link to the hub forwards nothing for ${seconds(ms)} mid-traffic`);
+  console.log(
+    `\n== reliable-partition: a reliable channel, Alice's link to the hub forwards nothing for ${seconds(ms)} mid-traffic`,
+  );
   const hub = await Child.start<{ address: string }>('hub', 'hub');
   const { proxy, address } = await PausableProxy.start(hub.ready.address);
   const w = await world(hub.ready.address, address, o);
@@ -280,7 +282,7 @@ export async function reliablePartition(checks: Checks, o = RELIABLE_FAULT_DEFAU
   await sleep(ms);
   proxy.heal();
   console.log(`  healed`);
-  await judge(checks, 'partition', w, load, faultAt);
+  await judge(checks, 'reliable-partition', w, load, faultAt);
   await w.stop();
   proxy.close();
   await stopAll();
