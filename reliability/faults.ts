@@ -3,7 +3,8 @@
  * outcome printed and checked.
  *
  *   npm run faults                               # every fault
- *   npm run faults -- --only hub-kill --verbose  # one (hub-kill, bob-kill, stall, cycles), with child logs
+ *   npm run faults -- --only hub-kill --verbose  # one (hub-kill, bob-kill, stall, cycles, reliable-hub-kill,
+ *                                                # reliable-partition), with child logs
  *   npm run faults -- --cycles 2000
  *
  * hub-kill  kill -9 the hub in the middle of traffic, start another on the same port: Bob registers again,
@@ -15,6 +16,10 @@
  *           counted once as a dead letter on Alice, the hub or Bob).
  * cycles    10,000 connect / register / unregister / disconnect cycles: no connection, handle, worker,
  *           forwarder or listener is left behind, at the hub or the client.
+ * reliable-hub-kill, reliable-partition
+ *           a reliable channel under 100,000 one-way messages at full speed, through a hub killed with
+ *           kill -9 and restarted, and across a silent partition: 0 lost, 0 duplicated, in order, the same
+ *           channel (reliability/lib/reliable-faults.ts; `npm run faults:reliable` runs them alone).
  */
 import { parseArgs } from 'node:util';
 import { Child, runProgram, stopAll } from './lib/child';
@@ -30,6 +35,7 @@ import {
   reconcileOneWay,
   reconciled,
 } from './lib/reconcile';
+import { reliableHubKill, reliablePartition } from './lib/reliable-faults';
 import { Checks, count, eventually, seconds, sleep } from './lib/report';
 
 const { values: args } = parseArgs({
@@ -449,6 +455,8 @@ const FAULTS: Record<string, (checks: Checks) => Promise<void>> = {
   'bob-kill': bobKill,
   stall,
   cycles,
+  'reliable-hub-kill': (checks) => reliableHubKill(checks),
+  'reliable-partition': (checks) => reliablePartition(checks),
 };
 
 runProgram(

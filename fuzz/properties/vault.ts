@@ -42,6 +42,9 @@ const keyIdArb = fc.oneof(
   fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex')),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }),
   fc.string({ unit: 'binary', minLength: 0, maxLength: 4 }).map((s) => `\uFEFF${s}`),
+  // The longest: 255 bytes, in one-byte and in two-byte characters (254).
+  fc.integer({ min: 240, max: 255 }).map((n) => 'k'.repeat(n)),
+  fc.constant('é'.repeat(127)),
 );
 
 const storedKeysArb: fc.Arbitrary<StoredKey[]> = fc.uniqueArray(
@@ -53,6 +56,24 @@ const storedKeysArb: fc.Arbitrary<StoredKey[]> = fc.uniqueArray(
   { maxLength: 5, selector: (k) => k.id },
 );
 
+/** `count` keys with ids of the largest size (255 bytes): a vault file of count x 289 bytes and more. */
+function manyKeys(count: number, seed: number): StoredKey[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${i}:${seed}:`.padEnd(255, 'x'),
+    type: i % 2 === 0 ? ('x25519' as const) : ('ed25519' as const),
+    secret: new Uint8Array(32).fill((i + seed) & 0xff),
+  }));
+}
+
+/** Mostly a few keys, sometimes (1 in 50) a hundred to a thousand with the longest ids. */
+const keySetArb: fc.Arbitrary<StoredKey[]> = fc.oneof(
+  { weight: 49, arbitrary: storedKeysArb },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.integer({ min: 100, max: 1_000 }), fc.nat()).map(([n, seed]) => manyKeys(n, seed)),
+  },
+);
+
 function sameKeys(a: readonly StoredKey[], b: readonly StoredKey[]): boolean {
   return (
     a.length === b.length &&
@@ -62,7 +83,7 @@ function sameKeys(a: readonly StoredKey[], b: readonly StoredKey[]): boolean {
 
 const bodyRoundTrip = defineProperty('vault/body/round-trip', 20_000, 500, async () => {
   await sodiumReady(); // a refused body's secrets are wiped with libsodium
-  return fc.property(storedKeysArb, (keys) => {
+  return fc.property(keySetArb, (keys) => {
     const body = encodeBody(keys);
     traceCase(body);
     check(sameKeys(decodeBody(body), keys), 'a key set did not round-trip');
@@ -74,7 +95,7 @@ const bodyMutated = defineProperty('vault/body/mutated', 40_000, 1_000, async ()
   await sodiumReady(); // a refused body's secrets are wiped with libsodium
   return fc.property(
     fc.oneof(
-      mutatedArb(storedKeysArb.map(encodeBody)).map((m) => m.mutated),
+      mutatedArb(keySetArb.map(encodeBody)).map((m) => m.mutated),
       noiseArb,
     ),
     (body) => {
@@ -104,7 +125,7 @@ const bodyHostileCount = defineProperty('vault/body/hostile-count', 6_000, 200, 
       fc.constantFrom(...INTERESTING_INTEGERS.filter((n) => n < 2 ** 32)),
       fc.integer({ min: 6, max: 0xffffffff }),
     ),
-    storedKeysArb,
+    keySetArb,
     (count, keys) => {
       const body = encodeBody(keys);
       new DataView(body.buffer).setUint32(0, count);
@@ -144,6 +165,9 @@ async function setUp(): Promise<Files> {
     const passphrase = { passphrase: 'correct horse' };
     const keySets = fc.sample(storedKeysArb, { numRuns: POOL, seed: 42 });
     keySets[0] = []; // an empty vault, as a new one is written
+    // The largest: thousands of keys with the longest ids (1.2 MB), and a thousand (290 KB).
+    keySets[POOL - 1] = manyKeys(4_000, 1);
+    keySets[POOL - 2] = manyKeys(1_000, 2);
     files = {
       keySecret,
       passphrase,
@@ -290,7 +314,8 @@ const fileVaultOpen = defineProperty('vault/file-vault/open', 1_500, 20, async (
   const { keySecret, withKey } = await setUp();
   const path = join(scratchDirectory(), `vault-${process.pid}`);
   return fc.asyncProperty(
-    poolIndex,
+    // Not the two largest files: opening imports every key (decodeFile, above, reads them at every size).
+    fc.nat({ max: POOL - 3 }),
     fc.array(mutationArb(), { minLength: 1, maxLength: 3 }),
     async (i, mutations) => {
       const { keys, file: original } = withKey[i]!;

@@ -8,7 +8,6 @@ import { decodeEnvelope, type OpenedEnvelope } from './envelope';
 import { ReceiveKeys } from './epoch-keys';
 import { SecureChannelError, type SecureChannelErrorCode } from './errors';
 import {
-  RELIABLE_HEADER_LENGTH,
   RELIABLE_PIECE_LENGTH,
   CHUNK_HEADER_LENGTH,
   DATA_HEADER_LENGTH,
@@ -19,7 +18,7 @@ import {
 } from './frames';
 import type { ChannelLimits } from './options';
 import { Reassembly } from './reassembly';
-import { ReliableReceiver, readAck } from './reliable';
+import { ReliableReceiver, takeAck } from './reliable';
 import { ReorderBuffer } from './reorder-buffer';
 import { ReplayWindow } from './replay-window';
 import type { ChannelInit, DroppedFrames, SecureChannel } from './secure-channel';
@@ -192,10 +191,17 @@ export class Decryptor {
         return undefined;
       case PayloadKind.PONG:
         return plaintext.length === 1 ? undefined : this.drop('MALFORMED', 'a malformed pong');
-      case PayloadKind.RELIABLE:
-        return this.receiveReliable(plaintext);
+      case PayloadKind.RELIABLE: {
+        // Acted on if it is the next in sequence; a duplicate or one ahead of a gap is counted and dropped.
+        const { encryptor } = this.channel.end;
+        const taken = this.reliable === undefined ? null : this.reliable.take(plaintext, encryptor.reliable!);
+        if (taken === null) return this.drop('MALFORMED', 'a malformed or unexpected reliable frame');
+        return taken === undefined ? undefined : this.process(taken);
+      }
       case PayloadKind.ACK:
-        return this.receiveAck(plaintext);
+        return takeAck(plaintext, this.channel.end.encryptor.reliable)
+          ? undefined
+          : this.drop('MALFORMED', 'a malformed or unexpected ack');
       case PayloadKind.CREDENTIALS:
         // Verified (or dropped, counted and logged) by the channel's credentials: channel-credentials.ts.
         if (this.channel.credentials === undefined) return this.drop('MALFORMED', 'unexpected credentials');
@@ -281,30 +287,6 @@ export class Decryptor {
       this.orderTimer = undefined;
     }
     return pending;
-  }
-
-  /** An ACK: the peer received every RELIABLE frame below the one it names. */
-  private receiveAck(plaintext: Uint8Array): undefined {
-    const next = readAck(plaintext);
-    const sender = this.channel.end.encryptor.reliable;
-    if (sender === undefined || next < 0) return this.drop('MALFORMED', 'a malformed or unexpected ack');
-    sender.acknowledge(next);
-  }
-
-  /** A RELIABLE frame: acted on if it is the next in sequence, dropped if a duplicate or ahead of a gap. */
-  private receiveReliable(plaintext: Uint8Array): Promise<void> | undefined {
-    const receiver = this.reliable;
-    if (receiver === undefined || plaintext.length <= RELIABLE_HEADER_LENGTH) {
-      return this.drop('MALFORMED', 'a malformed or unexpected reliable frame');
-    }
-    const { verdict, ack } = receiver.receive(plaintext);
-    if (ack >= 0) this.channel.end.encryptor.reliable!.acknowledge(ack);
-    if (verdict !== 'next') return undefined; // counted by the receiver; no frame was lost for that
-    const payload = plaintext.subarray(RELIABLE_HEADER_LENGTH);
-    const kind = payload[0];
-    return kind === PayloadKind.MESSAGE || kind === PayloadKind.CHUNK
-      ? this.process(payload)
-      : this.drop('MALFORMED', 'a reliable frame that holds no message');
   }
 
   private receivePiece(plaintext: Uint8Array): Promise<void> | undefined {

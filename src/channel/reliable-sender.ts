@@ -58,8 +58,13 @@ export class ReliableSender {
   private late = false;
   private waiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** When an acknowledgement last let frames go (or recovery last began): the retransmission clock. */
-  private progressAt = 0;
+  /**
+   * The retransmission clock, in ticks of the timer (one per `retransmitInterval`), so the hot path reads no
+   * clock: whether an ack let frames go (or sending began, or recovery did) since the last tick, and ticks
+   * without that since.
+   */
+  private progressed = false;
+  private idleTicks = 0;
   /** The wait before the next probe, in `retransmitInterval`s: doubled after each, back to 1 on any ack. */
   private backoff = 1;
   /** Frames sent again, and times this end went back to send again (a probe, or a new route). */
@@ -107,7 +112,7 @@ export class ReliableSender {
     plaintext[0] = PayloadKind.RELIABLE;
     writeU64(plaintext, 1, this.nextSeq++);
     writeU64(plaintext, RELIABLE_ACK_AT, ack);
-    if (this.head === this.frames.length) this.progressAt = performance.now();
+    if (this.head === this.frames.length) this.progressed = true;
     this.frames.push({ plaintext, offset: this.sealedBytes });
     this.sealedBytes += plaintext.length;
     this.bytes += plaintext.length;
@@ -121,10 +126,10 @@ export class ReliableSender {
     const target = next - (this.nextSeq - this.frames.length);
     if (target <= this.head || target > this.frames.length) return;
     const released = this.offsetOf(target) - this.frames[this.head]!.offset;
-    for (let i = this.head; i < target; i++) this.bytes -= this.frames[i]!.plaintext.length;
+    this.bytes -= released;
     const probe = this.head;
     this.head = target;
-    this.progressAt = performance.now();
+    this.progressed = true;
     this.backoff = 1;
     if (this.mode === 'probing') {
       this.mode = 'sweeping';
@@ -157,7 +162,7 @@ export class ReliableSender {
   retransmit(): void {
     if (this.head === this.frames.length) return;
     this.retransmissions++;
-    this.progressAt = performance.now();
+    this.progressed = true;
     this.mode = 'sweeping';
     this.late = false;
     this.sent = this.head;
@@ -226,12 +231,20 @@ export class ReliableSender {
     this.timer = undefined;
   }
 
-  /** Every interval while armed: nothing unacknowledged, the timer stops; no ack for too long, a probe. */
+  /**
+   * Every interval while armed: nothing unacknowledged, the timer stops; `backoff` whole intervals without
+   * progress (so one to two after the last), a probe.
+   */
   private readonly check = (): void => {
     if (this.head === this.frames.length) return this.disarm();
-    if (performance.now() - this.progressAt < this.backoff * this.retransmitInterval) return;
+    if (this.progressed) {
+      this.progressed = false;
+      this.idleTicks = 0;
+      return;
+    }
+    if (++this.idleTicks < this.backoff) return;
+    this.idleTicks = 0;
     this.retransmissions++;
-    this.progressAt = performance.now();
     this.backoff = Math.min(2 * this.backoff, MAX_BACKOFF);
     this.mode = 'probing';
     this.sent = this.head + 1;

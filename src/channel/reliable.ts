@@ -1,4 +1,5 @@
-import { PayloadKind, RELIABLE_ACK_AT, readU64, writeU64 } from './frames';
+import { PayloadKind, RELIABLE_ACK_AT, RELIABLE_HEADER_LENGTH, readU64, writeU64 } from './frames';
+import type { ReliableSender } from './reliable-sender';
 
 /** An ACK plaintext: kind and the next sequence number expected. */
 const ACK_LENGTH = 1 + 8;
@@ -61,6 +62,20 @@ export class ReliableReceiver {
     return { verdict, ack };
   }
 
+  /**
+   * A RELIABLE plaintext from the peer: its ack goes to `sender`. Returns the payload inside if the frame is
+   * the next in sequence and holds a MESSAGE or CHUNK plaintext; `undefined` if it is a duplicate or ahead
+   * of a gap (counted here); `null` if it is malformed.
+   */
+  take(plaintext: Uint8Array, sender: ReliableSender): Uint8Array | undefined | null {
+    if (plaintext.length <= RELIABLE_HEADER_LENGTH) return null;
+    const { verdict, ack } = this.receive(plaintext);
+    if (ack >= 0) sender.acknowledge(ack);
+    if (verdict !== 'next') return undefined;
+    const payload = plaintext.subarray(RELIABLE_HEADER_LENGTH);
+    return payload[0] === PayloadKind.MESSAGE || payload[0] === PayloadKind.CHUNK ? payload : null;
+  }
+
   /** The ack a reliable frame going back carries: it makes a separate ACK unnecessary. */
   piggyback(): number {
     this.unacked = 0;
@@ -89,7 +104,10 @@ export class ReliableReceiver {
   }
 }
 
-/** The `next` of an ACK plaintext, or -1 if it is malformed. */
-export function readAck(plaintext: Uint8Array): number {
-  return plaintext.length === ACK_LENGTH ? readU64(plaintext, 1) : -1;
+/** An ACK plaintext from the peer: its `next` goes to `sender`. False if it is malformed or unexpected. */
+export function takeAck(plaintext: Uint8Array, sender: ReliableSender | undefined): boolean {
+  const next = plaintext.length === ACK_LENGTH ? readU64(plaintext, 1) : -1;
+  if (sender === undefined || next < 0) return false;
+  sender.acknowledge(next);
+  return true;
 }

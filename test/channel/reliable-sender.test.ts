@@ -55,7 +55,7 @@ describe('ReliableSender', () => {
     const { s, resent, seal } = sender();
     seal(1000);
     s.acknowledge(200);
-    jest.advanceTimersByTime(INTERVAL);
+    jest.advanceTimersByTime(2 * INTERVAL); // the check runs each interval: a probe 1-2 after the last ack
     expect(resent).toEqual([200]); // a probe, not 800 frames
     // While probing, new frames wait.
     expect(seal(5)).toEqual([]);
@@ -73,7 +73,7 @@ describe('ReliableSender', () => {
   it('an ack of the probe alone means a loss: the frames after it go again in a window that doubles', () => {
     const { s, resent, seal } = sender();
     seal(1000, 1000);
-    jest.advanceTimersByTime(INTERVAL);
+    jest.advanceTimersByTime(2 * INTERVAL);
     expect(resent).toEqual([0]);
     s.acknowledge(1);
     expect(resent).toEqual([0, 1]); // one frame in flight, as the probe was
@@ -93,7 +93,7 @@ describe('ReliableSender', () => {
   it('a sweep after a probe stops sending again once acks show the earlier frames arriving', () => {
     const { s, resent, seal } = sender();
     seal(300);
-    jest.advanceTimersByTime(INTERVAL);
+    jest.advanceTimersByTime(2 * INTERVAL);
     s.acknowledge(1); // the probe alone (the peer acknowledged before more arrived)
     expect(seal(2)).toEqual([]);
     s.acknowledge(150); // past what the sweep sent: the rest is arriving
