@@ -25,6 +25,12 @@ class Alice {
       credentials,
     });
     console.log('[✓] End-to-end encrypted secure channel was established.');
+    channel.once('lost', (error) => {
+      // Also when Bob closes it because Alice's credential lapsed unrenewed (his trust policy needs it).
+      console.error(`[✗] The channel to Bob was lost: ${error.code} (${channel.closeReason})`);
+      process.exitCode = 1;
+      input.close();
+    });
 
     for (;;) {
       console.log("Type a message for Bob's echoer:");

@@ -34,7 +34,7 @@ class Bob {
     const named = { name: 'bob', identity: bob, credential: credentials };
     const forwarder = await RemoteForwarder.create(ctx, route([TCP, hub]), 'listener', named);
     console.log(`[✓] RemoteForwarder was created on the node at: ${hub}`);
-    console.log(`Forwarding address for Bob is:\n${ForwardingAddress.of(forwarder, bob).format()}`);
+    ForwardingAddress.watch(forwarder, bob, (at) => console.log(`Forwarding address for Bob is:\n${at}`));
   }
 }
 

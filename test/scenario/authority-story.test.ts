@@ -35,7 +35,7 @@ function start(file: string, args: string[], env: NodeJS.ProcessEnv): SpawnedExa
 const ticketLine = (spec: string) => new RegExp(`^Ticket \\(${spec}\\): (sealroute-ticket:\\S+)$`);
 
 /** The authority with three tickets, the hub that trusts it, and Bob registered with his credential. */
-async function world() {
+async function world(authorityEnv: NodeJS.ProcessEnv = {}) {
   const shared = home();
   const env = { SEALROUTE_HOME: shared };
   const authority = start(
@@ -49,7 +49,7 @@ async function world() {
       '--ticket',
       'role=guest',
     ],
-    env,
+    { ...env, ...authorityEnv },
   );
   await authority.waitForLine(/^Authority listening on \S+$/, START_MS);
   const key = (await authority.waitForLine(/^Authority public key: ([0-9a-f]{64})$/, STEP_MS))[1]!;
@@ -63,12 +63,16 @@ async function world() {
   const bob = start('examples/bob-credentials.ts', [forBob, hubAddress], env);
   await bob.waitForLine(/^\[✓\] Bob is a member of authority I[0-9a-f]{40}$/, START_MS);
   const printed = (await bob.waitForLine(/^I[0-9a-f]{40}@fwd\.n\.bob$/, STEP_MS))[0];
-  return { env, hubAddress, bob, printed, forAlice, forGuest };
+  return { env, hub, hubAddress, bob, printed, forAlice, forGuest };
 }
 
 describe('the story with an authority (examples/*-credentials.ts as processes)', () => {
-  it('Bob and Alice join with tickets, admit each other by attribute, and an echo goes through', async () => {
-    const { env, hubAddress, bob, printed, forAlice } = await world();
+  it('Bob and Alice join with tickets, admit each other by attribute, and echo on past renewals', async () => {
+    // Short-lived credentials, so that they are renewed (and the first ones expire) during the test.
+    const ttl = scaled(3_000);
+    const { env, hub, hubAddress, bob, printed, forAlice } = await world({
+      SEALROUTE_CREDENTIAL_TTL_MS: String(ttl),
+    });
     const alice = start('examples/alice-credentials.ts', [forAlice, hubAddress], env);
     await alice.waitForLine(new RegExp(`^${ASK_ADDRESS}`), START_MS);
     alice.write(printed);
@@ -76,8 +80,17 @@ describe('the story with an authority (examples/*-credentials.ts as processes)',
     alice.write('hello by attribute');
     await alice.waitForLine(/^Alice received an echo: hello by attribute$/, STEP_MS);
     await bob.waitForLine(/Received: hello by attribute$/, STEP_MS);
+    // Past the expiry of every first credential (and the 5 s clock skew allowance): Bob's echoer still
+    // admits Alice, by the credential she renewed over the channel, and Bob's forwarder still stands.
+    const expired = Date.now() + ttl + 5_000 + 500;
+    await new Promise((resolve) => setTimeout(resolve, expired - Date.now()));
+    alice.write('after renewal');
+    await alice.waitForLine(/^Alice received an echo: after renewal$/, STEP_MS);
     alice.endInput();
     expect(await within(alice.exited, STEP_MS, 'Alice to exit')).toEqual({ code: 0, signal: null });
+    expect(alice.stderr).toBe('');
+    // Bob's renewed credential reached the hub before the first expired: his forwarder was never dropped.
+    expect(hub.stderr).not.toContain('forwarder dropped');
   });
 
   it('Bob refuses a member without role=echo-client: that Alice exits 1 before sending anything', async () => {
