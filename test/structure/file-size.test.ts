@@ -6,12 +6,6 @@ const src = path.resolve(__dirname, '../../src');
 /** The most lines a file in src/ may have: past it, a file holds more than one responsibility. */
 const MAX_LINES = 350;
 
-/**
- * Files other branches are splitting this session (federation, portals, the authority, credentials, the
- * CLI). The lead empties this list once those branches are merged; nothing is to be added to it.
- */
-const BEING_SPLIT_ELSEWHERE = new Set(['services/portal/portal-session.ts']);
-
 /** Every .ts file under `dir`, as paths relative to src/ with forward slashes. */
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -34,15 +28,8 @@ describe('the size of source files', () => {
 
   it(`keeps every file in src/ under ${MAX_LINES} lines`, () => {
     const tooLong = sizes
-      .filter(({ file, lines }) => lines >= MAX_LINES && !BEING_SPLIT_ELSEWHERE.has(file))
+      .filter(({ lines }) => lines >= MAX_LINES)
       .map(({ file, lines }) => `${file}: ${lines} lines`);
     expect(tooLong).toEqual([]);
-  });
-
-  it('lists in the allow-list only files that exist and are still too long', () => {
-    const stale = [...BEING_SPLIT_ELSEWHERE].filter(
-      (file) => !sizes.some((size) => size.file === file && size.lines >= MAX_LINES),
-    );
-    expect(stale).toEqual([]);
   });
 });
