@@ -2,7 +2,8 @@
  * The hub of the reliability programs (examples/hub.ts without decorators): a TCP listener and a
  * forwarding service. Prints `ready {"address"}`. Options: `--listen host:port` (default a free port of
  * 127.0.0.1; a restarted hub passes its predecessor's), `--max-forwarders`, `--max-forwarders-per-connection`,
- * `--max-forwarders-per-source` (every client of these runs is 127.0.0.1).
+ * `--max-forwarders-per-source` (every client of these runs is 127.0.0.1), `--reattach-grace-ms` (how long a
+ * dead client's random addresses stay reserved).
  * Command: `sample` (memory, handles, connections, forwarders).
  */
 import { ForwardingService, NodeRuntime, TcpTransport, FORWARDING_DEFAULTS } from '../../src';
@@ -16,6 +17,7 @@ runChild(async () => {
     'max-forwarders': { type: 'string' },
     'max-forwarders-per-connection': { type: 'string' },
     'max-forwarders-per-source': { type: 'string' },
+    'reattach-grace-ms': { type: 'string' },
   });
   const node = new NodeRuntime({ logger: childLogger() });
   const tcp = await TcpTransport.create(node);
@@ -29,6 +31,7 @@ runChild(async () => {
       args['max-forwarders-per-source'],
       FORWARDING_DEFAULTS.maxForwardersPerSource,
     ),
+    reattachGraceMs: numberOption(args['reattach-grace-ms'], FORWARDING_DEFAULTS.reattachGraceMs),
   });
   const address = await tcp.listen(args.listen);
   serve(
@@ -38,6 +41,7 @@ runChild(async () => {
         ...(await sampleNode(node)),
         connections: tcp.connections().length,
         forwarders: service.forwarders().length,
+        reserved: service.stats().reserved,
       }),
       ...censusCommands(),
       ...tallyCommands(node),
