@@ -19,7 +19,8 @@ import {
 import type { ChannelLimits } from './options';
 import { Reassembly } from './reassembly';
 import { ReliableReceiver, takeAck } from './reliable';
-import { ReorderBuffer } from './reorder-buffer';
+import { FrameOrder } from './frame-order';
+import type { NonceGap } from './reorder-buffer';
 import { ReplayWindow } from './replay-window';
 import type { ChannelInit, DroppedFrames, SecureChannel } from './secure-channel';
 import { ThrottledLog } from '../node/throttled-log';
@@ -32,13 +33,11 @@ const dropCounter: Partial<Record<SecureChannelErrorCode, keyof DroppedFrames>> 
   TOO_LARGE: 'tooLarge',
 };
 
-function noop(): void {}
-
 /**
  * The receiving half of a channel end: the receive keys, the replay window, sending order and reassembly.
  * Each DATA frame is checked against the window, decrypted under the key of its epoch, then acted on in
  * sending order: a message is decoded and forwarded on as coming from this channel, a piece reassembled,
- * a CLOSE closes, a PING is answered. A frame ahead of a missing one is held (see `holdEarly`).
+ * a CLOSE closes, a PING is answered. A frame ahead of a missing one is held (see `FrameOrder`).
  */
 export class Decryptor {
   private readonly ctx: Context;
@@ -46,8 +45,7 @@ export class Decryptor {
   private readonly receiveKeys: ReceiveKeys;
   private readonly window: ReplayWindow;
   private readonly reassembly: Reassembly;
-  private readonly order = new ReorderBuffer();
-  private orderTimer: NodeJS.Timeout | undefined;
+  private readonly order: FrameOrder;
   private readonly memory: ByteBudget;
   private readonly dropLog: ThrottledLog;
   private readonly info: SecureChannelInfo;
@@ -98,6 +96,17 @@ export class Decryptor {
         : { credentials: channel.remoteIdentity.credentials }),
     });
     this.localInfo = decryptedInfo(this.info, undefined);
+    const decryptor = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the getter reads its state
+    this.order = new FrameOrder({
+      limits,
+      memory: this.memory,
+      get isClosed() {
+        return decryptor.closed;
+      },
+      process: (plaintext) => this.process(plaintext),
+      held: () => channel.stats.framesReordered++,
+      lost: (gap) => this.lost(gap),
+    });
   }
 
   /**
@@ -138,11 +147,7 @@ export class Decryptor {
       if (from !== undefined) this.channel.end.encryptor.adopt(from);
       return this.process(plaintext);
     }
-    // The hot path: the frame the sender sent next. Anything else waits for the frames before it.
-    if (nonce !== this.order.next) return this.holdEarly(nonce, plaintext);
-    this.order.next++;
-    const pending = this.process(plaintext);
-    return this.order.size === 0 ? pending : (this.release() ?? pending);
+    return this.order.accept(nonce, plaintext);
   }
 
   /** Counts, logs and reports a frame that is not delivered. */
@@ -167,9 +172,6 @@ export class Decryptor {
     this.reliable?.destroy();
     this.receiveKeys.destroy();
     this.reassembly.clear();
-    clearTimeout(this.orderTimer);
-    this.orderTimer = undefined;
-    this.memory.release(this.order.bytes);
     this.order.clear();
   }
 
@@ -212,56 +214,8 @@ export class Decryptor {
     }
   }
 
-  /**
-   * Holds a frame that arrived ahead of a missing one. The gap is given up, reported and delivery goes on
-   * after `reorderTimeout`, or at once when holding would exceed `maxReorderBytes` or the node's channel
-   * memory, or when the missing frame falls behind the replay window (it could not be accepted any more).
-   */
-  private holdEarly(nonce: number, plaintext: Uint8Array): Promise<void> | undefined {
-    this.channel.stats.framesReordered++;
-    const now = Date.now();
-    this.order.hold(nonce, plaintext, now);
-    this.memory.charge(plaintext.length);
-    let pending: Promise<void> | undefined;
-    while (
-      this.order.size > 0 &&
-      (this.order.bytes > this.limits.maxReorderBytes ||
-        this.memory.used > this.memory.limit ||
-        nonce - this.order.next >= this.limits.replayWindow)
-    ) {
-      pending = this.skipGap() ?? pending;
-    }
-    if (this.order.size > 0 && this.orderTimer === undefined && !this.closed) {
-      this.armReorderTimer(this.order.earliestArrival ?? now);
-    }
-    return pending;
-  }
-
-  /**
-   * A held frame waited `reorderTimeout`: the gaps before it are given up. Each gap waits at most that long
-   * (from when the first frame after it arrived), never longer; then the timer follows the next one.
-   */
-  private readonly reorderTimedOut = (): void => {
-    this.orderTimer = undefined;
-    const due = Date.now() - this.limits.reorderTimeout;
-    let earliest: number | undefined;
-    while (!this.closed && (earliest = this.order.earliestArrival) !== undefined && earliest <= due) {
-      // Not in the decryptor's handler: a delivery that has to wait for room completes on its own.
-      this.skipGap()?.catch(noop);
-    }
-    if (!this.closed && earliest !== undefined) this.armReorderTimer(earliest);
-  };
-
-  private armReorderTimer(earliest: number): void {
-    const wait = Math.max(1, earliest + this.limits.reorderTimeout - Date.now());
-    this.orderTimer = setTimeout(this.reorderTimedOut, wait);
-    this.orderTimer.unref();
-  }
-
-  /** Gives up the frames missing before the first held one: reported, then the held ones that follow go. */
-  private skipGap(): Promise<void> | undefined {
-    const gap = this.order.skipGap();
-    if (gap === undefined) return undefined;
+  /** Frames the peer sent never arrived: their gap was given up (counted, logged, and a `gap` event). */
+  private lost(gap: NonceGap): void {
     const { channel } = this;
     const count = gap.to - gap.from + 1;
     channel.stats.missing.gaps++;
@@ -271,22 +225,6 @@ export class Decryptor {
       `secure channel lost ${count} frame(s) from the peer (nonces ${gap.from}..${gap.to}): never arrived`,
     );
     channel.emit('gap', gap);
-    return this.release();
-  }
-
-  /** Delivers the held frames that are now in order. */
-  private release(): Promise<void> | undefined {
-    let pending: Promise<void> | undefined;
-    let plaintext: Uint8Array | undefined;
-    while (!this.closed && (plaintext = this.order.take()) !== undefined) {
-      this.memory.release(plaintext.length);
-      pending = this.process(plaintext) ?? pending;
-    }
-    if (this.order.size === 0 && this.orderTimer !== undefined) {
-      clearTimeout(this.orderTimer);
-      this.orderTimer = undefined;
-    }
-    return pending;
   }
 
   private receivePiece(plaintext: Uint8Array): Promise<void> | undefined {
