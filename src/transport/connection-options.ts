@@ -1,4 +1,6 @@
+import { MAX_TIMER_MS, resolveOptions, type IntegerRange, type OptionSpecs } from '../core/options';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../core/wire';
+import { TransportError } from './errors';
 
 /**
  * How a stream transport (TCP, WebSocket) and its connections behave: the same limits, timeouts and
@@ -114,29 +116,55 @@ export const CONNECTION_DEFAULTS: Required<ConnectionOptions> = Object.freeze({
   relayTransportMessages: false,
 });
 
-/** The options with defaults filled in and checked; errors name the option as `<label>.<field>`. */
+const U32_MAX = 0xffff_ffff;
+const COUNT: IntegerRange = { min: 0, max: Number.MAX_SAFE_INTEGER };
+const DURATION: IntegerRange = { min: 0, max: MAX_TIMER_MS };
+
+/** The range of every numeric `ConnectionOptions` field. */
+const RANGES: Readonly<Record<Exclude<keyof ConnectionOptions, 'relayTransportMessages'>, IntegerRange>> = {
+  maxFrameSize: { min: 0, max: U32_MAX },
+  connectTimeoutMs: DURATION,
+  handshakeTimeoutMs: DURATION,
+  frameTimeoutMs: DURATION,
+  idleTimeoutMs: DURATION,
+  keepAliveMs: DURATION,
+  pingIntervalMs: DURATION,
+  peerTimeoutMs: DURATION,
+  drainTimeoutMs: DURATION,
+  closeTimeoutMs: DURATION,
+  maxConnectionsPerListener: COUNT,
+  maxConnectionsPerRemote: COUNT,
+  maxOutgoingConnections: COUNT,
+  connectionMailboxCapacity: COUNT,
+  maxQueuedBytesPerConnection: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  maxPartialFrameBytes: COUNT,
+  unvouchedTimeoutMs: DURATION,
+};
+
+/** Every option: its default (`CONNECTION_DEFAULTS`) and its range, for `resolveOptions`. */
+const OPTION_SPECS: OptionSpecs = {
+  ...Object.fromEntries(
+    Object.entries(RANGES).map(([name, range]) => [
+      name,
+      { default: CONNECTION_DEFAULTS[name as keyof typeof RANGES], ...range },
+    ]),
+  ),
+  relayTransportMessages: { default: false, oneOf: [false, true] },
+};
+
+/**
+ * The options with defaults filled in and checked (an option given as `undefined` keeps its default);
+ * throws `TransportError` `INVALID_OPTION` naming the option as `<label>.<field>` and its range.
+ */
 export function resolveConnectionOptions(
   options: ConnectionOptions = {},
   label = 'ConnectionOptions',
 ): Required<ConnectionOptions> {
-  const resolved = { ...CONNECTION_DEFAULTS };
-  const { relayTransportMessages, ...limits } = options;
-  if (relayTransportMessages !== undefined) resolved.relayTransportMessages = relayTransportMessages;
-  for (const [key, value] of Object.entries(limits) as [
-    Exclude<keyof ConnectionOptions, 'relayTransportMessages'>,
-    number | undefined,
-  ][]) {
-    if (value === undefined) continue;
-    if (!Number.isInteger(value) || value < 0) {
-      throw new RangeError(`${label}.${key} must be a non-negative integer, got ${value}`);
-    }
-    resolved[key] = value;
-  }
-  if (resolved.maxQueuedBytesPerConnection < 1) {
-    throw new RangeError(`${label}.maxQueuedBytesPerConnection must be at least 1`);
-  }
+  const fail = (message: string): TransportError => new TransportError('INVALID_OPTION', message);
+  const given: Readonly<Record<string, unknown>> = { ...options };
+  const resolved = resolveOptions(label, OPTION_SPECS, given, fail) as unknown as Required<ConnectionOptions>;
   if (resolved.maxPartialFrameBytes < resolved.maxFrameSize + 4) {
-    throw new RangeError(
+    throw fail(
       `${label}.maxPartialFrameBytes must be at least maxFrameSize + 4 (${resolved.maxFrameSize + 4}), got ${resolved.maxPartialFrameBytes}`,
     );
   }

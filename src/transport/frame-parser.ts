@@ -59,7 +59,10 @@ export class FrameParser {
       options.maxFrameSize < 0 ||
       options.maxFrameSize > 0xffffffff
     ) {
-      throw new RangeError(`maxFrameSize must be an integer in 0..2^32-1, got ${options.maxFrameSize}`);
+      throw new TransportError(
+        'INVALID_OPTION',
+        `maxFrameSize must be an integer in 0..4294967295, got ${options.maxFrameSize}`,
+      );
     }
     this.maxFrameSize = options.maxFrameSize;
     this.state = (options.expectPreamble ?? true) ? 'preamble' : 'header';

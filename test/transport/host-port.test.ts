@@ -37,7 +37,44 @@ describe('TcpTransportOptions', () => {
       relayTransportMessages: false,
       idleTimeoutMs: TCP_DEFAULTS.idleTimeoutMs,
     });
-    expect(() => resolveTcpOptions({ maxFrameSize: -1 })).toThrow(RangeError);
-    expect(() => resolveTcpOptions({ idleTimeoutMs: 1.5 })).toThrow(RangeError);
+  });
+
+  it.each([
+    [{ maxFrameSize: -1 }, 'TcpTransportOptions.maxFrameSize must be an integer in 0..4294967295, got -1'],
+    [{ maxFrameSize: 2 ** 32 }, 'TcpTransportOptions.maxFrameSize must be an integer in 0..4294967295'],
+    [
+      { idleTimeoutMs: 1.5 },
+      'TcpTransportOptions.idleTimeoutMs must be an integer in 0..2147483647, got 1.5',
+    ],
+    // A longer delay would make Node's timer fire at once.
+    [{ drainTimeoutMs: 2 ** 31 }, 'TcpTransportOptions.drainTimeoutMs must be an integer in 0..2147483647'],
+    [
+      { maxQueuedBytesPerConnection: 0 },
+      'TcpTransportOptions.maxQueuedBytesPerConnection must be an integer in 1..',
+    ],
+    [
+      { relayTransportMessages: 'yes' },
+      'TcpTransportOptions.relayTransportMessages must be one of false, true',
+    ],
+    [
+      { maxFrameSize: 1000, maxPartialFrameBytes: 1003 },
+      'maxPartialFrameBytes must be at least maxFrameSize + 4',
+    ],
+  ])('refuses %j with INVALID_OPTION naming the option and its range', (options, message) => {
+    let thrown: unknown;
+    try {
+      resolveTcpOptions(options as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TransportError);
+    expect(thrown).toMatchObject({ code: 'INVALID_OPTION' });
+    expect((thrown as Error).message).toContain(message);
+  });
+
+  it('keeps the default of an option given as undefined', () => {
+    expect(resolveTcpOptions({ idleTimeoutMs: undefined, relayTransportMessages: undefined })).toEqual(
+      TCP_DEFAULTS,
+    );
   });
 });
