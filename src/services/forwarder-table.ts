@@ -104,6 +104,15 @@ export class ForwarderTable implements ForwarderRegistry {
     return undefined;
   }
 
+  /**
+   * Whether the forwarder at `address` is live and forwards along `route`: what a client's ping asks. After
+   * the client reconnected by another route it does not.
+   */
+  forwardsAlong(address: string, route: Route): boolean {
+    const entry = this.slots.get(address);
+    return entry !== undefined && entry.live && entry.route.equals(route);
+  }
+
   /** Live forwarders whose route starts at `firstHop` (one client connection). */
   sharing(firstHop: Address): ReadonlySet<Entry> | undefined {
     return this.byFirstHop.get(firstHop.key);

@@ -14,7 +14,6 @@ import {
   isRequest,
   parseForwardingRequest,
   type ForwardingReply,
-  type PingRequest,
   REFUSAL_CODES,
   type RefusalCode,
   type RegisterRequest,
@@ -226,9 +225,11 @@ export class ForwardingService implements Worker<unknown> {
         };
         return parsed.name === undefined ? answer() : this.registering.run(parsed.name, answer);
       }
-      case 'ping':
-        await ctx.send(returnRoute, this.ping(returnRoute, parsed));
+      case 'ping': {
+        const alive = this.table.forwardsAlong(parsed.address, returnRoute);
+        await ctx.send(returnRoute, { type: 'pong', nonce: parsed.nonce, alive });
         return;
+      }
       case 'unregister':
         await ctx.send(returnRoute, await this.unregister(returnRoute, parsed));
         return;
@@ -306,13 +307,6 @@ export class ForwardingService implements Worker<unknown> {
       ...(entry.owner === undefined ? {} : { owner: entry.owner }),
     };
     return [reply, this.stateFile === undefined ? undefined : this.persist()];
-  }
-
-  private ping(returnRoute: Route, request: PingRequest): ForwardingReply {
-    const entry = this.table.slots.get(request.address);
-    // Alive only if it still forwards along the route the ping came by: after a reconnect it does not.
-    const alive = entry !== undefined && entry.live && entry.route.equals(returnRoute);
-    return { type: 'pong', nonce: request.nonce, alive };
   }
 
   private async unregister(returnRoute: Route, request: UnregisterRequest): Promise<ForwardingReply> {
