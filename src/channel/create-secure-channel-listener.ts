@@ -3,12 +3,7 @@ import type { Routed } from '../core/message';
 import type { Identity } from '../identity';
 import type { Context } from '../node/context';
 import type { Worker } from '../node/worker';
-import {
-  SECURE_CHANNEL_DEFAULTS,
-  integer,
-  resolveLimits,
-  type SecureChannelListenerOptions,
-} from './options';
+import { resolveLimits, resolveListenerOptions, type SecureChannelListenerOptions } from './options';
 import { SecureChannelListener } from './secure-channel-listener';
 import { localStaticKey } from './static-keys';
 import { warnOfTrustEveryone } from './trust-warning';
@@ -33,36 +28,14 @@ export async function createSecureChannelListener(
   address: string | Address,
   options: SecureChannelListenerOptions,
 ): Promise<SecureChannelListener> {
-  const limits = resolveLimits(options);
+  const limits = resolveLimits(options, 'SecureChannelListenerOptions');
   warnOfTrustEveryone(ctx.node, options.trustPolicy, 'listener');
-  const maxPending = integer(
-    options.maxPendingHandshakes,
-    SECURE_CHANNEL_DEFAULTS.maxPendingHandshakes,
-    1,
-    1 << 20,
-    'maxPendingHandshakes',
-  );
-  const maxPendingPerSource = integer(
-    options.maxPendingHandshakesPerSource,
-    SECURE_CHANNEL_DEFAULTS.maxPendingHandshakesPerSource,
-    1,
-    1 << 20,
-    'maxPendingHandshakesPerSource',
-  );
-  const handshakeTimeout = integer(
-    options.handshakeTimeout,
-    SECURE_CHANNEL_DEFAULTS.handshakeTimeout,
-    1,
-    2 ** 31 - 1,
-    'handshakeTimeout',
-  );
-  const maxPerIdentity = integer(
-    options.maxChannelsPerIdentity,
-    SECURE_CHANNEL_DEFAULTS.maxChannelsPerIdentity,
-    1,
-    2 ** 31 - 1,
-    'maxChannelsPerIdentity',
-  );
+  const {
+    maxPendingHandshakes: maxPending,
+    maxPendingHandshakesPerSource: maxPendingPerSource,
+    handshakeTimeout,
+    maxChannelsPerIdentity: maxPerIdentity,
+  } = resolveListenerOptions(options);
   const at = typeof address === 'string' ? Address.local(address) : address;
   const local = await localStaticKey(identity, options.staticKeyId);
   const logger = ctx.childLogger({ component: 'secure-channel-listener', listener: at.key });

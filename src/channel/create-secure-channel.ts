@@ -8,7 +8,12 @@ import { SecureChannelError } from './errors';
 import { channelPattern } from './channel-protocols';
 import { Handshake } from './handshake';
 import { HandshakeWorker } from './handshake-worker';
-import { SECURE_CHANNEL_DEFAULTS, integer, resolveLimits, type ChannelEndOptions } from './options';
+import {
+  SECURE_CHANNEL_DEFAULTS,
+  resolveInitiatorOptions,
+  resolveLimits,
+  type ChannelEndOptions,
+} from './options';
 import type { SecureChannel } from './secure-channel';
 import { localStaticKey } from './static-keys';
 import { warnOfTrustEveryone } from './trust-warning';
@@ -55,7 +60,7 @@ export async function createSecureChannel(
 ): Promise<SecureChannel> {
   const limits = resolveLimits(options);
   warnOfTrustEveryone(ctx.node, options.trustPolicy, 'channel');
-  const timeout = integer(options.timeout, SECURE_CHANNEL_DEFAULTS.timeout, 1, 2 ** 31 - 1, 'timeout');
+  const { timeout } = resolveInitiatorOptions(options);
   const protocolName = options.protocol ?? SECURE_CHANNEL_DEFAULTS.protocol;
   const xx = channelPattern(protocolName) === 'XX';
   const delivery = options.delivery ?? 'default';

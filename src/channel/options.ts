@@ -1,6 +1,7 @@
 import type { Authority, CredentialProvider, Identity } from '../identity';
 import type { TrustPolicy } from '../identity';
 import type { KeyId } from '../vault/vault';
+import { MAX_TIMER_MS, resolveOptions, type ResolvedOptions } from '../core/options';
 import { SecureChannelError } from './errors';
 
 /** The defaults of every secure channel limit. */
@@ -158,118 +159,62 @@ export interface ChannelLimits {
 }
 
 const U32_MAX = 0xffff_ffff;
+const D = SECURE_CHANNEL_DEFAULTS;
 
-/** Fills in defaults; throws `INVALID_OPTIONS` for a value that cannot work. */
-export function resolveLimits(options: ChannelEndOptions): ChannelLimits {
+const invalidOptions = (message: string): SecureChannelError =>
+  new SecureChannelError('INVALID_OPTIONS', message);
+
+/** The limits of a channel end: defaults and ranges, for `resolveOptions`. */
+const LIMIT_SPECS = {
+  maxMessageSize: { default: D.maxMessageSize, min: 1, max: U32_MAX },
+  maxPartialMessages: { default: D.maxPartialMessages, min: 1, max: 1024 },
+  replayWindow: { default: D.replayWindow, min: 1, max: 1 << 20 },
+  maxReassemblyBytes: { default: D.maxReassemblyBytes, min: 1, max: Number.MAX_SAFE_INTEGER },
+  reorderTimeout: { default: D.reorderTimeout, min: 1, max: MAX_TIMER_MS },
+  maxReorderBytes: { default: D.maxReorderBytes, min: 1, max: Number.MAX_SAFE_INTEGER },
+  rekeyInterval: { default: D.rekeyInterval, min: 1, max: U32_MAX },
+  keepaliveInterval: { default: D.keepaliveInterval, min: 0, max: MAX_TIMER_MS },
+  peerTimeout: { default: D.peerTimeout, min: 1, max: MAX_TIMER_MS },
+  idleTimeout: { default: D.idleTimeout, min: 0, max: MAX_TIMER_MS },
+  maxUnackedBytes: { default: D.maxUnackedBytes, min: 1, max: Number.MAX_SAFE_INTEGER },
+  retransmitInterval: { default: D.retransmitInterval, min: 1, max: MAX_TIMER_MS },
+} as const;
+
+/** What only a listener takes: defaults and ranges. */
+const LISTENER_SPECS = {
+  maxPendingHandshakes: { default: D.maxPendingHandshakes, min: 1, max: 1 << 20 },
+  maxPendingHandshakesPerSource: { default: D.maxPendingHandshakesPerSource, min: 1, max: 1 << 20 },
+  handshakeTimeout: { default: D.handshakeTimeout, min: 1, max: MAX_TIMER_MS },
+  maxChannelsPerIdentity: { default: D.maxChannelsPerIdentity, min: 1, max: 2 ** 31 - 1 },
+} as const;
+
+/** What only an initiator takes: defaults and ranges. */
+const INITIATOR_SPECS = {
+  timeout: { default: D.timeout, min: 1, max: MAX_TIMER_MS },
+} as const;
+
+/**
+ * Fills in the defaults of a channel end's limits (an option given as `undefined` keeps its default);
+ * throws `INVALID_OPTIONS` naming `<owner>.<option>` and its range, or for a missing trust policy.
+ */
+export function resolveLimits(options: ChannelEndOptions, owner = 'SecureChannelOptions'): ChannelLimits {
   if (options.trustPolicy === undefined || typeof options.trustPolicy.check !== 'function') {
-    throw new SecureChannelError(
-      'INVALID_OPTIONS',
-      'a trustPolicy is required (TrustEveryone to accept anyone)',
-    );
+    throw invalidOptions('a trustPolicy is required (TrustEveryone to accept anyone)');
   }
-  return {
-    maxMessageSize: integer(
-      options.maxMessageSize,
-      SECURE_CHANNEL_DEFAULTS.maxMessageSize,
-      1,
-      U32_MAX,
-      'maxMessageSize',
-    ),
-    maxPartialMessages: integer(
-      options.maxPartialMessages,
-      SECURE_CHANNEL_DEFAULTS.maxPartialMessages,
-      1,
-      1024,
-      'maxPartialMessages',
-    ),
-    replayWindow: integer(
-      options.replayWindow,
-      SECURE_CHANNEL_DEFAULTS.replayWindow,
-      1,
-      1 << 20,
-      'replayWindow',
-    ),
-    maxReassemblyBytes: integer(
-      options.maxReassemblyBytes,
-      SECURE_CHANNEL_DEFAULTS.maxReassemblyBytes,
-      1,
-      Number.MAX_SAFE_INTEGER,
-      'maxReassemblyBytes',
-    ),
-    reorderTimeout: integer(
-      options.reorderTimeout,
-      SECURE_CHANNEL_DEFAULTS.reorderTimeout,
-      1,
-      2 ** 31 - 1,
-      'reorderTimeout',
-    ),
-    maxReorderBytes: integer(
-      options.maxReorderBytes,
-      SECURE_CHANNEL_DEFAULTS.maxReorderBytes,
-      1,
-      Number.MAX_SAFE_INTEGER,
-      'maxReorderBytes',
-    ),
-    rekeyInterval: integer(
-      options.rekeyInterval,
-      SECURE_CHANNEL_DEFAULTS.rekeyInterval,
-      1,
-      U32_MAX,
-      'rekeyInterval',
-    ),
-    closedLinger: SECURE_CHANNEL_DEFAULTS.closedLinger,
-    keepaliveInterval: integer(
-      options.keepaliveInterval,
-      SECURE_CHANNEL_DEFAULTS.keepaliveInterval,
-      0,
-      2 ** 31 - 1,
-      'keepaliveInterval',
-    ),
-    peerTimeout: integer(
-      options.peerTimeout,
-      SECURE_CHANNEL_DEFAULTS.peerTimeout,
-      1,
-      2 ** 31 - 1,
-      'peerTimeout',
-    ),
-    idleTimeout: integer(
-      options.idleTimeout,
-      SECURE_CHANNEL_DEFAULTS.idleTimeout,
-      0,
-      2 ** 31 - 1,
-      'idleTimeout',
-    ),
-    maxUnackedBytes: integer(
-      options.maxUnackedBytes,
-      SECURE_CHANNEL_DEFAULTS.maxUnackedBytes,
-      1,
-      Number.MAX_SAFE_INTEGER,
-      'maxUnackedBytes',
-    ),
-    retransmitInterval: integer(
-      options.retransmitInterval,
-      SECURE_CHANNEL_DEFAULTS.retransmitInterval,
-      1,
-      2 ** 31 - 1,
-      'retransmitInterval',
-    ),
-  };
+  const limits = resolveOptions(owner, LIMIT_SPECS, options, invalidOptions);
+  return { ...limits, closedLinger: D.closedLinger };
 }
 
-/** An integer option within [min, max], or its default. */
-export function integer(
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  name: string,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new SecureChannelError(
-      'INVALID_OPTIONS',
-      `${name} must be an integer in ${min}..${max}, got ${value}`,
-    );
-  }
-  return value;
+/** A listener's own options resolved (see `resolveLimits`). */
+export function resolveListenerOptions(
+  options: SecureChannelListenerOptions,
+): ResolvedOptions<typeof LISTENER_SPECS> {
+  return resolveOptions('SecureChannelListenerOptions', LISTENER_SPECS, options, invalidOptions);
+}
+
+/** An initiator's own options resolved (see `resolveLimits`). */
+export function resolveInitiatorOptions(options: {
+  readonly timeout?: number;
+}): ResolvedOptions<typeof INITIATOR_SPECS> {
+  return resolveOptions('SecureChannelOptions', INITIATOR_SPECS, options, invalidOptions);
 }

@@ -15,6 +15,12 @@ import { CapturingLogger } from '../helpers/capturing-logger';
 import { newNode, stopNodes } from '../helpers/nodes';
 import { waitFor, within } from '../helpers/async';
 import { channelError, channelWorkers, Echoer, newIdentity, nextEvent, pair, type Pair } from './helpers';
+import {
+  SECURE_CHANNEL_DEFAULTS,
+  resolveInitiatorOptions,
+  resolveLimits,
+  resolveListenerOptions,
+} from '../../src/channel/options';
 
 afterEach(stopNodes);
 
@@ -258,6 +264,54 @@ describe('SecureChannel trust', () => {
     expect((await bad({ maxMessageSize: 0 })).code).toBe('INVALID_OPTIONS');
     expect((await bad({ trustPolicy: undefined })).code).toBe('INVALID_OPTIONS');
     expect(p.hop.seen).toHaveLength(0);
+  });
+
+  it.each([
+    [{ maxMessageSize: 0 }, 'SecureChannelOptions.maxMessageSize must be an integer in 1..4294967295, got 0'],
+    [{ replayWindow: 1.5 }, 'SecureChannelOptions.replayWindow must be an integer in 1..1048576, got 1.5'],
+    [
+      { timeout: 2 ** 31 },
+      'SecureChannelOptions.timeout must be an integer in 1..2147483647, got 2147483648',
+    ],
+    [{ keepaliveInterval: -1 }, 'SecureChannelOptions.keepaliveInterval must be an integer in 0..2147483647'],
+  ])('names the option and its range when %j is out of range', async (options, message) => {
+    const p = await pair(newNode);
+    const error = await channelError(
+      createSecureChannel(p.actx, p.alice, p.toListener, { trustPolicy: TrustEveryone, ...options }),
+    );
+    expect(error).toMatchObject({ code: 'INVALID_OPTIONS' });
+    expect(error.message).toContain(message);
+    expect(p.hop.seen).toHaveLength(0);
+  });
+
+  it('refuses a listener option out of range, naming it', async () => {
+    const p = await pair(newNode);
+    await expect(
+      createSecureChannelListener(p.bctx, p.bob, 'strict', {
+        trustPolicy: TrustEveryone,
+        maxPendingHandshakesPerSource: 0,
+      }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+      message: expect.stringContaining('SecureChannelListenerOptions.maxPendingHandshakesPerSource'),
+    });
+  });
+
+  it('keeps the default of an option given as undefined', () => {
+    const limits = resolveLimits({
+      trustPolicy: TrustEveryone,
+      maxMessageSize: undefined,
+      idleTimeout: undefined,
+    });
+    expect(limits).toEqual(resolveLimits({ trustPolicy: TrustEveryone }));
+    expect(limits.maxMessageSize).toBe(SECURE_CHANNEL_DEFAULTS.maxMessageSize);
+    expect(limits.idleTimeout).toBe(SECURE_CHANNEL_DEFAULTS.idleTimeout);
+    expect(resolveListenerOptions({ trustPolicy: TrustEveryone, handshakeTimeout: undefined })).toMatchObject(
+      {
+        handshakeTimeout: SECURE_CHANNEL_DEFAULTS.handshakeTimeout,
+      },
+    );
+    expect(resolveInitiatorOptions({ timeout: undefined }).timeout).toBe(SECURE_CHANNEL_DEFAULTS.timeout);
   });
 });
 
