@@ -1,4 +1,4 @@
-import { TAG_LENGTH, type CipherState } from '../noise';
+import type { CipherState } from '../noise';
 import { SecureChannelError } from './errors';
 
 const EMPTY = new Uint8Array(0);
@@ -24,12 +24,6 @@ export class SendKeys {
     private readonly cipher: CipherState,
     readonly interval: number,
   ) {}
-
-  /** Encrypts the next frame's plaintext; returns its nonce and ciphertext. */
-  encrypt(plaintext: Uint8Array): { nonce: number; ciphertext: Uint8Array } {
-    const ciphertext = new Uint8Array(plaintext.length + TAG_LENGTH);
-    return { nonce: this.encryptInto(plaintext, ciphertext, 0), ciphertext };
-  }
 
   /**
    * Encrypts the next frame's plaintext into `out` at `offset` (ciphertext || tag, plaintext.length + 16

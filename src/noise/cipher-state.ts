@@ -70,13 +70,6 @@ export class CipherState {
     return (BigInt(this.hi) << 32n) | BigInt(this.lo);
   }
 
-  /** SetNonce(n): sets the counter, for example to resume a direction. 2^64-1 is accepted but unusable. */
-  setNonce(n: bigint | number): void {
-    const big = toNonce(n);
-    this.hi = Number(big >> 32n);
-    this.lo = Number(big & 0xffff_ffffn);
-  }
-
   /**
    * EncryptWithAd(ad, plaintext): ENCRYPT(k, n++, ad, plaintext), or the plaintext itself when there is no
    * key. Throws `NONCE_EXHAUSTED` at n = 2^64-1 and `MESSAGE_TOO_LARGE` past the 65535-byte limit.

@@ -15,7 +15,7 @@ import { ByteBudget } from '../../src/node/byte-budget';
 import { ReorderBuffer } from '../../src/channel/reorder-buffer';
 import { ReplayWindow } from '../../src/channel/replay-window';
 import { localStaticKey, VerifiedBindings, type LocalStatic } from '../../src/channel/static-keys';
-import { CipherState, parseProtocolName } from '../../src/noise';
+import { CipherState, parseProtocolName, TAG_LENGTH } from '../../src/noise';
 import { sodiumReady } from '../../src/vault';
 import { newIdentity } from './helpers';
 
@@ -66,11 +66,16 @@ describe('SendKeys / ReceiveKeys', () => {
     receive: new ReceiveKeys(new CipherState(cipher, key), interval),
   });
   const text = (s: string) => new TextEncoder().encode(s);
+  /** The next frame of `send`: its nonce and ciphertext (what the encryptor writes after a frame header). */
+  const encrypt = (send: SendKeys, plaintext: Uint8Array) => {
+    const ciphertext = new Uint8Array(plaintext.length + TAG_LENGTH);
+    return { nonce: send.encryptInto(plaintext, ciphertext, 0), ciphertext };
+  };
 
   it('uses a new key every interval frames (epoch keys are REKEY chains)', () => {
     const { send } = pair(2);
     const reference = new CipherState(cipher, key);
-    const frames = [0, 1, 2, 3, 4].map((i) => send.encrypt(text(`f${i}`)));
+    const frames = [0, 1, 2, 3, 4].map((i) => encrypt(send, text(`f${i}`)));
     expect(frames.map((f) => f.nonce)).toEqual([0, 1, 2, 3, 4]);
     // Frame 2 is under REKEY(k), frame 4 under REKEY(REKEY(k)).
     expect(Buffer.from(reference.encryptWithNonce(2, new Uint8Array(0), text('f2')))).not.toEqual(
@@ -88,7 +93,7 @@ describe('SendKeys / ReceiveKeys', () => {
 
   it('decrypts across epochs in any order within current and previous epoch', () => {
     const { send, receive } = pair(3);
-    const frames = Array.from({ length: 12 }, (_, i) => send.encrypt(text(`f${i}`)));
+    const frames = Array.from({ length: 12 }, (_, i) => encrypt(send, text(`f${i}`)));
     const order = [0, 4, 1, 2, 3, 7, 5, 6, 9, 8, 10, 11];
     for (const i of order) {
       const f = frames[i]!;
@@ -102,7 +107,7 @@ describe('SendKeys / ReceiveKeys', () => {
 
   it('commits a later epoch only when the frame authenticates, and bounds the skip', () => {
     const { send, receive } = pair(1);
-    const frames = Array.from({ length: MAX_EPOCH_SKIP + 3 }, (_, i) => send.encrypt(text(`f${i}`)));
+    const frames = Array.from({ length: MAX_EPOCH_SKIP + 3 }, (_, i) => encrypt(send, text(`f${i}`)));
     const forged = Uint8Array.from(frames[5]!.ciphertext);
     forged[0]! ^= 1;
     expect(() => receive.decrypt(5, forged)).toThrow(expect.objectContaining({ code: 'DECRYPT_FAILED' }));

@@ -55,6 +55,40 @@ export async function waitFor(
   }
 }
 
+/** Anything with `on`/`off` listeners: Node's and eventemitter3's emitters alike. */
+export interface Listenable {
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+/**
+ * Resolves once `condition` holds, checking it now and again after each `event` of `emitter` (no polling:
+ * for state that only an event changes); rejects after `timeoutMs` (scaled), saying `what` was awaited.
+ */
+export function until(
+  emitter: Listenable,
+  event: string,
+  condition: () => boolean,
+  timeoutMs = 5_000,
+  what = `${event} until the condition holds`,
+): Promise<void> {
+  if (condition()) return Promise.resolve();
+  const budget = scaled(timeoutMs);
+  return new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (!condition()) return;
+      clearTimeout(timer);
+      emitter.off(event, check);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      emitter.off(event, check);
+      reject(new Error(`${what} did not hold within ${budget} ms`));
+    }, budget);
+    emitter.on(event, check);
+  });
+}
+
 /** Reports whether `promise` is still pending after the event loop has had a turn. */
 export async function isPending(promise: Promise<unknown>): Promise<boolean> {
   let settled = false;

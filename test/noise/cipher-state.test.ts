@@ -9,6 +9,7 @@ import {
 } from '../../src/noise';
 
 import { sodium, sodiumReady } from '../../src/crypto/sodium';
+import { setNonce } from '../helpers/cipher-nonce';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const empty = new Uint8Array(0);
@@ -83,12 +84,12 @@ describe.each(['ChaChaPoly', 'AESGCM'] as const)('CipherState (%s)', (name) => {
       expect(hex(cs.encryptWithNonce(n, ad, pt))).toBe(expected);
       if (n <= BigInt(Number.MAX_SAFE_INTEGER))
         expect(hex(cs.encryptWithNonce(Number(n), ad, pt))).toBe(expected);
-      cs.setNonce(n);
+      setNonce(cs, n);
       expect(hex(cs.encryptWithAd(ad, pt))).toBe(expected);
       expect(cs.nonce).toBe(n + 1n);
     }
     // The internal counter carries from the low half into the high half.
-    cs.setNonce(0xffff_ffffn);
+    setNonce(cs, 0xffff_ffffn);
     cs.encryptWithAd(ad, pt);
     expect(cs.nonce).toBe(0x1_0000_0000n);
     expect(hex(cs.encryptWithAd(ad, pt))).toBe(hex(referenceEncrypt(name, key, 0x1_0000_0000n, ad, pt)));
@@ -170,13 +171,13 @@ describe.each(['ChaChaPoly', 'AESGCM'] as const)('CipherState (%s)', (name) => {
 
   it('reserves nonce 2^64-1', () => {
     const [send, receive] = pair(name);
-    send.setNonce(MAX_NONCE - 1n);
+    setNonce(send, MAX_NONCE - 1n);
     const last = send.encryptWithAd(empty, Uint8Array.of(1));
     expect(send.nonce).toBe(MAX_NONCE);
     expectCode(() => send.encryptWithAd(empty, Uint8Array.of(2)), 'NONCE_EXHAUSTED');
     expectCode(() => send.encryptWithNonce(MAX_NONCE, empty, Uint8Array.of(2)), 'NONCE_EXHAUSTED');
     expectCode(() => receive.decryptWithNonce(MAX_NONCE, empty, last), 'NONCE_EXHAUSTED');
-    receive.setNonce(MAX_NONCE);
+    setNonce(receive, MAX_NONCE);
     expectCode(() => receive.decryptWithAd(empty, last), 'NONCE_EXHAUSTED');
     expect(hex(receive.decryptWithNonce(MAX_NONCE - 1n, empty, last))).toBe('01');
   });
@@ -186,7 +187,6 @@ describe.each(['ChaChaPoly', 'AESGCM'] as const)('CipherState (%s)', (name) => {
     for (const n of [-1, 1.5, Number.NaN, 2 ** 53, -1n, 2n ** 64n]) {
       expectCode(() => cs.encryptWithNonce(n, empty, empty), 'INVALID_NONCE');
     }
-    expectCode(() => cs.setNonce(2n ** 64n), 'INVALID_NONCE');
   });
 
   it('bounds messages to 65535 bytes', () => {
