@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import {
   Address,
   LocalMessage,
@@ -133,12 +134,13 @@ export async function newIdentity(): Promise<Identity> {
   return Identity.create(await InMemoryVault.create());
 }
 
-/** A worker that sends every body back to where it came from, and remembers what it received. */
-export class Echoer implements Worker {
+/** A worker that sends every body back to where it came from, and remembers what it received (`received` event). */
+export class Echoer extends EventEmitter implements Worker {
   readonly received: Routed[] = [];
 
   async handleMessage(ctx: Context, msg: Routed): Promise<void> {
     this.received.push(msg);
+    this.emit('received', msg);
     await ctx.send(msg.returnRoute, msg.body);
   }
 

@@ -9,7 +9,7 @@ import {
   type SecureChannelListenerOptions,
   type SecureChannelOptions,
 } from '../../src';
-import { waitFor } from '../helpers/async';
+import { untilAny, waitFor } from '../helpers/async';
 import { newNode, stopNodes } from '../helpers/nodes';
 import { channelError, channelWorkers, flipped, nextEvent, pair, type HopEntry, type Pair } from './helpers';
 
@@ -49,6 +49,20 @@ async function opened(
 
 function totalDropped(channel: SecureChannel): number {
   return Object.values(channel.stats.dropped).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Waits until `condition` holds, checking it whenever Bob's echoer receives a message or Bob's channel
+ * drops a frame: what every condition below depends on.
+ */
+function settled(o: Opened, condition: () => boolean): Promise<void> {
+  return untilAny(
+    [
+      [o.p.bobEchoer, 'received'],
+      [o.bobChannel, 'frameDropped'],
+    ],
+    condition,
+  );
 }
 
 /** Sends `bodies` to Bob's echoer through `channel`, each once it is queued. */
@@ -91,7 +105,13 @@ describe('SecureChannel handshake tampering', () => {
         rejectedFrames: target === 2 ? 1 : 0,
       });
       if (target === 2) expect(atBob.message).toMatch(/1 frame\(s\) that did not verify were dropped/);
-      await waitFor(() => channelWorkers(p.a).length === 0 && channelWorkers(p.b).length === 0);
+      await untilAny(
+        [
+          [p.a, 'workerStopped'],
+          [p.b, 'workerStopped'],
+        ],
+        () => channelWorkers(p.a).length === 0 && channelWorkers(p.b).length === 0,
+      );
     },
   );
 
@@ -143,7 +163,7 @@ describe('SecureChannel data tampering', () => {
     };
     const bodies = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'];
     await sendAll(o, bodies);
-    await waitFor(() => o.p.bobEchoer.received.length === 4 && totalDropped(o.bobChannel) === 4);
+    await settled(o, () => o.p.bobEchoer.received.length === 4 && totalDropped(o.bobChannel) === 4);
     expect(o.p.bobEchoer.bodies).toEqual(['m0', 'm2', 'm4', 'm6']);
     expect(o.bobChannel.stats.dropped.malformed).toBe(1); // the type byte: not a DATA frame any more
     expect(o.bobChannel.stats.dropped.decryptFailed + o.bobChannel.stats.dropped.replayed).toBe(3);
@@ -174,7 +194,7 @@ describe('SecureChannel data tampering', () => {
     };
     const bodies = Array.from({ length: 200 }, (_, i) => `message ${i} `.repeat(1 + (i % 7)));
     await sendAll(o, bodies);
-    await waitFor(() => o.p.bobEchoer.received.length + totalDropped(o.bobChannel) === 200);
+    await settled(o, () => o.p.bobEchoer.received.length + totalDropped(o.bobChannel) === 200);
     expect(totalDropped(o.bobChannel)).toBe(tampered);
     const delivered = o.p.bobEchoer.bodies as string[];
     expect(delivered.length).toBe(200 - tampered);
@@ -188,19 +208,19 @@ describe('SecureChannel data tampering', () => {
   it('rejects a replayed data frame and a replayed handshake frame', async () => {
     const o = await opened();
     await sendAll(o, ['once']);
-    await waitFor(() => o.p.bobEchoer.received.length === 1);
+    await settled(o, () => o.p.bobEchoer.received.length === 1);
     const frame = o.p.hop.seen.filter(o.toBob).at(-1)!;
     await o.p.hop.inject(frame);
-    await waitFor(() => o.bobChannel.stats.dropped.replayed === 1);
+    await settled(o, () => o.bobChannel.stats.dropped.replayed === 1);
     // The last handshake message, replayed at the open channel, is not DATA: dropped too.
     const message3 = o.p.hop.seen.find(
       (e) =>
         (e.body as Uint8Array)[0] === 2 && e.onwardRoute.recipient?.equals(o.bobChannel.decryptorAddress),
     )!;
     await o.p.hop.inject(message3);
-    await waitFor(() => o.bobChannel.stats.dropped.malformed === 1);
+    await settled(o, () => o.bobChannel.stats.dropped.malformed === 1);
     await sendAll(o, ['twice']);
-    await waitFor(() => o.p.bobEchoer.received.length === 2);
+    await settled(o, () => o.p.bobEchoer.received.length === 2);
     expect(o.p.bobEchoer.bodies).toEqual(['once', 'twice']);
   });
 
@@ -211,7 +231,7 @@ describe('SecureChannel data tampering', () => {
     await sendAll(o, ['m0', 'm1', 'm2', 'm3', 'm4']);
     await waitFor(() => held.length === 5);
     for (const i of [3, 1, 4, 0, 2]) await o.p.hop.inject(held[i]!);
-    await waitFor(() => o.p.bobEchoer.received.length === 5);
+    await settled(o, () => o.p.bobEchoer.received.length === 5);
     expect(o.p.bobEchoer.bodies).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     expect(totalDropped(o.bobChannel)).toBe(0);
     expect(o.bobChannel.stats.missing).toEqual({ gaps: 0, frames: 0 });
@@ -236,9 +256,9 @@ describe('SecureChannel data tampering', () => {
       o.toBob(entry) && held.length === 0 ? (held.push(entry), []) : [entry.body];
     const bodies = Array.from({ length: 20 }, (_, i) => `m${i}`);
     await sendAll(o, bodies);
-    await waitFor(() => o.p.bobEchoer.received.length === 19);
+    await settled(o, () => o.p.bobEchoer.received.length === 19);
     await o.p.hop.inject(held[0]!);
-    await waitFor(() => o.bobChannel.stats.dropped.tooOld === 1);
+    await settled(o, () => o.bobChannel.stats.dropped.tooOld === 1);
     expect(o.p.bobEchoer.bodies).toEqual(bodies.slice(1));
   });
 });
@@ -254,7 +274,7 @@ describe('SecureChannel rekeying', () => {
     await waitFor(() => held.length === 12);
     const order = [0, 1, 2, 4, 3, 5, 8, 6, 7, 9, 11, 10];
     for (const i of order) await o.p.hop.inject(held[i]!);
-    await waitFor(() => o.p.bobEchoer.received.length === 12);
+    await settled(o, () => o.p.bobEchoer.received.length === 12);
     // Delivered in sending order, whatever order the epochs' frames arrived in.
     expect(o.p.bobEchoer.bodies).toEqual(bodies);
     expect(totalDropped(o.bobChannel)).toBe(0);
@@ -263,7 +283,7 @@ describe('SecureChannel rekeying', () => {
     o.p.hop.transform = (entry) => [entry.body];
     const more = Array.from({ length: 50 }, (_, i) => `n${i}`);
     await sendAll(o, more);
-    await waitFor(() => o.p.bobEchoer.received.length === 62);
+    await settled(o, () => o.p.bobEchoer.received.length === 62);
     for (let i = 0; i < 62; i++) await o.p.actx.receive({ timeout: 5_000 });
     expect(o.channel.stats.framesReceived).toBe(63); // 62 echoes and the ACCEPTED frame
   });
@@ -283,9 +303,9 @@ describe('SecureChannel rekeying', () => {
       o,
       Array.from({ length: 12 }, (_, i) => `m${i}`),
     );
-    await waitFor(() => o.p.bobEchoer.received.length === 11);
+    await settled(o, () => o.p.bobEchoer.received.length === 11);
     await o.p.hop.inject(held[0]!); // nonce 1, epoch 0, while Bob is in epoch 2
-    await waitFor(() => o.bobChannel.stats.dropped.tooOld === 1);
+    await settled(o, () => o.bobChannel.stats.dropped.tooOld === 1);
     expect(o.p.bobEchoer.bodies).not.toContain('m1');
   });
 });

@@ -57,8 +57,14 @@ export async function waitFor(
 
 /** Anything with `on`/`off` listeners: Node's and eventemitter3's emitters alike. */
 export interface Listenable {
-  on(event: string, listener: (...args: never[]) => void): unknown;
-  off(event: string, listener: (...args: never[]) => void): unknown;
+  on(...args: never[]): unknown;
+  off(...args: never[]): unknown;
+}
+
+/** The untyped view of a `Listenable` that `until` attaches its listener through. */
+interface Untyped {
+  on(event: string, listener: () => void): unknown;
+  off(event: string, listener: () => void): unknown;
 }
 
 /**
@@ -72,20 +78,33 @@ export function until(
   timeoutMs = 5_000,
   what = `${event} until the condition holds`,
 ): Promise<void> {
+  return untilAny([[emitter, event]], condition, timeoutMs, what);
+}
+
+/** Like `until`, checking `condition` after an event of any of `sources` (emitter and event name). */
+export function untilAny(
+  sources: readonly (readonly [Listenable, string])[],
+  condition: () => boolean,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<void> {
   if (condition()) return Promise.resolve();
   const budget = scaled(timeoutMs);
   return new Promise<void>((resolve, reject) => {
+    const detach = (): void => {
+      clearTimeout(timer);
+      for (const [emitter, event] of sources) (emitter as Untyped).off(event, check);
+    };
     const check = (): void => {
       if (!condition()) return;
-      clearTimeout(timer);
-      emitter.off(event, check);
+      detach();
       resolve();
     };
     const timer = setTimeout(() => {
-      emitter.off(event, check);
+      detach();
       reject(new Error(`${what} did not hold within ${budget} ms`));
     }, budget);
-    emitter.on(event, check);
+    for (const [emitter, event] of sources) (emitter as Untyped).on(event, check);
   });
 }
 

@@ -5,7 +5,7 @@ import { PREAMBLE, frameHeader } from '../../src/transport/frame-parser';
 import type { TransportErrorCode } from '../../src/transport/errors';
 import type { ConnectionClosedEvent, ConnectionRefusedEvent } from '../../src/transport/tcp/tcp-transport';
 import type { TcpTransportOptions } from '../../src/transport/tcp/tcp-options';
-import { waitFor, within } from '../helpers/async';
+import { until, untilAny, within } from '../helpers/async';
 import { Cleanup, startEchoer, startTcpNode, type TcpTestNode, rawTcpClient } from '../helpers/tcp-fixtures';
 
 const cleanup = new Cleanup();
@@ -163,10 +163,14 @@ describe('TcpTransport facing hostile peers', () => {
     // The good client holds one of the three, vouched for; raw idlers take the other two, then evict each other.
     const sockets: Socket[] = [];
     for (let i = 0; i < 4; i++) sockets.push(await rawClient(hub.address));
-    await waitFor(() => closed.length === 2, 5_000, 'two evictions');
+    await until(hub.tcp, 'connectionClosed', () => closed.length === 2, 5_000, 'two evictions');
     expect(closed.map((event) => event.reason.code)).toEqual(['LIMIT_REACHED', 'LIMIT_REACHED']);
     expect(closed[0]!.reason.message).toContain('evicted to admit a newcomer');
-    await waitFor(
+    await untilAny(
+      [
+        [sockets[0]!, 'close'],
+        [sockets[1]!, 'close'],
+      ],
       () => sockets[0]!.destroyed && sockets[1]!.destroyed,
       5_000,
       'the two oldest idlers to be closed',
@@ -178,7 +182,7 @@ describe('TcpTransport facing hostile peers', () => {
     // Once every connection of the remote is vouched for, a newcomer is refused at the door.
     for (const connection of hub.tcp.connections()) connection.vouch();
     await rawClient(hub.address);
-    await waitFor(() => refused.length === 1, 5_000, 'a refusal');
+    await until(hub.tcp, 'connectionRefused', () => refused.length === 1, 5_000, 'a refusal');
     expect(refused[0]!.reason.code).toBe('LIMIT_REACHED');
     expect(refused[0]!.reason.message).toContain(
       '127.0.0.1 holds its maximum of 3 connections, all vouched for',
@@ -208,7 +212,11 @@ describe('TcpTransport facing hostile peers', () => {
     }
     // Each idle connection was admitted, then evicted by a newer one or closed for not sending a preamble;
     // none was refused, since the good client, the only one vouched for, holds a single slot.
-    await waitFor(
+    await untilAny(
+      [
+        [hub.tcp, 'connectionRefused'],
+        [hub.tcp, 'connectionClosed'],
+      ],
       () => refused.length + closed.length === 2000,
       15_000,
       'every idle connection to be dealt with',
@@ -217,7 +225,12 @@ describe('TcpTransport facing hostile peers', () => {
     expect(closed.every((event) => ['TIMEOUT', 'LIMIT_REACHED'].includes(event.reason.code))).toBe(true);
     expect(hub.tcp.stats.evictedUnvouched).toBeGreaterThan(1000);
     expect(most).toBeLessThanOrEqual(101); // an evicted socket is counted until its close is processed
-    await waitFor(() => sockets.every((socket) => socket.destroyed), 10_000, 'every idle socket to close');
+    await untilAny(
+      sockets.map((socket) => [socket, 'close'] as const),
+      () => sockets.every((socket) => socket.destroyed),
+      10_000,
+      'every idle socket to close',
+    );
     await assertGoodClientServed();
     expect(hub.tcp.connections()).toHaveLength(1);
 

@@ -4,7 +4,7 @@ import { route } from '../../src/core/route';
 import { TransportError } from '../../src/transport/errors';
 import type { TcpTransportInfo } from '../../src/transport/tcp/tcp-connection';
 import { TcpTransport, type ConnectionClosedEvent } from '../../src/transport/tcp/tcp-transport';
-import { waitFor, within } from '../helpers/async';
+import { until, waitFor, within } from '../helpers/async';
 import { Cleanup, openSocketHandles, startEchoer, startTcpNode } from '../helpers/tcp-fixtures';
 
 const cleanup = new Cleanup();
@@ -126,7 +126,13 @@ describe('TcpTransport', () => {
 
     await alice.ctx.send(route([TCP, address], 'echoer'), 'one');
     await alice.ctx.send(route([TCP, address], 'echoer'), 'two');
-    await waitFor(() => alice.node.deadLetters.countOf('undeliverable') === 2, 5_000, 'two dead letters');
+    await until(
+      alice.node.deadLetters,
+      'deadLetter',
+      () => alice.node.deadLetters.countOf('undeliverable') === 2,
+      5_000,
+      'two dead letters',
+    );
     const letters = alice.node.deadLetters.recent().filter((letter) => letter.reason === 'undeliverable');
     expect(letters.map((letter) => letter.message.body)).toEqual(['one', 'two']);
     expect(letters[0]!.detail).toContain('ECONNREFUSED');
@@ -169,7 +175,13 @@ describe('TcpTransport', () => {
     bob.tcp.on('connectionClosed', (event) => bobClosed.push(event));
 
     const address = await alice.tcp.connect(bob.address);
-    await waitFor(() => bob.tcp.connections().length === 1, 5_000, 'bob to accept');
+    await until(
+      bob.tcp,
+      'connectionOpened',
+      () => bob.tcp.connections().length === 1,
+      5_000,
+      'bob to accept',
+    );
     const atBob = bob.tcp.connections()[0]!;
     await alice.tcp.disconnect(address);
 
@@ -179,7 +191,13 @@ describe('TcpTransport', () => {
     expect(bobClosed).toHaveLength(1);
     expect(bobClosed[0]!.outgoing).toBe(false);
     // The connection's worker stops once it has closed.
-    await waitFor(() => !alice.node.hasWorker(address), 5_000, 'the connection worker to stop');
+    await until(
+      alice.node,
+      'workerStopped',
+      () => !alice.node.hasWorker(address),
+      5_000,
+      'the worker to stop',
+    );
   });
 
   it('drops a peer message for a worker that did not opt in to transport messages, and logs it', async () => {
