@@ -14,7 +14,7 @@ import {
 import { CapturingLogger } from '../helpers/capturing-logger';
 import { newNode, stopNodes } from '../helpers/nodes';
 import { waitFor, within } from '../helpers/async';
-import { channelError, channelWorkers, Echoer, newIdentity, nextEvent, pair, type Pair } from './helpers';
+import { channelError, channelWorkersGone, Echoer, newIdentity, nextEvent, pair, type Pair } from './helpers';
 import {
   SECURE_CHANNEL_DEFAULTS,
   resolveInitiatorOptions,
@@ -122,7 +122,7 @@ describe('SecureChannel trust', () => {
       expect(atBob.code).toBe('REFUSED');
       expect(atBob.reason).toBe('untrusted');
       expect(listener.channels.size).toBe(0);
-      await waitFor(() => channelWorkers(p.a).length === 0 && channelWorkers(p.b).length === 0);
+      await channelWorkersGone(p.a, p.b);
     },
   );
 
@@ -145,7 +145,7 @@ describe('SecureChannel trust', () => {
       expect(error.reason).toBe('untrusted');
       expect((await failed).code).toBe('UNTRUSTED');
       expect(listener.stats).toMatchObject({ channelsOpened: 0, handshakesFailed: 1 });
-      await waitFor(() => channelWorkers(p.a).length === 0 && channelWorkers(p.b).length === 0);
+      await channelWorkersGone(p.a, p.b);
     },
   );
 
@@ -325,7 +325,7 @@ describe('SecureChannel limits', () => {
     );
     expect(error.code).toBe('TIMEOUT');
     expect(Date.now() - started).toBeLessThan(2_000);
-    await waitFor(() => channelWorkers(p.a).length === 0);
+    await channelWorkersGone(p.a);
   });
 
   it('caps pending handshakes: one over the cap evicts the oldest (refused busy), the others time out', async () => {
@@ -360,6 +360,6 @@ describe('SecureChannel limits', () => {
     expect(listener.pendingHandshakes).toBe(0);
     expect(['TIMEOUT', 'REFUSED']).toContain((await second).code);
     expect(['TIMEOUT', 'REFUSED']).toContain((await third).code);
-    await waitFor(() => channelWorkers(p.b).length === 0);
+    await channelWorkersGone(p.b);
   });
 });

@@ -16,7 +16,7 @@ import {
   type NodeOptions,
   type Routed,
 } from '../../src/internal';
-import { within } from '../helpers/async';
+import { untilAny, within } from '../helpers/async';
 import type { Worker } from '../../src/node/worker';
 import { Identity } from '../../src/identity';
 import { InMemoryVault } from '../../src/vault';
@@ -204,6 +204,16 @@ export function channelWorkers(node: NodeRuntime): string[] {
     .workers()
     .map((address) => address.value)
     .filter((value) => /^~?sc\./.test(value));
+}
+
+/** Resolves once no channel worker runs on any of `nodes`, checking as their workers stop (no polling). */
+export function channelWorkersGone(...nodes: NodeRuntime[]): Promise<void> {
+  return untilAny(
+    nodes.map((node) => [node, 'workerStopped'] as const),
+    () => nodes.every((node) => channelWorkers(node).length === 0),
+    5_000,
+    'every channel worker to stop',
+  );
 }
 
 /** Awaits `promise`, expecting a SecureChannelError; returns it. */

@@ -15,9 +15,17 @@ import {
   type SecureChannelListenerOptions,
   type SecureChannelOptions,
 } from '../../src';
-import { waitFor, within } from '../helpers/async';
+import { until, waitFor, within } from '../helpers/async';
 import { newNode, stopNodes } from '../helpers/nodes';
-import { channelError, channelWorkers, nextEvent, pair, WIRE, type Pair } from './helpers';
+import {
+  channelError,
+  channelWorkers,
+  channelWorkersGone,
+  nextEvent,
+  pair,
+  WIRE,
+  type Pair,
+} from './helpers';
 import { scaled } from '../helpers/slowdown';
 
 // Slow work on a busy machine: a budget scaled by its measured slowdown.
@@ -107,7 +115,7 @@ describe('SecureChannel close', () => {
     expect(error.code).toBe('TIMEOUT');
     // Bob had opened; Alice's authenticated CLOSE ends his half of the channel.
     expect(await within((await bobSide).closed(), 5_000, 'Bob closing')).toBe('remote');
-    await waitFor(() => channelWorkers(p.a).length === 0);
+    await channelWorkersGone(p.a);
   });
 
   it('fails pending handshakes with CLOSED when the listener stops', async () => {
@@ -186,7 +194,7 @@ describe('SecureChannel large messages', () => {
         channel.send(p.actx, 'echoer', texts[i]),
       ]),
     );
-    await waitFor(() => p.bobEchoer.received.length === 6, 10_000);
+    await until(p.bobEchoer, 'received', () => p.bobEchoer.received.length === 6, 10_000);
     const received = p.bobEchoer.bodies;
     for (let i = 0; i < channels.length; i++) {
       expect(received).toContain(texts[i]);

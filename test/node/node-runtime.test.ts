@@ -1,15 +1,17 @@
+import { EventEmitter } from 'node:events';
 import { Address, LocalMessage, NodeError, route, type Context, type Routed, type Worker } from '../../src';
 import { CapturingLogger } from '../helpers/capturing-logger';
-import { deferred, nextTurn, waitFor, within } from '../helpers/async';
+import { deferred, nextTurn, until, waitFor, within } from '../helpers/async';
 import { newNode, stopNodes } from '../helpers/nodes';
 
 afterEach(stopNodes);
 
-/** A worker that keeps every message it handles. */
-class Recorder implements Worker {
+/** A worker that keeps every message it handles (a `seen` event each). */
+class Recorder extends EventEmitter implements Worker {
   readonly seen: Routed[] = [];
   handleMessage(_ctx: Context, message: Routed): void {
     this.seen.push(message);
+    this.emit('seen', message);
   }
 }
 
@@ -22,7 +24,7 @@ describe('NodeRuntime', () => {
       const ctx = node.context();
       const N = 10_000;
       for (let i = 0; i < N; i++) await ctx.send('sink', i);
-      await waitFor(() => sink.seen.length === N, 10_000, 'all messages handled');
+      await until(sink, 'seen', () => sink.seen.length === N, 10_000, 'all messages handled');
       expect(sink.seen.map((m) => m.body)).toEqual(Array.from({ length: N }, (_, i) => i));
     });
 
@@ -34,7 +36,7 @@ describe('NodeRuntime', () => {
       const N = 10_000;
       // Not awaited one by one: most of these sends wait in the mailbox's line of senders.
       await within(Promise.all(Array.from({ length: N }, (_, i) => ctx.send('sink', i))), 10_000, 'sends');
-      await waitFor(() => sink.seen.length === N, 10_000, 'all messages handled');
+      await until(sink, 'seen', () => sink.seen.length === N, 10_000, 'all messages handled');
       expect(sink.seen.map((m) => m.body)).toEqual(Array.from({ length: N }, (_, i) => i));
     });
 
@@ -108,7 +110,7 @@ describe('NodeRuntime', () => {
       await ctx.send('m1', 'one');
       await ctx.send('m2', 'two');
       await ctx.send('0#m3', 'three');
-      await waitFor(() => multi.seen.length === 3);
+      await until(multi, 'seen', () => multi.seen.length === 3);
       expect(multi.seen.map((m) => [m.address.key, m.body])).toEqual([
         ['0#m1', 'one'],
         ['0#m2', 'two'],
@@ -133,7 +135,7 @@ describe('NodeRuntime', () => {
       const ctx = node.context('app');
       await ctx.send('sink', 'plain');
       await ctx.sendFrom(Address.local('on-behalf'), route('sink'), 'from');
-      await waitFor(() => sink.seen.length === 2);
+      await until(sink, 'seen', () => sink.seen.length === 2);
       expect(sink.seen[0]!.returnRoute.toString()).toBe('0#app');
       expect(sink.seen[0]!.sender?.key).toBe('0#app');
       expect(sink.seen[1]!.returnRoute.toString()).toBe('0#on-behalf');
@@ -156,7 +158,7 @@ describe('NodeRuntime', () => {
         { tag: 'x' },
       );
       await ctx.forward(original);
-      await waitFor(() => sink.seen.length === 1);
+      await until(sink, 'seen', () => sink.seen.length === 1);
       const got = sink.seen[0]!;
       expect(got.onwardRoute.toString()).toBe('0#sink => 0#beyond');
       expect(got.returnRoute.toString()).toBe('0#a => 0#b');
@@ -256,7 +258,7 @@ describe('NodeRuntime', () => {
         const sink = new Recorder();
         await node.startWorker('w', sink);
         await node.context().send('w', 'after');
-        await waitFor(() => sink.seen.length === 1);
+        await until(sink, 'seen', () => sink.seen.length === 1);
       },
     );
 
@@ -280,7 +282,7 @@ describe('NodeRuntime', () => {
       expect(sink.seen).toHaveLength(0);
       gate.resolve();
       await within(starting, 1_000, 'startWorker');
-      await waitFor(() => sink.seen.length === 1);
+      await until(sink, 'seen', () => sink.seen.length === 1);
     });
 
     it('emits workerStarted and workerStopped', async () => {
