@@ -28,26 +28,28 @@ export type RefusalReason = 'untrusted' | 'handshake-failed' | 'busy' | 'timeout
  *   handshake message was dropped on its way, and the node that dropped it said why; `cause` holds the local
  *   error when it was this node.
  */
-export type SecureChannelErrorCode =
-  | 'UNTRUSTED'
-  | 'REFUSED'
-  | 'HANDSHAKE_FAILED'
-  | 'UNSUPPORTED_PROTOCOL'
-  | 'TIMEOUT'
-  | 'TOO_MANY_HANDSHAKES'
-  | 'CLOSED'
-  | 'TOO_LARGE'
-  | 'DECRYPT_FAILED'
-  | 'REPLAYED'
-  | 'TOO_OLD'
-  | 'MALFORMED'
-  | 'INVALID_OPTIONS'
-  | DeliveryFailureCode;
+export const SECURE_CHANNEL_ERROR_CODES = [
+  'UNTRUSTED',
+  'REFUSED',
+  'HANDSHAKE_FAILED',
+  'UNSUPPORTED_PROTOCOL',
+  'TIMEOUT',
+  'TOO_MANY_HANDSHAKES',
+  'CLOSED',
+  'TOO_LARGE',
+  'DECRYPT_FAILED',
+  'REPLAYED',
+  'TOO_OLD',
+  'MALFORMED',
+  'INVALID_OPTIONS',
+] as const;
+
+/** Every code a `SecureChannelError` carries (see above). */
+export type SecureChannelErrorCode = (typeof SECURE_CHANNEL_ERROR_CODES)[number] | DeliveryFailureCode;
 
 /** Errors of secure channels and their listeners; `code` says which (see `SecureChannelErrorCode`). */
-export class SecureChannelError extends SealrouteError {
+export class SecureChannelError extends SealrouteError<SecureChannelErrorCode> {
   override readonly name = 'SecureChannelError';
-  declare readonly code: SecureChannelErrorCode;
   /** For `REFUSED`: what the peer's refusal notice said. */
   readonly reason: RefusalReason | undefined;
 

@@ -126,7 +126,8 @@ export class CipherState {
     const k = this.requireKey();
     checkSize(plaintext, MAX_PLAINTEXT_LENGTH);
     if (offset < 0 || offset + plaintext.length + TAG_LENGTH > out.length) {
-      throw new RangeError(`no room for ${plaintext.length + TAG_LENGTH} bytes at offset ${offset}`);
+      const room = `no room for ${plaintext.length + TAG_LENGTH} bytes at offset ${offset}`;
+      throw new NoiseError('INVALID_BUFFER', `${room} of a ${out.length}-byte buffer`);
     }
     this.formatExplicitNonce(n);
     this.cipher.encryptInto(k, this.nonceBytes, ad, plaintext, out, offset);

@@ -15,23 +15,28 @@ import { SealrouteError } from '../core/errors';
  * - `MISSING_KEY`: the pattern needs a key (local static, pre-known remote static) that was not given.
  * - `INVALID_KEY`: a key of the wrong length, a DH that yields the all-zero output (low-order point), or a
  *   pre-known remote static for a pattern that learns it during the handshake.
+ * - `INVALID_BUFFER`: an output buffer without room for the ciphertext and tag at the offset given.
  */
-export type NoiseErrorCode =
-  | 'DECRYPT_FAILED'
-  | 'OUT_OF_TURN'
-  | 'HANDSHAKE_COMPLETE'
-  | 'BAD_MESSAGE'
-  | 'NONCE_EXHAUSTED'
-  | 'INVALID_NONCE'
-  | 'MESSAGE_TOO_LARGE'
-  | 'UNSUPPORTED_PROTOCOL'
-  | 'MISSING_KEY'
-  | 'INVALID_KEY';
+export const NOISE_ERROR_CODES = [
+  'DECRYPT_FAILED',
+  'OUT_OF_TURN',
+  'HANDSHAKE_COMPLETE',
+  'BAD_MESSAGE',
+  'NONCE_EXHAUSTED',
+  'INVALID_NONCE',
+  'MESSAGE_TOO_LARGE',
+  'UNSUPPORTED_PROTOCOL',
+  'MISSING_KEY',
+  'INVALID_KEY',
+  'INVALID_BUFFER',
+] as const;
+
+/** Every code a `NoiseError` carries (see above). */
+export type NoiseErrorCode = (typeof NOISE_ERROR_CODES)[number];
 
 /** Errors of the Noise handshake and transport ciphers; `code` says which (see `NoiseErrorCode`). */
-export class NoiseError extends SealrouteError {
+export class NoiseError extends SealrouteError<NoiseErrorCode> {
   override readonly name = 'NoiseError';
-  declare readonly code: NoiseErrorCode;
 
   constructor(code: NoiseErrorCode, message: string, options?: { cause?: unknown }) {
     super('noise', code, message, options);

@@ -19,25 +19,28 @@ import { SealrouteError } from '../core/errors';
  * - `CLOSED`: the vault was closed.
  * - `IO`: the file system failed; the underlying error is the `cause`.
  */
-export type VaultErrorCode =
-  | 'KEY_NOT_FOUND'
-  | 'WRONG_KEY_TYPE'
-  | 'INVALID_ARGUMENT'
-  | 'INVALID_PUBLIC_KEY'
-  | 'DECRYPT_FAILED'
-  | 'WRONG_PASSPHRASE'
-  | 'CORRUPT_FILE'
-  | 'UNSUPPORTED_VERSION'
-  | 'KDF_TOO_COSTLY'
-  | 'INSECURE_PERMISSIONS'
-  | 'LOCKED'
-  | 'CLOSED'
-  | 'IO';
+export const VAULT_ERROR_CODES = [
+  'KEY_NOT_FOUND',
+  'WRONG_KEY_TYPE',
+  'INVALID_ARGUMENT',
+  'INVALID_PUBLIC_KEY',
+  'DECRYPT_FAILED',
+  'WRONG_PASSPHRASE',
+  'CORRUPT_FILE',
+  'UNSUPPORTED_VERSION',
+  'KDF_TOO_COSTLY',
+  'INSECURE_PERMISSIONS',
+  'LOCKED',
+  'CLOSED',
+  'IO',
+] as const;
+
+/** Every code a `VaultError` carries (see above). */
+export type VaultErrorCode = (typeof VAULT_ERROR_CODES)[number];
 
 /** Every failure a vault reports: origin `vault`, told apart by `code`. */
-export class VaultError extends SealrouteError {
+export class VaultError extends SealrouteError<VaultErrorCode> {
   override readonly name = 'VaultError';
-  declare readonly code: VaultErrorCode;
 
   constructor(code: VaultErrorCode, message: string, options?: { cause?: unknown }) {
     super('vault', code, message, options);

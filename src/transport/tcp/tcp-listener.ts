@@ -50,7 +50,9 @@ export class TcpListener implements StreamListener {
     // An accept error (EMFILE, say) must not crash the process; the server keeps listening.
     server.on('error', () => undefined);
     const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('a TCP server has a host and port');
+    if (address === null || typeof address === 'string') {
+      throw new TransportError('LISTEN_FAILED', 'the bound TCP server reports no host and port');
+    }
     this.bound = formatHostPort(address.address, address.port);
     return this.bound;
   }
