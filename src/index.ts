@@ -129,6 +129,7 @@ export {
   type KeyId,
   type FileVaultOptions,
   type VaultHomeOptions,
+  VAULT_ERROR_CODES,
   type VaultErrorCode,
   type FileVaultSecret,
   type Argon2Params,
@@ -179,6 +180,7 @@ export {
   type SecureChannelEvents,
   type SecureChannelStats,
   type SecureChannelInfo,
+  SECURE_CHANNEL_ERROR_CODES,
   type SecureChannelErrorCode,
   type ChannelEndOptions,
   type CloseReason,
@@ -189,7 +191,7 @@ export {
 } from './channel';
 
 // transport
-export { TransportError, type TransportErrorCode } from './transport/errors';
+export { TransportError, TRANSPORT_ERROR_CODES, type TransportErrorCode } from './transport/errors';
 export {
   TcpTransport,
   type TcpTransportEvents,

@@ -27,7 +27,12 @@ export {
   type FromSecureChannelOptions,
   type SecureChannelInfo,
 } from './access';
-export { SecureChannelError, type RefusalReason, type SecureChannelErrorCode } from './errors';
+export {
+  SecureChannelError,
+  SECURE_CHANNEL_ERROR_CODES,
+  type RefusalReason,
+  type SecureChannelErrorCode,
+} from './errors';
 export { SECURE_CHANNEL_DEFAULTS, type ChannelEndOptions } from './options';
 export { secureChannelMemory } from './channel-memory';
 export type { NonceGap } from './reorder-buffer';

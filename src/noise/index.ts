@@ -6,7 +6,7 @@ export { CHACHA_NODE_THRESHOLD, cipherFunction, TAG_LENGTH } from './cipher-func
 export type { CipherFunction, CipherName } from './cipher-functions';
 export { CipherState, MAX_MESSAGE_LENGTH, MAX_PLAINTEXT_LENGTH } from './cipher-state';
 export { NoiseError } from './errors';
-export type { NoiseErrorCode } from './errors';
+export { NOISE_ERROR_CODES, type NoiseErrorCode } from './errors';
 export { handshakePatterns } from './handshake-patterns';
 export type { HandshakePattern, PatternName, Token } from './handshake-patterns';
 export { HandshakeState } from './handshake-state';

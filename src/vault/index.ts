@@ -8,7 +8,7 @@ export type {
   KeyType,
   Vault,
 } from './vault';
-export { VaultError, isVaultError, type VaultErrorCode } from './errors';
+export { VaultError, VAULT_ERROR_CODES, isVaultError, type VaultErrorCode } from './errors';
 export { InMemoryVault } from './in-memory-vault';
 export { FileVault, type FileVaultOptions } from './file-vault';
 export { DEFAULT_HOME, type VaultHomeOptions } from './vault-home';
