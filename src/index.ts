@@ -292,6 +292,8 @@ export {
   CredentialError,
   PolicyExpressionError,
   CREDENTIAL_ERROR_CODES,
+  IDENTITY_ERROR_CODES,
+  type IdentityErrorCode,
   CREDENTIAL_LIMITS,
   CREDENTIAL_VERSION,
   DEFAULT_CLOCK_SKEW_MS,

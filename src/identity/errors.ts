@@ -1,16 +1,20 @@
 import { SealrouteError } from '../core/errors';
 
 /**
- * Identity failures: a binding that does not verify, a peer that a trust policy refuses, an identifier or
- * allow-list that does not parse (`INVALID_IDENTIFIER`).
+ * Why an identity operation failed: a binding whose signature does not verify (`BAD_PROOF`) or that does
+ * not parse (`MALFORMED_PROOF`), an identifier or allow-list that does not parse (`INVALID_IDENTIFIER`).
+ * A peer a trust policy refuses is the channel's `SecureChannelError` `UNTRUSTED`, not an identity error.
  */
+export const IDENTITY_ERROR_CODES = ['BAD_PROOF', 'MALFORMED_PROOF', 'INVALID_IDENTIFIER'] as const;
+
+/** See `IDENTITY_ERROR_CODES`. */
+export type IdentityErrorCode = (typeof IDENTITY_ERROR_CODES)[number];
+
+/** An identity failure; `code` is one of `IDENTITY_ERROR_CODES`. */
 export class IdentityError extends SealrouteError {
   override readonly name = 'IdentityError';
-  constructor(
-    code: 'BAD_PROOF' | 'UNTRUSTED' | 'NO_IDENTITY_KEY' | 'MALFORMED_PROOF' | 'INVALID_IDENTIFIER',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  declare readonly code: IdentityErrorCode;
+  constructor(code: IdentityErrorCode, message: string, options?: { cause?: unknown }) {
     super('identity', code, message, options);
   }
 }

@@ -42,6 +42,8 @@ export {
 export {
   CredentialError,
   CREDENTIAL_ERROR_CODES,
+  IDENTITY_ERROR_CODES,
+  type IdentityErrorCode,
   PolicyExpressionError,
   type CredentialErrorCode,
 } from './errors';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ADDRESS_ERROR_CODES, DECODE_ERROR_CODES, ENCODE_ERROR_CODES } from '../../src/core/errors';
 import { SECURE_CHANNEL_ERROR_CODES } from '../../src/channel/errors';
 import { DI_ERROR_CODES } from '../../src/di/errors';
-import { CREDENTIAL_ERROR_CODES } from '../../src/identity/errors';
+import { CREDENTIAL_ERROR_CODES, IDENTITY_ERROR_CODES } from '../../src/identity/errors';
 import { NODE_ERROR_CODES } from '../../src/node/errors';
 import { NOISE_ERROR_CODES } from '../../src/noise/errors';
 import { TRANSPORT_ERROR_CODES } from '../../src/transport/errors';
@@ -26,7 +26,7 @@ const LISTS: readonly [string, readonly string[]][] = [
   ['core/errors.ts', [...ADDRESS_ERROR_CODES, ...DECODE_ERROR_CODES, ...ENCODE_ERROR_CODES]],
   ['node/errors.ts', NODE_ERROR_CODES],
   ['di/errors.ts', DI_ERROR_CODES],
-  ['identity/errors.ts', CREDENTIAL_ERROR_CODES],
+  ['identity/errors.ts', [...IDENTITY_ERROR_CODES, ...CREDENTIAL_ERROR_CODES]],
   ['noise/errors.ts', NOISE_ERROR_CODES],
   ['channel/errors.ts', SECURE_CHANNEL_ERROR_CODES],
   ['transport/errors.ts', TRANSPORT_ERROR_CODES],
