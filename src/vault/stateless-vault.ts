@@ -1,14 +1,6 @@
 import { inspect } from 'node:util';
 import * as primitives from './primitives';
-import type {
-  AeadAlgorithm,
-  GenerateKeyOptions,
-  HashAlgorithm,
-  KeyId,
-  KeyInfo,
-  KeyType,
-  Vault,
-} from './vault';
+import type { GenerateKeyOptions, HashAlgorithm, KeyId, KeyInfo, KeyType, Vault } from './vault';
 
 /**
  * What every vault shares: the stateless primitives (hash, HKDF, AEAD, verify), which use no stored secret.
@@ -43,35 +35,5 @@ export abstract class StatelessVault implements Vault {
 
   hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array {
     return primitives.hash(algorithm, data);
-  }
-
-  hkdf(
-    algorithm: HashAlgorithm,
-    salt: Uint8Array,
-    ikm: Uint8Array,
-    info: Uint8Array,
-    length: number,
-  ): Uint8Array {
-    return primitives.hkdf(algorithm, salt, ikm, info, length);
-  }
-
-  aeadEncrypt(
-    algorithm: AeadAlgorithm,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    plaintext: Uint8Array,
-    ad: Uint8Array,
-  ): Uint8Array {
-    return primitives.aeadEncrypt(algorithm, key, nonce, plaintext, ad);
-  }
-
-  aeadDecrypt(
-    algorithm: AeadAlgorithm,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    ciphertext: Uint8Array,
-    ad: Uint8Array,
-  ): Uint8Array {
-    return primitives.aeadDecrypt(algorithm, key, nonce, ciphertext, ad);
   }
 }

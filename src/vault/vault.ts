@@ -50,28 +50,4 @@ export interface Vault {
   deleteKey(id: KeyId): Promise<void>;
   /** A hash of `data`. */
   hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array;
-  /** RFC 5869 HKDF with the given hash: `length` bytes from (salt, ikm, info). */
-  hkdf(
-    algorithm: HashAlgorithm,
-    salt: Uint8Array,
-    ikm: Uint8Array,
-    info: Uint8Array,
-    length: number,
-  ): Uint8Array;
-  /** AEAD encryption with a caller-held key (for example a Noise transport key). 12-byte nonce. */
-  aeadEncrypt(
-    algorithm: AeadAlgorithm,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    plaintext: Uint8Array,
-    ad: Uint8Array,
-  ): Uint8Array;
-  /** AEAD decryption; throws `VaultError` (`DECRYPT_FAILED`) on a bad tag, revealing nothing else. */
-  aeadDecrypt(
-    algorithm: AeadAlgorithm,
-    key: Uint8Array,
-    nonce: Uint8Array,
-    ciphertext: Uint8Array,
-    ad: Uint8Array,
-  ): Uint8Array;
 }
