@@ -242,7 +242,10 @@ describe('TCP connection liveness', () => {
     expect(hubConnection!.isOpen).toBe(true);
     expect(proxy.frames.filter((f) => f.bytes.length === 0).length).toBeGreaterThan(0); // PINGs crossed
 
-    proxy.intercept({ match: () => true, tamper: { kind: 'drop' }, times: Infinity });
+    // The partition: the proxy stops reading either side, so nothing crosses, not even a close (dropping the
+    // frames alone let the first end to time out close its socket, and the other saw CONNECTION_CLOSED).
+    cleanup.add(proxy.freeze(0, 'toTarget'));
+    cleanup.add(proxy.freeze(0, 'fromTarget'));
     const cut = performance.now();
     const reasons = await within(
       Promise.all([aliceConnection!.closed(), hubConnection!.closed()]),
