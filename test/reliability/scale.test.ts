@@ -46,6 +46,7 @@ describe('scale (sample of npm run scale)', () => {
     await open(800);
     const after = await settledSample();
     const perEnd = (after.heapUsed - before.heapUsed) / (2 * 800);
+    console.log(`800 channels: ${(perEnd / 1024).toFixed(1)} KiB of heap per channel end`);
 
     expect(bob.listener.channels.size).toBe(1_000);
     const echo = await alice.ctx.request(route(channels.at(-1)!, 'echoer'), 'ping', {
