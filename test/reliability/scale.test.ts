@@ -17,10 +17,11 @@ afterEach(() => cleanup.run());
  * The bounds this sample holds (docs/RELIABILITY.md). A channel end was 7.8 KiB before it gained liveness
  * (a timer and counters), in-order delivery, byte accounting and origins; this sample now measures about
  * 8.4-13 KiB per end in process (JIT code compiled during the measurement counts too; `npm run scale`
- * measures 8.8 KiB at 10,000 channels), so it checks 16 KiB: what it guards against is a leak or a buffer
- * kept per channel, which shows as tens of KiB.
+ * measures 8.8 KiB at 10,000 channels), so it checks 24 KiB: what it guards against is a leak or a buffer
+ * kept per channel, which shows as tens of KiB. (Alone it measured 10.5 KiB in December 2026; in CI, beside
+ * another Jest worker, 15.6 and 19.4: the bound was 16 KiB until then.)
  */
-const GOAL_PER_CHANNEL_END = 16 * 1024;
+const GOAL_PER_CHANNEL_END = 24 * 1024;
 const GOAL_PER_FORWARDER = 4 * 1024;
 
 /**
@@ -31,7 +32,7 @@ const GOAL_PER_FORWARDER = 4 * 1024;
  * measured here, where 200 alone measure over 8).
  */
 describe('scale (sample of npm run scale)', () => {
-  it('holds 800 channels through one hub within 16 KiB of heap per channel end', async () => {
+  it('holds 800 channels through one hub within 24 KiB of heap per channel end', async () => {
     const hub = await startHub(cleanup);
     // All 1,000 channels come from one identity: over the default per-identity cap.
     const bob = await startBob(cleanup, hub.address, { listener: { maxChannelsPerIdentity: 2_000 } });
