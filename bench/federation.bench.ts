@@ -31,7 +31,7 @@ import {
   type SecureChannel,
 } from '../src';
 import { nameClaimStatement } from '../src/services/forwarding-messages';
-import type { Round, Suite, Variant } from './harness';
+import { median, type Round, type Suite, type Variant } from './harness';
 import { BenchProcess } from './procs/spawn';
 
 const RTT_N = 300;
@@ -222,6 +222,7 @@ async function startFloor(url: string): Promise<Floor> {
 }
 
 async function teardown(): Promise<void> {
+  printCpu();
   if (running === undefined) return;
   const { nats, dir, hubs, nodes, bus, floor } = running;
   running = undefined;
@@ -279,13 +280,12 @@ interface Path {
   readonly latencies: () => Promise<number[]>;
 }
 
-const rate =
-  (path: Path): Round =>
-  async () => {
+const rate = (path: Path): Round =>
+  metered(`rtt_64 ${path.label}`, RTT_N, async () => {
     const start = process.hrtime.bigint();
     await path.latencies();
     return RTT_N / (Number(process.hrtime.bigint() - start) / 1e9);
-  };
+  });
 
 /** A latency percentile, as its inverse (per second) so that higher is better like every other figure. */
 const latency =
@@ -355,6 +355,48 @@ const kvCreates: Round = async () => {
   return REGISTRATIONS_N / (Number(process.hrtime.bigint() - start) / 1e9);
 };
 
+/** CPU µs per operation of this process and of nats-server, per variant, one entry per round. */
+const cpuPerOp = new Map<string, { process: number; nats: number }[]>();
+
+/**
+ * `round`, with the CPU time per operation it cost this process (every hub, Alice and Bob: the rounds'
+ * parties take turns on its one thread) and nats-server recorded under `key`; `teardown` prints the medians.
+ */
+function metered(key: string, ops: number, round: Round): Round {
+  return async () => {
+    const before = process.cpuUsage();
+    const natsBefore = natsCpuMicros();
+    const figure = await round();
+    const used = process.cpuUsage(before);
+    const spent = { process: (used.user + used.system) / ops, nats: (natsCpuMicros() - natsBefore) / ops };
+    let rounds = cpuPerOp.get(key);
+    if (rounds === undefined) cpuPerOp.set(key, (rounds = []));
+    rounds.push(spent);
+    if (process.env.BENCH_CPU_BUDGET !== undefined) {
+      console.error(
+        `  ${key}: CPU us per operation: this process ${spent.process.toFixed(0)}, nats-server ${spent.nats.toFixed(0)}`,
+      );
+    }
+    return figure;
+  };
+}
+
+/** Prints the median CPU time per operation of each variant (the harness's warm-up rounds left out). */
+function printCpu(): void {
+  if (cpuPerOp.size === 0) return;
+  console.error('federation suite: CPU us per operation, median over the measured rounds');
+  for (const [key, all] of cpuPerOp) {
+    const rounds = all.slice(2);
+    if (rounds.length === 0) continue;
+    const proc = median(rounds.map((r) => r.process));
+    const nats = median(rounds.map((r) => r.nats));
+    console.error(
+      `  ${key.padEnd(28)} this process ${proc.toFixed(0)}, nats-server ${nats.toFixed(0)}; total ${(proc + nats).toFixed(0)}`,
+    );
+  }
+  cpuPerOp.clear();
+}
+
 const federation = (): SecureChannel => state().viaFederation;
 const sameHub = (): SecureChannel => state().viaSameHub;
 
@@ -408,8 +450,8 @@ export const suite: Suite = {
     {
       name: 'federation.bulk_64k',
       unit: 'MB/s',
-      candidate: bulk(federation),
-      baseline: { name: 'same_hub', round: bulk(sameHub) },
+      candidate: metered('bulk_64k federation', BULK_N, bulk(federation)),
+      baseline: { name: 'same_hub', round: metered('bulk_64k same hub', BULK_N, bulk(sameHub)) },
       goals: { ratioAtLeast: 0.5 },
     },
     {
