@@ -166,13 +166,18 @@ export class HubLink implements Worker<unknown> {
     this.peerEpoch = epoch;
   }
 
-  /** Flushes until everything published so far is confirmed by the server. */
+  /**
+   * Flushes what was published so far, and again while a quarter of the bound or more came meanwhile: what
+   * came during the last flush but less waits for the next tick (else steady traffic would chain a PING
+   * to nearly every frame again).
+   */
   private async flush(host: FederationShared): Promise<void> {
     try {
       while (this.unflushed > 0) {
         const covered = this.unflushed;
         await host.bus.flush();
         this.unflushed -= covered;
+        if (this.unflushed < host.settings.maxQueueBytes / 4) break;
       }
     } catch {
       // Disconnected or closed: the bytes stay counted until a later flush confirms them.
