@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,11 +31,30 @@ import {
   type SecureChannel,
 } from '../src';
 import { nameClaimStatement } from '../src/services/forwarding-messages';
-import type { Round, Suite } from './harness';
+import { median, type Round, type Suite, type Variant } from './harness';
+import { BenchProcess } from './procs/spawn';
 
 const RTT_N = 300;
 const BULK_N = 100;
 const REGISTRATIONS_N = 600;
+/**
+ * The floor's message: about what hub a publishes for a 64-byte request (the envelope's 68-byte header, the
+ * routes, and the channel's encrypted frame).
+ */
+const FLOOR_BYTES = 240;
+
+type NatsConnection = Awaited<ReturnType<typeof connect>>;
+
+/** Bare NATS round trips: `pinger` publishes on `<subject>.ping`, an echo publishes it back on `.pong`. */
+interface Floor {
+  readonly pinger: NatsConnection;
+  /** The echo in this process, on a connection of its own (as hub c is to hub a). */
+  readonly echo: NatsConnection;
+  /** The echo in a process of its own (bench/procs/nats-echo.ts). */
+  readonly echoProcess: BenchProcess;
+  /** Resolves the round trip waiting for its pong. */
+  waiting: (() => void) | undefined;
+}
 
 interface Hub {
   readonly node: NodeRuntime;
@@ -53,10 +73,33 @@ interface Setup {
   readonly viaSameHub: SecureChannel;
   readonly bus: FederationBus;
   readonly owner: Identity;
+  readonly floor: Floor;
 }
 
 let running: Setup | undefined;
 let names = 0;
+
+/** The CPU time (µs) the suite's nats-server has used so far, summed over its threads (0 if unknown). */
+export function natsCpuMicros(): number {
+  const pid = running?.nats.pid;
+  if (pid === undefined) return 0;
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    return ns / 1_000;
+  } catch {
+    return 0; // not Linux, or the process is gone
+  }
+}
+
+/** Operations (round trips, messages, claims) in one round of the benchmark `name`. */
+export function operationsPerRound(name: string): number {
+  if (name.startsWith('federation.rtt_64')) return RTT_N;
+  if (name === 'federation.bulk_64k') return BULK_N;
+  return REGISTRATIONS_N;
+}
 
 function state(): Setup {
   if (running === undefined) throw new Error('the federation suite was not set up');
@@ -137,6 +180,7 @@ async function setup(): Promise<void> {
   const viaFederation = await open(hubs[0]!);
   const viaSameHub = await open(hubs[2]!);
   const bus = await connectNats({ servers: [url] });
+  const floor = await startFloor(url);
   running = {
     nats,
     dir,
@@ -148,13 +192,42 @@ async function setup(): Promise<void> {
     viaSameHub,
     bus,
     owner: await Identity.create(await InMemoryVault.create()),
+    floor,
   };
 }
 
+async function startFloor(url: string): Promise<Floor> {
+  const pinger = await connect({ servers: [url] });
+  const echo = await connect({ servers: [url] });
+  echo.subscribe('floor.local.ping', {
+    callback: (err: Error | null, msg: { data: Uint8Array }) => {
+      if (err === null) echo.publish('floor.local.pong', msg.data);
+    },
+  });
+  const { process: echoProcess } = await BenchProcess.start('nats-echo', [url, 'floor.process'], {
+    tree: ['bench/procs'],
+  });
+  const floor: Floor = { pinger, echo, echoProcess, waiting: undefined };
+  for (const subject of ['floor.local.pong', 'floor.process.pong']) {
+    pinger.subscribe(subject, {
+      callback: () => {
+        const waiting = floor.waiting;
+        floor.waiting = undefined;
+        waiting?.();
+      },
+    });
+  }
+  await Promise.all([pinger.flush(), echo.flush()]);
+  return floor;
+}
+
 async function teardown(): Promise<void> {
+  printCpu();
   if (running === undefined) return;
-  const { nats, dir, hubs, nodes, bus } = running;
+  const { nats, dir, hubs, nodes, bus, floor } = running;
   running = undefined;
+  await floor.echoProcess.stop().catch(() => undefined);
+  await Promise.all([floor.pinger.close(), floor.echo.close()]).catch(() => undefined);
   for (const hub of hubs) await hub.hub.stop().catch(() => undefined);
   await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
   await bus.close().catch(() => undefined);
@@ -175,27 +248,51 @@ async function latencies(channel: SecureChannel): Promise<number[]> {
   return out;
 }
 
+/** Round trip latencies (µs) of `RTT_N` bare NATS publishes to the echo on `<subject>.ping` and back. */
+async function floorLatencies(subject: string): Promise<number[]> {
+  const { floor } = state();
+  const body = new Uint8Array(FLOOR_BYTES);
+  const out: number[] = [];
+  for (let i = 0; i < RTT_N; i++) {
+    const start = process.hrtime.bigint();
+    const pong = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no pong from the NATS echo in 10 s')), 10_000);
+      floor.waiting = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    floor.pinger.publish(`${subject}.ping`, body);
+    await pong;
+    out.push(Number(process.hrtime.bigint() - start) / 1_000);
+  }
+  return out;
+}
+
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-const rate =
-  (pick: () => SecureChannel): Round =>
-  async () => {
+/** Where a round's round trips go: `latencies` measures them, `label` names them in the output. */
+interface Path {
+  readonly label: string;
+  readonly latencies: () => Promise<number[]>;
+}
+
+const rate = (path: Path): Round =>
+  metered(`rtt_64 ${path.label}`, RTT_N, async () => {
     const start = process.hrtime.bigint();
-    await latencies(pick());
+    await path.latencies();
     return RTT_N / (Number(process.hrtime.bigint() - start) / 1e9);
-  };
+  });
 
 /** A latency percentile, as its inverse (per second) so that higher is better like every other figure. */
 const latency =
-  (pick: () => SecureChannel, p: number): Round =>
+  (path: Path, p: number): Round =>
   async () => {
-    const us = percentile(await latencies(pick()), p);
-    console.error(
-      `  p${p} ${pick() === state().viaFederation ? 'federation' : 'same hub'}: ${us.toFixed(0)} µs`,
-    );
+    const us = percentile(await path.latencies(), p);
+    console.error(`  p${p} ${path.label}: ${us.toFixed(0)} µs`);
     return 1e6 / us;
   };
 
@@ -258,8 +355,70 @@ const kvCreates: Round = async () => {
   return REGISTRATIONS_N / (Number(process.hrtime.bigint() - start) / 1e9);
 };
 
+/** CPU µs per operation of this process and of nats-server, per variant, one entry per round. */
+const cpuPerOp = new Map<string, { process: number; nats: number }[]>();
+
+/**
+ * `round`, with the CPU time per operation it cost this process (every hub, Alice and Bob: the rounds'
+ * parties take turns on its one thread) and nats-server recorded under `key`; `teardown` prints the medians.
+ */
+function metered(key: string, ops: number, round: Round): Round {
+  return async () => {
+    const before = process.cpuUsage();
+    const natsBefore = natsCpuMicros();
+    const figure = await round();
+    const used = process.cpuUsage(before);
+    const spent = { process: (used.user + used.system) / ops, nats: (natsCpuMicros() - natsBefore) / ops };
+    let rounds = cpuPerOp.get(key);
+    if (rounds === undefined) cpuPerOp.set(key, (rounds = []));
+    rounds.push(spent);
+    if (process.env.BENCH_CPU_BUDGET !== undefined) {
+      console.error(
+        `  ${key}: CPU us per operation: this process ${spent.process.toFixed(0)}, nats-server ${spent.nats.toFixed(0)}`,
+      );
+    }
+    return figure;
+  };
+}
+
+/** Prints the median CPU time per operation of each variant (the harness's warm-up rounds left out). */
+function printCpu(): void {
+  if (cpuPerOp.size === 0) return;
+  console.error('federation suite: CPU us per operation, median over the measured rounds');
+  for (const [key, all] of cpuPerOp) {
+    const rounds = all.slice(2);
+    if (rounds.length === 0) continue;
+    const proc = median(rounds.map((r) => r.process));
+    const nats = median(rounds.map((r) => r.nats));
+    console.error(
+      `  ${key.padEnd(28)} this process ${proc.toFixed(0)}, nats-server ${nats.toFixed(0)}; total ${(proc + nats).toFixed(0)}`,
+    );
+  }
+  cpuPerOp.clear();
+}
+
 const federation = (): SecureChannel => state().viaFederation;
 const sameHub = (): SecureChannel => state().viaSameHub;
+
+const paths = {
+  federation: { label: 'federation', latencies: () => latencies(federation()) },
+  sameHub: { label: 'same hub', latencies: () => latencies(sameHub()) },
+  floor: { label: 'nats floor', latencies: () => floorLatencies('floor.local') },
+  floorProcess: { label: 'nats floor (2 processes)', latencies: () => floorLatencies('floor.process') },
+} satisfies Record<string, Path>;
+
+/**
+ * The floor of what NATS adds: round trips of a bare message (`FLOOR_BYTES`) between two NATS clients,
+ * in this process (as hubs a and c are here) and with the echo in a process of its own. A federated round
+ * trip is a same-hub one plus (at least) one of these, plus hub a's work.
+ */
+const floors = (p?: number): Variant[] => [
+  { name: 'nats_floor', round: p === undefined ? rate(paths.floor) : latency(paths.floor, p) },
+  {
+    name: 'nats_floor_2proc',
+    round: p === undefined ? rate(paths.floorProcess) : latency(paths.floorProcess, p),
+  },
+];
 
 export const suite: Suite = {
   name: 'federation',
@@ -269,28 +428,30 @@ export const suite: Suite = {
     {
       name: 'federation.rtt_64',
       unit: 'round trips/s',
-      candidate: rate(federation),
-      baseline: { name: 'same_hub', round: rate(sameHub) },
+      candidate: rate(paths.federation),
+      baseline: { name: 'same_hub', round: rate(paths.sameHub) },
+      comparisons: floors(),
       goals: { ratioAtLeast: 0.5 },
     },
     {
       name: 'federation.rtt_64_p50',
       unit: '1/p50 (per s)',
-      candidate: latency(federation, 50),
-      baseline: { name: 'same_hub', round: latency(sameHub, 50) },
+      candidate: latency(paths.federation, 50),
+      baseline: { name: 'same_hub', round: latency(paths.sameHub, 50) },
+      comparisons: floors(50),
       goals: { ratioAtLeast: 0.5 },
     },
     {
       name: 'federation.rtt_64_p99',
       unit: '1/p99 (per s)',
-      candidate: latency(federation, 99),
-      baseline: { name: 'same_hub', round: latency(sameHub, 99) },
+      candidate: latency(paths.federation, 99),
+      baseline: { name: 'same_hub', round: latency(paths.sameHub, 99) },
     },
     {
       name: 'federation.bulk_64k',
       unit: 'MB/s',
-      candidate: bulk(federation),
-      baseline: { name: 'same_hub', round: bulk(sameHub) },
+      candidate: metered('bulk_64k federation', BULK_N, bulk(federation)),
+      baseline: { name: 'same_hub', round: metered('bulk_64k same hub', BULK_N, bulk(sameHub)) },
       goals: { ratioAtLeast: 0.5 },
     },
     {

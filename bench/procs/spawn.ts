@@ -27,6 +27,11 @@ export interface StartOptions {
   /** Extra options for the child's `node` (e.g. `--cpu-prof`). */
   readonly nodeArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The folders the child needs, transpiled (default `src` and `bench`): a program that imports nothing of
+   * src/ starts in a fraction of the time with `['bench/procs']`.
+   */
+  readonly tree?: readonly string[];
 }
 
 /** A program of bench/procs/ running as a child process. */
@@ -67,7 +72,7 @@ export class BenchProcess {
     options: StartOptions = {},
   ): Promise<{ process: BenchProcess; ready: string[] }> {
     const entry = join(
-      transpiledTree(['src', 'bench'], 'sealroute-bench-js-'),
+      transpiledTree(options.tree ?? ['src', 'bench'], 'sealroute-bench-js-'),
       'bench',
       'procs',
       `${program}.js`,

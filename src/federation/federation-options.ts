@@ -31,12 +31,16 @@ export interface FederationOptions {
   readonly heartbeatMs?: number;
   /** A hub not heard from for this long is dead: routes to its epoch are dropped. */
   readonly leaseMs?: number;
-  /** How often a hub acknowledges the frames it received from each other hub. */
+  /**
+   * How often a hub acknowledges the frames it received from each other hub, and flushes what it published
+   * to them since the last flush (see `maxQueueBytes`).
+   */
   readonly ackIntervalMs?: number;
   /**
    * Bytes published toward one hub and not yet confirmed by a flush (a round trip to the NATS server); a
    * frame that would exceed it waits for the flush, and if that does not come within `flushTimeoutMs` the
-   * frame is dropped and counted.
+   * frame is dropped and counted. A flush starts when a quarter of it is unconfirmed, else at the next
+   * `ackIntervalMs` tick (not one per frame: each is a PING and a PONG).
    */
   readonly maxQueueBytes?: number;
   /** How long a frame waits for room toward NATS before it counts as lost. */

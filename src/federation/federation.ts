@@ -217,7 +217,10 @@ export class Federation {
     this.subscriptions.push(bus.subscribe(this.leases.subject, onEnvelope));
     await this.names.watch();
     const tick = setInterval(() => this.leases.tick(), settings.heartbeatMs);
-    const acks = setInterval(() => this.inbound.sendAcks(), settings.ackIntervalMs);
+    const acks = setInterval(() => {
+      this.inbound.sendAcks();
+      this.links.flushIdle();
+    }, settings.ackIntervalMs);
     tick.unref();
     acks.unref();
     this.timers.push(tick, acks);

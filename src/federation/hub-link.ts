@@ -37,6 +37,11 @@ export class HubLinks {
     return link;
   }
 
+  /** Confirms what each link published since its last flush (see `HubLink.flushIdle`). */
+  flushIdle(): void {
+    for (const link of this.links.values()) link.flushIdle();
+  }
+
   /** The addresses of the links' workers. */
   addresses(): Address[] {
     return [...this.links.values()].map((link) => link.address);
@@ -121,7 +126,18 @@ export class HubLink implements Worker<unknown> {
     }
     host.counters.sent++;
     this.unflushed += frame.length;
-    this.flushing ??= this.flush(host);
+    // A flush is a PING the server answers with a PONG: one per frame cost the server and this hub as much
+    // as the frame itself (and the client wrote at once instead of with the frames of the same turn). So
+    // a flush starts once a quarter of the queue's bound is unconfirmed (well before the bound, so that
+    // publishing goes on while it travels), and otherwise at the next tick of the federation
+    // (`flushIdle`, every `ackIntervalMs`). The bound itself is unchanged: a frame that finds no room
+    // waits for a flush.
+    if (this.unflushed >= host.settings.maxQueueBytes / 4) this.flushing ??= this.flush(host);
+  }
+
+  /** Starts a flush if bytes wait for one and none is on the way (the federation's periodic tick). */
+  flushIdle(): void {
+    if (this.unflushed > 0) this.flushing ??= this.flush(this.shared);
   }
 
   /** The peer acknowledged frames up to `seq` of our current epoch toward it. */
@@ -150,13 +166,18 @@ export class HubLink implements Worker<unknown> {
     this.peerEpoch = epoch;
   }
 
-  /** Flushes until everything published so far is confirmed by the server. */
+  /**
+   * Flushes what was published so far, and again while a quarter of the bound or more came meanwhile: what
+   * came during the last flush but less waits for the next tick (else steady traffic would chain a PING
+   * to nearly every frame again).
+   */
   private async flush(host: FederationShared): Promise<void> {
     try {
       while (this.unflushed > 0) {
         const covered = this.unflushed;
         await host.bus.flush();
         this.unflushed -= covered;
+        if (this.unflushed < host.settings.maxQueueBytes / 4) break;
       }
     } catch {
       // Disconnected or closed: the bytes stay counted until a later flush confirms them.

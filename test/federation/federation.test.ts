@@ -190,6 +190,28 @@ describeWithNats('a federation of hubs on NATS', () => {
     expect(bob.received.filter((r) => String(r.body).startsWith('frame '))).toHaveLength(10 - 5);
   });
 
+  it('confirms small frames toward NATS with a flush per tick, not one per frame', async () => {
+    const nats = await startNatsServer(cleanup);
+    const faulty = new FaultyBus(await connectNats({ servers: [nats.url] }));
+    const a = await startHub(cleanup, [nats.url], 'a', { bus: faulty, ackIntervalMs: 2_000 });
+    cleanup.add(() => faulty.close());
+    const c = await startHub(cleanup, [nats.url], 'c');
+    const bob = await startFederatedBob(cleanup, [c.address], 'bob');
+    await waitForRoute(a, 'bob', 'c');
+    const alice = await startAlice(cleanup);
+    const channel = await alice.open(through(a.address, 'bob', 'listener'), bob.identity);
+    expect(await alice.echo(channel, 'first')).toBe('first');
+    await waitFor(() => faulty.flushes > 0, 5_000); // the tick confirms what the handshake published
+
+    const before = faulty.flushes;
+    const frames = faulty.dataFrames;
+    for (let i = 0; i < 20; i++) expect(await alice.echo(channel, `echo ${i}`)).toBe(`echo ${i}`);
+    expect(faulty.dataFrames - frames).toBeGreaterThanOrEqual(20);
+    // A flush per frame (a PING and a PONG each) would be 20; a tick every 2 s allows a few.
+    expect(faulty.flushes - before).toBeLessThan(10);
+    await waitFor(() => faulty.flushes > before, 5_000);
+  });
+
   it('bounds the bytes queued toward NATS: a frame that finds no room in time is dropped and counted', async () => {
     const nats = await startNatsServer(cleanup);
     const faulty = new FaultyBus(await connectNats({ servers: [nats.url] }));

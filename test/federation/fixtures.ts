@@ -146,6 +146,8 @@ export async function captureProxy(
 export class FaultyBus implements FederationBus {
   drop: (index: number) => boolean = () => false;
   holdFlushes = false;
+  /** Flushes asked for so far. */
+  flushes = 0;
   /** DATA envelopes published (or dropped) so far, and how many were dropped. */
   dataFrames = 0;
   dropped = 0;
@@ -171,6 +173,7 @@ export class FaultyBus implements FederationBus {
   }
 
   flush(): Promise<void> {
+    this.flushes++;
     return this.holdFlushes ? new Promise(() => undefined) : this.inner.flush();
   }
 
