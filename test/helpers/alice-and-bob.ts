@@ -10,7 +10,11 @@ import {
 } from '../../src/channel';
 import type { SecureChannel } from '../../src/channel/secure-channel';
 import { Identity, TrustAnyIdentity, TrustIdentifier } from '../../src/identity';
-import { RemoteForwarder, type RemoteForwarderOptions } from '../../src/services/remote-forwarder';
+import {
+  RemoteForwarder,
+  type RemoteForwarderEvents,
+  type RemoteForwarderOptions,
+} from '../../src/services/remote-forwarder';
 import type { NodeRuntime } from '../../src/node/node-runtime';
 import { InMemoryVault } from '../../src/vault';
 import { within } from './async';
@@ -114,6 +118,16 @@ export async function startAlice(cleanup: Cleanup): Promise<Alice> {
     },
     echoes: (channel) => echoes.get(channel) ?? 0,
   };
+}
+
+/** The next event `event` of a remote forwarder (unbounded: bound it with `within` where it is awaited). */
+export function nextForwarderEvent<K extends keyof RemoteForwarderEvents>(
+  forwarder: RemoteForwarder,
+  event: K,
+): Promise<RemoteForwarderEvents[K][0]> {
+  return new Promise((resolve) =>
+    forwarder.once(event, ((value: RemoteForwarderEvents[K][0]) => resolve(value)) as never),
+  );
 }
 
 /** The next event `event` of a listener, within `timeoutMs`. */
