@@ -8,19 +8,8 @@
  *   handshake <n> [cold]  n new channels to Bob, each closed once open: handshakes/s (cold: every identity
  *                      binding verified, see binding-cache.ts; Bob must be told `cache off` too)
  */
-import {
-  Address,
-  Identity,
-  InMemoryVault,
-  NodeRuntime,
-  TCP,
-  TcpTransport,
-  TrustEveryone,
-  WebSocketTransport,
-  createSecureChannel,
-  route,
-  silentLogger,
-} from '../../src';
+import { Address, TCP, TrustEveryone, WebSocketTransport, createSecureChannel, route } from '../../src';
+import { startTcpNode } from '../../reliability/lib/tcp-node';
 import { withoutBindingCache } from '../binding-cache';
 import { startClock } from '../harness';
 import { count, runProgram, serveCommands } from './command-loop';
@@ -30,11 +19,8 @@ const BULK_SIZE = 64 * 1024;
 
 runProgram(async () => {
   const [hub, forwardingAddress] = process.argv.slice(2) as [string, string];
-  const node = new NodeRuntime({ logger: silentLogger });
-  const ctx = node.context('alice');
-  await TcpTransport.create(node);
+  const { node, ctx, identity: alice } = await startTcpNode('alice');
   await WebSocketTransport.create(node);
-  const alice = await Identity.create(await InMemoryVault.create());
   const toBob = route(hub.includes('#') ? Address.parse(hub) : [TCP, hub], forwardingAddress);
   const open = () => createSecureChannel(ctx, alice, toBob, { trustPolicy: TrustEveryone });
   const channel = await open();

@@ -6,29 +6,22 @@
  * Prints `ready <forwarding address>`. Command: `cache on|off` (the binding cache, see binding-cache.ts).
  */
 import {
-  Identity,
-  InMemoryVault,
-  NodeRuntime,
   RemoteForwarder,
   TCP,
-  TcpTransport,
   TrustEveryone,
   createSecureChannelListener,
   fromSecureChannel,
   route,
-  silentLogger,
   type Context,
   type Routed,
 } from '../../src';
+import { startTcpNode } from '../../reliability/lib/tcp-node';
 import { useBindingCache } from '../binding-cache';
 import { runProgram, serveCommands } from './command-loop';
 
 runProgram(async () => {
   const hub = process.argv[2]!;
-  const node = new NodeRuntime({ logger: silentLogger });
-  const ctx = node.context('bob');
-  await TcpTransport.create(node);
-  const bob = await Identity.create(await InMemoryVault.create());
+  const { node, ctx, identity: bob } = await startTcpNode('bob');
   await createSecureChannelListener(ctx, bob, 'listener', { trustPolicy: TrustEveryone });
   const access = fromSecureChannel();
   await node.startWorker(

@@ -3,18 +3,8 @@
  * Bob through the hub (`<hub host:port> <Bob's forwarding address> <outlets>`) and runs one inlet per outlet
  * (`t0`, `t1`, ...) on a free port. Prints `ready <inlet port per outlet>`.
  */
-import {
-  Identity,
-  InMemoryVault,
-  NodeRuntime,
-  TCP,
-  TcpTransport,
-  TrustAnyIdentity,
-  createSecureChannel,
-  createTcpInlet,
-  route,
-  silentLogger,
-} from '../../src';
+import { TCP, TrustAnyIdentity, createSecureChannel, createTcpInlet, route } from '../../src';
+import { startTcpNode } from '../../reliability/lib/tcp-node';
 import { runProgram, serveCommands } from './command-loop';
 
 /** `BENCH_PORTAL_WINDOW=<bytes>` tries another window than the default (PORTAL_DEFAULTS.windowBytes). */
@@ -23,10 +13,7 @@ const windowBytes =
 
 runProgram(async () => {
   const [hub, forwardingAddress, outlets] = process.argv.slice(2) as [string, string, string];
-  const node = new NodeRuntime({ logger: silentLogger });
-  const ctx = node.context('alice');
-  await TcpTransport.create(node);
-  const alice = await Identity.create(await InMemoryVault.create());
+  const { node, ctx, identity: alice } = await startTcpNode('alice');
   const channel = await createSecureChannel(ctx, alice, route([TCP, hub], forwardingAddress), {
     trustPolicy: TrustAnyIdentity,
   });

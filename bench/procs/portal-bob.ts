@@ -4,18 +4,14 @@
  * port given after it, named `t0`, `t1`, ... Prints `ready <forwarding address>`.
  */
 import {
-  Identity,
-  InMemoryVault,
-  NodeRuntime,
   RemoteForwarder,
   TCP,
-  TcpTransport,
   TrustAnyIdentity,
   createSecureChannelListener,
   createTcpOutlet,
   route,
-  silentLogger,
 } from '../../src';
+import { startTcpNode } from '../../reliability/lib/tcp-node';
 import { runProgram, serveCommands } from './command-loop';
 
 /** `BENCH_PORTAL_WINDOW=<bytes>` tries another window than the default (PORTAL_DEFAULTS.windowBytes). */
@@ -24,10 +20,7 @@ const windowBytes =
 
 runProgram(async () => {
   const [hub, ...targets] = process.argv.slice(2) as [string, ...string[]];
-  const node = new NodeRuntime({ logger: silentLogger });
-  const ctx = node.context('bob');
-  await TcpTransport.create(node);
-  const bob = await Identity.create(await InMemoryVault.create());
+  const { node, ctx, identity: bob } = await startTcpNode('bob');
   await createSecureChannelListener(ctx, bob, 'listener', { trustPolicy: TrustAnyIdentity });
   for (const [i, port] of targets.entries()) {
     await createTcpOutlet(ctx, `t${i}`, `127.0.0.1:${port}`, { access: TrustAnyIdentity, windowBytes });

@@ -28,8 +28,9 @@ export interface StartOptions {
   readonly nodeArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   /**
-   * The folders the child needs, transpiled (default `src` and `bench`): a program that imports nothing of
-   * src/ starts in a fraction of the time with `['bench/procs']`.
+   * The folders the child needs, transpiled (default `src`, `bench` and `reliability/lib`, where the programs'
+   * shared node start-up is): a program that imports nothing of src/ starts in a fraction of the time with
+   * `['bench/procs']`.
    */
   readonly tree?: readonly string[];
 }
@@ -72,7 +73,7 @@ export class BenchProcess {
     options: StartOptions = {},
   ): Promise<{ process: BenchProcess; ready: string[] }> {
     const entry = join(
-      transpiledTree(options.tree ?? ['src', 'bench'], 'sealroute-bench-js-'),
+      transpiledTree(options.tree ?? ['src', 'bench', 'reliability/lib'], 'sealroute-bench-js-'),
       'bench',
       'procs',
       `${program}.js`,

@@ -9,14 +9,14 @@ import { Handshake } from '../../src/channel/handshake';
 import { HandshakeWorker } from '../../src/channel/handshake-worker';
 import { resolveLimits } from '../../src/channel/options';
 import type { SecureChannel } from '../../src/channel/secure-channel';
-import { localStaticKey, type LocalStatic } from '../../src/channel/static-keys';
-import { Identity, TrustEveryone } from '../../src/identity';
+import type { LocalStatic } from '../../src/channel/static-keys';
+import { TrustEveryone } from '../../src/identity';
 import { QUEUED, type Context } from '../../src/node/context';
 import { silentLogger } from '../../src/node/logger';
-import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import { sodiumReady } from '../../src/crypto/sodium';
+import { twoLocalStatics } from './channel-keys';
 import { applyMutations, mutationArb, type Mutation } from './mutate';
-import { check, defineProperty, hex, traceCase, type FuzzProperty } from './support';
+import { check, defineProperty, fillerBytes, hex, traceCase, type FuzzProperty } from './support';
 
 /**
  * A secure channel's frame dispatch (src/channel/handshake-worker.ts, then the decryptor's payload kinds),
@@ -47,19 +47,6 @@ interface Injection {
   readonly what: Injected;
 }
 
-/** Filler of `length` bytes from a seed: a 64 KiB case costs no 64 KiB of fast-check generation. */
-function filler(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 /** Bytes after a type byte: mostly short, often around the largest sizes a frame can have, rarely 1 MiB. */
 const bytesArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 6, arbitrary: fc.uint8Array({ maxLength: 100 }) },
@@ -67,11 +54,13 @@ const bytesArb: fc.Arbitrary<Uint8Array> = fc.oneof(
     weight: 2,
     arbitrary: fc
       .tuple(fc.integer({ min: MAX_DATA_FRAME - 200, max: MAX_DATA_FRAME + 100 }), fc.integer())
-      .map(([n, seed]) => filler(n, seed)),
+      .map(([n, seed]) => fillerBytes(n, seed)),
   },
   {
     weight: 1,
-    arbitrary: fc.tuple(fc.integer({ min: 101, max: 1 << 20 }), fc.integer()).map(([n, s]) => filler(n, s)),
+    arbitrary: fc
+      .tuple(fc.integer({ min: 101, max: 1 << 20 }), fc.integer())
+      .map(([n, s]) => fillerBytes(n, s)),
   },
 );
 
@@ -120,7 +109,7 @@ const injectedArb: fc.Arbitrary<Injected> = fc.oneof(
           weight: 1,
           arbitrary: fc
             .tuple(fc.integer({ min: MAX_FRAME_PLAINTEXT - 40, max: MAX_FRAME_PLAINTEXT - 1 }), fc.integer())
-            .map(([n, seed]) => filler(n, seed)),
+            .map(([n, seed]) => fillerBytes(n, seed)),
         },
       ),
     }),
@@ -149,9 +138,8 @@ interface Keys {
 let keys: Promise<Keys> | undefined;
 
 async function makeKeys(): Promise<Keys> {
-  const [a, b] = await Promise.all([InMemoryVault.create(), InMemoryVault.create()]);
-  const [i, r] = await Promise.all([Identity.create(a), Identity.create(b)]);
-  return { initiator: await localStaticKey(i), responder: await localStaticKey(r) };
+  const [initiator, responder] = await twoLocalStatics();
+  return { initiator, responder };
 }
 
 /** One message in flight between the two ends. */

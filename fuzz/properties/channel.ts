@@ -21,14 +21,14 @@ import { Reassembly } from '../../src/channel/reassembly';
 import { ByteBudget } from '../../src/node/byte-budget';
 import { ReplayWindow } from '../../src/channel/replay-window';
 import { SecureChannel } from '../../src/channel/secure-channel';
-import { localStaticKey, type LocalStatic } from '../../src/channel/static-keys';
-import { Identity, TrustEveryone } from '../../src/identity';
+import type { LocalStatic } from '../../src/channel/static-keys';
+import { TrustEveryone } from '../../src/identity';
 import { QUEUED, type Context } from '../../src/node/context';
 import { silentLogger } from '../../src/node/logger';
 import { CipherState, HandshakeState, parseProtocolName } from '../../src/noise';
-import { InMemoryVault } from '../../src/vault/in-memory-vault';
 import { sodium, sodiumReady } from '../../src/crypto/sodium';
 import { ALLOCATION_SLACK, measureAllocations } from './allocation-meter';
+import { twoLocalStatics } from './channel-keys';
 import { dispatchProperties } from './channel-dispatch';
 import { bodyArb, sameBody, transportMessageArb } from './core';
 import { applyMutations, mutatedArb, mutationArb, noiseArb, type Mutation } from './mutate';
@@ -667,9 +667,8 @@ interface Peers {
 let peers: Promise<Peers> | undefined;
 
 async function makePeers(): Promise<Peers> {
-  const [a, b] = await Promise.all([InMemoryVault.create(), InMemoryVault.create()]);
-  const [listener, peer] = await Promise.all([Identity.create(a), Identity.create(b)]);
-  return { listener: await localStaticKey(listener), peer: await localStaticKey(peer) };
+  const [listener, peer] = await twoLocalStatics();
+  return { listener, peer };
 }
 
 /**

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { concatBytes } from './support';
 
 /**
  * Mutations of a valid encoding, the way a damaged link or a hostile peer changes bytes: flipped bits, bytes
@@ -129,21 +130,21 @@ export function applyMutation(bytes: Uint8Array, m: Mutation): Uint8Array {
       return bytes.slice(0, pos(m.at, n));
     case 'insert': {
       const at = pos(m.at, n + 1);
-      return join(bytes.subarray(0, at), m.bytes, bytes.subarray(at));
+      return concatBytes([bytes.subarray(0, at), m.bytes, bytes.subarray(at)]);
     }
     case 'delete': {
       const at = pos(m.at, n);
-      return join(bytes.subarray(0, at), bytes.subarray(Math.min(n, at + m.length)));
+      return concatBytes([bytes.subarray(0, at), bytes.subarray(Math.min(n, at + m.length))]);
     }
     case 'duplicate': {
       const at = pos(m.at, n);
       const range = bytes.subarray(at, Math.min(n, at + m.length));
       const to = pos(m.to, n + 1);
-      return join(bytes.subarray(0, to), range, bytes.subarray(to));
+      return concatBytes([bytes.subarray(0, to), range, bytes.subarray(to)]);
     }
     case 'splice': {
       const at = pos(m.at, n + 1);
-      return join(bytes.subarray(0, at), m.donor.subarray(pos(m.from, m.donor.length + 1)));
+      return concatBytes([bytes.subarray(0, at), m.donor.subarray(pos(m.from, m.donor.length + 1))]);
     }
     case 'integer':
       return writeOver(bytes, pos(m.at, n), bigEndian(m.value, m.width));
@@ -182,18 +183,6 @@ export const noiseArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 512 }) },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 512, maxLength: 4096 }) },
 );
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function writeOver(bytes: Uint8Array, at: number, value: Uint8Array): Uint8Array {
   const out = new Uint8Array(Math.max(bytes.length, at + value.length));

@@ -7,6 +7,7 @@ import {
   decodeOrRefuseAsync,
   defineProperty,
   expectRefusal,
+  fillerBytes,
   hex,
   sameBytes,
   traceCase,
@@ -224,19 +225,6 @@ const random = defineProperty('noise/read-message/noise', 20_000, 150, async () 
   );
 });
 
-/** Bytes of `length` from a seed (xorshift): large inputs without fast-check generating each byte. */
-function filler(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 /**
  * Large messages, up to the Noise maximum of 65535 bytes (and just over it): the genuine message with a tail
  * of random bytes (a payload that does not authenticate), or with its end overwritten, or random bytes alone.
@@ -251,7 +239,7 @@ const large = defineProperty('noise/read-message/large', 6_000, 20, async () => 
     fc.constantFrom('tail', 'overwrite', 'random'),
     async ({ protocol, step }, length, seed, kind) => {
       const s = await prepare(protocol, step);
-      let message = filler(length, seed);
+      let message = fillerBytes(length, seed);
       if (kind !== 'random') {
         const genuine = s.genuine.subarray(0, kind === 'overwrite' ? s.genuine.length >> 1 : undefined);
         message.set(genuine.subarray(0, Math.min(genuine.length, length)), 0);

@@ -15,23 +15,19 @@
  */
 import net from 'node:net';
 import {
-  Identity,
-  InMemoryVault,
-  NodeRuntime,
   RemoteForwarder,
   TCP,
-  TcpTransport,
   TrustEveryone,
   createSecureChannel,
   createSecureChannelListener,
   fromSecureChannel,
   route,
-  silentLogger,
   type Context,
   type SecureChannel,
 } from '../../src';
 import { Child, stopAll } from './child';
 import { Checks, count, eventually, seconds, sleep } from './report';
+import { startTcpNode } from './tcp-node';
 
 export interface ReliableFaultOptions {
   /** Numbered messages Alice sends through the reliable channel. */
@@ -110,10 +106,7 @@ interface World {
 
 /** Bob (listener, sink, named forwarder at `hub`) and Alice's reliable channel to him through `aliceHub`. */
 async function world(hub: string, aliceHub: string, o: ReliableFaultOptions): Promise<World> {
-  const bobNode = new NodeRuntime({ logger: silentLogger });
-  await TcpTransport.create(bobNode);
-  const bobCtx = bobNode.context('bob');
-  const bob = await Identity.create(await InMemoryVault.create());
+  const { node: bobNode, ctx: bobCtx, identity: bob } = await startTcpNode('bob');
   const listener = await createSecureChannelListener(bobCtx, bob, 'listener', {
     trustPolicy: TrustEveryone,
     retransmitInterval: o.retransmitMs,
@@ -138,10 +131,7 @@ async function world(hub: string, aliceHub: string, o: ReliableFaultOptions): Pr
     reconnectInitialMs: 100,
     reconnectMaxMs: 500,
   });
-  const aliceNode = new NodeRuntime({ logger: silentLogger });
-  await TcpTransport.create(aliceNode);
-  const alice = await Identity.create(await InMemoryVault.create());
-  const aliceCtx = aliceNode.context('alice');
+  const { node: aliceNode, ctx: aliceCtx, identity: alice } = await startTcpNode('alice');
   const toBob = route([TCP, aliceHub], 'fwd.n.bob');
   const plain = await createSecureChannel(aliceCtx, alice, toBob, { trustPolicy: TrustEveryone });
   const bobSide = new Promise<SecureChannel>((resolve) => listener.once('channelOpened', resolve));

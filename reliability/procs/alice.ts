@@ -12,21 +12,11 @@
  *   probe [timeoutMs, first?]        one request to Bob's echoer through the current (or first) channel
  *   sample, censusStart, censusDiff
  */
-import {
-  Identity,
-  InMemoryVault,
-  NodeRuntime,
-  TCP,
-  TCP_DEFAULTS,
-  TcpTransport,
-  TrustEveryone,
-  createSecureChannel,
-  route,
-  type SecureChannel,
-} from '../../src';
+import { TCP, TCP_DEFAULTS, TrustEveryone, createSecureChannel, route, type SecureChannel } from '../../src';
 import { tallyCommands } from '../lib/drop-tally';
 import { censusCommands, sampleNode } from '../lib/node-sample';
 import { numbered } from '../lib/numbered';
+import { startTcpNode } from '../lib/tcp-node';
 import { NumberedTraffic, errorLabel } from '../lib/traffic';
 import { childLogger, nextTurn, numberOption, options, runChild, serve } from './serve';
 
@@ -52,12 +42,10 @@ runChild(async () => {
     'drain-timeout-ms': { type: 'string' },
   });
   if (args.hub === undefined || args.to === undefined) throw new Error('--hub and --to are required');
-  const node = new NodeRuntime({ logger: childLogger() });
-  const ctx = node.context('alice');
-  const tcp = await TcpTransport.create(node, {
-    drainTimeoutMs: numberOption(args['drain-timeout-ms'], TCP_DEFAULTS.drainTimeoutMs),
+  const { node, ctx, tcp, identity } = await startTcpNode('alice', {
+    logger: childLogger(),
+    tcp: { drainTimeoutMs: numberOption(args['drain-timeout-ms'], TCP_DEFAULTS.drainTimeoutMs) },
   });
-  const identity = await Identity.create(await InMemoryVault.create());
   const toBob = route([TCP, args.hub], args.to);
   const channels: SecureChannel[] = [];
   const current = (): SecureChannel => {

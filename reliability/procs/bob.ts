@@ -10,12 +10,8 @@
  * Commands: `sample`, `seen` (the sink's record), `censusStart`, `censusDiff`.
  */
 import {
-  Identity,
-  InMemoryVault,
-  NodeRuntime,
   RemoteForwarder,
   TCP,
-  TcpTransport,
   TrustEveryone,
   createSecureChannelListener,
   fromSecureChannel,
@@ -26,6 +22,7 @@ import {
 import { tallyCommands } from '../lib/drop-tally';
 import { censusCommands, sampleNode } from '../lib/node-sample';
 import { Sink } from '../lib/numbered';
+import { startTcpNode } from '../lib/tcp-node';
 import { childLogger, numberOption, options, runChild, serve } from './serve';
 
 runChild(async () => {
@@ -37,10 +34,7 @@ runChild(async () => {
     'reconnect-max-ms': { type: 'string' },
   });
   if (args.hub === undefined) throw new Error('--hub host:port is required');
-  const node = new NodeRuntime({ logger: childLogger() });
-  const ctx = node.context('bob');
-  const tcp = await TcpTransport.create(node);
-  const identity = await Identity.create(await InMemoryVault.create());
+  const { node, ctx, tcp, identity } = await startTcpNode('bob', { logger: childLogger() });
   const listener = await createSecureChannelListener(ctx, identity, 'listener', {
     trustPolicy: TrustEveryone,
     maxChannelsPerIdentity: 1 << 20, // the scale run opens its 10,000 channels from one identity

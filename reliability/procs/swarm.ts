@@ -12,18 +12,15 @@
  *   sample, censusStart, censusDiff
  */
 import {
-  Identity,
-  InMemoryVault,
-  NodeRuntime,
   RemoteForwarder,
   TCP,
-  TcpTransport,
   TrustEveryone,
   createSecureChannel,
   route,
   type SecureChannel,
 } from '../../src';
 import { censusCommands, sampleNode } from '../lib/node-sample';
+import { startTcpNode } from '../lib/tcp-node';
 import { errorLabel } from '../lib/traffic';
 import { childLogger, options, runChild, serve } from './serve';
 
@@ -56,10 +53,7 @@ async function pool(
 runChild(async () => {
   const args = options({ hub: { type: 'string' }, to: { type: 'string' } });
   if (args.hub === undefined || args.to === undefined) throw new Error('--hub and --to are required');
-  const node = new NodeRuntime({ logger: childLogger() });
-  const ctx = node.context('swarm');
-  const tcp = await TcpTransport.create(node);
-  const identity = await Identity.create(await InMemoryVault.create());
+  const { node, ctx, tcp, identity } = await startTcpNode('swarm', { logger: childLogger() });
   const hub = route([TCP, args.hub]);
   const toBob = route([TCP, args.hub], args.to);
   const channels: SecureChannel[] = [];

@@ -22,6 +22,7 @@ import { CapturingLogger } from '../helpers/capturing-logger';
 import { newNode, stopNodes } from '../helpers/nodes';
 import { waitFor, within } from '../helpers/async';
 import { scaled } from '../helpers/slowdown';
+import { renewableCredentials } from '../helpers/renewable-credentials';
 
 let vault: InMemoryVault;
 let authority: Identity;
@@ -195,23 +196,6 @@ describe('credentials in the handshake', () => {
   });
 });
 
-/** A provider whose credential the test replaces, telling listeners as MemberCredentials does. */
-function renewable(first: Uint8Array): CredentialProvider & { renew(next: Uint8Array): void } {
-  let current = first;
-  const listeners = new Set<() => void>();
-  return {
-    current: () => [current],
-    onChange: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    renew(next) {
-      current = next;
-      for (const listener of listeners) listener();
-    },
-  };
-}
-
 describe('credentials that expire while a channel is open', () => {
   // Long enough for a handshake and a round trip on a loaded machine, short enough for a quick test.
   const ttl = scaled(600);
@@ -261,7 +245,7 @@ describe('credentials that expire while a channel is open', () => {
 
   it('keeps access and the channel when the credential is renewed over the channel before it expires', async () => {
     await echoer(requireAttributes({ role: 'client' }));
-    const provider = renewable(await credentialOf(alice, { role: 'client' }, ttl));
+    const provider = renewableCredentials(await credentialOf(alice, { role: 'client' }, ttl));
     const firstExpiry = Date.now() + ttl;
     const channel = await open(provider);
     await untilTime(firstExpiry - ttl / 2);
@@ -277,7 +261,7 @@ describe('credentials that expire while a channel is open', () => {
 
   it('drops a renewal that does not verify and keeps the old credentials until they lapse', async () => {
     await echoer(requireAttributes({ role: 'client' }));
-    const provider = renewable(await credentialOf(alice, { role: 'client' }, 60_000));
+    const provider = renewableCredentials(await credentialOf(alice, { role: 'client' }, 60_000));
     const channel = await open(provider);
     provider.renew(await credentialOf(stranger, { role: 'client' }, 60_000)); // about another subject
     await waitFor(

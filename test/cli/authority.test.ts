@@ -1,31 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scaled } from '../helpers/slowdown';
-import { CliProcess, runCli, scratchDir } from './cli-process';
+import { cliSession, runCli } from './cli-process';
 
 // Many real processes on a busy machine: a budget scaled by its measured slowdown.
 jest.setTimeout(scaled(120_000));
 
-const scratch = scratchDir();
-const env = { SEALROUTE_CONFIG_DIR: join(scratch.dir, 'config'), SEALROUTE_LOG: 'silent' };
-const processes: CliProcess[] = [];
-afterAll(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-  scratch.cleanup();
-});
-
-function start(args: readonly string[]): CliProcess {
-  const child = CliProcess.start(args, env);
-  processes.push(child);
-  return child;
-}
-
-/** Runs a command that must succeed; resolves with its standard output. */
-async function ok(args: readonly string[]): Promise<string> {
-  const result = await runCli(args, env);
-  if (result.code !== 0) throw new Error(`sealroute ${args.join(' ')}: ${result.code} ${result.stderr}`);
-  return result.stdout;
-}
+const session = cliSession();
+const { env, start, ok } = session;
 
 describe('an authority, enrollment and a hub that admits relays by credential, from a shell', () => {
   let authorityId: string;
@@ -129,7 +111,7 @@ describe('an authority, enrollment and a hub that admits relays by credential, f
   });
 
   it('admits channels and messages by credential in a node file: trust and access by attributes', async () => {
-    const file = join(scratch.dir, 'carol.yaml');
+    const file = join(session.dir, 'carol.yaml');
     writeFileSync(
       file,
       [

@@ -21,6 +21,47 @@ export function scratchDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A scratch config directory and the processes started in it, for one test file (see `cliSession`). */
+export interface CliSession {
+  /** The scratch directory; the config directory is `config` inside it. */
+  readonly dir: string;
+  /** The environment every command of the session runs with. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Starts a long-running command, stopped after the file's tests. */
+  start(args: readonly string[]): CliProcess;
+  /** Runs a command that must succeed; resolves with its standard output. */
+  ok(args: readonly string[]): Promise<string>;
+}
+
+/**
+ * A session for a test file that drives the CLI: a scratch directory whose `config` folder is
+ * `SEALROUTE_CONFIG_DIR`, silent logs unless `env` says otherwise, and an `afterAll` that stops every process
+ * `start` began, then removes the directory. Call it at the top level of the file.
+ */
+export function cliSession(env: NodeJS.ProcessEnv = {}): CliSession {
+  const scratch = scratchDir();
+  const sessionEnv = { SEALROUTE_CONFIG_DIR: join(scratch.dir, 'config'), SEALROUTE_LOG: 'silent', ...env };
+  const processes: CliProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    scratch.cleanup();
+  });
+  return {
+    dir: scratch.dir,
+    env: sessionEnv,
+    start(args) {
+      const child = CliProcess.start(args, sessionEnv);
+      processes.push(child);
+      return child;
+    },
+    async ok(args) {
+      const result = await runCli(args, sessionEnv);
+      if (result.code !== 0) throw new Error(`sealroute ${args.join(' ')}: ${result.code} ${result.stderr}`);
+      return result.stdout;
+    },
+  };
+}
+
 /** How a one-shot command ended. */
 export interface CliResult {
   readonly code: number | null;

@@ -1,28 +1,11 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
+import { LINT_BUDGET, lintAs } from '../helpers/lint-as';
 
-const root = path.resolve(__dirname, '../..');
-const eslintBin = path.join(root, 'node_modules/eslint/bin/eslint.js');
-
-/** Lints `source` as if it were the file `file` of the repository. */
-function lint(file: string, source: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      [eslintBin, '--no-warn-ignored', '--stdin', '--stdin-filename', file],
-      { cwd: root, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        if (error !== null && typeof error.code !== 'number') return reject(error);
-        resolve({ code: error === null ? 0 : Number(error.code), output: stdout + stderr });
-      },
-    );
-    child.stdin?.end(source);
-  });
-}
+// Each test runs ESLint over the import graph.
+jest.setTimeout(LINT_BUDGET + 5_000);
 
 describe('the cli layer (eslint.config.mjs)', () => {
   it('imports the public surface, like an application', async () => {
-    const result = await lint(
+    const result = await lintAs(
       'src/cli/commands/ok.ts',
       "import { route } from '../../index';\nexport const r = route;\n",
     );
@@ -30,7 +13,7 @@ describe('the cli layer (eslint.config.mjs)', () => {
   });
 
   it('may not reach into another layer', async () => {
-    const result = await lint(
+    const result = await lintAs(
       'src/cli/inside.ts',
       "import { nodeMetrics } from '../node/metrics';\nexport const m = nodeMetrics;\n",
     );
@@ -39,7 +22,7 @@ describe('the cli layer (eslint.config.mjs)', () => {
   });
 
   it('is not imported by the library', async () => {
-    const result = await lint(
+    const result = await lintAs(
       'src/services/x.ts',
       "import { parser } from '../cli/main';\nexport const p = parser;\n",
     );

@@ -2,27 +2,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup } from '../helpers/tcp-fixtures';
 import { PG_BIN, programsAvailable, run, startPostgres } from '../portal/external-servers';
-import { CliProcess, runCli, scratchDir } from './cli-process';
+import { cliSession, runCli } from './cli-process';
 
 // A Postgres outlet and inlet declared in config files, psql through them: the portal story from a shell.
 
-const cleanup = new Cleanup();
-const scratch = scratchDir();
-const env = {
-  SEALROUTE_CONFIG_DIR: join(scratch.dir, 'config'),
-  SEALROUTE_LOG: 'warn',
-  SEALROUTE_LOG_FORMAT: 'pretty',
-};
-afterAll(async () => {
-  await cleanup.run();
-  scratch.cleanup();
-});
-
-function start(args: readonly string[]): CliProcess {
-  const child = CliProcess.start(args, env);
-  cleanup.add(() => child.stop());
-  return child;
-}
+const session = cliSession({ SEALROUTE_LOG: 'warn', SEALROUTE_LOG_FORMAT: 'pretty' });
+const { env, start } = session;
+const cleanup = new Cleanup(); // Postgres, after the session has stopped the outlet and inlet
+afterAll(() => cleanup.run());
 
 const hasPostgres = programsAvailable(
   'PostgreSQL through sealroute portals',
@@ -36,7 +23,7 @@ const hasPostgres = programsAvailable(
     const alice = (await runCli(['identity', 'create', 'alice'], env)).stdout.trim();
     const hub = (await start(['hub', 'start', '--tcp', '127.0.0.1:0']).waitFor(/Hub listening on (\S+)/))[1]!;
 
-    const bobFile = join(scratch.dir, 'bob.yaml');
+    const bobFile = join(session.dir, 'bob.yaml');
     writeFileSync(
       bobFile,
       [
@@ -53,7 +40,7 @@ const hasPostgres = programsAvailable(
     const bob = start(['node', 'start', '--config', bobFile]);
     const forwardingAddress = (await bob.waitFor(/Forwarding address: (\S+)/))[1]!;
 
-    const aliceFile = join(scratch.dir, 'alice.yaml');
+    const aliceFile = join(session.dir, 'alice.yaml');
     writeFileSync(
       aliceFile,
       [

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scaled } from '../helpers/slowdown';
-import { CliProcess, runCli, scratchDir } from './cli-process';
+import { CliProcess, cliSession, runCli } from './cli-process';
 
 /** The value of one sample in Prometheus text: `name{labels}` (labels as written by prom-client). */
 function sample(text: string, name: string, labels = ''): number {
@@ -10,19 +10,8 @@ function sample(text: string, name: string, labels = ''): number {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-const scratch = scratchDir();
-const env = { SEALROUTE_CONFIG_DIR: join(scratch.dir, 'config'), SEALROUTE_LOG: 'silent' };
-const processes: CliProcess[] = [];
-afterAll(async () => {
-  await Promise.all(processes.map((p) => p.stop()));
-  scratch.cleanup();
-});
-
-function start(args: readonly string[]): CliProcess {
-  const child = CliProcess.start(args, env);
-  processes.push(child);
-  return child;
-}
+const session = cliSession();
+const { env, start } = session;
 
 /** Scrapes until `ok` holds of the text (the node counts asynchronously) or the deadline passes. */
 async function scrapeUntil(url: string, ok: (text: string) => boolean, timeoutMs = 10_000): Promise<string> {
@@ -41,9 +30,9 @@ describe('the story from a shell: hub, Bob from a config file, Alice with messag
   let bob: CliProcess;
   let metricsUrl: string;
   let forwardingAddress: string;
-  const socketDir = join(scratch.dir, 'sockets');
+  const socketDir = join(session.dir, 'sockets');
   const socket = join(socketDir, 'bob.sock');
-  const configFile = join(scratch.dir, 'bob.yaml');
+  const configFile = join(session.dir, 'bob.yaml');
   const config = (trust: string): string =>
     [
       'name: bob',
@@ -69,9 +58,9 @@ describe('the story from a shell: hub, Bob from a config file, Alice with messag
     // A directory others may traverse, so that the socket's own mode is what keeps them out.
     mkdirSync(socketDir, { recursive: true });
     chmodSync(socketDir, 0o711);
-    chmodSync(scratch.dir, 0o711);
+    chmodSync(session.dir, 0o711);
     writeFileSync(
-      join(scratch.dir, 'private-worker.js'),
+      join(session.dir, 'private-worker.js'),
       "module.exports = class Private { async handleMessage(ctx, m) { await ctx.send(m.returnRoute, 'secret'); } };\n",
     );
     writeFileSync(configFile, config('any-identity'));

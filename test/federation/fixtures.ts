@@ -1,7 +1,6 @@
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { TCP } from '../../src/core/address';
 import { route, type Route } from '../../src/core/route';
-import { fromSecureChannel, remoteIdentifierOf } from '../../src/channel/access';
 import { createSecureChannelListener } from '../../src/channel/create-secure-channel-listener';
 import { Identity, TrustAnyIdentity } from '../../src/identity';
 import { InMemoryVault } from '../../src/vault';
@@ -10,6 +9,7 @@ import { startFederatedHub, type FederatedHub } from '../../src/federation/feder
 import type { FederationOptions } from '../../src/federation/federation';
 import type { FederationBus } from '../../src/federation/nats-bus';
 import { FAST_FORWARDER, startTcpNode, type Cleanup, type TcpTestNode } from '../helpers/tcp-fixtures';
+import { startRecordingEchoer, type Received } from '../helpers/alice-and-bob';
 import { waitFor } from '../helpers/async';
 import { scaled } from '../helpers/slowdown';
 
@@ -43,12 +43,6 @@ export async function startHub(
   return { ...node, name, hub };
 }
 
-/** What Bob's echoer received: the body and who sent it through a secure channel. */
-export interface Received {
-  readonly body: unknown;
-  readonly from: string | undefined;
-}
-
 /** Bob behind a federation: a secure channel listener, an echoer, and his name registered with failover. */
 export interface FederatedBob extends TcpTestNode {
   readonly identity: Identity;
@@ -66,17 +60,7 @@ export async function startFederatedBob(
   const bob = await startTcpNode(cleanup, { listen: false });
   const identity = await Identity.create(await InMemoryVault.create());
   await createSecureChannelListener(bob.ctx, identity, 'listener', { trustPolicy: TrustAnyIdentity });
-  const received: Received[] = [];
-  await bob.node.startWorker(
-    'echoer',
-    {
-      handleMessage: (ctx, message) => {
-        received.push({ body: message.body, from: remoteIdentifierOf(message) });
-        return ctx.send(message.returnRoute, message.body);
-      },
-    },
-    { access: fromSecureChannel() },
-  );
+  const received = await startRecordingEchoer(bob.node);
   const forwarder = await FailoverForwarder.create(bob.ctx, hubs, 'listener', {
     ...FAST_FORWARDER,
     shuffle: false,

@@ -10,7 +10,12 @@ import {
 } from '../../src/channel';
 import type { SecureChannel } from '../../src/channel/secure-channel';
 import { Identity, TrustAnyIdentity, TrustIdentifier } from '../../src/identity';
-import { RemoteForwarder, type RemoteForwarderOptions } from '../../src/services/remote-forwarder';
+import {
+  RemoteForwarder,
+  type RemoteForwarderEvents,
+  type RemoteForwarderOptions,
+} from '../../src/services/remote-forwarder';
+import type { NodeRuntime } from '../../src/node/node-runtime';
 import { InMemoryVault } from '../../src/vault';
 import { within } from './async';
 import { startTcpNode, type Cleanup, type TcpTestNode } from './tcp-fixtures';
@@ -19,6 +24,25 @@ import { startTcpNode, type Cleanup, type TcpTestNode } from './tcp-fixtures';
 export interface Received {
   readonly body: unknown;
   readonly from: string | undefined;
+}
+
+/**
+ * Starts Bob's `echoer` on `node`: it accepts only what came through a secure channel, sends each body back
+ * and records it with its sender. Resolves with the record.
+ */
+export async function startRecordingEchoer(node: NodeRuntime): Promise<Received[]> {
+  const received: Received[] = [];
+  await node.startWorker(
+    'echoer',
+    {
+      handleMessage: (ctx, message) => {
+        received.push({ body: message.body, from: remoteIdentifierOf(message) });
+        return ctx.send(message.returnRoute, message.body);
+      },
+    },
+    { access: fromSecureChannel() },
+  );
+  return received;
 }
 
 /** Bob of examples/bob.ts, in process: a node behind a hub, with a channel listener and an echoer. */
@@ -48,17 +72,7 @@ export async function startBob(cleanup: Cleanup, hubAddress: string, options: Bo
     trustPolicy: TrustAnyIdentity, // as examples/bob.ts: a public echoer
     ...options.listener,
   });
-  const received: Received[] = [];
-  await bob.node.startWorker(
-    'echoer',
-    {
-      handleMessage: (ctx, message) => {
-        received.push({ body: message.body, from: remoteIdentifierOf(message) });
-        return ctx.send(message.returnRoute, message.body);
-      },
-    },
-    { access: fromSecureChannel() },
-  );
+  const received = await startRecordingEchoer(bob.node);
   const forwarder = await RemoteForwarder.create(
     bob.ctx,
     route([TCP, hubAddress]),
@@ -104,6 +118,16 @@ export async function startAlice(cleanup: Cleanup): Promise<Alice> {
     },
     echoes: (channel) => echoes.get(channel) ?? 0,
   };
+}
+
+/** The next event `event` of a remote forwarder (unbounded: bound it with `within` where it is awaited). */
+export function nextForwarderEvent<K extends keyof RemoteForwarderEvents>(
+  forwarder: RemoteForwarder,
+  event: K,
+): Promise<RemoteForwarderEvents[K][0]> {
+  return new Promise((resolve) =>
+    forwarder.once(event, ((value: RemoteForwarderEvents[K][0]) => resolve(value)) as never),
+  );
 }
 
 /** The next event `event` of a listener, within `timeoutMs`. */

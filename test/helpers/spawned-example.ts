@@ -130,3 +130,19 @@ export class SpawnedExample {
     return `--- stdout ---\n${this.stdoutText}\n--- stderr ---\n${this.stderrText}`;
   }
 }
+
+/** The line examples/hub.ts prints once it listens on a loopback port; the match's group 1 is the address. */
+export const HUB_LISTENING = /^Hub listening on (127\.0\.0\.1:[1-9]\d*)$/;
+
+/**
+ * examples/hub.ts as a process listening on `address` (logs at warn), killed outright (SIGKILL) by `cleanup`:
+ * the hub the restart scenarios kill mid-traffic and start again on the same port.
+ */
+export function startHubExample(
+  cleanup: { add(task: () => unknown): void },
+  address: string,
+): SpawnedExample {
+  const hub = SpawnedExample.start('examples/hub.ts', { args: [address], env: { SEALROUTE_LOG: 'warn' } });
+  cleanup.add(() => hub.stop('SIGKILL', 2_000));
+  return hub;
+}

@@ -6,7 +6,7 @@ import type { ConnectionClosedEvent } from '../../src/transport/tcp/tcp-transpor
 import { startAlice, startBob, type Alice } from '../helpers/alice-and-bob';
 import { waitFor, within } from '../helpers/async';
 import { scaled } from '../helpers/slowdown';
-import { SpawnedExample } from '../helpers/spawned-example';
+import { HUB_LISTENING, startHubExample } from '../helpers/spawned-example';
 import { Cleanup } from '../helpers/tcp-fixtures';
 
 // The hub of examples/hub.ts as a real process, killed outright (SIGKILL: no goodbye on any connection) while
@@ -17,14 +17,6 @@ jest.setTimeout(scaled(90_000));
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
-
-const LISTENING = /^Hub listening on (127\.0\.0\.1:[1-9]\d*)$/;
-
-function startHub(address: string): SpawnedExample {
-  const hub = SpawnedExample.start('examples/hub.ts', { args: [address], env: { SEALROUTE_LOG: 'warn' } });
-  cleanup.add(() => hub.stop('SIGKILL', 2_000));
-  return hub;
-}
 
 /**
  * The typed errors a request through a dead channel may end with: its timeout, no route at once, or the
@@ -71,8 +63,8 @@ function traffic(alice: Alice, channel: SecureChannel) {
 
 describe('a hub process killed in the middle of traffic and restarted on the same port', () => {
   it('Bob registers again as fwd.n.bob by himself; Alice’s old channel fails typed; a new channel works', async () => {
-    const hub = startHub('127.0.0.1:0');
-    const address = (await hub.waitForLine(LISTENING, 30_000))[1]!;
+    const hub = startHubExample(cleanup, '127.0.0.1:0');
+    const address = (await hub.waitForLine(HUB_LISTENING, 30_000))[1]!;
     const bob = await startBob(cleanup, address, {
       forwarder: {
         name: 'bob',
@@ -108,8 +100,8 @@ describe('a hub process killed in the middle of traffic and restarted on the sam
     const registered = new Promise<string>((resolve) =>
       bob.forwarder.on('registered', (at) => bob.forwarder.isRegistered && resolve(at)),
     );
-    const restarted = startHub(address);
-    expect((await restarted.waitForLine(LISTENING, 30_000))[1]).toBe(address);
+    const restarted = startHubExample(cleanup, address);
+    expect((await restarted.waitForLine(HUB_LISTENING, 30_000))[1]).toBe(address);
     expect(await within(registered, 15_000, 'Bob to register again')).toBe('fwd.n.bob');
     await load.stop();
 

@@ -4,7 +4,7 @@ import { fromSecureChannel } from '../../src/channel/access';
 import { nextListenerEvent, startAlice, startBob } from '../helpers/alice-and-bob';
 import { waitFor, within } from '../helpers/async';
 import { scaled } from '../helpers/slowdown';
-import { SpawnedExample } from '../helpers/spawned-example';
+import { HUB_LISTENING, startHubExample } from '../helpers/spawned-example';
 import { Cleanup } from '../helpers/tcp-fixtures';
 
 // The hub of examples/hub.ts as a real process, killed outright (SIGKILL) while Alice sends through a
@@ -16,19 +16,12 @@ jest.setTimeout(scaled(120_000));
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-const LISTENING = /^Hub listening on (127\.0\.0\.1:[1-9]\d*)$/;
 const MESSAGES = 3_000;
-
-function startHub(address: string): SpawnedExample {
-  const hub = SpawnedExample.start('examples/hub.ts', { args: [address], env: { SEALROUTE_LOG: 'warn' } });
-  cleanup.add(() => hub.stop('SIGKILL', 2_000));
-  return hub;
-}
 
 describe('a reliable channel through a hub process killed mid-traffic and restarted', () => {
   it('loses nothing, duplicates nothing and keeps the order; the channel stays open', async () => {
-    const hub = startHub('127.0.0.1:0');
-    const address = (await hub.waitForLine(LISTENING, scaled(30_000)))[1]!;
+    const hub = startHubExample(cleanup, '127.0.0.1:0');
+    const address = (await hub.waitForLine(HUB_LISTENING, scaled(30_000)))[1]!;
     const retransmitInterval = 200;
     const bob = await startBob(cleanup, address, {
       listener: { retransmitInterval, peerTimeout: scaled(60_000) },
@@ -67,8 +60,8 @@ describe('a reliable channel through a hub process killed mid-traffic and restar
 
     expect(await hub.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
     const sentAtCrash = sent;
-    const restarted = startHub(address);
-    expect((await restarted.waitForLine(LISTENING, scaled(30_000)))[1]).toBe(address);
+    const restarted = startHubExample(cleanup, address);
+    expect((await restarted.waitForLine(HUB_LISTENING, scaled(30_000)))[1]).toBe(address);
 
     await within(sending, scaled(60_000), 'every message to be sent');
     await waitFor(() => sunk.length >= MESSAGES, scaled(60_000), 'every message to arrive');

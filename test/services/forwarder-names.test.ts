@@ -13,13 +13,10 @@ import {
   sourceOf,
   type ForwardingServiceOptions,
 } from '../../src/services/forwarding-service';
-import {
-  RemoteForwarder,
-  type RemoteForwarderEvents,
-  type RemoteForwarderOptions,
-} from '../../src/services/remote-forwarder';
+import { RemoteForwarder, type RemoteForwarderOptions } from '../../src/services/remote-forwarder';
 import { FileVault } from '../../src/vault/file-vault';
 import { InMemoryVault } from '../../src/vault/in-memory-vault';
+import { nextForwarderEvent } from '../helpers/alice-and-bob';
 import { waitFor, within } from '../helpers/async';
 import {
   Cleanup,
@@ -74,15 +71,6 @@ function register(node: TcpTestNode, hub: Hub, options: RemoteForwarderOptions):
   );
 }
 
-function nextEvent<K extends keyof RemoteForwarderEvents>(
-  forwarder: RemoteForwarder,
-  event: K,
-): Promise<RemoteForwarderEvents[K][0]> {
-  return new Promise((resolve) =>
-    forwarder.once(event, ((value: RemoteForwarderEvents[K][0]) => resolve(value)) as never),
-  );
-}
-
 /** Drops the hub's end of every connection (Bob's blip: his forwarders go, their slots stay reserved). */
 async function dropClients(hub: Hub): Promise<void> {
   for (const connection of hub.tcp.connections().filter((c) => !c.outgoing)) {
@@ -123,7 +111,7 @@ describe('random forwarders', () => {
     const bob = await startClient(hub);
     const address = bob.forwarder.forwardingAddress;
     expect(address).toMatch(/^fwd\.r\.[0-9a-f]{32}$/);
-    const registeredAgain = nextEvent(bob.forwarder, 'registered');
+    const registeredAgain = nextForwarderEvent(bob.forwarder, 'registered');
 
     await dropClients(hub);
     // Mallory, at once: the 32 hex digits as a name land in the other namespace; the address with a wrong

@@ -4,11 +4,8 @@ import { TRANSPORT_INFO } from '../../src/core/message';
 import { route } from '../../src/core/route';
 import { ServicesError } from '../../src/services/errors';
 import { ForwardingService, type ForwardingServiceOptions } from '../../src/services/forwarding-service';
-import {
-  RemoteForwarder,
-  type RemoteForwarderEvents,
-  type RemoteForwarderOptions,
-} from '../../src/services/remote-forwarder';
+import { RemoteForwarder, type RemoteForwarderOptions } from '../../src/services/remote-forwarder';
+import { nextForwarderEvent } from '../helpers/alice-and-bob';
 import { waitFor, within } from '../helpers/async';
 import {
   Cleanup,
@@ -43,15 +40,6 @@ async function startBob(
   });
   cleanup.add(() => forwarder.stop());
   return { ...bob, forwarder, seen };
-}
-
-function nextEvent<K extends keyof RemoteForwarderEvents>(
-  forwarder: RemoteForwarder,
-  event: K,
-): Promise<RemoteForwarderEvents[K][0]> {
-  return new Promise((resolve) =>
-    forwarder.once(event, ((value: RemoteForwarderEvents[K][0]) => resolve(value)) as never),
-  );
 }
 
 describe('forwarding through a hub', () => {
@@ -120,8 +108,8 @@ describe('forwarding through a hub', () => {
     const alice = await startTcpNode(cleanup, { listen: false });
     expect(bob.forwarder.forwardingAddress).toBe('fwd.n.bob');
 
-    const lost = nextEvent(bob.forwarder, 'lost');
-    const registered = nextEvent(bob.forwarder, 'registered');
+    const lost = nextForwarderEvent(bob.forwarder, 'lost');
+    const registered = nextForwarderEvent(bob.forwarder, 'registered');
     // The hub drops Bob's connection; the forwarder dies with it.
     await hub.tcp.disconnect(hub.tcp.connections().find((c) => !c.outgoing)!.address);
     expect(((await within(lost, 5_000, 'Bob to notice')) as ServicesError).code).toBe('FORWARDER_GONE');
@@ -173,11 +161,11 @@ describe('forwarding through a hub', () => {
     const anonymous = await RemoteForwarder.create(bob.ctx, route([TCP, hub.address]), 'listener', FAST);
     cleanup.add(() => anonymous.stop());
     const alice = await startTcpNode(cleanup, { listen: false });
-    const lost = nextEvent(bob.forwarder, 'lost');
+    const lost = nextForwarderEvent(bob.forwarder, 'lost');
     const back = new Promise<void>((resolve) =>
       bob.forwarder.on('registered', () => bob.forwarder.isRegistered && resolve()),
     );
-    const anonymousBack = nextEvent(anonymous, 'registered');
+    const anonymousBack = nextForwarderEvent(anonymous, 'registered');
     const oldAnonymous = anonymous.forwardingAddress;
 
     await hub.node.stop();

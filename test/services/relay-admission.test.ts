@@ -20,6 +20,7 @@ import {
   startTcpNode,
   type TcpTestNode,
 } from '../helpers/tcp-fixtures';
+import { renewableCredentials } from '../helpers/renewable-credentials';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -110,23 +111,6 @@ describe('a hub with an authority', () => {
   });
 });
 
-/** A provider whose credential the test replaces, telling listeners as MemberCredentials does. */
-function renewable(first: Uint8Array): CredentialProvider & { renew(next: Uint8Array): void } {
-  let current = first;
-  const listeners = new Set<() => void>();
-  return {
-    current: () => [current],
-    onChange: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    renew(next) {
-      current = next;
-      for (const listener of listeners) listener();
-    },
-  };
-}
-
 describe('a hub with an authority, while a forwarder lives', () => {
   // Long enough to register on a loaded machine; the hub's skew allowance is 0 here.
   const ttl = scaled(1_500);
@@ -158,7 +142,7 @@ describe('a hub with an authority, while a forwarder lives', () => {
   it('keeps forwarding past the first expiry when the credential is renewed (the forwarder registers again)', async () => {
     const { hub, service } = await hubWithAuthority();
     const firstExpiry = Date.now() + ttl;
-    const provider = renewable(await relayCredential('bob', { ttlMs: ttl }));
+    const provider = renewableCredentials(await relayCredential('bob', { ttlMs: ttl }));
     await register(hub, 'bob', provider);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstExpiry - ttl / 2 - Date.now())));
     provider.renew(await relayCredential('bob', { ttlMs: 60_000 }));

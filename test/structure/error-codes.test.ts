@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ADDRESS_ERROR_CODES, DECODE_ERROR_CODES, ENCODE_ERROR_CODES } from '../../src/core/errors';
 import { SECURE_CHANNEL_ERROR_CODES } from '../../src/channel/errors';
@@ -8,17 +8,11 @@ import { NODE_ERROR_CODES } from '../../src/node/errors';
 import { NOISE_ERROR_CODES } from '../../src/noise/errors';
 import { TRANSPORT_ERROR_CODES } from '../../src/transport/errors';
 import { VAULT_ERROR_CODES } from '../../src/vault/errors';
-
-const src = path.resolve(__dirname, '../../src');
+import { SRC, srcFiles } from './src-files';
 
 /** Every .ts file under src/, relative, with its text. */
-function sources(dir = src): { file: string; text: string }[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sources(full);
-    if (!entry.name.endsWith('.ts')) return [];
-    return [{ file: path.relative(src, full).split(path.sep).join('/'), text: readFileSync(full, 'utf8') }];
-  });
+function sources(): { file: string; text: string }[] {
+  return srcFiles().map((file) => ({ file, text: readFileSync(path.join(SRC, file), 'utf8') }));
 }
 
 /** Each layer's closed list of codes, and the file that declares it. */

@@ -1,16 +1,6 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-
-const src = path.resolve(__dirname, '../../src');
-
-/** Every .ts file under `dir`, as paths relative to src/ with forward slashes. */
-function sources(dir = src): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sources(full);
-    return entry.name.endsWith('.ts') ? [path.relative(src, full).split(path.sep).join('/')] : [];
-  });
-}
+import { SRC, srcFiles } from './src-files';
 
 /** The node's own layers: they may reach into a node. */
 const NODE_LAYERS = ['node/', 'di/'];
@@ -22,10 +12,10 @@ const INTERNALS =
   /\.node\??\.(router|scheduler|deadlines|flowControls\??\.(admit|join|stats)|deadLetters\??\.(record|on|off|once))\b/;
 
 function offences(pattern: RegExp, allowed: readonly string[]): string[] {
-  return sources()
+  return srcFiles()
     .filter((file) => !allowed.some((prefix) => file.startsWith(prefix)))
     .flatMap((file) =>
-      readFileSync(path.join(src, file), 'utf8')
+      readFileSync(path.join(SRC, file), 'utf8')
         .split('\n')
         .flatMap((line, i) => (pattern.test(line) ? [`src/${file}:${i + 1}: ${line.trim()}`] : [])),
     );
@@ -38,7 +28,7 @@ describe('the sealed node', () => {
     expect(INTERNALS.test('this.host.node.flowControls.admit(m, a, w)')).toBe(true);
     expect(INTERNALS.test('this.node.deadLetters.record(r, d, m)')).toBe(true);
     expect(THROUGH_CONTEXT.test('secureChannelMemory(ctx.node)')).toBe(false);
-    expect(sources()).toContain('node/context.ts');
+    expect(srcFiles()).toContain('node/context.ts');
   });
 
   it('has no `ctx.node.` outside src/node and src/di', () => {
