@@ -187,10 +187,7 @@ export class FrameParser {
       this.skip(count);
       return view;
     }
-    // Not zero-filled (a 64 KiB frame spans socket reads, and zeroing it cost as much as the copy):
-    // `consume` writes every one of its `count` bytes before it is returned. Never from Node's shared
-    // pool, so the frame owns its memory as a `new Uint8Array` would.
-    const out = Buffer.allocUnsafeSlow(count);
+    const out = new Uint8Array(count);
     this.consume(count, out);
     return out;
   }
