@@ -25,8 +25,9 @@ export interface WriterHost {
 }
 
 /**
- * The writing side of a stream connection: frames encoded in one buffer, written corked so that frames of
- * one scheduler turn leave together, a sender made to wait while the stream holds more than it takes
+ * The writing side of a stream connection: frames encoded in one buffer (a large bytes body, such as a
+ * forwarded channel frame, written by reference after its frame's head instead of copied), written corked
+ * so that frames of one scheduler turn leave together, a sender made to wait while the stream holds more than it takes
  * (bounded by `drainTimeoutMs`), and the frames not yet handed on tracked, so that a stream destroyed with
  * them is reported as dead letters rather than lost.
  */
