@@ -200,6 +200,36 @@ export function encodeFrame(
   return out;
 }
 
+/**
+ * The head of a frame whose body is bytes, and those bytes not copied: `headerReserve` bytes left for the
+ * caller, then version, routes, trace and the `bytes` codec tag, exactly what `encodeFrame` writes before
+ * the body. A transport writes the head and then `body` itself (gathered in one `writev`), so a large body
+ * is never copied on its way out. Throws as `encodeFrame` does, counting the body's `bodyLength` bytes.
+ */
+export function encodeFrameHead(
+  onwardRoute: Route,
+  returnRoute: Route,
+  bodyLength: number,
+  maxSize: number = DEFAULT_MAX_MESSAGE_SIZE,
+  headerReserve = 0,
+  traceContext?: string,
+): Buffer {
+  const trace = traceToWrite(traceContext);
+  const headSize = 1 + routeSize(onwardRoute) + routeSize(returnRoute) + traceSize(trace) + 1;
+  const size = headSize + bodyLength;
+  if (size > maxSize) throw new MessageTooLargeError(size, maxSize);
+  const out = Buffer.allocUnsafe(headerReserve + headSize);
+  out[headerReserve] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
+  let offset = writeRoute(out, headerReserve + 1, onwardRoute);
+  offset = writeRoute(out, offset, returnRoute);
+  offset = writeTrace(out, offset, trace);
+  out[offset] = BYTES_TAG;
+  return out;
+}
+
+/** The wire tag of a bytes body (`codecs.bytes`), what `encodeFrameHead` writes. */
+const BYTES_TAG = codecFor(new Uint8Array(0)).tag;
+
 /** The encoded size of a trace context (checked by `traceToWrite`): none, or a length byte and the text. */
 function traceSize(trace: string | undefined): number {
   return trace === undefined ? 0 : 1 + trace.length;

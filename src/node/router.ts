@@ -55,6 +55,14 @@ export class Router {
   private readonly local = new Map<string, Recipient | Deliverable>();
   private readonly typeRouters = new Map<AddressType, Address>();
   private readonly replies = new Map<number, ReplyAddress>();
+  /**
+   * The local targets found last, by address value (see `RECENT_SLOTS`). An address decoded from a frame
+   * is a new object whose `key` is a new string: looking it up in `local` flattened and hashed it, the most
+   * a hub spent on routing a frame. Comparing the decoded value with a recent one (same length, a byte
+   * compare) finds the connection or forwarder a run of frames goes to without it. Cleared whenever an
+   * address is registered or unregistered, so it never outlives what it caches.
+   */
+  private readonly recent: (RecentTarget | undefined)[] = new Array<RecentTarget | undefined>(RECENT_SLOTS);
 
   constructor(private readonly deadLetters: DeadLetters) {}
 
@@ -65,6 +73,7 @@ export class Router {
     if (this.local.has(address.key))
       throw new NodeError('ADDRESS_IN_USE', `address ${address.key} is in use`);
     this.local.set(address.key, target);
+    this.recent.fill(undefined);
   }
 
   /** Registers a reply address (see `ReplyAddress`). */
@@ -80,6 +89,7 @@ export class Router {
   /** Removes an address if it still maps to `target` (when given). */
   unregister(address: Address, target?: Recipient | Deliverable): void {
     if (target === undefined || this.local.get(address.key) === target) this.local.delete(address.key);
+    this.recent.fill(undefined);
   }
 
   /** Makes the worker at `routerAddress` receive every message whose next hop is of `type`. */
@@ -111,6 +121,17 @@ export class Router {
     return slot?.value === value ? slot.target : undefined;
   }
 
+  /** What the local address `value` (whose key is `key`) maps to: a registered target or a reply slot. */
+  private localTarget(value: string, key: string): Recipient | Deliverable | undefined {
+    const slot = (value.length + value.charCodeAt(value.length - 1)) & (RECENT_SLOTS - 1);
+    const recent = this.recent[slot];
+    if (recent !== undefined && recent.value === value) return recent.target;
+    const target = this.local.get(key);
+    if (target === undefined) return this.replyTarget(value);
+    this.recent[slot] = { value, target };
+    return target;
+  }
+
   /** Hands a message to whatever its next hop maps to, and says what became of it (unknown hops: refused). */
   dispatch(message: LocalMessage): Delivery {
     const next = message.onwardRoute.next;
@@ -119,7 +140,7 @@ export class Router {
     if (next instanceof ReplyAddress) {
       target = next.target;
     } else if (next.type === LOCAL) {
-      target = this.local.get(next.key) ?? this.replyTarget(next.value);
+      target = this.localTarget(next.value, next.key);
     } else {
       const routerAddress = this.typeRouters.get(next.type);
       target = routerAddress === undefined ? undefined : this.local.get(routerAddress.key);
@@ -142,4 +163,17 @@ export class Router {
   deliver(message: LocalMessage): Promise<void> | undefined {
     return untilQueued(this.dispatch(message));
   }
+}
+
+/**
+ * Slots of `Router.recent` (a power of two), picked by an address value's length and last character: a
+ * node routes runs of frames to a few connections and forwarders at a time, and a collision only costs
+ * the map lookup it would have made anyway.
+ */
+const RECENT_SLOTS = 16;
+
+/** A local address value and what it was registered to. */
+interface RecentTarget {
+  readonly value: string;
+  readonly target: Recipient | Deliverable;
 }

@@ -1,5 +1,6 @@
 import { originOf, type Routed } from '../core/message';
 import type { Context } from '../node/context';
+import { untilQueued } from '../node/delivery';
 import type { Worker } from '../node/worker';
 import type { Entry } from './forwarder-table';
 
@@ -20,12 +21,15 @@ export class Forwarder implements Worker<unknown> {
     private readonly counters: { forwarded: number },
   ) {}
 
-  handleMessage(ctx: Context, message: Routed<unknown>): Promise<unknown> {
+  handleMessage(ctx: Context, message: Routed<unknown>): Promise<void> | undefined {
     const onward = this.entry.route.concat(message.onwardRoute.stepForward());
     const origin = originOf(message);
     if (origin !== undefined) ctx.join(origin.last.producer, onward.nextOrThrow());
     this.counters.forwarded++;
     // Local info (that it came from a transport) travels on, so the client's workers can refuse it.
-    return ctx.forward(message.message.withRoutes(onward, message.returnRoute));
+    // Handed on at once (`deliver`, not `forward`): queued or refused (a dead letter) is settled now, and
+    // only a wait for room holds the next message back. A promise per message made every forwarded message
+    // a turn of the scheduler of its own.
+    return untilQueued(ctx.deliver(message.message.withRoutes(onward, message.returnRoute)));
   }
 }

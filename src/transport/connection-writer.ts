@@ -1,7 +1,7 @@
 import type { Address } from '../core/address';
 import { traceOf, type LocalMessage, type Routed } from '../core/message';
 import type { Route } from '../core/route';
-import { encodeFrame } from '../core/wire';
+import { encodeFrame, encodeFrameHead } from '../core/wire';
 import type { Deadline } from '../node/deadlines';
 import type { TransportHost } from '../node/transport-host';
 import type { ByteStream } from './byte-stream';
@@ -25,8 +25,9 @@ export interface WriterHost {
 }
 
 /**
- * The writing side of a stream connection: frames encoded in one buffer, written corked so that frames of
- * one scheduler turn leave together, a sender made to wait while the stream holds more than it takes
+ * The writing side of a stream connection: frames encoded in one buffer (a large bytes body, such as a
+ * forwarded channel frame, written by reference after its frame's head instead of copied), written corked
+ * so that frames of one scheduler turn leave together, a sender made to wait while the stream holds more than it takes
  * (bounded by `drainTimeoutMs`), and the frames not yet handed on tracked, so that a stream destroyed with
  * them is reported as dead letters rather than lost.
  */
@@ -65,8 +66,16 @@ export class ConnectionWriter {
       this.host.undeliverable(message, `nothing follows ${this.host.remote} in the onward route`);
       return;
     }
+    const { body } = message.message;
     let frame: Uint8Array;
     try {
+      if (body instanceof Uint8Array && body.length >= GATHER_MIN_BYTES) {
+        return this.writeGathered(
+          this.encodeHead(onward, message.message, body.length),
+          body,
+          message.message,
+        );
+      }
       frame = this.encode(onward, message.message);
     } catch (err) {
       const detail = `it cannot be sent to ${this.host.remote}: ${(err as Error).message}`;
@@ -74,6 +83,23 @@ export class ConnectionWriter {
       return;
     }
     return this.write(frame, message.message);
+  }
+
+  /**
+   * The head of a frame whose bytes body follows it unchanged (see `GATHER_MIN_BYTES`): length prefix (of
+   * the whole frame), routes and body tag. Throws `MessageTooLargeError` over `maxFrameSize`.
+   */
+  private encodeHead(onward: Route, message: LocalMessage, bodyLength: number): Uint8Array {
+    const head = encodeFrameHead(
+      onward,
+      message.returnRoute,
+      bodyLength,
+      this.host.maxFrameSize,
+      FRAME_HEADER_SIZE,
+      traceOf(message),
+    );
+    writeLength(head, head.length - FRAME_HEADER_SIZE + bodyLength);
+    return head;
   }
 
   /**
@@ -89,26 +115,41 @@ export class ConnectionWriter {
       FRAME_HEADER_SIZE,
       traceOf(message),
     );
-    const length = frame.length - FRAME_HEADER_SIZE; // u32 big-endian (FRAME_HEADER_SIZE is 4)
-    frame[0] = length >>> 24;
-    frame[1] = (length >>> 16) & 0xff;
-    frame[2] = (length >>> 8) & 0xff;
-    frame[3] = length & 0xff;
+    writeLength(frame, frame.length - FRAME_HEADER_SIZE);
     return frame;
   }
 
   /** Writes a frame carrying `message`; a promise, while the stream holds more than it wants, for its drain. */
   private write(frame: Uint8Array, message: LocalMessage): void | Promise<void> {
-    if (!this.corked) {
-      // Frames written in this turn of the scheduler leave together (one writev, one WebSocket message).
-      this.corked = true;
-      this.stream.cork();
-      nextTick(this.uncork);
-    }
+    this.corkForTurn();
     const taken = this.stream.write(frame);
     this.unflushed?.wrote(frame.length, message);
     if (taken) return;
     return this.waitForDrain();
+  }
+
+  /**
+   * Writes a frame as its head and then its body, both while corked, so they leave in one `writev` without
+   * the body being copied; as `write` otherwise. The body must not change until the stream has sent it, as
+   * no sent body may (a sender's `send` settles once the message is queued, before any copy was made).
+   */
+  private writeGathered(head: Uint8Array, body: Uint8Array, message: LocalMessage): void | Promise<void> {
+    this.corkForTurn();
+    this.stream.write(head);
+    this.unflushed?.wrote(head.length);
+    const taken = this.stream.write(body);
+    // The message stands for the whole frame: lost unless its last byte was handed on.
+    this.unflushed?.wrote(body.length, message);
+    if (taken) return;
+    return this.waitForDrain();
+  }
+
+  /** Frames written in this turn of the scheduler leave together (one writev, one WebSocket message). */
+  private corkForTurn(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.stream.cork();
+    nextTick(this.uncork);
   }
 
   /** The stream took its buffered bytes. */
@@ -182,4 +223,19 @@ export class ConnectionWriter {
       this.pendingDrain = done;
     });
   }
+}
+
+/**
+ * A bytes body at least this long is written after its frame's head rather than copied into one buffer
+ * with it: a 64 KiB frame's copy was most of a hub's cost of forwarding it. Below, one write of one small
+ * buffer costs less than gathering two.
+ */
+const GATHER_MIN_BYTES = 2048;
+
+/** Writes a frame's length prefix: u32 big-endian (FRAME_HEADER_SIZE is 4). */
+function writeLength(frame: Uint8Array, length: number): void {
+  frame[0] = length >>> 24;
+  frame[1] = (length >>> 16) & 0xff;
+  frame[2] = (length >>> 8) & 0xff;
+  frame[3] = length & 0xff;
 }

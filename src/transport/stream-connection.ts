@@ -72,6 +72,8 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
   /** When it was accepted or made (ms), for eviction of the oldest. */
   readonly since = Date.now();
   private readonly log: Logger;
+  /** What a refusal at this way out names it (made once, not per message). */
+  private readonly exitName: string;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -87,6 +89,7 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
     this.vouching = new ConnectionVouching(this.outgoing);
     this.state = this.outgoing ? 'connecting' : 'handshaking';
     this.log = host.logger.child({ connection: address.value, remote });
+    this.exitName = `connection to ${remote}`;
     const connection = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the parts' hosts read its state
     this.reader = new ConnectionReader({
       options: host.options,
@@ -189,7 +192,7 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
   handleMessage(_ctx: Context, message: Routed<unknown>): void | Promise<void> {
     this.handled++;
     // A message from outside goes out only on the connection it came on, or where a flow control allows.
-    if (!this.host.node.admit(message.message, this.address, `connection to ${this.remote}`)) return;
+    if (!this.host.node.admit(message.message, this.address, this.exitName)) return;
     const writer = this.writer;
     if (this.state === 'closed' || this.state === 'connecting' || writer === undefined) {
       const why = this.reason === undefined ? 'it is not open' : `it closed: ${this.reason.message}`;
