@@ -241,11 +241,13 @@ export class WorkerCell implements Recipient, Runnable {
   /** Marks the worker busy until `pending` settles. */
   private enter(pending: Promise<unknown>): void {
     this.state = BUSY;
-    pending.then(this.settled, (err: unknown) => {
-      this.handlerFailed(err);
-      this.settled();
-    });
+    pending.then(this.settled, this.failedAsync);
   }
+
+  private readonly failedAsync = (err: unknown): void => {
+    this.handlerFailed(err);
+    this.settled();
+  };
 
   private readonly settled = (): void => {
     const state = this.state;
