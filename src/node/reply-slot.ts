@@ -18,6 +18,14 @@ function failureError(notice: DeliveryFailureNotice, fromTransport: boolean): No
 
 let replySlots = 0;
 
+// The reply promise's settle functions, taken by one shared executor (no closure per request).
+let capturedResolve: ((message: LocalMessage) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function capture(resolve: (message: LocalMessage) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /**
  * A one-off address that takes exactly one reply, then unregisters itself. It is its own entry in the
  * node's deadlines (no entry or closure of its own per request).
@@ -26,8 +34,8 @@ export class ReplySlot extends Timed implements Recipient {
   readonly address: ReplyAddress;
   readonly returnRoute: Route;
   readonly reply: Promise<LocalMessage>;
-  private resolve!: (message: LocalMessage) => void;
-  private reject!: (error: unknown) => void;
+  private readonly resolve: (message: LocalMessage) => void;
+  private readonly reject: (error: unknown) => void;
 
   constructor(
     private readonly node: NodeRuntime,
@@ -37,10 +45,9 @@ export class ReplySlot extends Timed implements Recipient {
     super();
     this.address = new ReplyAddress(++replySlots, this);
     this.returnRoute = Route.one(this.address);
-    this.reply = new Promise<LocalMessage>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    this.reply = new Promise<LocalMessage>(capture);
+    this.resolve = capturedResolve!;
+    this.reject = capturedReject!;
     node.router.registerReply(this.address);
     node.deadlines.track(timeoutMs, this);
   }
