@@ -257,7 +257,11 @@ export class WorkerCell implements Recipient, Runnable {
     }
     if (state !== BUSY) return; // stopped meanwhile (the stop timed out waiting)
     this.state = IDLE;
-    this.scheduleIfReady();
+    // Settled in a promise reaction of its own: the next message may be taken in it.
+    if (!this.scheduled && this.stopped === undefined && this.mailbox.length > 0) {
+      this.scheduled = true;
+      this.host.scheduler.scheduleFromMicrotask(this);
+    }
   };
 
   private handlerFailed(err: unknown): void {
