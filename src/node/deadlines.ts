@@ -97,10 +97,11 @@ export class Deadlines {
   }
 
   /**
-   * The clock deadlines start from: read once per turn of the event loop (until the next check phase), as
-   * Node's own timers start from the loop's time, not the call's. A deadline may so start up to one turn
-   * before its call, never later than a `setTimeout` made at the same moment would, and a run of requests
-   * costs one clock read and one setImmediate per turn instead of a clock read each.
+   * The clock deadlines start from: read at its first use in a turn of the event loop and kept until the
+   * next check phase (a setImmediate), as Node's own timers start from the loop's time, not the call's. A
+   * deadline may so start earlier than its call by the work done since that read, never by a wait: the
+   * pending setImmediate keeps the loop from blocking for I/O before the clock is read again. A run of
+   * requests costs one clock read and one setImmediate per turn instead of a clock read each (~80 ns).
    */
   private now(): number {
     if (!this.clockFresh) {
