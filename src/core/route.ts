@@ -26,6 +26,11 @@ export class Route {
     return addresses.length === 0 ? Route.EMPTY : new Route(addresses.slice());
   }
 
+  /** A route of one hop (what `of([address])` makes, without copying an array). */
+  static one(address: Address): Route {
+    return new Route([address]);
+  }
+
   /** Parses `0#a => 1#127.0.0.1:4000 => b`, the printed form. */
   static parse(text: string): Route {
     const trimmed = text.trim();

@@ -31,6 +31,9 @@ export interface RequestOptions extends WaitOptions {
 
 export { QUEUED, untilQueued, type Delivery, type Sent } from './delivery';
 
+/** The options of a call made without any (one object, not one per call). */
+const NO_OPTIONS: RequestOptions = Object.freeze({});
+
 /**
  * What the channel and service layers may ask of their node, besides sending: a node seen through a
  * worker's context rather than through the node's internals (router, dead letters, flow controls).
@@ -175,7 +178,7 @@ export class Context implements NodeHost {
    * The next message for this context. Only contexts made by `node.context()` (or a program's `main`)
    * receive this way; a worker receives through `handleMessage`. Rejects with `TimeoutError`.
    */
-  receive<T = unknown>(options: WaitOptions = {}): Promise<Routed<T>> {
+  receive<T = unknown>(options: WaitOptions = NO_OPTIONS): Promise<Routed<T>> {
     if (this.inbox === undefined) {
       return Promise.reject(
         new NodeError(
@@ -191,7 +194,11 @@ export class Context implements NodeHost {
    * Sends `body` and waits for the reply. The reply comes to a one-off address, not to this context's
    * mailbox, so a worker can await it inside its handler. Rejects with `TimeoutError`.
    */
-  request<T = unknown>(to: Destination, body: unknown, options: RequestOptions = {}): Promise<Routed<T>> {
+  request<T = unknown>(
+    to: Destination,
+    body: unknown,
+    options: RequestOptions = NO_OPTIONS,
+  ): Promise<Routed<T>> {
     if (this.node.isStopped) return Promise.reject(new NodeError('NODE_STOPPED', 'the node has stopped'));
     const timeout = options.timeout ?? this.node.defaultTimeoutMs;
     const slot = new ReplySlot(this.node, timeout, options.acceptsTransportReplies ?? false);

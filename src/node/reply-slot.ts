@@ -2,7 +2,7 @@ import { DeliveryFailureNotice } from '../core/delivery-failure';
 import { TimeoutError } from '../core/errors';
 import { cameFromTransport, type LocalMessage } from '../core/message';
 import { Route } from '../core/route';
-import type { Deadline } from './deadlines';
+import { Timed, type DeadlineCause } from './deadlines';
 import { QUEUED, type Delivery } from './delivery';
 import { NodeError } from './errors';
 import type { NodeRuntime } from './node-runtime';
@@ -18,31 +18,45 @@ function failureError(notice: DeliveryFailureNotice, fromTransport: boolean): No
 
 let replySlots = 0;
 
-/** A one-off address that takes exactly one reply, then unregisters itself. */
-export class ReplySlot implements Recipient {
-  readonly address = new ReplyAddress(++replySlots, this);
-  readonly returnRoute = Route.of([this.address]);
+// The reply promise's settle functions, taken by one shared executor (no closure per request).
+let capturedResolve: ((message: LocalMessage) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function capture(resolve: (message: LocalMessage) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * A one-off address that takes exactly one reply, then unregisters itself. It is its own entry in the
+ * node's deadlines (no entry or closure of its own per request).
+ */
+export class ReplySlot extends Timed implements Recipient {
+  readonly address: ReplyAddress;
+  readonly returnRoute: Route;
   readonly reply: Promise<LocalMessage>;
-  private resolve!: (message: LocalMessage) => void;
-  private reject!: (error: unknown) => void;
-  private readonly deadline: Deadline;
+  private readonly resolve: (message: LocalMessage) => void;
+  private readonly reject: (error: unknown) => void;
 
   constructor(
     private readonly node: NodeRuntime,
-    timeoutMs: number,
+    private readonly timeoutMs: number,
     private readonly acceptsTransport: boolean,
   ) {
-    this.reply = new Promise<LocalMessage>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    super();
+    this.address = new ReplyAddress(++replySlots, this);
+    this.returnRoute = Route.one(this.address);
+    this.reply = new Promise<LocalMessage>(capture);
+    this.resolve = capturedResolve!;
+    this.reject = capturedReject!;
     node.router.registerReply(this.address);
-    this.deadline = node.deadlines.add(timeoutMs, (cause) =>
-      this.fail(
-        cause === 'timeout'
-          ? new TimeoutError(`no reply within ${timeoutMs} ms`, timeoutMs)
-          : new NodeError('NODE_STOPPED', 'the node stopped before the reply came'),
-      ),
+    node.deadlines.track(timeoutMs, this);
+  }
+
+  protected expired(cause: DeadlineCause): void {
+    this.fail(
+      cause === 'timeout'
+        ? new TimeoutError(`no reply within ${this.timeoutMs} ms`, this.timeoutMs)
+        : new NodeError('NODE_STOPPED', 'the node stopped before the reply came'),
     );
   }
 
@@ -76,7 +90,7 @@ export class ReplySlot implements Recipient {
   }
 
   private finish(): void {
-    this.deadline.cancel();
+    this.cancel();
     this.node.router.unregisterReply(this.address);
   }
 }

@@ -27,6 +27,8 @@ export interface Deliverable {
  * request tells it.
  */
 const REPLY_PREFIX = NOTICE_MARKER + 'r.';
+/** Cells of the router's table of recent reply addresses (a power of two). */
+const REPLY_TABLE_SIZE = 256;
 
 /**
  * A one-off reply address that carries its target with it. Hashing a fresh address string into the
@@ -54,6 +56,12 @@ export class ReplyAddress extends Address {
 export class Router {
   private readonly local = new Map<string, Recipient | Deliverable>();
   private readonly typeRouters = new Map<AddressType, Address>();
+  /**
+   * Pending reply addresses by slot number: in `recentReplies` at `slot % REPLY_TABLE_SIZE` while that cell
+   * is free (sequential requests always find it so: an array store instead of a map's per request), else
+   * in `replies`.
+   */
+  private readonly recentReplies = new Array<ReplyAddress | undefined>(REPLY_TABLE_SIZE).fill(undefined);
   private readonly replies = new Map<number, ReplyAddress>();
   /**
    * The local targets found last, by address value (see `RECENT_SLOTS`). An address decoded from a frame
@@ -78,12 +86,21 @@ export class Router {
 
   /** Registers a reply address (see `ReplyAddress`). */
   registerReply(address: ReplyAddress): void {
-    this.replies.set(address.slot, address);
+    const cell = address.slot & (REPLY_TABLE_SIZE - 1);
+    if (this.recentReplies[cell] === undefined) this.recentReplies[cell] = address;
+    else this.replies.set(address.slot, address);
   }
 
   unregisterReply(address: ReplyAddress): void {
     address.target = undefined;
-    this.replies.delete(address.slot);
+    const cell = address.slot & (REPLY_TABLE_SIZE - 1);
+    if (this.recentReplies[cell] === address) this.recentReplies[cell] = undefined;
+    else this.replies.delete(address.slot);
+  }
+
+  private pendingReply(slot: number): ReplyAddress | undefined {
+    const recent = this.recentReplies[slot & (REPLY_TABLE_SIZE - 1)];
+    return recent?.slot === slot ? recent : this.replies.get(slot);
   }
 
   /** Removes an address if it still maps to `target` (when given). */
@@ -117,7 +134,7 @@ export class Router {
     if (!value.startsWith(REPLY_PREFIX)) return undefined;
     const dot = value.indexOf('.', REPLY_PREFIX.length);
     if (dot < 0) return undefined;
-    const slot = this.replies.get(parseInt(value.slice(REPLY_PREFIX.length, dot), 36));
+    const slot = this.pendingReply(parseInt(value.slice(REPLY_PREFIX.length, dot), 36));
     return slot?.value === value ? slot.target : undefined;
   }
 

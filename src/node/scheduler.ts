@@ -59,6 +59,20 @@ export class Scheduler {
     }
   }
 
+  /**
+   * `schedule`, for a caller that runs in a microtask of its own, never on a sender's stack (a worker whose
+   * asynchronous handler just settled): if nothing else is in line and the yield budget has room, the line
+   * is drained now instead of in one more microtask, as the drain would have found it.
+   */
+  scheduleFromMicrotask(runnable: Runnable): void {
+    if (this.inline || this.draining || this.pending || this.sinceYield >= this.yieldBudget) {
+      this.schedule(runnable);
+      return;
+    }
+    this.ready.push(runnable);
+    this.drain();
+  }
+
   private drainInline(): void {
     this.draining = true;
     try {

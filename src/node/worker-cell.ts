@@ -241,11 +241,13 @@ export class WorkerCell implements Recipient, Runnable {
   /** Marks the worker busy until `pending` settles. */
   private enter(pending: Promise<unknown>): void {
     this.state = BUSY;
-    pending.then(this.settled, (err: unknown) => {
-      this.handlerFailed(err);
-      this.settled();
-    });
+    pending.then(this.settled, this.failedAsync);
   }
+
+  private readonly failedAsync = (err: unknown): void => {
+    this.handlerFailed(err);
+    this.settled();
+  };
 
   private readonly settled = (): void => {
     const state = this.state;
@@ -255,7 +257,11 @@ export class WorkerCell implements Recipient, Runnable {
     }
     if (state !== BUSY) return; // stopped meanwhile (the stop timed out waiting)
     this.state = IDLE;
-    this.scheduleIfReady();
+    // Settled in a promise reaction of its own: the next message may be taken in it.
+    if (!this.scheduled && this.stopped === undefined && this.mailbox.length > 0) {
+      this.scheduled = true;
+      this.host.scheduler.scheduleFromMicrotask(this);
+    }
   };
 
   private handlerFailed(err: unknown): void {
