@@ -81,10 +81,10 @@ function cpuShare(from: readonly string[], to: readonly string[], ms: number): n
 }
 
 /**
- * Sends Bob `perTick` messages of 16 KiB every 10 ms through `channel` until stopped: a steady flood, the
- * same before and during a stall, kept below what Alice's own link carries (at most 64 sends outstanding),
- * so that only the hub could make her other traffic wait. Failures are ignored: what is measured is the
- * flood's effect on other traffic.
+ * Sends Bob `perTick` messages of 16 KiB every 10 ms through `channel` until stopped: a steady flood, kept
+ * below what Alice's own link carries, so that only the hub could make her other traffic wait. At most 64
+ * sends wait for room: once the channel holds its sends (a CONGESTED notice) and its queue is full, the
+ * flood waits. Failures are ignored: what is measured is the flood's effect on other traffic.
  */
 function flood(alice: Alice, channel: SecureChannel, perTick = 4): { stop: () => void; sent: () => number } {
   let sent = 0;
