@@ -192,7 +192,9 @@ export class Decryptor {
         void this.channel.end.encryptor.sendControl(PayloadKind.PONG);
         return undefined;
       case PayloadKind.PONG:
-        return plaintext.length === 1 ? undefined : this.drop('MALFORMED', 'a malformed pong');
+        if (plaintext.length !== 1) return this.drop('MALFORMED', 'a malformed pong');
+        this.channel.end.liveness.answered(); // the way to the peer drains: sends held for congestion go on
+        return undefined;
       case PayloadKind.RELIABLE: {
         // Acted on if it is the next in sequence; a duplicate or one ahead of a gap is counted and dropped.
         const { encryptor } = this.channel.end;

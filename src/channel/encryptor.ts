@@ -36,7 +36,7 @@ function noop(): void {}
  * identity), encrypts each together with the rest of its onward route and its return route (`Envelope`), and
  * sends the DATA frames to the peer's decryptor. A message it cannot carry (the channel closed, over the size
  * limit) becomes a dead letter (`undeliverable`) saying why. Its handler returns a promise only under
- * backpressure, so a slow route slows its senders down.
+ * backpressure, so a slow route slows its senders down; so does a hop's `CONGESTED` notice (`Liveness.held`).
  */
 export class Encryptor implements Worker {
   private readonly sendKeys: SendKeys;
@@ -97,10 +97,8 @@ export class Encryptor implements Worker {
         message.body,
         traceOf(message),
       );
-      // A reliable channel's send may wait for room, and find the channel closed meanwhile.
-      return this.reliable === undefined
-        ? pending
-        : pending?.catch((error) => this.refuse(ctx, message, error));
+      // A send may wait (for room on a reliable channel, for a congested peer), and find the channel closed.
+      return pending?.catch((error) => this.refuse(ctx, message, error));
     } catch (error) {
       return this.refuse(ctx, message, error);
     }
@@ -144,6 +142,9 @@ export class Encryptor implements Worker {
     }
     // The trace context goes inside the encrypted message only: the frames themselves carry none.
     const envelope = Envelope.of(onwardRoute, returnRoute, body, channel.maxMessageSize, trace);
+    // A hop reported the peer's queue full: wait until the peer answers a PING (backpressure, this channel only).
+    const held = channel.end.liveness.held;
+    if (held !== undefined) return held.then(() => this.transmit(onwardRoute, returnRoute, body, trace));
     // Reliable: past `maxUnackedBytes` unacknowledged, wait for acknowledgements first (backpressure).
     if (this.reliable?.full === true) {
       return this.reliable.room().then(() => this.transmit(onwardRoute, returnRoute, body, trace));

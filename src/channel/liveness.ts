@@ -47,6 +47,14 @@ class Sweeper {
 
 const sweepers = new WeakMap<NodeRuntime, Sweeper>();
 
+/**
+ * While a hop holds back this end's data because the peer's queue there is full (`CONGESTED`), the PING
+ * that asks whether it drains again goes this often, in ms (at most every `keepaliveInterval`). One PING is
+ * a frame of a few dozen bytes, refused cheaply while the queue stays full; it bounds how long sends stay
+ * held once the queue drains.
+ */
+const CONGESTION_PROBE_MS = 250;
+
 function sweeperOf(node: NodeRuntime): Sweeper {
   let sweeper = sweepers.get(node);
   if (sweeper === undefined) sweepers.set(node, (sweeper = new Sweeper()));
@@ -73,6 +81,8 @@ export class Liveness {
   private activeAt = 0;
   private suspectAt: number | undefined;
   private suspectCode: DeliveryFailureCode | undefined;
+  /** Set while sends are held for a CONGESTED notice: released when the peer answers a PING. */
+  private congestion: { held: Promise<void>; release: () => void; probe: NodeJS.Timeout } | undefined;
 
   constructor(
     private readonly channel: SecureChannel,
@@ -92,9 +102,29 @@ export class Liveness {
     }
   }
 
-  /** The channel closed: no more checks. */
+  /** The channel closed: no more checks, and sends held for congestion go on (to find the channel closed). */
   stop(): void {
     this.sweeper.unwatch(this);
+    this.answered();
+  }
+
+  /**
+   * Resolves when sends may go on: undefined unless a hop reported the peer's queue full (`CONGESTED`) and
+   * the peer has not answered a PING since. The encryptor waits for it before each message, so that a
+   * stalled peer holds back this channel's senders (backpressure on this destination only) instead of
+   * having a hub refuse frame after frame; other channels, on the same connection too, are not held.
+   */
+  get held(): Promise<void> | undefined {
+    return this.congestion?.held;
+  }
+
+  /** The peer answered a PING (a PONG): the way to it drains again, and held sends go on. */
+  answered(): void {
+    const congestion = this.congestion;
+    if (congestion === undefined) return;
+    this.congestion = undefined;
+    clearInterval(congestion.probe);
+    congestion.release();
   }
 
   /** The node's sweep: runs `tick` when this end's period has come. */
@@ -109,16 +139,18 @@ export class Liveness {
   /**
    * A hop on the route sent a plain (unauthenticated) delivery failure notice about one of this end's
    * frames. It cannot close the channel by itself; it makes this end PING at once, and close `unresponsive`
-   * if nothing authenticated comes back within `keepaliveInterval`.
+   * if nothing authenticated comes back within `keepaliveInterval`. A `CONGESTED` notice also holds this
+   * end's sends (`held`) until the peer answers a PING, sent again every 250 ms meanwhile: a notice cannot
+   * be authenticated, so all it can do is make this end wait and ask the peer, at most for that time.
    */
   routeNotice(notice: DeliveryFailureNotice): undefined {
     const { stats } = this.channel;
     stats.routeNotices++;
     // A reliable channel survives its route: its retransmissions and probes, not a notice, decide.
     if (this.channel.end.encryptor.reliable !== undefined) return undefined;
-    if (this.channel.isClosed || this.limits.keepaliveInterval === 0 || this.suspectAt !== undefined) {
-      return undefined;
-    }
+    if (this.channel.isClosed || this.limits.keepaliveInterval === 0) return undefined;
+    if (notice.code === 'CONGESTED' && this.congestion === undefined) this.hold();
+    if (this.suspectAt !== undefined) return undefined;
     this.logger.debug(
       { channel: this.channel.address.key, code: notice.code },
       'a hop reported a frame of this channel undelivered; probing the peer',
@@ -177,6 +209,19 @@ export class Liveness {
         lifecycle.teardown('idle');
       }
     }
+  }
+
+  /** Holds sends until the peer answers a PING (`answered`), asking again every `CONGESTION_PROBE_MS`. */
+  private hold(): void {
+    this.channel.stats.congestionHolds++;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const every = Math.min(CONGESTION_PROBE_MS, this.limits.keepaliveInterval);
+    const probe = setInterval(() => this.ping(), every);
+    probe.unref();
+    this.congestion = { held, release, probe };
+    // Already suspect: that PING went before this notice, maybe into the full queue; ask again now.
+    if (this.suspectAt !== undefined) this.ping();
   }
 
   private ping(): void {

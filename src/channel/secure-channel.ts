@@ -57,10 +57,12 @@ export interface SecureChannelStats {
   framesReceived: number;
   messagesSent: number;
   messagesReceived: number;
-  /** PINGs sent because the peer had been silent (liveness). */
+  /** PINGs sent because the peer had been silent (liveness), or to ask whether a congested route drains. */
   pingsSent: number;
   /** Plain delivery failure notices about this end's frames, from a hop on the route (unauthenticated). */
   routeNotices: number;
+  /** Times sends were held because a hop reported the peer's queue full (`CONGESTED`), until a PONG. */
+  congestionHolds: number;
   readonly dropped: DroppedFrames;
   /** Frames the peer sent that never arrived (each gap is also logged and emitted as `gap`). */
   readonly missing: MissingFrames;
@@ -167,6 +169,7 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
     messagesReceived: 0,
     pingsSent: 0,
     routeNotices: 0,
+    congestionHolds: 0,
     dropped: { decryptFailed: 0, replayed: 0, tooOld: 0, malformed: 0, tooLarge: 0, evicted: 0 },
     missing: { gaps: 0, frames: 0 },
     framesReordered: 0,

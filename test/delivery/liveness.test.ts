@@ -166,6 +166,29 @@ describe('Channel liveness', () => {
     });
   });
 
+  it("a CONGESTED notice holds that channel's sends until the peer answers a PING, and no other channel's", async () => {
+    const p = await pair(newNode);
+    await createSecureChannelListener(p.bctx, p.bob, 'listener', { trustPolicy: TrustEveryone });
+    const open = (): Promise<SecureChannel> =>
+      createSecureChannel(p.actx, p.alice, p.toListener, {
+        trustPolicy: TrustEveryone,
+        keepaliveInterval: 60_000,
+      });
+    const [held, other] = [await open(), await open()];
+    // A plain notice, as a hub sends when the peer's queue there is full (anyone on the route could forge it).
+    await p.actx.send(route(held.decryptorAddress), new DeliveryFailureNotice('CONGESTED'));
+    await waitFor(() => held.stats.congestionHolds === 1, 2_000, 'the hold');
+    const request = p.actx.request(route(held, 'echoer'), 'after the PONG', { timeout: 5_000 });
+    await expect(
+      p.actx.request(route(other, 'echoer'), 'not held', { timeout: 5_000 }),
+    ).resolves.toMatchObject({ body: 'not held' });
+    // The peer answers the PING: the hold ends, and the held request goes on.
+    await expect(request).resolves.toMatchObject({ body: 'after the PONG' });
+    expect(held.stats.pingsSent).toBeGreaterThanOrEqual(1);
+    expect(held.isClosed).toBe(false);
+    expect(other.stats.congestionHolds).toBe(0);
+  });
+
   it('closes a channel that carried no message for idleTimeout (keepalives do not count)', async () => {
     const p = await pair(newNode);
     const listener = await createSecureChannelListener(p.bctx, p.bob, 'listener', {
