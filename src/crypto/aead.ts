@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { sodium } from './sodium';
+import { SODIUM_AD_MAX, SODIUM_MESSAGE_MAX, sodiumChaCha } from './sodium-chacha';
 
 /** The AEAD algorithms of the crypto layer: IETF ChaCha20-Poly1305 and AES-256-GCM (96-bit nonces). */
 export type AeadAlgorithm = 'chacha20poly1305' | 'aes256gcm';
@@ -105,6 +106,15 @@ function nodeOpen(
   return new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
 }
 
+/**
+ * Below the threshold, libsodium through one reused region of its memory (`sodium-chacha.ts`), unless the
+ * associated data is longer than that region holds (the wrappers' per-call buffers then).
+ */
+function viaWorkspace(ad: Uint8Array): boolean {
+  return ad.length <= SODIUM_AD_MAX;
+}
+if (CHACHA_NODE_THRESHOLD > SODIUM_MESSAGE_MAX) throw new Error('the libsodium workspace is too small');
+
 /** ChaCha20-Poly1305: libsodium below `CHACHA_NODE_THRESHOLD` bytes of plaintext, node:crypto from there. */
 const chacha20poly1305: Aead = {
   algorithm: 'chacha20poly1305',
@@ -112,20 +122,27 @@ const chacha20poly1305: Aead = {
     if (plaintext.length >= CHACHA_NODE_THRESHOLD) {
       return nodeSeal('chacha20-poly1305', key, nonce, ad, plaintext);
     }
+    if (viaWorkspace(ad)) {
+      const out = new Uint8Array(plaintext.length + AEAD_TAG_LENGTH);
+      sodiumChaCha().sealInto(key, nonce, ad, plaintext, out, 0);
+      return out;
+    }
     return sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
   },
   sealInto(key, nonce, ad, plaintext, out, offset) {
     if (plaintext.length >= CHACHA_NODE_THRESHOLD) {
       nodeSealInto('chacha20-poly1305', key, nonce, ad, plaintext, out, offset);
-      return;
+    } else if (viaWorkspace(ad)) {
+      sodiumChaCha().sealInto(key, nonce, ad, plaintext, out, offset);
+    } else {
+      out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key), offset);
     }
-    out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key), offset);
   },
   open(key, nonce, ad, ciphertext) {
     if (ciphertext.length < AEAD_TAG_LENGTH) return undefined;
-    if (ciphertext.length - AEAD_TAG_LENGTH >= CHACHA_NODE_THRESHOLD) {
-      return nodeOpen('chacha20-poly1305', key, nonce, ad, ciphertext);
-    }
+    const length = ciphertext.length - AEAD_TAG_LENGTH;
+    if (length >= CHACHA_NODE_THRESHOLD) return nodeOpen('chacha20-poly1305', key, nonce, ad, ciphertext);
+    if (viaWorkspace(ad)) return sodiumChaCha().open(key, nonce, ad, ciphertext);
     try {
       return sodium().crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, key);
     } catch {
