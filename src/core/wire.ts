@@ -269,19 +269,88 @@ export function encodeTransportMessage(
   return out;
 }
 
+/**
+ * Routes decoded lately, by a hash of their bytes: most frames of a connection carry the same few routes
+ * (a channel's decryptor, the hub's forwarders), and a route is immutable, so the same bytes give back the
+ * same `Route` without decoding its addresses again. Direct-mapped and bounded (`ROUTE_CACHE_SLOTS` routes
+ * of at most `ROUTE_CACHE_MAX_BYTES` bytes each); an entry is used only when its bytes are equal, byte for
+ * byte, to the route read, which then decodes to an equal route: the cache changes no result and no error.
+ */
+const ROUTE_CACHE_SLOTS = 64;
+const ROUTE_CACHE_MAX_BYTES = 256;
+const cachedRouteBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(ROUTE_CACHE_SLOTS);
+const cachedRoutes: (Route | undefined)[] = new Array<Route | undefined>(ROUTE_CACHE_SLOTS);
+
 /** Reads one route; throws `DecodeError` for anything malformed. */
 export function readRoute(reader: Reader): Route {
+  const start = reader.offset;
+  // First the structure alone (counts and lengths, with every check of the full decode but UTF-8's), to
+  // find where the route ends; its addresses are decoded only if it is not the bytes of a cached route.
+  const count = readRouteCount(reader);
+  for (let i = 0; i < count; i++) {
+    readAddressType(reader);
+    const length = readAddressLength(reader);
+    reader.offset += length;
+  }
+  const end = reader.offset;
+  const { bytes } = reader;
+  const size = end - start;
+  if (size > ROUTE_CACHE_MAX_BYTES) {
+    reader.offset = start;
+    return decodeRoute(reader);
+  }
+  let hash = 0x811c9dc5; // FNV-1a
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  const slot = (hash >>> 0) & (ROUTE_CACHE_SLOTS - 1);
+  const cached = cachedRouteBytes[slot];
+  if (cached !== undefined && cached.length === size) {
+    let same = true;
+    for (let i = 0; i < size; i++) {
+      if (cached[i] !== bytes[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cachedRoutes[slot]!;
+  }
+  reader.offset = start;
+  const route = decodeRoute(reader);
+  cachedRouteBytes[slot] = bytes.slice(start, end);
+  cachedRoutes[slot] = route;
+  return route;
+}
+
+function readRouteCount(reader: Reader): number {
   const count = reader.varint();
   if (count > MAX_ROUTE_LENGTH)
     throw new DecodeError('TOO_LARGE', `route of ${count} hops exceeds ${MAX_ROUTE_LENGTH}`);
+  return count;
+}
+
+function readAddressType(reader: Reader): number {
+  const type = reader.varint();
+  if (type > 0xffff) throw new DecodeError('MALFORMED', `address type ${type} out of range`);
+  return type;
+}
+
+/** An address's length, checked against the bounds and against the bytes present. */
+function readAddressLength(reader: Reader): number {
+  const length = reader.varint();
+  if (length === 0 || length > MAX_ADDRESS_BYTES) {
+    throw new DecodeError('MALFORMED', `address of ${length} bytes (must be 1..${MAX_ADDRESS_BYTES})`);
+  }
+  if (length > reader.remaining)
+    throw new DecodeError('TRUNCATED', `need ${length} bytes, have ${reader.remaining}`);
+  return length;
+}
+
+/** Decodes one route's addresses (UTF-8 checked). */
+function decodeRoute(reader: Reader): Route {
+  const count = readRouteCount(reader);
   const hops: Address[] = [];
   for (let i = 0; i < count; i++) {
-    const type = reader.varint();
-    if (type > 0xffff) throw new DecodeError('MALFORMED', `address type ${type} out of range`);
-    const length = reader.varint();
-    if (length === 0 || length > MAX_ADDRESS_BYTES) {
-      throw new DecodeError('MALFORMED', `address of ${length} bytes (must be 1..${MAX_ADDRESS_BYTES})`);
-    }
+    const type = readAddressType(reader);
+    const length = readAddressLength(reader);
     hops.push(Address.decoded(type, reader.utf8(length), length));
   }
   return Route.of(hops);
