@@ -145,12 +145,21 @@ export const sodiumHashers: Readonly<Record<HashAlgorithm, Hasher>> = {
   },
 };
 
+/** `a || b` in a new array. */
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 const chacha20poly1305: Aead = {
   algorithm: 'chacha20poly1305',
   seal: (key, nonce, ad, plaintext) =>
     sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key),
-  sealInto(key, nonce, ad, plaintext, out, offset) {
-    out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key), offset);
+  sealInto(key, nonce, ad, plaintext, out, offset, more) {
+    const whole = more === undefined || more.length === 0 ? plaintext : concat(plaintext, more);
+    out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(whole, ad, null, nonce, key), offset);
   },
   open(key, nonce, ad, ciphertext) {
     if (ciphertext.length < TAG) return undefined;

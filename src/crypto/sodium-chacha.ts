@@ -73,7 +73,9 @@ export class SodiumChaCha {
     this.message = this.ad + SODIUM_AD_MAX;
   }
 
-  /** Writes ciphertext || tag of `plaintext` into `out` at `offset` (the caller checked the lengths). */
+  /**
+   * Writes ciphertext || tag of `plaintext || more` into `out` at `offset` (the caller checked the lengths).
+   */
   sealInto(
     key: Uint8Array,
     nonce: Uint8Array,
@@ -81,10 +83,15 @@ export class SodiumChaCha {
     plaintext: Uint8Array,
     out: Uint8Array,
     offset: number,
+    more?: Uint8Array,
   ): void {
     const { lib } = this;
     this.load(key, nonce, ad, plaintext);
-    const length = plaintext.length;
+    let length = plaintext.length;
+    if (more !== undefined && more.length > 0) {
+      lib.HEAPU8.set(more, this.message + length);
+      length += more.length;
+    }
     lib._crypto_aead_chacha20poly1305_ietf_encrypt_detached(
       this.message,
       this.tag,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AEAD_TAG_LENGTH, CHACHA_NODE_THRESHOLD, nodeCrypto, sodium, sodiumReady } from '../../src/crypto';
+import { sodiumCrypto } from '../../src/crypto/sodium-backend';
 import { SODIUM_AD_MAX } from '../../src/crypto/sodium-chacha';
 
 beforeAll(async () => {
@@ -52,12 +53,34 @@ describe('nodeCrypto', () => {
         const into = new Uint8Array(size + AEAD_TAG_LENGTH + 3);
         aead.sealInto(key, nonce, ad, plaintext, into, 3);
         expect(hex(into.subarray(3))).toBe(hex(sealed));
+        // The plaintext in two parts (a head and a body where it lies) seals as the whole does.
+        for (const cut of [0, 1, size >> 1, size]) {
+          const parts = new Uint8Array(size + AEAD_TAG_LENGTH + 3);
+          aead.sealInto(key, nonce, ad, plaintext.subarray(0, cut), parts, 3, plaintext.subarray(cut));
+          expect(hex(parts.subarray(3))).toBe(hex(sealed));
+          for (const other of [nodeCrypto, sodiumCrypto]) {
+            const viaOther = new Uint8Array(size + AEAD_TAG_LENGTH);
+            other
+              .aead('chacha20poly1305')
+              .sealInto(key, nonce, ad, plaintext.subarray(0, cut), viaOther, 0, plaintext.subarray(cut));
+            expect(hex(viaOther)).toBe(hex(sealed));
+          }
+        }
         expect(hex(aead.open(key, nonce, ad, sealed)!)).toBe(hex(plaintext));
         const tampered = Uint8Array.from(sealed);
         tampered[tampered.length - 1]! ^= 1;
         expect(aead.open(key, nonce, ad, tampered)).toBeUndefined();
       },
     );
+
+    it('seals AES-256-GCM in two parts as in one', () => {
+      const aead = nodeCrypto.aead('aes256gcm');
+      const plaintext = new Uint8Array(randomBytes(5000));
+      const sealed = aead.seal(key, nonce, ad, plaintext);
+      const parts = new Uint8Array(sealed.length);
+      aead.sealInto(key, nonce, ad, plaintext.subarray(0, 13), parts, 0, plaintext.subarray(13));
+      expect(hex(parts)).toBe(hex(sealed));
+    });
 
     it('opens to undefined whatever is wrong: a short ciphertext, the wrong associated data', () => {
       for (const algorithm of ['chacha20poly1305', 'aes256gcm'] as const) {
