@@ -128,8 +128,9 @@ export interface OpenedEnvelope {
 
 /** Decodes a message written by `Envelope.write`. Throws `DecodeError`. */
 export function decodeEnvelope(bytes: Uint8Array): OpenedEnvelope {
-  // The size was bounded by the frame or by reassembly already.
-  const message = decodeTransportMessage(bytes, Number.MAX_SAFE_INTEGER);
+  // The size was bounded by the frame or by reassembly already. The routes inside a channel end at a
+  // request's own reply address as often as not: the route cache (for a connection's few routes) is left out.
+  const message = decodeTransportMessage(bytes, Number.MAX_SAFE_INTEGER, false);
   return {
     onwardRoute: message.onwardRoute,
     returnRoute: message.returnRoute,

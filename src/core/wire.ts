@@ -281,8 +281,12 @@ const ROUTE_CACHE_MAX_BYTES = 256;
 const cachedRouteBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(ROUTE_CACHE_SLOTS);
 const cachedRoutes: (Route | undefined)[] = new Array<Route | undefined>(ROUTE_CACHE_SLOTS);
 
-/** Reads one route; throws `DecodeError` for anything malformed. */
-export function readRoute(reader: Reader): Route {
+/**
+ * Reads one route; throws `DecodeError` for anything malformed. With `cache` false, the route is decoded
+ * without looking in or filling the cache (for routes seldom seen twice, such as a request's reply address).
+ */
+export function readRoute(reader: Reader, cache = true): Route {
+  if (!cache) return decodeRoute(reader);
   const start = reader.offset;
   // First the structure alone (counts and lengths, with every check of the full decode but UTF-8's), to
   // find where the route ends; its addresses are decoded only if it is not the bytes of a cached route.
@@ -358,11 +362,12 @@ function decodeRoute(reader: Reader): Route {
 
 /**
  * Decodes a transport message. The payload is a view into `bytes` (no copy). Throws `DecodeError` with
- * `TOO_LARGE`, `UNSUPPORTED_VERSION`, `TRUNCATED` or `MALFORMED`.
+ * `TOO_LARGE`, `UNSUPPORTED_VERSION`, `TRUNCATED` or `MALFORMED`. `cacheRoutes`: see `readRoute`.
  */
 export function decodeTransportMessage(
   bytes: Uint8Array,
   maxSize: number = DEFAULT_MAX_MESSAGE_SIZE,
+  cacheRoutes = true,
 ): TransportMessage {
   if (bytes.length > maxSize)
     throw new DecodeError('TOO_LARGE', `message of ${bytes.length} bytes exceeds ${maxSize}`);
@@ -370,8 +375,8 @@ export function decodeTransportMessage(
   const version = reader.u8();
   if (version !== WIRE_VERSION && version !== WIRE_VERSION_TRACED)
     throw new DecodeError('UNSUPPORTED_VERSION', `wire version ${version}`);
-  const onwardRoute = readRoute(reader);
-  const returnRoute = readRoute(reader);
+  const onwardRoute = readRoute(reader, cacheRoutes);
+  const returnRoute = readRoute(reader, cacheRoutes);
   if (version === WIRE_VERSION) return { onwardRoute, returnRoute, payload: reader.rest() };
   const trace = reader.utf8(reader.u8());
   if (!isTraceparent(trace)) throw new DecodeError('MALFORMED', 'the trace context is not a W3C traceparent');
