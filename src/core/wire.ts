@@ -278,8 +278,8 @@ export function encodeTransportMessage(
  */
 const ROUTE_CACHE_SLOTS = 64;
 const ROUTE_CACHE_MAX_BYTES = 256;
-const cachedRouteBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(ROUTE_CACHE_SLOTS);
-const cachedRoutes: (Route | undefined)[] = new Array<Route | undefined>(ROUTE_CACHE_SLOTS);
+const cachedRouteBytes = new Array<Uint8Array | undefined>(ROUTE_CACHE_SLOTS);
+const cachedRoutes = new Array<Route | undefined>(ROUTE_CACHE_SLOTS);
 
 /**
  * Reads one route; throws `DecodeError` for anything malformed. With `cache` false, the route is decoded
@@ -308,14 +308,9 @@ export function readRoute(reader: Reader, cache = true): Route {
   const slot = (hash >>> 0) & (ROUTE_CACHE_SLOTS - 1);
   const cached = cachedRouteBytes[slot];
   if (cached !== undefined && cached.length === size) {
-    let same = true;
-    for (let i = 0; i < size; i++) {
-      if (cached[i] !== bytes[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return cachedRoutes[slot]!;
+    let i = 0;
+    while (i < size && cached[i] === bytes[start + i]) i++;
+    if (i === size) return cachedRoutes[slot]!;
   }
   reader.offset = start;
   const route = decodeRoute(reader);
@@ -333,8 +328,8 @@ function readRouteCount(reader: Reader): number {
 
 function readAddressType(reader: Reader): number {
   const type = reader.varint();
-  if (type > 0xffff) throw new DecodeError('MALFORMED', `address type ${type} out of range`);
-  return type;
+  if (type <= 0xffff) return type;
+  throw new DecodeError('MALFORMED', `address type ${type} out of range`);
 }
 
 /** An address's length, checked against the bounds and against the bytes present. */

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { sodium } from './sodium';
-import { SODIUM_AD_MAX, SODIUM_MESSAGE_MAX, sodiumChaCha } from './sodium-chacha';
+import { concat } from './bytes';
+import { SODIUM_AD_MAX, sodiumChaCha } from './sodium-chacha';
 
 /** The AEAD algorithms of the crypto layer: IETF ChaCha20-Poly1305 and AES-256-GCM (96-bit nonces). */
 export type AeadAlgorithm = 'chacha20poly1305' | 'aes256gcm';
@@ -27,14 +28,6 @@ export const CHACHA_NODE_THRESHOLD = 2048;
 type NodeAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm';
 
 const EMPTY = new Uint8Array(0);
-
-/** `a || b` in a new array. */
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
 
 /**
  * An AEAD over 32-byte keys and 12-byte nonces. The caller checks lengths; these functions only compute.
@@ -125,13 +118,13 @@ function nodeOpen(
 }
 
 /**
- * Below the threshold, libsodium through one reused region of its memory (`sodium-chacha.ts`), unless the
+ * Below the threshold (at most `SODIUM_MESSAGE_MAX`, tested), libsodium through one reused region of its
+ * memory (`sodium-chacha.ts`), unless the
  * associated data is longer than that region holds (the wrappers' per-call buffers then).
  */
 function viaWorkspace(ad: Uint8Array): boolean {
   return ad.length <= SODIUM_AD_MAX;
 }
-if (CHACHA_NODE_THRESHOLD > SODIUM_MESSAGE_MAX) throw new Error('the libsodium workspace is too small');
 
 /** ChaCha20-Poly1305: libsodium below `CHACHA_NODE_THRESHOLD` bytes of plaintext, node:crypto from there. */
 const chacha20poly1305: Aead = {

@@ -3,6 +3,7 @@ import type { CryptoBackend } from './backend';
 import type { HashAlgorithm, Hasher } from './hash';
 import { HmacSha256, SHA256_LENGTH, Sha256 } from './sha256';
 import { hkdf2 } from './hkdf';
+import { concat } from './bytes';
 import { sodium } from './sodium';
 import type { X25519, X25519Key } from './x25519';
 
@@ -144,14 +145,6 @@ export const sodiumHashers: Readonly<Record<HashAlgorithm, Hasher>> = {
     hkdf2: () => unavailable('BLAKE2s'),
   },
 };
-
-/** `a || b` in a new array. */
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
 
 const chacha20poly1305: Aead = {
   algorithm: 'chacha20poly1305',

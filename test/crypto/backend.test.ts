@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AEAD_TAG_LENGTH, CHACHA_NODE_THRESHOLD, nodeCrypto, sodium, sodiumReady } from '../../src/crypto';
 import { sodiumCrypto } from '../../src/crypto/sodium-backend';
-import { SODIUM_AD_MAX } from '../../src/crypto/sodium-chacha';
+import { SODIUM_AD_MAX, SODIUM_MESSAGE_MAX } from '../../src/crypto/sodium-chacha';
 
 beforeAll(async () => {
   await sodiumReady();
@@ -125,6 +125,10 @@ describe('nodeCrypto', () => {
         }
       },
     );
+
+    it('sends every message below the node:crypto threshold through the libsodium workspace', () => {
+      expect(CHACHA_NODE_THRESHOLD).toBeLessThanOrEqual(SODIUM_MESSAGE_MAX);
+    });
 
     it('leaves neither the key nor an opened plaintext in libsodium memory', () => {
       const aead = nodeCrypto.aead('chacha20poly1305');
