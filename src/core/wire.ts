@@ -3,6 +3,7 @@ import { codecFor } from './codec';
 import { DecodeError, EncodeError, MessageTooLargeError } from './errors';
 import { isTraceparent, type TransportMessage } from './message';
 import { Route } from './route';
+import { cachedRoute, rememberRoute } from './route-cache';
 
 /** Version byte of the transport message encoding (docs/PROTOCOL.md). */
 export const WIRE_VERSION = 1;
@@ -269,27 +270,11 @@ export function encodeTransportMessage(
   return out;
 }
 
-/**
- * Routes decoded lately, by a hash of their bytes: most frames of a connection carry the same few routes
- * (a channel's decryptor, the hub's forwarders), and a route is immutable, so the same bytes give back the
- * same `Route` without decoding its addresses again. Direct-mapped and bounded (`ROUTE_CACHE_SLOTS` routes
- * of at most `ROUTE_CACHE_MAX_BYTES` bytes each); an entry is used only when its bytes are equal, byte for
- * byte, to the route read, which then decodes to an equal route: the cache changes no result and no error.
- */
-const ROUTE_CACHE_SLOTS = 64;
-const ROUTE_CACHE_MAX_BYTES = 256;
-const cachedRouteBytes = new Array<Uint8Array | undefined>(ROUTE_CACHE_SLOTS);
-const cachedRoutes = new Array<Route | undefined>(ROUTE_CACHE_SLOTS);
-
-/**
- * Reads one route; throws `DecodeError` for anything malformed. With `cache` false, the route is decoded
- * without looking in or filling the cache (for routes seldom seen twice, such as a request's reply address).
- */
+/** Reads one route (`cache` false: not through the cache, for routes seldom seen twice); throws `DecodeError`. */
 export function readRoute(reader: Reader, cache = true): Route {
   if (!cache) return decodeRoute(reader);
-  const start = reader.offset;
-  // First the structure alone (counts and lengths, with every check of the full decode but UTF-8's), to
-  // find where the route ends; its addresses are decoded only if it is not the bytes of a cached route.
+  const { bytes, offset: start } = reader;
+  // The structure alone first (every check but UTF-8's), to find the end; then the cache (route-cache.ts).
   const count = readRouteCount(reader);
   for (let i = 0; i < count; i++) {
     readAddressType(reader);
@@ -297,25 +282,11 @@ export function readRoute(reader: Reader, cache = true): Route {
     reader.offset += length;
   }
   const end = reader.offset;
-  const { bytes } = reader;
-  const size = end - start;
-  if (size > ROUTE_CACHE_MAX_BYTES) {
-    reader.offset = start;
-    return decodeRoute(reader);
-  }
-  let hash = 0x811c9dc5; // FNV-1a
-  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  const slot = (hash >>> 0) & (ROUTE_CACHE_SLOTS - 1);
-  const cached = cachedRouteBytes[slot];
-  if (cached !== undefined && cached.length === size) {
-    let i = 0;
-    while (i < size && cached[i] === bytes[start + i]) i++;
-    if (i === size) return cachedRoutes[slot]!;
-  }
+  const cached = cachedRoute(bytes, start, end);
+  if (cached !== undefined) return cached;
   reader.offset = start;
   const route = decodeRoute(reader);
-  cachedRouteBytes[slot] = bytes.slice(start, end);
-  cachedRoutes[slot] = route;
+  rememberRoute(bytes, start, end, route);
   return route;
 }
 
@@ -343,7 +314,6 @@ function readAddressLength(reader: Reader): number {
   return length;
 }
 
-/** Decodes one route's addresses (UTF-8 checked). */
 function decodeRoute(reader: Reader): Route {
   const count = readRouteCount(reader);
   const hops: Address[] = [];
