@@ -157,6 +157,11 @@ export class Encryptor implements Worker {
       const end = at + 1 + envelope.length;
       const out = this.payloadBuffer(end);
       out[at] = PayloadKind.MESSAGE;
+      if (this.reliable === undefined) {
+        // The body is encrypted where it lies, after the head built here: it is never copied in plaintext.
+        const body = envelope.writeHead(0, envelope.length, out, 1);
+        if (body !== undefined) return this.sendFrame(out.subarray(0, end - body.length), body);
+      }
       envelope.write(0, envelope.length, out, at + 1);
       return this.sendPayload(out, end);
     }
@@ -282,8 +287,16 @@ export class Encryptor implements Worker {
       writeU32(out, at + 1, id);
       writeU32(out, at + 5, length);
       writeU32(out, at + 9, index);
-      envelope.write(offset, size, out, at + CHUNK_HEADER_LENGTH);
-      let pending = this.sendPayload(out, end);
+      // Unreliable: the body's part of the piece is encrypted where it lies, after the head built here.
+      const body =
+        this.reliable === undefined ? envelope.writeHead(offset, size, out, CHUNK_HEADER_LENGTH) : undefined;
+      let pending: Promise<void> | undefined;
+      if (body !== undefined) {
+        pending = this.sendFrame(out.subarray(0, end - body.length), body);
+      } else {
+        envelope.write(offset, size, out, at + CHUNK_HEADER_LENGTH);
+        pending = this.sendPayload(out, end);
+      }
       if (pending === undefined && this.reliable?.full === true) pending = this.reliable.room();
       // Under backpressure, wait before encrypting the next piece: frames in flight stay bounded.
       if (pending !== undefined) {
@@ -293,10 +306,13 @@ export class Encryptor implements Worker {
     return undefined;
   }
 
-  /** Encrypts one plaintext as `DATA nonce:u64 ciphertext` and sends it to the peer's decryptor. */
-  private sendFrame(plaintext: Uint8Array): Promise<void> | undefined {
+  /**
+   * Encrypts one plaintext (`plaintext || more`, with `more`) as `DATA nonce:u64 ciphertext` and sends it
+   * to the peer's decryptor.
+   */
+  private sendFrame(plaintext: Uint8Array, more?: Uint8Array): Promise<void> | undefined {
     if (this.closed) return undefined; // the route was lost mid-message: keys are gone
-    const frame = this.encrypt(plaintext);
+    const frame = this.encrypt(plaintext, more);
     const sent = this.ctx.deliver(new LocalMessage(this.route, this.replyRoute, frame));
     // Refused on the spot: the first hop toward the peer (a connection, a relay client) is gone.
     if (sent.status === 'refused') this.channel.end.lifecycle.routeLost(sent.letter.code);
@@ -304,9 +320,10 @@ export class Encryptor implements Worker {
   }
 
   /** `DATA nonce:u64 ciphertext`, encrypted straight into the frame after its header (no copy). */
-  private encrypt(plaintext: Uint8Array): Uint8Array {
-    const frame = allocate(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
-    const nonce = this.sendKeys.encryptInto(plaintext, frame, DATA_HEADER_LENGTH);
+  private encrypt(plaintext: Uint8Array, more?: Uint8Array): Uint8Array {
+    const length = plaintext.length + (more?.length ?? 0);
+    const frame = allocate(DATA_HEADER_LENGTH + length + TAG_LENGTH);
+    const nonce = this.sendKeys.encryptInto(plaintext, frame, DATA_HEADER_LENGTH, more);
     frame[0] = FrameType.DATA;
     writeU64(frame, 1, nonce);
     this.channel.stats.framesSent++;

@@ -75,6 +75,20 @@ export class Envelope {
   }
 
   /**
+   * Bytes `from` .. `from + length` of the encoded message as a head and a view: what falls in the routes
+   * and the tag is copied to `out` at `at`, what falls in the body is returned as a view of the body, not
+   * copied (the head's length is `length` minus the view's). Undefined for a text body (use `write`).
+   */
+  writeHead(from: number, length: number, out: Uint8Array, at: number): Uint8Array | undefined {
+    const { bytes } = this;
+    if (bytes === undefined) return undefined;
+    const bodyStart = this.routes.length + 1;
+    const end = from + length;
+    if (from < bodyStart) this.write(from, Math.min(end, bodyStart) - from, out, at);
+    return end <= bodyStart ? EMPTY : bytes.subarray(Math.max(from, bodyStart) - bodyStart, end - bodyStart);
+  }
+
+  /**
    * Copies bytes `from` .. `from + length` of the encoded message to `out` at `at`, taking them from the
    * routes, the tag and the body as they fall. A text body must be written whole (`from` 0, all of it).
    */
@@ -114,8 +128,9 @@ export interface OpenedEnvelope {
 
 /** Decodes a message written by `Envelope.write`. Throws `DecodeError`. */
 export function decodeEnvelope(bytes: Uint8Array): OpenedEnvelope {
-  // The size was bounded by the frame or by reassembly already.
-  const message = decodeTransportMessage(bytes, Number.MAX_SAFE_INTEGER);
+  // The size was bounded by the frame or by reassembly already. The routes inside a channel end at a
+  // request's own reply address as often as not: the route cache (for a connection's few routes) is left out.
+  const message = decodeTransportMessage(bytes, Number.MAX_SAFE_INTEGER, false);
   return {
     onwardRoute: message.onwardRoute,
     returnRoute: message.returnRoute,

@@ -26,10 +26,10 @@ export class SendKeys {
   ) {}
 
   /**
-   * Encrypts the next frame's plaintext into `out` at `offset` (ciphertext || tag, plaintext.length + 16
-   * bytes); returns its nonce.
+   * Encrypts the next frame's plaintext (`plaintext || more`, with `more`) into `out` at `offset`
+   * (ciphertext || tag, 16 bytes more than the plaintext); returns its nonce.
    */
-  encryptInto(plaintext: Uint8Array, out: Uint8Array, offset: number): number {
+  encryptInto(plaintext: Uint8Array, out: Uint8Array, offset: number, more?: Uint8Array): number {
     const nonce = this.n;
     if (nonce >= MAX_NONCE) throw new SecureChannelError('CLOSED', 'the channel used up its nonces');
     // Nonces are sequential, so the epoch advances by at most one per frame.
@@ -37,7 +37,7 @@ export class SendKeys {
       this.cipher.rekey();
       this.epoch++;
     }
-    this.cipher.encryptWithNonceInto(nonce, EMPTY, plaintext, out, offset);
+    this.cipher.encryptWithNonceInto(nonce, EMPTY, plaintext, out, offset, more);
     this.n = nonce + 1;
     return nonce;
   }

@@ -3,6 +3,7 @@ import { codecFor } from './codec';
 import { DecodeError, EncodeError, MessageTooLargeError } from './errors';
 import { isTraceparent, type TransportMessage } from './message';
 import { Route } from './route';
+import { cachedRoute, rememberRoute } from './route-cache';
 
 /** Version byte of the transport message encoding (docs/PROTOCOL.md). */
 export const WIRE_VERSION = 1;
@@ -269,19 +270,56 @@ export function encodeTransportMessage(
   return out;
 }
 
-/** Reads one route; throws `DecodeError` for anything malformed. */
-export function readRoute(reader: Reader): Route {
+/** Reads one route (`cache` false: not through the cache, for routes seldom seen twice); throws `DecodeError`. */
+export function readRoute(reader: Reader, cache = true): Route {
+  if (!cache) return decodeRoute(reader);
+  const { bytes, offset: start } = reader;
+  // The structure alone first (every check but UTF-8's), to find the end; then the cache (route-cache.ts).
+  const count = readRouteCount(reader);
+  for (let i = 0; i < count; i++) {
+    readAddressType(reader);
+    const length = readAddressLength(reader);
+    reader.offset += length;
+  }
+  const end = reader.offset;
+  const cached = cachedRoute(bytes, start, end);
+  if (cached !== undefined) return cached;
+  reader.offset = start;
+  const route = decodeRoute(reader);
+  rememberRoute(bytes, start, end, route);
+  return route;
+}
+
+function readRouteCount(reader: Reader): number {
   const count = reader.varint();
   if (count > MAX_ROUTE_LENGTH)
     throw new DecodeError('TOO_LARGE', `route of ${count} hops exceeds ${MAX_ROUTE_LENGTH}`);
+  return count;
+}
+
+function readAddressType(reader: Reader): number {
+  const type = reader.varint();
+  if (type <= 0xffff) return type;
+  throw new DecodeError('MALFORMED', `address type ${type} out of range`);
+}
+
+/** An address's length, checked against the bounds and against the bytes present. */
+function readAddressLength(reader: Reader): number {
+  const length = reader.varint();
+  if (length === 0 || length > MAX_ADDRESS_BYTES) {
+    throw new DecodeError('MALFORMED', `address of ${length} bytes (must be 1..${MAX_ADDRESS_BYTES})`);
+  }
+  if (length > reader.remaining)
+    throw new DecodeError('TRUNCATED', `need ${length} bytes, have ${reader.remaining}`);
+  return length;
+}
+
+function decodeRoute(reader: Reader): Route {
+  const count = readRouteCount(reader);
   const hops: Address[] = [];
   for (let i = 0; i < count; i++) {
-    const type = reader.varint();
-    if (type > 0xffff) throw new DecodeError('MALFORMED', `address type ${type} out of range`);
-    const length = reader.varint();
-    if (length === 0 || length > MAX_ADDRESS_BYTES) {
-      throw new DecodeError('MALFORMED', `address of ${length} bytes (must be 1..${MAX_ADDRESS_BYTES})`);
-    }
+    const type = readAddressType(reader);
+    const length = readAddressLength(reader);
     hops.push(Address.decoded(type, reader.utf8(length), length));
   }
   return Route.of(hops);
@@ -289,11 +327,12 @@ export function readRoute(reader: Reader): Route {
 
 /**
  * Decodes a transport message. The payload is a view into `bytes` (no copy). Throws `DecodeError` with
- * `TOO_LARGE`, `UNSUPPORTED_VERSION`, `TRUNCATED` or `MALFORMED`.
+ * `TOO_LARGE`, `UNSUPPORTED_VERSION`, `TRUNCATED` or `MALFORMED`. `cacheRoutes`: see `readRoute`.
  */
 export function decodeTransportMessage(
   bytes: Uint8Array,
   maxSize: number = DEFAULT_MAX_MESSAGE_SIZE,
+  cacheRoutes = true,
 ): TransportMessage {
   if (bytes.length > maxSize)
     throw new DecodeError('TOO_LARGE', `message of ${bytes.length} bytes exceeds ${maxSize}`);
@@ -301,8 +340,8 @@ export function decodeTransportMessage(
   const version = reader.u8();
   if (version !== WIRE_VERSION && version !== WIRE_VERSION_TRACED)
     throw new DecodeError('UNSUPPORTED_VERSION', `wire version ${version}`);
-  const onwardRoute = readRoute(reader);
-  const returnRoute = readRoute(reader);
+  const onwardRoute = readRoute(reader, cacheRoutes);
+  const returnRoute = readRoute(reader, cacheRoutes);
   if (version === WIRE_VERSION) return { onwardRoute, returnRoute, payload: reader.rest() };
   const trace = reader.utf8(reader.u8());
   if (!isTraceparent(trace)) throw new DecodeError('MALFORMED', 'the trace context is not a W3C traceparent');

@@ -1,5 +1,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { sodium } from './sodium';
+import { concat } from './bytes';
+import { SODIUM_AD_MAX, sodiumChaCha } from './sodium-chacha';
 
 /** The AEAD algorithms of the crypto layer: IETF ChaCha20-Poly1305 and AES-256-GCM (96-bit nonces). */
 export type AeadAlgorithm = 'chacha20poly1305' | 'aes256gcm';
@@ -25,6 +27,8 @@ export const CHACHA_NODE_THRESHOLD = 2048;
 
 type NodeAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm';
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * An AEAD over 32-byte keys and 12-byte nonces. The caller checks lengths; these functions only compute.
  * Sealing gives ciphertext || 16-byte tag; opening gives `undefined` when the tag does not verify (any
@@ -34,7 +38,11 @@ export interface Aead {
   readonly algorithm: AeadAlgorithm;
   /** A new array holding ciphertext || tag. */
   seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
-  /** Writes ciphertext || tag (plaintext.length + 16 bytes) into `out` at `offset`. */
+  /**
+   * Writes ciphertext || tag (plaintext.length + 16 bytes) into `out` at `offset`. With `more`, the
+   * plaintext is `plaintext || more` (a frame's header and a message body where they lie, so the body is not
+   * first copied next to its header).
+   */
   sealInto(
     key: Uint8Array,
     nonce: Uint8Array,
@@ -42,6 +50,7 @@ export interface Aead {
     plaintext: Uint8Array,
     out: Uint8Array,
     offset: number,
+    more?: Uint8Array,
   ): void;
   /** The plaintext, or `undefined` if the ciphertext does not authenticate. */
   open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined;
@@ -55,17 +64,20 @@ function nodeSealInto(
   plaintext: Uint8Array,
   out: Uint8Array,
   offset: number,
+  more: Uint8Array = EMPTY,
 ): void {
+  const length = plaintext.length + more.length;
   const cipher =
     algorithm === 'aes-256-gcm'
       ? createCipheriv(algorithm, key, nonce)
       : createCipheriv(algorithm, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
   // Empty associated data authenticates the same as none; skipping the call saves a native round trip.
-  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
+  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: length });
   // node:crypto cannot write into a caller's buffer: update's output is copied once, into place.
   out.set(cipher.update(plaintext), offset);
+  if (more.length > 0) out.set(cipher.update(more), offset + plaintext.length);
   cipher.final(); // a stream cipher mode: final() emits nothing, it only computes the tag
-  out.set(cipher.getAuthTag(), offset + plaintext.length);
+  out.set(cipher.getAuthTag(), offset + length);
 }
 
 function nodeSeal(
@@ -105,6 +117,15 @@ function nodeOpen(
   return new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
 }
 
+/**
+ * Below the threshold (at most `SODIUM_MESSAGE_MAX`, tested), libsodium through one reused region of its
+ * memory (`sodium-chacha.ts`), unless the
+ * associated data is longer than that region holds (the wrappers' per-call buffers then).
+ */
+function viaWorkspace(ad: Uint8Array): boolean {
+  return ad.length <= SODIUM_AD_MAX;
+}
+
 /** ChaCha20-Poly1305: libsodium below `CHACHA_NODE_THRESHOLD` bytes of plaintext, node:crypto from there. */
 const chacha20poly1305: Aead = {
   algorithm: 'chacha20poly1305',
@@ -112,20 +133,28 @@ const chacha20poly1305: Aead = {
     if (plaintext.length >= CHACHA_NODE_THRESHOLD) {
       return nodeSeal('chacha20-poly1305', key, nonce, ad, plaintext);
     }
+    if (viaWorkspace(ad)) {
+      const out = new Uint8Array(plaintext.length + AEAD_TAG_LENGTH);
+      sodiumChaCha().sealInto(key, nonce, ad, plaintext, out, 0);
+      return out;
+    }
     return sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
   },
-  sealInto(key, nonce, ad, plaintext, out, offset) {
-    if (plaintext.length >= CHACHA_NODE_THRESHOLD) {
-      nodeSealInto('chacha20-poly1305', key, nonce, ad, plaintext, out, offset);
-      return;
+  sealInto(key, nonce, ad, plaintext, out, offset, more = EMPTY) {
+    if (plaintext.length + more.length >= CHACHA_NODE_THRESHOLD) {
+      nodeSealInto('chacha20-poly1305', key, nonce, ad, plaintext, out, offset, more);
+    } else if (viaWorkspace(ad)) {
+      sodiumChaCha().sealInto(key, nonce, ad, plaintext, out, offset, more);
+    } else {
+      const whole = more.length === 0 ? plaintext : concat(plaintext, more);
+      out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(whole, ad, null, nonce, key), offset);
     }
-    out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key), offset);
   },
   open(key, nonce, ad, ciphertext) {
     if (ciphertext.length < AEAD_TAG_LENGTH) return undefined;
-    if (ciphertext.length - AEAD_TAG_LENGTH >= CHACHA_NODE_THRESHOLD) {
-      return nodeOpen('chacha20-poly1305', key, nonce, ad, ciphertext);
-    }
+    const length = ciphertext.length - AEAD_TAG_LENGTH;
+    if (length >= CHACHA_NODE_THRESHOLD) return nodeOpen('chacha20-poly1305', key, nonce, ad, ciphertext);
+    if (viaWorkspace(ad)) return sodiumChaCha().open(key, nonce, ad, ciphertext);
     try {
       return sodium().crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, key);
     } catch {
@@ -138,8 +167,8 @@ const chacha20poly1305: Aead = {
 const aes256gcm: Aead = {
   algorithm: 'aes256gcm',
   seal: (key, nonce, ad, plaintext) => nodeSeal('aes-256-gcm', key, nonce, ad, plaintext),
-  sealInto(key, nonce, ad, plaintext, out, offset) {
-    nodeSealInto('aes-256-gcm', key, nonce, ad, plaintext, out, offset);
+  sealInto(key, nonce, ad, plaintext, out, offset, more) {
+    nodeSealInto('aes-256-gcm', key, nonce, ad, plaintext, out, offset, more);
   },
   open(key, nonce, ad, ciphertext) {
     if (ciphertext.length < AEAD_TAG_LENGTH) return undefined;

@@ -3,6 +3,7 @@ import type { CryptoBackend } from './backend';
 import type { HashAlgorithm, Hasher } from './hash';
 import { HmacSha256, SHA256_LENGTH, Sha256 } from './sha256';
 import { hkdf2 } from './hkdf';
+import { concat } from './bytes';
 import { sodium } from './sodium';
 import type { X25519, X25519Key } from './x25519';
 
@@ -149,8 +150,9 @@ const chacha20poly1305: Aead = {
   algorithm: 'chacha20poly1305',
   seal: (key, nonce, ad, plaintext) =>
     sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key),
-  sealInto(key, nonce, ad, plaintext, out, offset) {
-    out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key), offset);
+  sealInto(key, nonce, ad, plaintext, out, offset, more) {
+    const whole = more === undefined || more.length === 0 ? plaintext : concat(plaintext, more);
+    out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(whole, ad, null, nonce, key), offset);
   },
   open(key, nonce, ad, ciphertext) {
     if (ciphertext.length < TAG) return undefined;

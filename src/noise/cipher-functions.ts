@@ -24,7 +24,8 @@ export interface CipherFunction {
   encrypt(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /**
    * ENCRYPT into a caller's buffer: writes ciphertext || 16-byte tag (plaintext.length + 16 bytes) into
-   * `out` at `offset`, so a frame can be built in place, without the output array `encrypt` allocates.
+   * `out` at `offset`, so a frame can be built in place, without the output array `encrypt` allocates. With
+   * `more`, the plaintext is `plaintext || more`.
    */
   encryptInto(
     k: Uint8Array,
@@ -33,6 +34,7 @@ export interface CipherFunction {
     plaintext: Uint8Array,
     out: Uint8Array,
     offset: number,
+    more?: Uint8Array,
   ): void;
   /** DECRYPT: a new array holding the plaintext, or `DECRYPT_FAILED`. */
   decrypt(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
@@ -55,8 +57,8 @@ function noiseCipher(
     name,
     formatNonce,
     encrypt: (k, nonce, ad, plaintext) => aead.seal(k, nonce, ad, plaintext),
-    encryptInto(k, nonce, ad, plaintext, out, offset) {
-      aead.sealInto(k, nonce, ad, plaintext, out, offset);
+    encryptInto(k, nonce, ad, plaintext, out, offset, more) {
+      aead.sealInto(k, nonce, ad, plaintext, out, offset, more);
     },
     decrypt(k, nonce, ad, ciphertext) {
       const plaintext = aead.open(k, nonce, ad, ciphertext);

@@ -114,7 +114,8 @@ export class CipherState {
 
   /**
    * `encryptWithNonce` writing ciphertext || tag (plaintext.length + 16 bytes) into `out` at `offset`
-   * instead of a new array, so that a caller builds its frame in place. Same checks and errors.
+   * instead of a new array, so that a caller builds its frame in place. With `more`, the plaintext is
+   * `plaintext || more`, taken where each lies (no copy to join them). Same checks and errors.
    */
   encryptWithNonceInto(
     n: bigint | number,
@@ -122,15 +123,22 @@ export class CipherState {
     plaintext: Uint8Array,
     out: Uint8Array,
     offset: number,
+    more?: Uint8Array,
   ): void {
     const k = this.requireKey();
-    checkSize(plaintext, MAX_PLAINTEXT_LENGTH);
-    if (offset < 0 || offset + plaintext.length + TAG_LENGTH > out.length) {
-      const room = `no room for ${plaintext.length + TAG_LENGTH} bytes at offset ${offset}`;
+    const length = plaintext.length + (more?.length ?? 0);
+    if (length > MAX_PLAINTEXT_LENGTH) {
+      throw new NoiseError(
+        'MESSAGE_TOO_LARGE',
+        `${length} bytes exceed the Noise limit of ${MAX_PLAINTEXT_LENGTH}`,
+      );
+    }
+    if (offset < 0 || offset + length + TAG_LENGTH > out.length) {
+      const room = `no room for ${length + TAG_LENGTH} bytes at offset ${offset}`;
       throw new NoiseError('INVALID_BUFFER', `${room} of a ${out.length}-byte buffer`);
     }
     this.formatExplicitNonce(n);
-    this.cipher.encryptInto(k, this.nonceBytes, ad, plaintext, out, offset);
+    this.cipher.encryptInto(k, this.nonceBytes, ad, plaintext, out, offset, more);
   }
 
   /**

@@ -124,6 +124,26 @@ describe('decodeTransportMessage', () => {
   ])('throws for %s', (_kind, bytes, code) => {
     expect(decodeError(bytes).code).toBe(code);
   });
+
+  it('decodes a route met before to the same route, and a route one byte apart as it would alone', () => {
+    const bytes = encodeTransportMessage(sample);
+    const first = decodeTransportMessage(bytes);
+    const again = decodeTransportMessage(Uint8Array.from(bytes));
+    expectSameMessage(again, sample);
+    expect(again.onwardRoute).toBe(first.onwardRoute); // the decoded route was kept, not decoded again
+    // 'echoer' -> 'echoes': a different route, decoded as such.
+    const other = Uint8Array.from(bytes);
+    const at = Buffer.from(other).indexOf('echoer') + 5;
+    other[at] = 's'.charCodeAt(0);
+    expect(decodeTransportMessage(other).onwardRoute.toString()).toBe(
+      route([TCP, '127.0.0.1:4000'], 'relay', 'echoes').toString(),
+    );
+    // The same bytes but one that is not UTF-8: refused, whatever was decoded before.
+    other[at] = 0xff;
+    expect(decodeError(other).code).toBe('MALFORMED');
+    other[at] = 'r'.charCodeAt(0);
+    expect(decodeTransportMessage(other).onwardRoute).toBe(first.onwardRoute);
+  });
 });
 
 describe('wire properties', () => {

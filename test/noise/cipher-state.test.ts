@@ -166,8 +166,27 @@ describe.each(['ChaChaPoly', 'AESGCM'] as const)('CipherState (%s)', (name) => {
       expect(hex(receive.decryptWithNonce(41, ad, ciphertext))).toBe(hex(pt));
       expect([...out.subarray(0, 3), ...out.subarray(3 + size + 16)]).toEqual([0xaa, 0xaa, 0xaa, 0xaa, 0xaa]);
       expectCode(() => send.encryptWithNonceInto(42, ad, pt, out, 6), 'INVALID_BUFFER');
+      // In two parts (a head, then the rest where it lies): the same bytes, the same bounds.
+      const parts = new Uint8Array(size + 16);
+      send.encryptWithNonceInto(41, ad, pt.subarray(0, 9), parts, 0, pt.subarray(9));
+      expect(hex(parts)).toBe(hex(ciphertext));
+      expectCode(
+        () => send.encryptWithNonceInto(42, ad, pt.subarray(0, 9), parts, 1, pt.subarray(9)),
+        'INVALID_BUFFER',
+      );
     },
   );
+
+  it('refuses a plaintext in two parts over the Noise limit', () => {
+    const [send] = pair(name);
+    const out = new Uint8Array(70000);
+    const head = new Uint8Array(10);
+    expectCode(
+      () => send.encryptWithNonceInto(1, empty, head, out, 0, new Uint8Array(65535 - 16 - 9)),
+      'MESSAGE_TOO_LARGE',
+    );
+    send.encryptWithNonceInto(1, empty, head, out, 0, new Uint8Array(65535 - 16 - 10));
+  });
 
   it('reserves nonce 2^64-1', () => {
     const [send, receive] = pair(name);
