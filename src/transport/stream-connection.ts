@@ -66,14 +66,12 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
   private streamClosed: (() => void) | undefined;
   private connectTimer: Timer | undefined;
   private stopping = false;
-  /** Messages handled; used to notice when the mailbox has drained after the connection closed. */
-  private handled = 0;
+  private handled = 0; // messages handled: tells when the mailbox has drained after the connection closed
   private readonly vouching: ConnectionVouching;
   /** When it was accepted or made (ms), for eviction of the oldest. */
   readonly since = Date.now();
   private readonly log: Logger;
-  /** What a refusal at this way out names it (made once, not per message). */
-  private readonly exitName: string;
+  private readonly exitName: string; // what a refusal at this way out names it, made once
 
   constructor(
     private readonly host: ConnectionHost,
