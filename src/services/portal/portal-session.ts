@@ -259,11 +259,16 @@ export class PortalSession implements Worker {
       return this.violation(`an ACK of ${consumed} bytes, ${this.inFlight} in flight`);
     this.inFlight -= consumed;
     if (!this.paused) return;
-    this.pump(true);
-    if (this.pendingBytes > 0) return;
+    if (this.finPending) {
+      if (this.pump(true)) return;
+      this.paused = false;
+      return this.sendFin();
+    }
+    // The socket is read again; a tail shorter than a DATA waits for that read, as in `fromSocket`.
+    if (this.pump(false)) return;
     this.paused = false;
-    if (this.finPending) this.sendFin();
-    else this.socket.resume();
+    this.socket.resume();
+    if (this.pendingBytes > 0) this.waitForTail();
   }
 
   /**
@@ -285,11 +290,14 @@ export class PortalSession implements Worker {
       this.stopTailWait();
       if (!this.paused) this.socket.pause();
       this.paused = true;
-    } else if (!this.tailWaiting) {
-      this.tailWaiting = true;
-      if (this.tailTimer === undefined) this.tailTimer = setTimeout(this.flush, TAIL_WAIT_MS);
-      else this.tailTimer.refresh();
-    }
+    } else this.waitForTail();
+  }
+
+  private waitForTail(): void {
+    if (this.tailWaiting) return;
+    this.tailWaiting = true;
+    if (this.tailTimer === undefined) this.tailTimer = setTimeout(this.flush, TAIL_WAIT_MS);
+    else this.tailTimer.refresh();
   }
 
   /** The timer is left to run out (`refresh()` cannot rearm a cleared one); `flush` then does nothing. */
