@@ -66,6 +66,9 @@ export class PortalSession implements Worker {
   /** Sends the tail of a full read that no other read joined (see `fromSocket`); made on first use. */
   private tailTimer: NodeJS.Timeout | undefined;
   private tailWaiting = false;
+  /** Counts the waits begun, so that a flush planned before the last read can tell (see `tailDue`). */
+  private tailWaits = 0;
+  private tailFlushFor = -1;
   /** The socket ended while bytes were pending: FIN goes after them. */
   private finPending = false;
   private finSent = false;
@@ -293,10 +296,11 @@ export class PortalSession implements Worker {
     } else this.waitForTail();
   }
 
+  /** (Re)starts the wait: the tail waits `TAIL_WAIT_MS` from the last read that left one. */
   private waitForTail(): void {
-    if (this.tailWaiting) return;
     this.tailWaiting = true;
-    if (this.tailTimer === undefined) this.tailTimer = setTimeout(this.flush, TAIL_WAIT_MS);
+    this.tailWaits++;
+    if (this.tailTimer === undefined) this.tailTimer = setTimeout(this.tailDue, TAIL_WAIT_MS);
     else this.tailTimer.refresh();
   }
 
@@ -305,8 +309,19 @@ export class PortalSession implements Worker {
     this.tailWaiting = false;
   }
 
+  /**
+   * The wait is over; the flush goes after this turn's reads, though (`setImmediate`): a process that was
+   * descheduled runs its timers before it polls its sockets, where the next read may well be waiting.
+   */
+  private readonly tailDue = (): void => {
+    if (!this.tailWaiting || this.tailFlushFor === this.tailWaits) return;
+    this.tailFlushFor = this.tailWaits;
+    setImmediate(this.flush);
+  };
+
   private readonly flush = (): void => {
-    if (!this.tailWaiting) return;
+    // A read since `tailDue` took the tail, or began a new wait.
+    if (!this.tailWaiting || this.tailFlushFor !== this.tailWaits) return;
     this.tailWaiting = false;
     if (this.state !== 'open' || this.paused) return;
     if (this.pump(true)) {
