@@ -12,7 +12,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Round, Suite } from './harness';
+import { median, type Round, type Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
 import { BenchProcess, type StartOptions } from './procs/spawn';
 
@@ -30,8 +30,25 @@ interface Ports {
   readonly redis: number;
 }
 
+/** The processes a variant's bytes cross, besides the client and the server (see `cpuRound`). */
+interface Path {
+  readonly portal: readonly Named[];
+  readonly relay: readonly Named[];
+  readonly tunnel: readonly Named[];
+}
+
+/** A process and the name the CPU figures give it (the tunnel's two ends are the same program). */
+type Named = readonly [string, BenchProcess];
+
 let state:
-  | { children: BenchProcess[]; redis: ChildProcess; certs: string; ports: Ports; client: BenchProcess }
+  | {
+      children: BenchProcess[];
+      redis: ChildProcess;
+      certs: string;
+      ports: Ports;
+      client: BenchProcess;
+      path: Path;
+    }
   | undefined;
 
 function running(): NonNullable<typeof state> {
@@ -81,6 +98,7 @@ async function setup(): Promise<void> {
     writeFileSync(join(certs, `${side}.crt`), cert);
   }
   const children: BenchProcess[] = [];
+  const byName = new Map<string, BenchProcess>();
   const start = async (program: string, args: readonly string[]): Promise<string[]> => {
     const name = program === 'tls-tunnel' ? `${program}-${args[0]}` : program;
     const options: StartOptions = profile
@@ -88,6 +106,7 @@ async function setup(): Promise<void> {
       : {};
     const { process: child, ready } = await BenchProcess.start(program, args, options);
     children.push(child);
+    byName.set(name, child);
     return ready;
   };
   const redis = await startRedis();
@@ -104,11 +123,17 @@ async function setup(): Promise<void> {
       start('tls-tunnel', ['client', certs, relay[1]!, relay[2]!]),
     ]);
     await start('tcp-client', []);
+    const named = (...names: string[]): Named[] => names.map((name) => [name, byName.get(name)!]);
     state = {
       children,
       redis: redis.child,
       certs,
       client: children.at(-1)!,
+      path: {
+        portal: named('portal-alice', 'hub', 'portal-bob'),
+        relay: named('relay'),
+        tunnel: named('tls-tunnel-client', 'relay', 'tls-tunnel-server'),
+      },
       ports: {
         portal: { bytes: Number(inlets[0]), redis: Number(inlets[1]) },
         relay: { bytes: Number(relay[0]) },
@@ -125,6 +150,7 @@ async function setup(): Promise<void> {
 }
 
 async function teardown(): Promise<void> {
+  printCpu();
   if (state === undefined) return;
   const { children, redis, certs } = state;
   state = undefined;
@@ -133,13 +159,61 @@ async function teardown(): Promise<void> {
   rmSync(certs, { recursive: true, force: true });
 }
 
-function clientRound(command: (ports: Ports) => string): Round {
-  return () => running().client.figure(command(running().ports));
+/** CPU microseconds per operation of each process of a variant, one entry per round (warm-up included). */
+const cpuPerOp = new Map<string, { names: string[]; rounds: number[][] }>();
+
+/**
+ * Wraps a round of `ops` operations through `variant`: reads the CPU time each process on its path spent
+ * (outside the timed part), so that the CPU per operation of each is printed after the suite's table. The
+ * machine is shared, so the wall clock follows the load; the CPU per operation does not. With
+ * `BENCH_CPU_BUDGET=1` every round's is printed too.
+ */
+function cpuRound(label: string, variant: keyof Path, ops: number, round: Round): Round {
+  return async () => {
+    const path = running().path[variant];
+    const before = await Promise.all(path.map(([, child]) => child.figure('cpu')));
+    const figure = await round();
+    const after = await Promise.all(path.map(([, child]) => child.figure('cpu')));
+    const spent = path.map((_child, i) => (after[i]! - before[i]!) / ops);
+    let record = cpuPerOp.get(label);
+    if (record === undefined)
+      cpuPerOp.set(label, (record = { names: path.map(([name]) => name), rounds: [] }));
+    record.rounds.push(spent);
+    if (process.env.BENCH_CPU_BUDGET !== undefined) {
+      const shown = path.map(([name], i) => `${name} ${spent[i]!.toFixed(1)}`);
+      console.error(`  ${label}: CPU us per operation: ${shown.join(', ')}`);
+    }
+    return figure;
+  };
+}
+
+/** Prints the median CPU time per operation of each process, per variant (after the suite's table). */
+function printCpu(): void {
+  if (cpuPerOp.size === 0) return;
+  console.log('\nportal suite: CPU time per operation, median over the rounds (us)');
+  for (const [label, { names, rounds }] of cpuPerOp) {
+    const measured = rounds.slice(2); // the warm-up rounds of the harness come first
+    const medians = names.map((_, i) => median(measured.map((r) => r[i]!)));
+    const total = medians.reduce((a, b) => a + b, 0);
+    const parts = names.map((name, i) => `${name} ${medians[i]!.toFixed(1)}`).join(', ');
+    console.log(`  ${label.padEnd(26)} ${parts}; total ${total.toFixed(1)}`);
+  }
+  cpuPerOp.clear();
+}
+
+/** A round of the one client, `command` naming the port of `variant`; an operation is one of its `ops`. */
+function clientRound(
+  label: string,
+  variant: keyof Path,
+  ops: number,
+  command: (ports: Ports) => string,
+): Round {
+  return cpuRound(label, variant, ops, () => running().client.figure(command(running().ports)));
 }
 
 /** redis-benchmark GET and SET at `port`: the mean of the two rates, requests/s. */
-function redisRound(port: (ports: Ports) => number): Round {
-  return async () => {
+function redisRound(label: string, variant: keyof Path | 'direct', port: (ports: Ports) => number): Round {
+  const round: Round = async () => {
     const args = ['-h', '127.0.0.1', '-p', String(port(running().ports)), '-t', 'get,set'];
     args.push('-n', String(REDIS_N), '-c', '20', '--csv');
     const { stdout } = await promisify(execFile)('redis-benchmark', args);
@@ -147,6 +221,7 @@ function redisRound(port: (ports: Ports) => number): Round {
     if (rates.length !== 2) throw new Error(`redis-benchmark printed ${stdout}`);
     return (rates[0]! + rates[1]!) / 2;
   };
+  return variant === 'direct' ? round : cpuRound(label, variant, 2 * REDIS_N, round);
 }
 
 export const suite: Suite = {
@@ -157,26 +232,63 @@ export const suite: Suite = {
     {
       name: 'portal.bulk',
       unit: 'MB/s',
-      candidate: clientRound((p) => `bulk ${p.portal.bytes} ${BULK_N}`),
-      baseline: { name: 'tls_tunnel', round: clientRound((p) => `bulk ${p.tunnel.bytes} ${BULK_N}`) },
-      comparisons: [{ name: 'tcp_relay', round: clientRound((p) => `bulk ${p.relay.bytes} ${BULK_N}`) }],
+      candidate: clientRound(
+        'bulk (64 KiB write)',
+        'portal',
+        BULK_N,
+        (p) => `bulk ${p.portal.bytes} ${BULK_N}`,
+      ),
+      baseline: {
+        name: 'tls_tunnel',
+        round: clientRound('bulk.tls_tunnel', 'tunnel', BULK_N, (p) => `bulk ${p.tunnel.bytes} ${BULK_N}`),
+      },
+      comparisons: [
+        {
+          name: 'tcp_relay',
+          round: clientRound('bulk.tcp_relay', 'relay', BULK_N, (p) => `bulk ${p.relay.bytes} ${BULK_N}`),
+        },
+      ],
       goals: { ratioAtLeast: 0.8 },
     },
     {
       name: 'portal.redis',
       unit: 'requests/s',
-      candidate: redisRound((p) => p.portal.redis),
-      baseline: { name: 'tls_tunnel', round: redisRound((p) => p.tunnel.redis) },
-      comparisons: [{ name: 'direct', round: redisRound((p) => p.redis) }],
+      candidate: redisRound('redis (request)', 'portal', (p) => p.portal.redis),
+      baseline: {
+        name: 'tls_tunnel',
+        round: redisRound('redis.tls_tunnel', 'tunnel', (p) => p.tunnel.redis),
+      },
+      comparisons: [{ name: 'direct', round: redisRound('redis.direct', 'direct', (p) => p.redis) }],
       goals: { ratioAtLeast: 0.8 },
     },
     {
       name: 'portal.connect',
       unit: 'sessions/s',
-      candidate: clientRound((p) => `connect ${p.portal.bytes} ${CONNECT_N}`),
-      baseline: { name: 'tls_tunnel', round: clientRound((p) => `connect ${p.tunnel.bytes} ${CONNECT_N}`) },
+      candidate: clientRound(
+        'connect (session)',
+        'portal',
+        CONNECT_N,
+        (p) => `connect ${p.portal.bytes} ${CONNECT_N}`,
+      ),
+      baseline: {
+        name: 'tls_tunnel',
+        round: clientRound(
+          'connect.tls_tunnel',
+          'tunnel',
+          CONNECT_N,
+          (p) => `connect ${p.tunnel.bytes} ${CONNECT_N}`,
+        ),
+      },
       comparisons: [
-        { name: 'tcp_relay', round: clientRound((p) => `connect ${p.relay.bytes} ${CONNECT_N}`) },
+        {
+          name: 'tcp_relay',
+          round: clientRound(
+            'connect.tcp_relay',
+            'relay',
+            CONNECT_N,
+            (p) => `connect ${p.relay.bytes} ${CONNECT_N}`,
+          ),
+        },
       ],
     },
   ],

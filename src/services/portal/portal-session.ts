@@ -13,7 +13,6 @@ import {
   RESET_ERROR_CODE,
   decodePortalMessage,
   encodeAck,
-  encodeData,
   encodeOpen,
   encodeRst,
   type ResetReason,
@@ -22,6 +21,19 @@ import type { SessionHost, SessionInfo } from './session-host';
 import { SocketSink } from './socket-sink';
 
 type State = 'opening' | 'open' | 'closed';
+
+/**
+ * The size of a socket read when the kernel had more bytes than it fit: libuv reads into 64 KiB buffers, so
+ * a read that long says more bytes are likely waiting (see `fromSocket`). A heuristic: a wrong guess costs
+ * a message, never a byte.
+ */
+const FULL_READ = 64 * 1024;
+
+/**
+ * How long the tail of a full read waits for the next read to fill its DATA (see `fromSocket`). A bulk
+ * stream's next read comes sooner; a stream that stops on a read boundary pays this once.
+ */
+export const TAIL_WAIT_MS = 1;
 
 /** How long a session's worker stays after the session ended (see `finish`). */
 export const SESSION_LINGER_MS = 2_000;
@@ -43,9 +55,21 @@ export class PortalSession implements Worker {
   /** Credit granted by the other end, and what of it is in use. */
   private peerWindow = 0;
   private inFlight = 0;
-  /** Bytes read from the socket that did not fit the credit: the socket is paused while there are some. */
-  private held: Uint8Array | undefined;
-  /** The socket ended while bytes were held: FIN goes after them. */
+  /**
+   * Bytes read from the socket and not sent yet, in order: what did not fit the credit (the socket is then
+   * paused), or the start of the next DATA while more reads are expected (see `fromSocket`). At most one
+   * message's worth plus one read.
+   */
+  private readonly pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private paused = false;
+  /** Sends the tail of a full read that no other read joined (see `fromSocket`); made on first use. */
+  private tailTimer: NodeJS.Timeout | undefined;
+  private tailWaiting = false;
+  /** Counts the waits begun, so that a flush planned before the last read can tell (see `tailDue`). */
+  private tailWaits = 0;
+  private tailFlushFor = -1;
+  /** The socket ended while bytes were pending: FIN goes after them. */
   private finPending = false;
   private finSent = false;
   private finReceived = false;
@@ -237,38 +261,133 @@ export class PortalSession implements Worker {
     if (consumed > this.inFlight)
       return this.violation(`an ACK of ${consumed} bytes, ${this.inFlight} in flight`);
     this.inFlight -= consumed;
-    const held = this.held;
-    if (held === undefined) return;
-    this.held = undefined;
-    this.fromSocket(held);
-    if (this.held !== undefined) return;
-    if (this.finPending) this.sendFin();
-    else this.socket.resume();
+    if (!this.paused) return;
+    if (this.finPending) {
+      if (this.pump(true)) return;
+      this.paused = false;
+      return this.sendFin();
+    }
+    // The socket is read again; a tail shorter than a DATA waits for that read, as in `fromSocket`.
+    if (this.pump(false)) return;
+    this.paused = false;
+    this.socket.resume();
+    if (this.pendingBytes > 0) this.waitForTail();
   }
 
+  /**
+   * The socket's bytes go out as DATA of up to `MAX_DATA_BYTES`, within the credit. Reads come in 64 KiB, more
+   * than a DATA holds, so sending each read as it comes cuts a stream into one full DATA and a sliver per
+   * read: twice the messages, AEAD calls, frames and writes at every hop. So after a full read (the kernel
+   * had at least that much: a bulk stream) the tail waits for the next read to fill its DATA, at most
+   * `TAIL_WAIT_MS`; after a short read (the kernel had nothing more: a request waiting for its answer)
+   * everything goes at once.
+   */
   private fromSocket(chunk: Uint8Array): void {
-    if (this.state !== 'open') return;
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const credit = this.peerWindow - this.inFlight;
-      if (credit <= 0) break;
-      const n = Math.min(credit, MAX_DATA_BYTES, chunk.byteLength - offset);
-      this.send(this.peerRoute!, encodeData(chunk.subarray(offset, offset + n)));
-      this.inFlight += n;
-      offset += n;
-    }
-    this.bytesSent += offset;
-    this.host.stats.bytesSent += offset;
-    if (offset < chunk.byteLength) {
-      this.held = chunk.subarray(offset);
+    if (this.state !== 'open' || chunk.byteLength === 0) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.byteLength;
+    const outOfCredit = this.pump(chunk.byteLength < FULL_READ);
+    if (this.pendingBytes === 0) return this.stopTailWait();
+    if (outOfCredit) {
+      // Out of credit: nothing more is read until an ACK comes.
+      this.stopTailWait();
+      if (!this.paused) this.socket.pause();
+      this.paused = true;
+    } else this.waitForTail();
+  }
+
+  /** (Re)starts the wait: the tail waits `TAIL_WAIT_MS` from the last read that left one. */
+  private waitForTail(): void {
+    this.tailWaiting = true;
+    this.tailWaits++;
+    if (this.tailTimer === undefined) this.tailTimer = setTimeout(this.tailDue, TAIL_WAIT_MS);
+    else this.tailTimer.refresh();
+  }
+
+  /** The timer is left to run out (`refresh()` cannot rearm a cleared one); `flush` then does nothing. */
+  private stopTailWait(): void {
+    this.tailWaiting = false;
+  }
+
+  /**
+   * The wait is over; the flush goes after this turn's reads, though (`setImmediate`): a process that was
+   * descheduled runs its timers before it polls its sockets, where the next read may well be waiting.
+   */
+  private readonly tailDue = (): void => {
+    if (!this.tailWaiting || this.tailFlushFor === this.tailWaits) return;
+    this.tailFlushFor = this.tailWaits;
+    setImmediate(this.flush);
+  };
+
+  private readonly flush = (): void => {
+    // A read since `tailDue` took the tail, or began a new wait.
+    if (!this.tailWaiting || this.tailFlushFor !== this.tailWaits) return;
+    this.tailWaiting = false;
+    if (this.state !== 'open' || this.paused) return;
+    if (this.pump(true)) {
+      // The credit ran out: the rest waits for an ACK, and so does the socket.
       this.socket.pause();
+      this.paused = true;
     }
+  };
+
+  /**
+   * Sends what is pending as DATA, as far as the credit goes; returns whether some is left for want of
+   * credit. Unless `final`, a DATA shorter than `MAX_DATA_BYTES` that the credit would allow waits for more
+   * bytes. A sliver of credit is not used while more is pending: it waits for an ACK, which comes, as over
+   * half the window is then in flight and the other end acknowledges every quarter.
+   */
+  private pump(final: boolean): boolean {
+    while (this.pendingBytes > 0) {
+      const credit = this.peerWindow - this.inFlight;
+      if (credit <= 0) return true;
+      const n = Math.min(credit, MAX_DATA_BYTES, this.pendingBytes);
+      if (n === credit && n < this.pendingBytes && n < this.minDataBytes) return true;
+      if (!final && n === this.pendingBytes && n < credit && n < MAX_DATA_BYTES) return false;
+      this.send(this.peerRoute!, this.takeData(n));
+      this.inFlight += n;
+      this.bytesSent += n;
+      this.host.stats.bytesSent += n;
+    }
+    return false;
+  }
+
+  /** The least credit worth a DATA while more bytes are pending (see `pump`). */
+  private get minDataBytes(): number {
+    return Math.min(MAX_DATA_BYTES, this.peerWindow >>> 1);
+  }
+
+  /** The next `n` pending bytes as a DATA message: each byte copied once, behind the kind byte. */
+  private takeData(n: number): Uint8Array {
+    const message = Buffer.allocUnsafe(1 + n);
+    message[0] = KIND.DATA;
+    let filled = 0;
+    const pending = this.pending;
+    while (filled < n) {
+      const piece = pending[0]!;
+      const take = Math.min(piece.byteLength, n - filled);
+      if (take === piece.byteLength) {
+        message.set(piece, 1 + filled);
+        pending.shift();
+      } else {
+        message.set(piece.subarray(0, take), 1 + filled);
+        pending[0] = piece.subarray(take);
+      }
+      filled += take;
+    }
+    this.pendingBytes -= n;
+    return message;
   }
 
   private socketEnded(): void {
     if (this.state !== 'open') return;
-    if (this.held !== undefined) this.finPending = true;
-    else this.sendFin();
+    this.stopTailWait();
+    if (!this.paused) this.pump(true);
+    if (this.pendingBytes > 0) {
+      this.finPending = true;
+      if (!this.paused) this.socket.pause();
+      this.paused = true;
+    } else this.sendFin();
   }
 
   private sendFin(): void {
@@ -311,7 +430,10 @@ export class PortalSession implements Worker {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.openTimer);
-    this.held = undefined;
+    this.stopTailWait();
+    clearTimeout(this.tailTimer);
+    this.pending.length = 0;
+    this.pendingBytes = 0;
     if (!this.socket.destroyed) {
       // A reset (RST) tells the local peer the stream did not finish; a socket still connecting has none.
       if (error === undefined || this.socket.connecting) this.socket.destroy();
