@@ -53,6 +53,17 @@ function utcTime(date: Date): Buffer {
 
 const ECDSA_WITH_SHA256 = sequence(oid('1.2.840.10045.4.3.2'));
 
+/**
+ * 16 random bytes whose first is 0x01-0x7f: DER forbids an INTEGER's leading zero byte unless the next byte's
+ * top bit is set, and a random first byte of 0x00 failed the parse (ERR_OSSL_ASN1_ILLEGAL_PADDING) about
+ * once in 512 certificates.
+ */
+function serialNumber(): Buffer {
+  const serial = randomBytes(16);
+  serial[0] = serial[0]! & 0x7f || 0x01;
+  return serial;
+}
+
 /** A fresh P-256 key and a self-signed certificate for `localhost`, valid from an hour ago for a day. */
 export function selfSignedCert(commonName: string): KeyAndCert {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -64,7 +75,7 @@ export function selfSignedCert(commonName: string): KeyAndCert {
   );
   const tbs = sequence(
     explicit(0, integer(Buffer.of(2))), // v3
-    integer(randomBytes(16)),
+    integer(serialNumber()),
     ECDSA_WITH_SHA256,
     name,
     sequence(utcTime(new Date(now - 3_600_000)), utcTime(new Date(now + 86_400_000))),
