@@ -65,7 +65,7 @@ export class Encryptor implements Worker {
   ) {
     this.ctx = init.ctx;
     this.route = init.peerRoute;
-    this.replyRoute = Route.of([init.decryptorAddress]);
+    this.replyRoute = init.replyRoute;
     // Our sending key rekeys on our schedule (the receiving key on the one the peer announced).
     this.sendKeys = new SendKeys(init.outcome.ciphers.send, init.limits.rekeyInterval);
     const { maxUnackedBytes, retransmitInterval } = init.limits;
