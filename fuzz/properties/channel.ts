@@ -482,9 +482,11 @@ function channelPair(cipherName: string, limits: ChannelLimits): ChannelPair {
       peer: { maxMessageSize: limits.maxMessageSize, rekeyInterval: limits.rekeyInterval },
       confirms: initiator,
     };
+    const decryptorAddress = Address.unique('fuzz.d.');
     return new SecureChannel({
       ctx: recordingContext(record),
-      decryptorAddress: Address.unique('fuzz.d.'),
+      decryptorAddress,
+      replyRoute: Route.of([decryptorAddress]),
       encryptorAddress: Address.unique('fuzz.e.'),
       peerRoute: Route.of([Address.local('peer')]),
       outcome,

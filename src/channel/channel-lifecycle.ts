@@ -3,6 +3,7 @@ import { LocalMessage } from '../core/message';
 import { Route } from '../core/route';
 import type { Address } from '../core/address';
 import type { Context } from '../node/context';
+import type { Logger } from '../node/logger';
 import type { NodeRuntime } from '../node/node-runtime';
 import type { ReplyAddress } from '../node/router';
 import { SecureChannelError } from './errors';
@@ -10,6 +11,9 @@ import { PayloadKind } from './frames';
 import type { ChannelInit, CloseReason, SecureChannel } from './secure-channel';
 
 function noop(): void {}
+
+/** An end's `stopped` until it tears down: one settled promise for all of them. */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** How many untracked reply slots a channel end holds before it drops those already answered. */
 const PRUNE_PENDING_AT = 64;
@@ -85,18 +89,21 @@ export class ChannelLifecycle {
   /** Reply slots of requests sent through this end: they fail at once when it closes. */
   private pendingReplies: Set<ReplyAddress> | undefined; // made at the first request: most ends carry none
   private prunePendingAt = PRUNE_PENDING_AT;
-  private stopped: Promise<void> = Promise.resolve();
+  private stopped: Promise<void> = RESOLVED;
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly ctx: Context;
-  private readonly replyRoute: Route;
   private readonly openSet: OpenChannels;
+  /** What it needs of its `ChannelInit` (not the init itself: that would keep the handshake's outcome). */
+  readonly logger: Logger;
+  private readonly closedLinger: number;
 
   constructor(
     private readonly channel: SecureChannel,
-    private readonly init: ChannelInit,
+    init: ChannelInit,
   ) {
     this.ctx = init.ctx;
-    this.replyRoute = Route.of([init.decryptorAddress]);
+    this.logger = init.logger;
+    this.closedLinger = init.limits.closedLinger;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.openSet = openChannelsOf(this.ctx.node);
     this.openSet.add(this, firstHopOf(init.peerRoute));
@@ -146,12 +153,11 @@ export class ChannelLifecycle {
     };
     if (encryptor.reliable !== undefined) {
       // A reliable channel outlives its route: it resumes once a frame comes back (or closes at peerTimeout).
-      if (encryptor.routeDown())
-        this.init.logger.warn(log, 'reliable secure channel lost its route to the peer');
+      if (encryptor.routeDown()) this.logger.warn(log, 'reliable secure channel lost its route to the peer');
       return;
     }
     this.lostCode = code;
-    this.init.logger.warn(log, 'secure channel closed: its route to the peer is gone');
+    this.logger.warn(log, 'secure channel closed: its route to the peer is gone');
     this.teardown('failed');
   }
 
@@ -160,7 +166,7 @@ export class ChannelLifecycle {
     if (this.reason !== undefined) return;
     this.openSet.delete(this, firstHopOf(before));
     this.openSet.add(this, firstHopOf(after));
-    this.init.logger.info(
+    this.logger.info(
       { channel: this.channel.address.key, remote: this.channel.remoteIdentifier, route: after.toString() },
       'reliable secure channel resumed',
     );
@@ -211,16 +217,13 @@ export class ChannelLifecycle {
     // Not awaited: teardown often runs inside the decryptor's own handler, which must finish first.
     const stops = [this.stopWorker(channel.decryptorAddress)];
     if (reason === 'local' || reason === 'remote' || reason === 'idle' || reason === 'unresponsive') {
-      this.lingerTimer = setTimeout(
-        () => void this.stopWorker(channel.address),
-        this.init.limits.closedLinger,
-      );
+      this.lingerTimer = setTimeout(() => void this.stopWorker(channel.address), this.closedLinger);
       this.lingerTimer.unref();
     } else {
       stops.push(this.stopWorker(channel.address));
     }
     this.stopped = Promise.all(stops).then(noop);
-    this.init.logger.debug(
+    this.logger.debug(
       { channel: channel.address.key, remote: channel.remoteIdentifier, reason },
       'secure channel closed',
     );
@@ -233,10 +236,10 @@ export class ChannelLifecycle {
   private failPending(code: DeliveryFailureCode, error: SecureChannelError): void {
     if (this.pendingReplies === undefined) return;
     const notice = new DeliveryFailureNotice(code, error);
+    const from = Route.of([this.channel.decryptorAddress]);
     for (const slot of this.pendingReplies) {
       const target = slot.target;
-      if (target !== undefined)
-        void target.deliver(new LocalMessage(this.replyRoute, this.replyRoute, notice));
+      if (target !== undefined) void target.deliver(new LocalMessage(from, from, notice));
     }
     this.pendingReplies.clear();
   }

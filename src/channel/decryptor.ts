@@ -19,7 +19,7 @@ import {
 import type { ChannelLimits } from './options';
 import { Reassembly } from './reassembly';
 import { ReliableReceiver, takeAck } from './reliable';
-import { FrameOrder } from './frame-order';
+import { FrameOrder, type FrameOrderHost } from './frame-order';
 import type { NonceGap } from './reorder-buffer';
 import { ReplayWindow } from './replay-window';
 import type { ChannelInit, DroppedFrames, SecureChannel } from './secure-channel';
@@ -39,14 +39,16 @@ const dropCounter: Partial<Record<SecureChannelErrorCode, keyof DroppedFrames>> 
  * sending order: a message is decoded and forwarded on as coming from this channel, a piece reassembled,
  * a CLOSE closes, a PING is answered. A frame ahead of a missing one is held (see `FrameOrder`).
  */
-export class Decryptor {
+export class Decryptor implements FrameOrderHost {
   private readonly ctx: Context;
-  private readonly limits: ChannelLimits;
+  /** @internal Read by this end's `FrameOrder`, whose host the decryptor is. */
+  readonly limits: ChannelLimits;
   private readonly receiveKeys: ReceiveKeys;
   private readonly window: ReplayWindow;
   private readonly reassembly: Reassembly;
   private readonly order: FrameOrder;
-  private readonly memory: ByteBudget;
+  /** @internal Read by this end's `FrameOrder`. */
+  readonly memory: ByteBudget;
   private readonly dropLog: ThrottledLog;
   private readonly info: SecureChannelInfo;
   /** What this end's decrypted messages carry: the channel, and the path its frames came by (see `via`). */
@@ -96,17 +98,8 @@ export class Decryptor {
         : { credentials: channel.remoteIdentity.credentials }),
     });
     this.localInfo = decryptedInfo(this.info, undefined);
-    const decryptor = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the getter reads its state
-    this.order = new FrameOrder({
-      limits,
-      memory: this.memory,
-      get isClosed() {
-        return decryptor.closed;
-      },
-      process: (plaintext) => this.process(plaintext),
-      held: () => channel.stats.framesReordered++,
-      lost: (gap) => this.lost(gap),
-    });
+    // The decryptor is the host itself: no closures per channel end for what it only forwards.
+    this.order = new FrameOrder(this);
   }
 
   /**
@@ -175,8 +168,18 @@ export class Decryptor {
     this.order.clear();
   }
 
-  /** Acts on one authenticated plaintext, in sending order. */
-  private process(plaintext: Uint8Array): Promise<void> | undefined {
+  /** @internal `FrameOrderHost`: whether the channel closed. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal `FrameOrderHost`: a frame arrived ahead of a missing one and is held. */
+  held(): void {
+    this.channel.stats.framesReordered++;
+  }
+
+  /** @internal Acts on one authenticated plaintext, in sending order (`FrameOrderHost`). */
+  process(plaintext: Uint8Array): Promise<void> | undefined {
     switch (plaintext[0]) {
       case PayloadKind.MESSAGE:
         return this.deliver(plaintext.subarray(1));
@@ -216,8 +219,11 @@ export class Decryptor {
     }
   }
 
-  /** Frames the peer sent never arrived: their gap was given up (counted, logged, and a `gap` event). */
-  private lost(gap: NonceGap): void {
+  /**
+   * @internal `FrameOrderHost`: frames the peer sent never arrived, their gap was given up (counted, logged,
+   * and a `gap` event).
+   */
+  lost(gap: NonceGap): void {
     const { channel } = this;
     const count = gap.to - gap.from + 1;
     channel.stats.missing.gaps++;

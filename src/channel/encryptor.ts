@@ -65,12 +65,12 @@ export class Encryptor implements Worker {
   ) {
     this.ctx = init.ctx;
     this.route = init.peerRoute;
-    this.replyRoute = Route.of([init.decryptorAddress]);
+    this.replyRoute = init.replyRoute;
     // Our sending key rekeys on our schedule (the receiving key on the one the peer announced).
     this.sendKeys = new SendKeys(init.outcome.ciphers.send, init.limits.rekeyInterval);
     const { maxUnackedBytes, retransmitInterval } = init.limits;
     this.reliable = init.reliable
-      ? new ReliableSender(maxUnackedBytes, retransmitInterval, this.resend)
+      ? new ReliableSender(maxUnackedBytes, retransmitInterval, (plaintext) => this.resend(plaintext))
       : undefined;
     this.at = init.reliable ? RELIABLE_HEADER_LENGTH : 0;
     this.resumeVia = init.reliable ? init.resumeVia : undefined;
@@ -193,7 +193,7 @@ export class Encryptor implements Worker {
     if (!this.routeOk || this.closed) return false;
     this.routeOk = false;
     if (this.resumeVia !== undefined && this.probeTimer === undefined) {
-      this.probeTimer = setInterval(this.probe, this.reliable!.retransmitInterval);
+      this.probeTimer = setInterval(() => this.probe(), this.reliable!.retransmitInterval);
       this.probeTimer.unref();
     }
     return true;
@@ -222,12 +222,12 @@ export class Encryptor implements Worker {
   }
 
   /** A PING to the peer's decryptor, in a RESUME frame to the listener at the end of `resumeVia`. */
-  private readonly probe = (): void => {
+  private probe(): void {
     if (this.closed) return;
     const frame = this.encrypt(Uint8Array.of(PayloadKind.PING));
     const resume = encodeResume(this.resumeId, frame);
     untilQueued(this.ctx.deliver(new LocalMessage(this.resumeVia!, this.replyRoute, resume)))?.catch(noop);
-  };
+  }
 
   private stopProbing(): void {
     clearInterval(this.probeTimer);
@@ -256,12 +256,15 @@ export class Encryptor implements Worker {
     return now && this.routeOk ? this.sendFrame(plaintext) : undefined;
   }
 
-  /** Reliable channels: sends a kept plaintext again, with the ack as it is now, while the route works. */
-  private readonly resend = (plaintext: Uint8Array): Promise<void> | undefined => {
+  /**
+   * Reliable channels: sends a kept plaintext again, with the ack as it is now, while the route works. A
+   * method, not an arrow field: a default channel end should not carry a closure it never calls.
+   */
+  private resend(plaintext: Uint8Array): Promise<void> | undefined {
     if (!this.routeOk) return undefined;
     writeU64(plaintext, RELIABLE_ACK_AT, this.channel.end.decryptor.ackToSend());
     return this.sendFrame(plaintext);
-  };
+  }
 
   /**
    * Sends pieces `from..` of a chunked message, each built in the shared plaintext buffer just before it is

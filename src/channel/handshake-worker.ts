@@ -261,6 +261,7 @@ export class HandshakeWorker implements Worker {
     const channel = new SecureChannel({
       ctx,
       decryptorAddress: this.address,
+      replyRoute: this.replyRoute,
       encryptorAddress: Address.unique('sc.e.'),
       peerRoute: this.peerRoute!,
       outcome,

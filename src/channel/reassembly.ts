@@ -19,6 +19,8 @@ const WHOLE_AT_ONCE = 256 * 1024;
 
 /** The reassemblies holding bytes of each node budget, so that going over it can evict the largest holder. */
 const holders = new WeakMap<ByteBudget, Set<Reassembly>>();
+/** Never written: `add` replaces it with an end's own map before the first `set`. */
+const NO_PARTIALS = new Map<number, Partial>();
 
 /**
  * Puts chunked messages back together. Pieces may arrive in any order (the replay window already refused
@@ -30,7 +32,8 @@ const holders = new WeakMap<ByteBudget, Set<Reassembly>>();
  * cannot fit even alone is refused (`TOO_LARGE`).
  */
 export class Reassembly {
-  private readonly partials = new Map<number, Partial>();
+  /** Messages in progress: the shared empty `NO_PARTIALS` until the first chunked message (most ends get none). */
+  private partials: Map<number, Partial> = NO_PARTIALS;
   /** Bytes allocated for partial messages. */
   private held = 0;
   /** Partial messages given up to make room for newer ones or to stay within the byte bounds. */
@@ -69,6 +72,7 @@ export class Reassembly {
       if (pieces === 1) return piece;
       if (this.partials.size >= this.maxPartial) this.evictOldest(undefined);
       partial = { buffer: EMPTY, total, arrived: new Uint8Array(pieces), remaining: pieces };
+      if (this.partials === NO_PARTIALS) this.partials = new Map();
       this.partials.set(id, partial);
     } else if (partial.total !== total || partial.arrived[index] === 1) {
       this.forget(id, partial);

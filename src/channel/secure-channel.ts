@@ -93,6 +93,8 @@ export interface ChannelInit {
   /** The decryptor's context: frames and decrypted messages are sent from it. */
   readonly ctx: Context;
   readonly decryptorAddress: Address;
+  /** The route of the decryptor alone: what the encryptor's frames carry as their return route. */
+  readonly replyRoute: Route;
   readonly encryptorAddress: Address;
   /** The route to the peer's decryptor. */
   readonly peerRoute: Route;
@@ -178,8 +180,8 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   readonly end: ChannelEnd;
   /** @internal The credentials presented on this channel (channel-credentials.ts), when either side has any. */
   readonly credentials: ChannelCredentials | undefined;
-  /** @internal What the credentials may do to this channel end. */
-  readonly credentialHooks: ChannelCredentialHooks;
+  /** Made on first use: only an end with credentials needs them (see `credentialHooks`). */
+  private hooks: ChannelCredentialHooks | undefined;
 
   /** @internal Made by the handshake worker when its handshake completes. */
   constructor(init: ChannelInit) {
@@ -202,23 +204,12 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
       liveness: new Liveness(this, init),
     };
     this.credentials = outcome.credentials;
-    this.credentialHooks = {
-      logger: init.logger,
-      sendRefresh: (list) => {
-        const plaintext = new Uint8Array(1 + list.length);
-        plaintext[0] = PayloadKind.CREDENTIALS;
-        plaintext.set(list, 1);
-        void this.end.encryptor.sendUnsequenced(plaintext);
-      },
-      close: (detail) => {
-        init.logger.warn(
-          { channel: this.address.key, remote: this.remoteIdentifier, detail },
-          'secure channel closed: its peer is no longer trusted',
-        );
-        void this.close();
-      },
-    };
     this.credentials?.start(this.credentialHooks);
+  }
+
+  /** @internal What the credentials may do to this channel end. */
+  get credentialHooks(): ChannelCredentialHooks {
+    return (this.hooks ??= credentialHooksOf(this, this.end.lifecycle.logger));
   }
 
   /** `'reliable'` for a channel opened with `delivery: 'reliable'` (at both ends), otherwise `'default'`. */
@@ -313,4 +304,27 @@ export class SecureChannel extends EventEmitter<SecureChannelEvents> implements 
   [inspect.custom](): string {
     return `SecureChannel ${JSON.stringify(this.toJSON())}`;
   }
+}
+
+/**
+ * What an end's credentials may do to it. Made outside the constructor, so that its closures keep only the
+ * channel and the logger, not the channel's `ChannelInit` (the handshake's outcome) for the channel's life.
+ */
+function credentialHooksOf(channel: SecureChannel, logger: Logger): ChannelCredentialHooks {
+  return {
+    logger,
+    sendRefresh: (list) => {
+      const plaintext = new Uint8Array(1 + list.length);
+      plaintext[0] = PayloadKind.CREDENTIALS;
+      plaintext.set(list, 1);
+      void channel.end.encryptor.sendUnsequenced(plaintext);
+    },
+    close: (detail) => {
+      logger.warn(
+        { channel: channel.address.key, remote: channel.remoteIdentifier, detail },
+        'secure channel closed: its peer is no longer trusted',
+      );
+      void channel.close();
+    },
+  };
 }
