@@ -9,7 +9,6 @@ import { CHANNEL_GONE, PortalError, noticeError } from './errors';
 import {
   FIN_MESSAGE,
   KIND,
-  MAX_DATA_BYTES,
   RESET_ERROR_CODE,
   decodePortalMessage,
   encodeAck,
@@ -19,21 +18,9 @@ import {
 } from './messages';
 import type { SessionHost, SessionInfo } from './session-host';
 import { SocketSink } from './socket-sink';
+import { FULL_READ, SocketSource } from './socket-source';
 
 type State = 'opening' | 'open' | 'closed';
-
-/**
- * The size of a socket read when the kernel had more bytes than it fit: libuv reads into 64 KiB buffers, so
- * a read that long says more bytes are likely waiting (see `fromSocket`). A heuristic: a wrong guess costs
- * a message, never a byte.
- */
-const FULL_READ = 64 * 1024;
-
-/**
- * How long the tail of a full read waits for the next read to fill its DATA (see `fromSocket`). A bulk
- * stream's next read comes sooner; a stream that stops on a read boundary pays this once.
- */
-export const TAIL_WAIT_MS = 1;
 
 /** How long a session's worker stays after the session ended (see `finish`). */
 export const SESSION_LINGER_MS = 2_000;
@@ -52,23 +39,19 @@ export class PortalSession implements Worker {
   private state: State = 'opening';
   private ctx: Context | undefined;
   private peerRoute: Route | undefined;
-  /** Credit granted by the other end, and what of it is in use. */
-  private peerWindow = 0;
-  private inFlight = 0;
   /**
-   * Bytes read from the socket and not sent yet, in order: what did not fit the credit (the socket is then
-   * paused), or the start of the next DATA while more reads are expected (see `fromSocket`). At most one
-   * message's worth plus one read.
+   * Bytes read from the socket and not sent yet: what did not fit the credit (the socket is then paused),
+   * or the start of the next DATA while more reads are expected (see `fromSocket`).
    */
-  private readonly pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private readonly source = new SocketSource(
+    () => this.flush(),
+    (data, n) => {
+      this.send(this.peerRoute!, data);
+      this.bytesSent += n;
+      this.host.stats.bytesSent += n;
+    },
+  );
   private paused = false;
-  /** Sends the tail of a full read that no other read joined (see `fromSocket`); made on first use. */
-  private tailTimer: NodeJS.Timeout | undefined;
-  private tailWaiting = false;
-  /** Counts the waits begun, so that a flush planned before the last read can tell (see `tailDue`). */
-  private tailWaits = 0;
-  private tailFlushFor = -1;
   /** The socket ended while bytes were pending: FIN goes after them. */
   private finPending = false;
   private finSent = false;
@@ -157,7 +140,7 @@ export class PortalSession implements Worker {
   /** Outlet: the OPEN's return route and credit, known before the target connects. */
   accept(peerRoute: Route, peerWindow: number): void {
     this.peerRoute = peerRoute;
-    this.peerWindow = peerWindow;
+    this.source.peerWindow = peerWindow;
   }
 
   /** Outlet: the target accepted: OPENED goes back, and the socket's bytes start to flow. */
@@ -191,7 +174,7 @@ export class PortalSession implements Worker {
           return this.violation('an unexpected OPENED');
         if (decoded.window < 1024) return this.violation(`a window of ${decoded.window} bytes`);
         this.peerRoute = message.returnRoute;
-        this.peerWindow = decoded.window;
+        this.source.peerWindow = decoded.window;
         return this.becomeOpen();
       case 'DATA':
         return this.fromPeer(decoded.bytes);
@@ -258,132 +241,50 @@ export class PortalSession implements Worker {
 
   private acknowledged(consumed: number): void {
     if (this.state !== 'open') return this.violation('an ACK outside an open stream');
-    if (consumed > this.inFlight)
-      return this.violation(`an ACK of ${consumed} bytes, ${this.inFlight} in flight`);
-    this.inFlight -= consumed;
+    const wrong = this.source.acknowledged(consumed);
+    if (wrong !== undefined) return this.violation(wrong);
     if (!this.paused) return;
     if (this.finPending) {
-      if (this.pump(true)) return;
+      if (this.source.pump(true)) return;
       this.paused = false;
       return this.sendFin();
     }
     // The socket is read again; a tail shorter than a DATA waits for that read, as in `fromSocket`.
-    if (this.pump(false)) return;
+    if (this.source.pump(false)) return;
     this.paused = false;
     this.socket.resume();
-    if (this.pendingBytes > 0) this.waitForTail();
+    if (this.source.bytes > 0) this.source.waitForTail();
   }
 
-  /**
-   * The socket's bytes go out as DATA of up to `MAX_DATA_BYTES`, within the credit. Reads come in 64 KiB, more
-   * than a DATA holds, so sending each read as it comes cuts a stream into one full DATA and a sliver per
-   * read: twice the messages, AEAD calls, frames and writes at every hop. So after a full read (the kernel
-   * had at least that much: a bulk stream) the tail waits for the next read to fill its DATA, at most
-   * `TAIL_WAIT_MS`; after a short read (the kernel had nothing more: a request waiting for its answer)
-   * everything goes at once.
-   */
+  /** A read from the socket: sent as full DATA as far as the credit goes, the tail as `SocketSource` says. */
   private fromSocket(chunk: Uint8Array): void {
     if (this.state !== 'open' || chunk.byteLength === 0) return;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.byteLength;
-    const outOfCredit = this.pump(chunk.byteLength < FULL_READ);
-    if (this.pendingBytes === 0) return this.stopTailWait();
+    this.source.push(chunk);
+    const outOfCredit = this.source.pump(chunk.byteLength < FULL_READ);
+    if (this.source.bytes === 0) return this.source.stopTailWait();
     if (outOfCredit) {
       // Out of credit: nothing more is read until an ACK comes.
-      this.stopTailWait();
+      this.source.stopTailWait();
       if (!this.paused) this.socket.pause();
       this.paused = true;
-    } else this.waitForTail();
+    } else this.source.waitForTail();
   }
 
-  /** (Re)starts the wait: the tail waits `TAIL_WAIT_MS` from the last read that left one. */
-  private waitForTail(): void {
-    this.tailWaiting = true;
-    this.tailWaits++;
-    if (this.tailTimer === undefined) this.tailTimer = setTimeout(this.tailDue, TAIL_WAIT_MS);
-    else this.tailTimer.refresh();
-  }
-
-  /** The timer is left to run out (`refresh()` cannot rearm a cleared one); `flush` then does nothing. */
-  private stopTailWait(): void {
-    this.tailWaiting = false;
-  }
-
-  /**
-   * The wait is over; the flush goes after this turn's reads, though (`setImmediate`): a process that was
-   * descheduled runs its timers before it polls its sockets, where the next read may well be waiting.
-   */
-  private readonly tailDue = (): void => {
-    if (!this.tailWaiting || this.tailFlushFor === this.tailWaits) return;
-    this.tailFlushFor = this.tailWaits;
-    setImmediate(this.flush);
-  };
-
-  private readonly flush = (): void => {
-    // A read since `tailDue` took the tail, or began a new wait.
-    if (!this.tailWaiting || this.tailFlushFor !== this.tailWaits) return;
-    this.tailWaiting = false;
+  /** The tail of a full read waited and no read joined it: it goes as it is. */
+  private flush(): void {
     if (this.state !== 'open' || this.paused) return;
-    if (this.pump(true)) {
+    if (this.source.pump(true)) {
       // The credit ran out: the rest waits for an ACK, and so does the socket.
       this.socket.pause();
       this.paused = true;
     }
-  };
-
-  /**
-   * Sends what is pending as DATA, as far as the credit goes; returns whether some is left for want of
-   * credit. Unless `final`, a DATA shorter than `MAX_DATA_BYTES` that the credit would allow waits for more
-   * bytes. A sliver of credit is not used while more is pending: it waits for an ACK, which comes, as over
-   * half the window is then in flight and the other end acknowledges every quarter.
-   */
-  private pump(final: boolean): boolean {
-    while (this.pendingBytes > 0) {
-      const credit = this.peerWindow - this.inFlight;
-      if (credit <= 0) return true;
-      const n = Math.min(credit, MAX_DATA_BYTES, this.pendingBytes);
-      if (n === credit && n < this.pendingBytes && n < this.minDataBytes) return true;
-      if (!final && n === this.pendingBytes && n < credit && n < MAX_DATA_BYTES) return false;
-      this.send(this.peerRoute!, this.takeData(n));
-      this.inFlight += n;
-      this.bytesSent += n;
-      this.host.stats.bytesSent += n;
-    }
-    return false;
-  }
-
-  /** The least credit worth a DATA while more bytes are pending (see `pump`). */
-  private get minDataBytes(): number {
-    return Math.min(MAX_DATA_BYTES, this.peerWindow >>> 1);
-  }
-
-  /** The next `n` pending bytes as a DATA message: each byte copied once, behind the kind byte. */
-  private takeData(n: number): Uint8Array {
-    const message = Buffer.allocUnsafe(1 + n);
-    message[0] = KIND.DATA;
-    let filled = 0;
-    const pending = this.pending;
-    while (filled < n) {
-      const piece = pending[0]!;
-      const take = Math.min(piece.byteLength, n - filled);
-      if (take === piece.byteLength) {
-        message.set(piece, 1 + filled);
-        pending.shift();
-      } else {
-        message.set(piece.subarray(0, take), 1 + filled);
-        pending[0] = piece.subarray(take);
-      }
-      filled += take;
-    }
-    this.pendingBytes -= n;
-    return message;
   }
 
   private socketEnded(): void {
     if (this.state !== 'open') return;
-    this.stopTailWait();
-    if (!this.paused) this.pump(true);
-    if (this.pendingBytes > 0) {
+    this.source.stopTailWait();
+    if (!this.paused) this.source.pump(true);
+    if (this.source.bytes > 0) {
       this.finPending = true;
       if (!this.paused) this.socket.pause();
       this.paused = true;
@@ -430,10 +331,7 @@ export class PortalSession implements Worker {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.openTimer);
-    this.stopTailWait();
-    clearTimeout(this.tailTimer);
-    this.pending.length = 0;
-    this.pendingBytes = 0;
+    this.source.clear();
     if (!this.socket.destroyed) {
       // A reset (RST) tells the local peer the stream did not finish; a socket still connecting has none.
       if (error === undefined || this.socket.connecting) this.socket.destroy();
