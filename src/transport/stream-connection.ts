@@ -17,8 +17,7 @@ import type { TransportConnection } from './transport';
 
 /** What a connection needs from its transport. */
 export interface ConnectionHost {
-  /** The node, through its transport host. */
-  readonly node: TransportHost;
+  readonly node: TransportHost; // the node, through its transport host
   readonly options: Required<ConnectionOptions>;
   readonly logger: Logger;
   /** The connection exchanged preambles and carries frames. */
