@@ -31,7 +31,8 @@ import {
   type SecureChannel,
 } from '../src';
 import { nameClaimStatement } from '../src/services/forwarding-messages';
-import { median, type Round, type Suite, type Variant } from './harness';
+import { CpuPerOp, thisProcess, type CpuMeter } from './cpu-per-op';
+import { type Round, type Suite, type Variant } from './harness';
 import { BenchProcess } from './procs/spawn';
 
 const RTT_N = 300;
@@ -222,7 +223,7 @@ async function startFloor(url: string): Promise<Floor> {
 }
 
 async function teardown(): Promise<void> {
-  printCpu();
+  cpu.print();
   if (running === undefined) return;
   const { nats, dir, hubs, nodes, bus, floor } = running;
   running = undefined;
@@ -355,46 +356,16 @@ const kvCreates: Round = async () => {
   return REGISTRATIONS_N / (Number(process.hrtime.bigint() - start) / 1e9);
 };
 
-/** CPU µs per operation of this process and of nats-server, per variant, one entry per round. */
-const cpuPerOp = new Map<string, { process: number; nats: number }[]>();
-
 /**
- * `round`, with the CPU time per operation it cost this process (every hub, Alice and Bob: the rounds'
- * parties take turns on its one thread) and nats-server recorded under `key`; `teardown` prints the medians.
+ * CPU per operation of this process (every hub, Alice and Bob: the rounds' parties take turns on its one
+ * thread) and of nats-server; `teardown` prints the medians.
  */
-function metered(key: string, ops: number, round: Round): Round {
-  return async () => {
-    const before = process.cpuUsage();
-    const natsBefore = natsCpuMicros();
-    const figure = await round();
-    const used = process.cpuUsage(before);
-    const spent = { process: (used.user + used.system) / ops, nats: (natsCpuMicros() - natsBefore) / ops };
-    let rounds = cpuPerOp.get(key);
-    if (rounds === undefined) cpuPerOp.set(key, (rounds = []));
-    rounds.push(spent);
-    if (process.env.BENCH_CPU_BUDGET !== undefined) {
-      console.error(
-        `  ${key}: CPU us per operation: this process ${spent.process.toFixed(0)}, nats-server ${spent.nats.toFixed(0)}`,
-      );
-    }
-    return figure;
-  };
-}
+const cpu = new CpuPerOp('federation suite: CPU time per operation, median over the rounds (us)');
+const meters: readonly CpuMeter[] = [thisProcess(), { name: 'nats-server', cpuMicros: natsCpuMicros }];
 
-/** Prints the median CPU time per operation of each variant (the harness's warm-up rounds left out). */
-function printCpu(): void {
-  if (cpuPerOp.size === 0) return;
-  console.error('federation suite: CPU us per operation, median over the measured rounds');
-  for (const [key, all] of cpuPerOp) {
-    const rounds = all.slice(2);
-    if (rounds.length === 0) continue;
-    const proc = median(rounds.map((r) => r.process));
-    const nats = median(rounds.map((r) => r.nats));
-    console.error(
-      `  ${key.padEnd(28)} this process ${proc.toFixed(0)}, nats-server ${nats.toFixed(0)}; total ${(proc + nats).toFixed(0)}`,
-    );
-  }
-  cpuPerOp.clear();
+/** `round`, of `ops` operations, with the CPU time it cost this process and nats-server recorded under `key`. */
+function metered(key: string, ops: number, round: Round): Round {
+  return cpu.metered(key, () => meters, ops, round);
 }
 
 const federation = (): SecureChannel => state().viaFederation;

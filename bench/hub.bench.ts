@@ -9,7 +9,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, type Round, type Suite } from './harness';
+import { CpuPerOp, childMeter, type CpuMeter } from './cpu-per-op';
+import { type Round, type Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
 import { BenchProcess } from './procs/spawn';
 
@@ -75,7 +76,7 @@ async function setup(): Promise<void> {
 }
 
 async function teardown(): Promise<void> {
-  printCpu();
+  cpu.print();
   if (processes === undefined) return;
   const { certs, ...children } = processes;
   processes = undefined;
@@ -94,49 +95,23 @@ type Driver = 'alice' | 'client';
  */
 const ROUNDS = 11;
 
-/** CPU microseconds per operation of each process of a variant, one entry per round (warm-up included). */
-const cpuPerOp = new Map<string, { names: string[]; rounds: number[][] }>();
+const cpu = new CpuPerOp(
+  'hub suite: CPU time per operation, median over the rounds (us; driver, relay/hub, server/Bob)',
+);
 
 /**
- * A round: `command` to Alice or to the baseline client, which times it. It also reads the CPU time that each
- * of the three processes spent (outside the timed part), so that the CPU per operation of each is printed
- * beside the wall-clock figures at the end: a round trip or a message crosses all three in turn, so on a
- * 2-core machine the wall clock follows their sum. With `BENCH_CPU_BUDGET=1` every round's is printed too.
+ * A round: `command` to Alice or to the baseline client, which times it, with the CPU time that each of the
+ * three processes spent per operation recorded (see `CpuPerOp`): a round trip or a message crosses all three
+ * in turn, so on a 2-core machine the wall clock follows their sum.
  */
 function round(driver: Driver, command: string, ops: number): Round {
-  return async () => {
+  const trio = (): CpuMeter[] => {
     const p = running();
-    const trio = driver === 'alice' ? [p.alice, p.hub, p.bob] : [p.client, p.relay, p.server];
-    const before = await Promise.all(trio.map((child) => child.figure('cpu')));
-    const figure = await p[driver].figure(command);
-    const after = await Promise.all(trio.map((child) => child.figure('cpu')));
-    const spent = trio.map((_child, i) => (after[i]! - before[i]!) / ops);
-    let record = cpuPerOp.get(command);
-    if (record === undefined)
-      cpuPerOp.set(command, (record = { names: trio.map((c) => c.name), rounds: [] }));
-    record.rounds.push(spent);
-    if (process.env.BENCH_CPU_BUDGET !== undefined) {
-      const shown = trio.map((child, i) => `${child.name} ${spent[i]!.toFixed(0)}`);
-      console.error(`  ${command}: CPU us per operation: ${shown.join(', ')}`);
-    }
-    return figure;
+    return (driver === 'alice' ? [p.alice, p.hub, p.bob] : [p.client, p.relay, p.server]).map((c) =>
+      childMeter(c),
+    );
   };
-}
-
-/** Prints the median CPU time per operation of each process, per variant (after the suite's table). */
-function printCpu(): void {
-  if (cpuPerOp.size === 0) return;
-  console.log(
-    '\nhub suite: CPU time per operation, median over the rounds (us; driver, relay/hub, server/Bob)',
-  );
-  for (const [command, { names, rounds }] of cpuPerOp) {
-    const measured = rounds.slice(2); // the warm-up rounds of the harness come first
-    const medians = names.map((_, i) => median(measured.map((r) => r[i]!)));
-    const total = medians.reduce((a, b) => a + b, 0);
-    const parts = names.map((name, i) => `${name} ${medians[i]!.toFixed(0)}`).join(', ');
-    console.log(`  ${command.padEnd(26)} ${parts}; total ${total.toFixed(0)}`);
-  }
-  cpuPerOp.clear();
+  return cpu.metered(command, trio, ops, () => running()[driver].figure(command));
 }
 
 /** Alice's handshakes with every identity binding verified, at both ends (see bench/binding-cache.ts). */

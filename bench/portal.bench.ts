@@ -12,7 +12,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { median, type Round, type Suite } from './harness';
+import { CpuPerOp, childMeter, type CpuMeter } from './cpu-per-op';
+import { type Round, type Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
 import { BenchProcess, type StartOptions } from './procs/spawn';
 
@@ -150,7 +151,7 @@ async function setup(): Promise<void> {
 }
 
 async function teardown(): Promise<void> {
-  printCpu();
+  cpu.print();
   if (state === undefined) return;
   const { children, redis, certs } = state;
   state = undefined;
@@ -159,46 +160,12 @@ async function teardown(): Promise<void> {
   rmSync(certs, { recursive: true, force: true });
 }
 
-/** CPU microseconds per operation of each process of a variant, one entry per round (warm-up included). */
-const cpuPerOp = new Map<string, { names: string[]; rounds: number[][] }>();
+const cpu = new CpuPerOp('portal suite: CPU time per operation, median over the rounds (us)', 1);
 
-/**
- * Wraps a round of `ops` operations through `variant`: reads the CPU time each process on its path spent
- * (outside the timed part), so that the CPU per operation of each is printed after the suite's table. The
- * machine is shared, so the wall clock follows the load; the CPU per operation does not. With
- * `BENCH_CPU_BUDGET=1` every round's is printed too.
- */
+/** A round of `ops` operations through `variant`, with the CPU time of each process on its path recorded. */
 function cpuRound(label: string, variant: keyof Path, ops: number, round: Round): Round {
-  return async () => {
-    const path = running().path[variant];
-    const before = await Promise.all(path.map(([, child]) => child.figure('cpu')));
-    const figure = await round();
-    const after = await Promise.all(path.map(([, child]) => child.figure('cpu')));
-    const spent = path.map((_child, i) => (after[i]! - before[i]!) / ops);
-    let record = cpuPerOp.get(label);
-    if (record === undefined)
-      cpuPerOp.set(label, (record = { names: path.map(([name]) => name), rounds: [] }));
-    record.rounds.push(spent);
-    if (process.env.BENCH_CPU_BUDGET !== undefined) {
-      const shown = path.map(([name], i) => `${name} ${spent[i]!.toFixed(1)}`);
-      console.error(`  ${label}: CPU us per operation: ${shown.join(', ')}`);
-    }
-    return figure;
-  };
-}
-
-/** Prints the median CPU time per operation of each process, per variant (after the suite's table). */
-function printCpu(): void {
-  if (cpuPerOp.size === 0) return;
-  console.log('\nportal suite: CPU time per operation, median over the rounds (us)');
-  for (const [label, { names, rounds }] of cpuPerOp) {
-    const measured = rounds.slice(2); // the warm-up rounds of the harness come first
-    const medians = names.map((_, i) => median(measured.map((r) => r[i]!)));
-    const total = medians.reduce((a, b) => a + b, 0);
-    const parts = names.map((name, i) => `${name} ${medians[i]!.toFixed(1)}`).join(', ');
-    console.log(`  ${label.padEnd(26)} ${parts}; total ${total.toFixed(1)}`);
-  }
-  cpuPerOp.clear();
+  const meters = (): CpuMeter[] => running().path[variant].map(([name, child]) => childMeter(child, name));
+  return cpu.metered(label, meters, ops, round);
 }
 
 /** A round of the one client, `command` naming the port of `variant`; an operation is one of its `ops`. */
