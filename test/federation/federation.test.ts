@@ -20,6 +20,24 @@ afterEach(() => cleanup.run());
 
 const describeWithNats = natsServerAvailable() ? describe : describe.skip;
 
+/**
+ * Hub A on a `FaultyBus` (with `options`), hub C on plain NATS, Bob registered on C, and Alice's channel to
+ * him through A, echoed once.
+ */
+async function throughFaultyBus(options: Omit<Parameters<typeof startHub>[3], 'bus'> = {}) {
+  const nats = await startNatsServer(cleanup);
+  const faulty = new FaultyBus(await connectNats({ servers: [nats.url] }));
+  const a = await startHub(cleanup, [nats.url], 'a', { ...options, bus: faulty });
+  cleanup.add(() => faulty.close());
+  const c = await startHub(cleanup, [nats.url], 'c');
+  const bob = await startFederatedBob(cleanup, [c.address], 'bob');
+  await waitForRoute(a, 'bob', 'c');
+  const alice = await startAlice(cleanup);
+  const channel = await alice.open(through(a.address, 'bob', 'listener'), bob.identity);
+  expect(await alice.echo(channel, 'first')).toBe('first');
+  return { faulty, a, c, bob, alice, channel };
+}
+
 describeWithNats('a federation of hubs on NATS', () => {
   it('carries a channel from Alice on hub A to Bob on hub C, and NATS sees no plaintext', async () => {
     const nats = await startNatsServer(cleanup);
@@ -168,16 +186,7 @@ describeWithNats('a federation of hubs on NATS', () => {
   });
 
   it('counts every frame NATS lost between hubs', async () => {
-    const nats = await startNatsServer(cleanup);
-    const faulty = new FaultyBus(await connectNats({ servers: [nats.url] }));
-    const a = await startHub(cleanup, [nats.url], 'a', { bus: faulty });
-    cleanup.add(() => faulty.close());
-    const c = await startHub(cleanup, [nats.url], 'c');
-    const bob = await startFederatedBob(cleanup, [c.address], 'bob');
-    await waitForRoute(a, 'bob', 'c');
-    const alice = await startAlice(cleanup);
-    const channel = await alice.open(through(a.address, 'bob', 'listener'), bob.identity);
-    expect(await alice.echo(channel, 'first')).toBe('first');
+    const { faulty, c, bob, alice, channel } = await throughFaultyBus();
 
     faulty.drop = (i) => i % 2 === 1;
     for (let i = 0; i < 10; i++) await alice.ctx.send(route(channel, 'echoer'), `frame ${i}`);
@@ -191,16 +200,7 @@ describeWithNats('a federation of hubs on NATS', () => {
   });
 
   it('confirms small frames toward NATS with a flush per tick, not one per frame', async () => {
-    const nats = await startNatsServer(cleanup);
-    const faulty = new FaultyBus(await connectNats({ servers: [nats.url] }));
-    const a = await startHub(cleanup, [nats.url], 'a', { bus: faulty, ackIntervalMs: 2_000 });
-    cleanup.add(() => faulty.close());
-    const c = await startHub(cleanup, [nats.url], 'c');
-    const bob = await startFederatedBob(cleanup, [c.address], 'bob');
-    await waitForRoute(a, 'bob', 'c');
-    const alice = await startAlice(cleanup);
-    const channel = await alice.open(through(a.address, 'bob', 'listener'), bob.identity);
-    expect(await alice.echo(channel, 'first')).toBe('first');
+    const { faulty, alice, channel } = await throughFaultyBus({ ackIntervalMs: 2_000 });
     await waitFor(() => faulty.flushes > 0, 5_000); // the tick confirms what the handshake published
 
     const before = faulty.flushes;
@@ -213,20 +213,10 @@ describeWithNats('a federation of hubs on NATS', () => {
   });
 
   it('bounds the bytes queued toward NATS: a frame that finds no room in time is dropped and counted', async () => {
-    const nats = await startNatsServer(cleanup);
-    const faulty = new FaultyBus(await connectNats({ servers: [nats.url] }));
-    const a = await startHub(cleanup, [nats.url], 'a', {
-      bus: faulty,
+    const { faulty, a, alice, channel } = await throughFaultyBus({
       maxQueueBytes: 64 * 1024,
       flushTimeoutMs: 100,
     });
-    cleanup.add(() => faulty.close());
-    const c = await startHub(cleanup, [nats.url], 'c');
-    const bob = await startFederatedBob(cleanup, [c.address], 'bob');
-    await waitForRoute(a, 'bob', 'c');
-    const alice = await startAlice(cleanup);
-    const channel = await alice.open(through(a.address, 'bob', 'listener'), bob.identity);
-    expect(await alice.echo(channel, 'first')).toBe('first');
 
     faulty.holdFlushes = true; // the server stops confirming: nothing drains the queue
     const dropped: string[] = [];
