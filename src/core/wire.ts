@@ -191,11 +191,7 @@ export function encodeFrame(
   if (size > maxSize) throw new MessageTooLargeError(size, maxSize);
   // allocUnsafe: every byte past the reserve is written below; small frames come from Node's pool.
   const out = Buffer.allocUnsafe(headerReserve + size);
-  out[headerReserve] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
-  let offset = writeRoute(out, headerReserve + 1, onwardRoute);
-  offset = writeRoute(out, offset, returnRoute);
-  offset = writeTrace(out, offset, trace);
-  out[offset++] = parts.tag;
+  const offset = writeHead(out, headerReserve, onwardRoute, returnRoute, parts.tag, trace);
   if (parts.bytes !== undefined) out.set(parts.bytes, offset);
   else out.write(parts.text!, offset, parts.length, 'utf8');
   return out;
@@ -220,12 +216,16 @@ export function encodeFrameHead(
   const size = headSize + bodyLength;
   if (size > maxSize) throw new MessageTooLargeError(size, maxSize);
   const out = Buffer.allocUnsafe(headerReserve + headSize);
-  out[headerReserve] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
-  let offset = writeRoute(out, headerReserve + 1, onwardRoute);
-  offset = writeRoute(out, offset, returnRoute);
-  offset = writeTrace(out, offset, trace);
-  out[offset] = BYTES_TAG;
+  writeHead(out, headerReserve, onwardRoute, returnRoute, BYTES_TAG, trace);
   return out;
+}
+
+/** Writes version, onward and return routes, trace and the body's codec tag; returns where the body goes. */
+function writeHead(out: Buffer, at: number, onward: Route, back: Route, tag: number, trace?: string): number {
+  out[at] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
+  const offset = writeTrace(out, writeRoute(out, writeRoute(out, at + 1, onward), back), trace);
+  out[offset] = tag;
+  return offset + 1;
 }
 
 /** The wire tag of a bytes body (`codecs.bytes`), what `encodeFrameHead` writes. */
