@@ -55,8 +55,14 @@ export function addressTypeName(type: AddressType): string | undefined {
  * `host:port` for TCP). Immutable; printed and parsed as `0#echoer`, `1#127.0.0.1:4000`.
  */
 export class Address {
-  /** Cached text form: addresses are map keys on every hop, so this is computed once. */
-  readonly key: string;
+  /** The text form, worked out at its first read: addresses are map keys on every hop, so only once. */
+  #key: string | undefined;
+  /**
+   * The value. Undefined only in a lazy address (a reply address) until it is first read: `draw` makes it
+   * then, so an address that never leaves its node never pays for its random part. A plain field (not a
+   * `#` one), so that structural comparisons (`toEqual`, `deepStrictEqual`) still tell addresses apart.
+   */
+  protected text: string | undefined;
   /**
    * The value's UTF-8 length, worked out once (-1 until asked): routes are encoded on every hop, and an
    * address whose length equals its value's length is ASCII, which the wire encoder copies without a call
@@ -66,7 +72,7 @@ export class Address {
 
   constructor(
     readonly type: AddressType,
-    readonly value: string,
+    value: string,
   ) {
     if (!Number.isInteger(type) || type < 0 || type > 0xffff) {
       throw new AddressError('INVALID_ADDRESS', `address type must be an integer in 0..65535, got ${type}`);
@@ -74,7 +80,25 @@ export class Address {
     if (value.length === 0) {
       throw new AddressError('INVALID_ADDRESS', 'address value must not be empty');
     }
-    this.key = `${type}#${value}`;
+    this.text = value;
+  }
+
+  /** The value, meaningful to the address's transport: a worker name for LOCAL, `host:port` for TCP. */
+  get value(): string {
+    return this.text ?? (this.text = this.draw());
+  }
+
+  /** The text form `type#value` (`0#echoer`): the address's identity, as a map key and in `equals`. */
+  get key(): string {
+    return this.#key ?? (this.#key = `${this.type}#${this.value}`);
+  }
+
+  /**
+   * @internal Makes a lazy address's value at its first read (see `text`). Only a subclass that leaves
+   * `text` undefined is ever asked; it must return the same kind of value every time it could be asked.
+   */
+  protected draw(): string {
+    throw new AddressError('INVALID_ADDRESS', 'this address has no value');
   }
 
   /** @internal The UTF-8 length of `value` in bytes (cached). */
@@ -124,7 +148,7 @@ export class Address {
   }
 
   equals(other: Address): boolean {
-    return this.key === other.key;
+    return this === other || this.key === other.key;
   }
 
   toString(): string {

@@ -35,6 +35,11 @@ const REPLY_TABLE_SIZE = 256;
  * router's map was the bulk of a local round trip's cost, so reply addresses skip it: a reply sent along the
  * very route object the request carried finds its slot through the object, and one that comes back decoded
  * from a wire (a new Address object) through the slot number in its value, an integer-keyed lookup.
+ *
+ * The value is drawn lazily (see `Address.text`): a request answered on its own node never reads it, and
+ * drawing 96 CSPRNG bits was the largest cost left in a local round trip. The first read (a wire encoder,
+ * a log line, a map key, `equals`) draws it, and from then on it is fixed; until then no value can reach
+ * the slot from outside (`Router.replyTarget`), since none exists that anyone could have seen.
  */
 export class ReplyAddress extends Address {
   target: Recipient | undefined;
@@ -43,8 +48,18 @@ export class ReplyAddress extends Address {
     readonly slot: number,
     target: Recipient,
   ) {
-    super(LOCAL, `${REPLY_PREFIX}${slot.toString(36)}.${shortLivedRandomToken()}`);
+    super(LOCAL, REPLY_PREFIX);
+    this.text = undefined;
     this.target = target;
+  }
+
+  /** The value has been drawn: it may have left the node, so a message may come back to it. */
+  get drawn(): boolean {
+    return this.text !== undefined;
+  }
+
+  protected override draw(): string {
+    return `${REPLY_PREFIX}${this.slot.toString(36)}.${shortLivedRandomToken()}`;
   }
 }
 
@@ -135,7 +150,9 @@ export class Router {
     const dot = value.indexOf('.', REPLY_PREFIX.length);
     if (dot < 0) return undefined;
     const slot = this.pendingReply(parseInt(value.slice(REPLY_PREFIX.length, dot), 36));
-    return slot?.value === value ? slot.target : undefined;
+    // An undrawn slot has no value anyone could know: nothing from outside can match it (and asking its
+    // value here would draw one for a guesser).
+    return slot !== undefined && slot.drawn && slot.value === value ? slot.target : undefined;
   }
 
   /** What the local address `value` (whose key is `key`) maps to: a registered target or a reply slot. */

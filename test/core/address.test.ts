@@ -69,6 +69,13 @@ describe('Address', () => {
     expect(seen.size).toBe(1000);
   });
 
+  it('stays told apart by structural equality (its value is behind a getter)', () => {
+    expect(Address.local('a')).not.toEqual(Address.local('b'));
+    expect(new Address(TCP, 'h:1')).not.toEqual(new Address(LOCAL, 'h:1'));
+    expect(Address.local('a')).toEqual(Address.local('a'));
+    expect(Address.local('a').equals(Address.local('b'))).toBe(false);
+  });
+
   it('registers further address types once per name', () => {
     registerAddressType(4242, 'TEST_TRANSPORT');
     registerAddressType(4242, 'TEST_TRANSPORT'); // idempotent for the same name
