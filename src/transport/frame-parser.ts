@@ -187,7 +187,9 @@ export class FrameParser {
       this.skip(count);
       return view;
     }
-    const out = new Uint8Array(count);
+    // Not zero-filled: `consume` writes all `count` bytes (the caller checked that many are buffered) before
+    // anything can read them. A Uint8Array, as before, not the Buffer itself (whose `slice` is a view).
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(count).buffer, 0, count);
     this.consume(count, out);
     return out;
   }
