@@ -1,6 +1,6 @@
 import { Address } from '../core/address';
 import { MessageOrigin, ORIGIN_INFO, TRANSPORT_INFO, type LocalInfo, type Routed } from '../core/message';
-import { encodeFrame } from '../core/wire';
+import { encodeFrame, encodeFrameHead } from '../core/wire';
 import type { Context } from '../node/context';
 import type { Worker } from '../node/worker';
 import { EnvelopeKind, headerSize, writeHeader } from './envelope';
@@ -97,17 +97,22 @@ export class HubLink implements Worker<unknown> {
       return host.drop(message, `nothing follows hub ${this.hub} in the onward route`, 'NO_ROUTE');
     }
     const header = headerSize(host.hub.length);
+    const max = host.bus.maxPayload - header;
+    // A bytes body (a channel's encrypted frame) is not copied here: the bus writes it after the head.
+    const { body } = message;
+    const tail = body instanceof Uint8Array ? body : undefined;
     let frame: Buffer;
     try {
-      frame = encodeFrame(onward, message.returnRoute, message.body, host.bus.maxPayload - header, header);
+      frame =
+        tail === undefined
+          ? encodeFrame(onward, message.returnRoute, body, max, header)
+          : encodeFrameHead(onward, message.returnRoute, tail.length, max, header);
     } catch (err) {
       host.counters.lost.tooLarge++;
       return host.drop(message, `too large for NATS: ${(err as Error).message}`, 'TOO_LARGE');
     }
-    if (
-      this.unflushed + frame.length > host.settings.maxQueueBytes &&
-      !(await this.room(host, frame.length))
-    ) {
+    const size = frame.length + (tail?.length ?? 0);
+    if (this.unflushed + size > host.settings.maxQueueBytes && !(await this.room(host, size))) {
       host.counters.lost.queueFull++;
       return host.drop(
         message,
@@ -118,14 +123,14 @@ export class HubLink implements Worker<unknown> {
     const instance = host.instance ?? '0'.repeat(32);
     writeHeader(frame, EnvelopeKind.DATA, host.hub, instance, host.epoch, this.peerEpoch, ++this.sent);
     try {
-      host.bus.publish(host.subjectOf(this.hub), frame);
+      host.bus.publish(host.subjectOf(this.hub), frame, tail);
     } catch (err) {
       this.sent--;
       host.counters.lost.queueFull++;
       return host.drop(message, `NATS did not take it: ${(err as Error).message}`, 'CONNECTION_LOST');
     }
     host.counters.sent++;
-    this.unflushed += frame.length;
+    this.unflushed += size;
     // A flush is a PING the server answers with a PONG: one per frame cost the server and this hub as much
     // as the frame itself (and the client wrote at once instead of with the frames of the same turn). So
     // a flush starts once a quarter of the queue's bound is unconfirmed (well before the bound, so that

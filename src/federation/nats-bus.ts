@@ -3,6 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { FederationError } from './errors';
 import { KvNameStore } from './kv-name-store';
+import { publishRaw, rawProtocolOf, type RawProtocol } from './nats-raw-publish';
 import type { NameStore } from './name-store';
 
 export { NameConflict, NameStoreUnavailable, type NameEntry, type NameStore } from './name-store';
@@ -13,8 +14,12 @@ export { NameConflict, NameStoreUnavailable, type NameEntry, type NameStore } fr
  * is the real one, on the NATS project's maintained Node client (`@nats-io/transport-node`, `@nats-io/kv`).
  */
 export interface FederationBus {
-  /** Publishes on core NATS (at most once: a frame may be lost, which the federation counts). */
-  publish(subject: string, data: Uint8Array): void;
+  /**
+   * Publishes `data`, followed by `body` if given, as one message on core NATS (at most once: a frame may
+   * be lost, which the federation counts). The body is passed apart so that a large one is not copied into
+   * a new buffer with the head only to be copied again by the client; an implementation must send both.
+   */
+  publish(subject: string, data: Uint8Array, body?: Uint8Array): void;
   /** Subscribes to one subject; messages are handed to `onMessage` in order. */
   subscribe(subject: string, onMessage: (data: Uint8Array) => void): BusSubscription;
   /** Resolves once the server has everything published before (a round trip). */
@@ -103,11 +108,14 @@ export async function connectNats(options: NatsConnectOptions): Promise<Federati
 
 class NatsBus implements FederationBus {
   private readonly listeners: ((event: BusEvent) => void)[] = [];
+  /** The client's protocol handler for `publishRaw` (undefined if its shape changed: `publish` copies). */
+  private readonly raw: RawProtocol | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly kvTimeoutMs: number,
   ) {
+    this.raw = rawProtocolOf(nc);
     void (async () => {
       for await (const status of nc.status()) {
         const event: BusEvent | undefined =
@@ -127,8 +135,11 @@ class NatsBus implements FederationBus {
     return this.nc.info?.max_payload ?? 1024 * 1024;
   }
 
-  publish(subject: string, data: Uint8Array): void {
-    this.nc.publish(subject, data);
+  publish(subject: string, data: Uint8Array, body?: Uint8Array): void {
+    const raw = this.raw;
+    const open = raw !== undefined && !raw.noMorePublishing && !this.nc.isClosed();
+    if (open && publishRaw(raw, subject, data, body, this.maxPayload)) return;
+    this.nc.publish(subject, body === undefined ? data : Buffer.concat([data, body]));
   }
 
   subscribe(subject: string, onMessage: (data: Uint8Array) => void): BusSubscription {

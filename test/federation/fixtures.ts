@@ -142,14 +142,14 @@ export class FaultyBus implements FederationBus {
     return this.inner.maxPayload;
   }
 
-  publish(subject: string, data: Uint8Array): void {
+  publish(subject: string, data: Uint8Array, body?: Uint8Array): void {
     if (data[1] === 1) {
       if (this.drop(this.dataFrames++)) {
         this.dropped++;
         return;
       }
     }
-    this.inner.publish(subject, data);
+    this.inner.publish(subject, data, body);
   }
 
   subscribe(subject: string, onMessage: (data: Uint8Array) => void): ReturnType<FederationBus['subscribe']> {
