@@ -95,7 +95,7 @@ type Driver = 'alice' | 'client';
 /**
  * Measured rounds per variant: more than the default, as three processes on two shared cores spread widely
  * (30-140% with 7 rounds of a fixed count, 0.2-0.7 s each). With 15 rounds sized to ~400 ms, a suite of
- * ~3 minutes on a quiet machine.
+ * 2-3 minutes on a quiet machine (estimated from the rates issue 10 quotes).
  */
 const ROUNDS = 15;
 
