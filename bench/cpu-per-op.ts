@@ -4,7 +4,7 @@
  * process spent per operation does not, and on 2 cores it explains the wall-clock ratios.
  * `BENCH_CPU_BUDGET=1` also prints every round's figures (on stderr).
  */
-import { WARMUP_ROUNDS, median, type Round } from './harness';
+import { median, type Round } from './harness';
 import type { BenchProcess } from './procs/spawn';
 
 /** A process whose CPU time (µs, user + system) can be read between rounds. */
@@ -14,7 +14,7 @@ export interface CpuMeter {
 }
 
 export class CpuPerOp {
-  /** Per variant label: the processes' names, and one entry per round (warm-up included). */
+  /** Per variant label: the processes' names, and one entry per measured round (warm-up left out). */
   private readonly variants = new Map<string, { names: string[]; rounds: number[][] }>();
 
   constructor(
@@ -25,20 +25,23 @@ export class CpuPerOp {
   ) {}
 
   /**
-   * `round`, of `ops` operations, with the CPU time each of `meters()` spent on it recorded under `label`.
-   * The readings are taken outside the timed part (the round times itself).
+   * `round`, of `ops` operations at scale 1 (`ops * run.scale` at any scale), with the CPU time each of
+   * `meters()` spent on it recorded under `label` unless it is a warm-up round. The readings are taken
+   * outside the timed part (the round times itself).
    */
   metered(label: string, meters: () => readonly CpuMeter[], ops: number, round: Round): Round {
-    return async () => {
+    return async (run) => {
       const on = meters();
       const before = await Promise.all(on.map((m) => m.cpuMicros()));
-      const figure = await round();
+      const figure = await round(run);
       const after = await Promise.all(on.map((m) => m.cpuMicros()));
-      const spent = on.map((_m, i) => (after[i]! - before[i]!) / ops);
-      let record = this.variants.get(label);
-      if (record === undefined)
-        this.variants.set(label, (record = { names: on.map((m) => m.name), rounds: [] }));
-      record.rounds.push(spent);
+      const spent = on.map((_m, i) => (after[i]! - before[i]!) / (ops * run.scale));
+      if (!run.warmUp) {
+        let record = this.variants.get(label);
+        if (record === undefined)
+          this.variants.set(label, (record = { names: on.map((m) => m.name), rounds: [] }));
+        record.rounds.push(spent);
+      }
       if (process.env.BENCH_CPU_BUDGET !== undefined) {
         const shown = on.map((m, i) => `${m.name} ${spent[i]!.toFixed(this.digits)}`);
         console.error(`  ${label}: CPU us per operation: ${shown.join(', ')}`);
@@ -47,14 +50,12 @@ export class CpuPerOp {
     };
   }
 
-  /** Prints the median per process and their total, per variant (warm-up rounds left out), and forgets them. */
+  /** Prints the median per process and their total, per variant, and forgets them. */
   print(): void {
     if (this.variants.size === 0) return;
     console.log(`\n${this.title}`);
     for (const [label, { names, rounds }] of this.variants) {
-      const measured = rounds.slice(WARMUP_ROUNDS);
-      if (measured.length === 0) continue;
-      const medians = names.map((_, i) => median(measured.map((r) => r[i]!)));
+      const medians = names.map((_, i) => median(rounds.map((r) => r[i]!)));
       const total = medians.reduce((a, b) => a + b, 0);
       const parts = names.map((name, i) => `${name} ${medians[i]!.toFixed(this.digits)}`).join(', ');
       console.log(`  ${label.padEnd(26)} ${parts}; total ${total.toFixed(this.digits)}`);

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const ops = operationsPerRound(name);
   await suite.setup!();
   try {
-    for (let i = 0; i < 2; i++) await round(); // warm-up
+    for (let i = 0; i < 2; i++) await round({ scale: 1, warmUp: true });
     const session = new Session();
     if (profDir !== undefined) {
       session.connect();
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < Number(roundsArg); i++) {
       const before = process.cpuUsage();
       const natsBefore = natsCpuMicros();
-      figures.push(await round());
+      figures.push(await round({ scale: 1, warmUp: false }));
       const used = process.cpuUsage(before);
       cpu.push((used.user + used.system) / ops);
       natsCpu.push((natsCpuMicros() - natsBefore) / ops);

@@ -35,6 +35,10 @@ import { CpuPerOp, thisProcess, type CpuMeter } from './cpu-per-op';
 import { type Round, type Suite, type Variant } from './harness';
 import { BenchProcess } from './procs/spawn';
 
+/**
+ * Operations per round at scale 1, every variant: the harness scales each variant's count until its round
+ * lasts ~400 ms (`RoundRun.scale`).
+ */
 const RTT_N = 300;
 const BULK_N = 100;
 const REGISTRATIONS_N = 600;
@@ -95,7 +99,7 @@ export function natsCpuMicros(): number {
   }
 }
 
-/** Operations (round trips, messages, claims) in one round of the benchmark `name`. */
+/** Operations (round trips, messages, claims) in one round of the benchmark `name`, at scale 1. */
 export function operationsPerRound(name: string): number {
   if (name.startsWith('federation.rtt_64')) return RTT_N;
   if (name === 'federation.bulk_64k') return BULK_N;
@@ -236,12 +240,12 @@ async function teardown(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Round trip latencies (µs) of `RTT_N` sequential 64-byte requests through `channel`. */
-async function latencies(channel: SecureChannel): Promise<number[]> {
+/** Round trip latencies (µs) of `n` sequential 64-byte requests through `channel`. */
+async function latencies(channel: SecureChannel, n: number): Promise<number[]> {
   const { alice } = state();
   const body = new Uint8Array(64);
   const out: number[] = [];
-  for (let i = 0; i < RTT_N; i++) {
+  for (let i = 0; i < n; i++) {
     const start = process.hrtime.bigint();
     await alice.request(route(channel, 'echoer'), body, { timeout: 10_000, acceptsTransportReplies: false });
     out.push(Number(process.hrtime.bigint() - start) / 1_000);
@@ -249,12 +253,12 @@ async function latencies(channel: SecureChannel): Promise<number[]> {
   return out;
 }
 
-/** Round trip latencies (µs) of `RTT_N` bare NATS publishes to the echo on `<subject>.ping` and back. */
-async function floorLatencies(subject: string): Promise<number[]> {
+/** Round trip latencies (µs) of `n` bare NATS publishes to the echo on `<subject>.ping` and back. */
+async function floorLatencies(subject: string, n: number): Promise<number[]> {
   const { floor } = state();
   const body = new Uint8Array(FLOOR_BYTES);
   const out: number[] = [];
-  for (let i = 0; i < RTT_N; i++) {
+  for (let i = 0; i < n; i++) {
     const start = process.hrtime.bigint();
     const pong = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no pong from the NATS echo in 10 s')), 10_000);
@@ -275,47 +279,49 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** Where a round's round trips go: `latencies` measures them, `label` names them in the output. */
+/** Where a round's round trips go: `latencies` measures `n` of them, `label` names them in the output. */
 interface Path {
   readonly label: string;
-  readonly latencies: () => Promise<number[]>;
+  readonly latencies: (n: number) => Promise<number[]>;
 }
 
 const rate = (path: Path): Round =>
-  metered(`rtt_64 ${path.label}`, RTT_N, async () => {
+  metered(`rtt_64 ${path.label}`, RTT_N, async ({ scale }) => {
     const start = process.hrtime.bigint();
-    await path.latencies();
-    return RTT_N / (Number(process.hrtime.bigint() - start) / 1e9);
+    await path.latencies(RTT_N * scale);
+    return (RTT_N * scale) / (Number(process.hrtime.bigint() - start) / 1e9);
   });
 
 /** A latency percentile, as its inverse (per second) so that higher is better like every other figure. */
 const latency =
   (path: Path, p: number): Round =>
-  async () => {
-    const us = percentile(await path.latencies(), p);
+  async ({ scale }) => {
+    const us = percentile(await path.latencies(RTT_N * scale), p);
     console.error(`  p${p} ${path.label}: ${us.toFixed(0)} µs`);
     return 1e6 / us;
   };
 
 const bulk =
   (pick: () => SecureChannel): Round =>
-  async () => {
+  async ({ scale }) => {
     const { alice } = state();
     const channel = pick();
     const body = new Uint8Array(64 * 1024);
+    const n = BULK_N * scale;
     const start = process.hrtime.bigint();
-    for (let i = 0; i < BULK_N; i++) await alice.send(route(channel, 'sink'), body);
+    for (let i = 0; i < n; i++) await alice.send(route(channel, 'sink'), body);
     // The channel delivers in order: the echo of a last request follows every message before it.
     await alice.request(route(channel, 'echoer'), new Uint8Array(1), { timeout: 30_000 });
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    return (BULK_N * 64 * 1024) / 1e6 / seconds;
+    return (n * 64 * 1024) / 1e6 / seconds;
   };
 
-/** `REGISTRATIONS_N` bound names claimed at once, spread over the three hubs. */
-const registrations: Round = async () => {
+/** `REGISTRATIONS_N` times the scale bound names claimed at once, spread over the three hubs. */
+const registrations: Round = async ({ scale }) => {
   const { hubs, owner } = state();
+  const n = REGISTRATIONS_N * scale;
   const claims = await Promise.all(
-    Array.from({ length: REGISTRATIONS_N }, async (_, i) => {
+    Array.from({ length: n }, async (_, i) => {
       const hub = hubs[i % hubs.length]!.hub;
       const name = `bench-${names++}`;
       const challenge = randomBytes(16).toString('hex');
@@ -336,24 +342,25 @@ const registrations: Round = async () => {
       }),
     ),
   );
-  return REGISTRATIONS_N / (Number(process.hrtime.bigint() - start) / 1e9);
+  return n / (Number(process.hrtime.bigint() - start) / 1e9);
 };
 
 /** The floor: as many creates of the same bucket, 64 at a time (as a hub does), from one connection. */
-const kvCreates: Round = async () => {
+const kvCreates: Round = async ({ scale }) => {
   const { bus } = state();
   const store = await bus.names('sealroute-names', { replicas: 1, maxBytes: 64 << 20, maxValueSize: 1024 });
   const value = new Uint8Array(400);
+  const n = REGISTRATIONS_N * scale;
   let next = 0;
   const base = names;
-  names += REGISTRATIONS_N;
+  names += n;
   const start = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: 64 }, async () => {
-      while (next < REGISTRATIONS_N) await store.create(`raw-${base + next++}`, value);
+      while (next < n) await store.create(`raw-${base + next++}`, value);
     }),
   );
-  return REGISTRATIONS_N / (Number(process.hrtime.bigint() - start) / 1e9);
+  return n / (Number(process.hrtime.bigint() - start) / 1e9);
 };
 
 /**
@@ -372,10 +379,10 @@ const federation = (): SecureChannel => state().viaFederation;
 const sameHub = (): SecureChannel => state().viaSameHub;
 
 const paths = {
-  federation: { label: 'federation', latencies: () => latencies(federation()) },
-  sameHub: { label: 'same hub', latencies: () => latencies(sameHub()) },
-  floor: { label: 'nats floor', latencies: () => floorLatencies('floor.local') },
-  floorProcess: { label: 'nats floor (2 processes)', latencies: () => floorLatencies('floor.process') },
+  federation: { label: 'federation', latencies: (n) => latencies(federation(), n) },
+  sameHub: { label: 'same hub', latencies: (n) => latencies(sameHub(), n) },
+  floor: { label: 'nats floor', latencies: (n) => floorLatencies('floor.local', n) },
+  floorProcess: { label: 'nats floor (2 processes)', latencies: (n) => floorLatencies('floor.process', n) },
 } satisfies Record<string, Path>;
 
 /**
@@ -399,6 +406,7 @@ export const suite: Suite = {
     {
       name: 'federation.rtt_64',
       unit: 'round trips/s',
+      scalable: true,
       candidate: rate(paths.federation),
       baseline: { name: 'same_hub', round: rate(paths.sameHub) },
       comparisons: floors(),
@@ -407,6 +415,7 @@ export const suite: Suite = {
     {
       name: 'federation.rtt_64_p50',
       unit: '1/p50 (per s)',
+      scalable: true,
       candidate: latency(paths.federation, 50),
       baseline: { name: 'same_hub', round: latency(paths.sameHub, 50) },
       comparisons: floors(50),
@@ -415,12 +424,14 @@ export const suite: Suite = {
     {
       name: 'federation.rtt_64_p99',
       unit: '1/p99 (per s)',
+      scalable: true,
       candidate: latency(paths.federation, 99),
       baseline: { name: 'same_hub', round: latency(paths.sameHub, 99) },
     },
     {
       name: 'federation.bulk_64k',
       unit: 'MB/s',
+      scalable: true,
       candidate: metered('bulk_64k federation', BULK_N, bulk(federation)),
       baseline: { name: 'same_hub', round: metered('bulk_64k same hub', BULK_N, bulk(sameHub)) },
       goals: { ratioAtLeast: 0.5 },
@@ -428,6 +439,7 @@ export const suite: Suite = {
     {
       name: 'federation.registrations',
       unit: 'registrations/s',
+      scalable: true,
       candidate: registrations,
       baseline: { name: 'kv_create', round: kvCreates },
       goals: { atLeast: 2_000 },

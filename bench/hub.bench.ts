@@ -14,11 +14,14 @@ import { type Round, type Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
 import { BenchProcess } from './procs/spawn';
 
-/** Round trips per round, every variant: ~0.7 s through the hub. */
+/**
+ * Round trips per round at scale 1, every variant: ~0.4 s through the hub on a quiet machine. The harness
+ * scales each variant's count until its round lasts ~400 ms (`RoundRun.scale`).
+ */
 const RTT_N = 2_000;
-/** 64 KiB messages per round (33 MB), every variant: ~0.7 s through the hub. */
+/** 64 KiB messages per round at scale 1 (33 MB), every variant: ~0.3 s through the hub. */
 const BULK_N = 500;
-/** New channels (or TLS connections) per round, every variant: ~0.3 s through the hub. */
+/** New channels (or TLS connections) per round at scale 1, every variant: ~0.2 s through the hub. */
 const HANDSHAKE_N = 60;
 
 interface Processes {
@@ -90,40 +93,46 @@ async function teardown(): Promise<void> {
 type Driver = 'alice' | 'client';
 
 /**
- * Rounds per variant: more than the default, as three processes on two shared cores spread widely (30-140%
- * with 7); with 11 the medians settle.
+ * Measured rounds per variant: more than the default, as three processes on two shared cores spread widely
+ * (30-140% with 7 rounds of a fixed count, 0.2-0.7 s each). With 15 rounds sized to ~400 ms, a suite of
+ * 2-3 minutes on a quiet machine (estimated from the rates issue 10 quotes).
  */
-const ROUNDS = 11;
+const ROUNDS = 15;
 
 const cpu = new CpuPerOp(
   'hub suite: CPU time per operation, median over the rounds (us; driver, relay/hub, server/Bob)',
 );
 
+/** A driver's command line for a round of `n` operations (`n` is `N` in the CPU table's label). */
+type Command = (n: number | 'N') => string;
+
 /**
- * A round: `command` to Alice or to the baseline client, which times it, with the CPU time that each of the
- * three processes spent per operation recorded (see `CpuPerOp`): a round trip or a message crosses all three
- * in turn, so on a 2-core machine the wall clock follows their sum.
+ * A round: `command` for `ops` times the round's scale to Alice or to the baseline client, which times it,
+ * with the CPU time that each of the three processes spent per operation recorded (see `CpuPerOp`): a round
+ * trip or a message crosses all three in turn, so on a 2-core machine the wall clock follows their sum.
  */
-function round(driver: Driver, command: string, ops: number): Round {
+function round(driver: Driver, command: Command, ops: number): Round {
   const trio = (): CpuMeter[] => {
     const p = running();
     return (driver === 'alice' ? [p.alice, p.hub, p.bob] : [p.client, p.relay, p.server]).map((c) =>
       childMeter(c),
     );
   };
-  return cpu.metered(command, trio, ops, () => running()[driver].figure(command));
+  return cpu.metered(command('N'), trio, ops, (run) => running()[driver].figure(command(ops * run.scale)));
 }
 
+const coldHandshake = round('alice', (n) => `handshake ${n} cold`, HANDSHAKE_N);
+
 /** Alice's handshakes with every identity binding verified, at both ends (see bench/binding-cache.ts). */
-async function coldHandshakes(): Promise<number> {
+const coldHandshakes: Round = async (run) => {
   const { bob } = running();
   await bob.command('cache off');
   try {
-    return await round('alice', `handshake ${HANDSHAKE_N} cold`, HANDSHAKE_N)();
+    return await coldHandshake(run);
   } finally {
     await bob.command('cache on');
   }
-}
+};
 
 export const suite: Suite = {
   name: 'hub',
@@ -133,52 +142,57 @@ export const suite: Suite = {
     {
       name: 'hub.channel_rtt_64',
       unit: 'round trips/s',
-      candidate: round('alice', `rtt ${RTT_N}`, RTT_N),
-      baseline: { name: 'tcp_relay', round: round('client', `rtt raw ${RTT_N}`, RTT_N) },
-      comparisons: [{ name: 'tls_relay', round: round('client', `rtt tls ${RTT_N}`, RTT_N) }],
+      candidate: round('alice', (n) => `rtt ${n}`, RTT_N),
+      baseline: { name: 'tcp_relay', round: round('client', (n) => `rtt raw ${n}`, RTT_N) },
+      comparisons: [{ name: 'tls_relay', round: round('client', (n) => `rtt tls ${n}`, RTT_N) }],
       goals: { ratioAtLeast: 0.75 },
       rounds: ROUNDS,
+      scalable: true,
     },
     {
       name: 'hub.channel_bulk_64k',
       unit: 'MB/s',
-      candidate: round('alice', `bulk ${BULK_N}`, BULK_N),
-      baseline: { name: 'tcp_relay', round: round('client', `bulk raw ${BULK_N}`, BULK_N) },
-      comparisons: [{ name: 'tls_relay', round: round('client', `bulk tls ${BULK_N}`, BULK_N) }],
+      candidate: round('alice', (n) => `bulk ${n}`, BULK_N),
+      baseline: { name: 'tcp_relay', round: round('client', (n) => `bulk raw ${n}`, BULK_N) },
+      comparisons: [{ name: 'tls_relay', round: round('client', (n) => `bulk tls ${n}`, BULK_N) }],
       goals: { ratioAtLeast: 0.6 },
       rounds: ROUNDS,
+      scalable: true,
     },
     {
       // A reliable channel (acknowledged, retransmitted, deduplicated) beside the default one, same run.
       name: 'hub.reliable_rtt_64',
       unit: 'round trips/s',
-      candidate: round('alice', `rtt ${RTT_N} reliable`, RTT_N),
-      baseline: { name: 'default_channel', round: round('alice', `rtt ${RTT_N}`, RTT_N) },
+      candidate: round('alice', (n) => `rtt ${n} reliable`, RTT_N),
+      baseline: { name: 'default_channel', round: round('alice', (n) => `rtt ${n}`, RTT_N) },
       goals: { ratioAtLeast: 0.8 },
       rounds: ROUNDS,
+      scalable: true,
     },
     {
       name: 'hub.reliable_bulk_64k',
       unit: 'MB/s',
-      candidate: round('alice', `bulk ${BULK_N} reliable`, BULK_N),
-      baseline: { name: 'default_channel', round: round('alice', `bulk ${BULK_N}`, BULK_N) },
+      candidate: round('alice', (n) => `bulk ${n} reliable`, BULK_N),
+      baseline: { name: 'default_channel', round: round('alice', (n) => `bulk ${n}`, BULK_N) },
       goals: { ratioAtLeast: 0.8 },
       rounds: ROUNDS,
+      scalable: true,
     },
     {
       name: 'hub.handshake',
       unit: 'handshakes/s',
-      candidate: round('alice', `handshake ${HANDSHAKE_N}`, HANDSHAKE_N),
-      baseline: { name: 'tls_relay', round: round('client', `handshake mutual ${HANDSHAKE_N}`, HANDSHAKE_N) },
+      candidate: round('alice', (n) => `handshake ${n}`, HANDSHAKE_N),
+      baseline: { name: 'tls_relay', round: round('client', (n) => `handshake mutual ${n}`, HANDSHAKE_N) },
       comparisons: [
         {
           name: 'tls_relay_server_auth',
-          round: round('client', `handshake server ${HANDSHAKE_N}`, HANDSHAKE_N),
+          round: round('client', (n) => `handshake server ${n}`, HANDSHAKE_N),
         },
         { name: 'cold_cache', round: coldHandshakes },
       ],
       goals: { ratioAtLeast: 1.2 },
       rounds: ROUNDS,
+      scalable: true,
     },
   ],
 };

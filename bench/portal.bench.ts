@@ -17,11 +17,14 @@ import { type Round, type Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
 import { BenchProcess, type StartOptions } from './procs/spawn';
 
-/** 64 KiB writes per bulk round (33 MB), every variant. */
+/**
+ * 64 KiB writes per bulk round at scale 1 (33 MB), every variant. The harness scales each variant's count
+ * until its round lasts ~400 ms (`RoundRun.scale`), as it does the two below.
+ */
 const BULK_N = 500;
-/** New TCP sessions per connect round, every variant. */
+/** New TCP sessions per connect round at scale 1, every variant. */
 const CONNECT_N = 100;
-/** Requests per redis-benchmark round (GET and SET each), 20 connections. */
+/** Requests per redis-benchmark round at scale 1 (GET and SET each), 20 connections. */
 const REDIS_N = 10_000;
 
 interface Ports {
@@ -168,21 +171,26 @@ function cpuRound(label: string, variant: keyof Path, ops: number, round: Round)
   return cpu.metered(label, meters, ops, round);
 }
 
-/** A round of the one client, `command` naming the port of `variant`; an operation is one of its `ops`. */
+/**
+ * A round of the one client, `command` naming the port of `variant` and the count, `ops` times the round's
+ * scale; an operation is one of those.
+ */
 function clientRound(
   label: string,
   variant: keyof Path,
   ops: number,
-  command: (ports: Ports) => string,
+  command: (ports: Ports, n: number) => string,
 ): Round {
-  return cpuRound(label, variant, ops, () => running().client.figure(command(running().ports)));
+  return cpuRound(label, variant, ops, (run) =>
+    running().client.figure(command(running().ports, ops * run.scale)),
+  );
 }
 
 /** redis-benchmark GET and SET at `port`: the mean of the two rates, requests/s. */
 function redisRound(label: string, variant: keyof Path | 'direct', port: (ports: Ports) => number): Round {
-  const round: Round = async () => {
+  const round: Round = async (run) => {
     const args = ['-h', '127.0.0.1', '-p', String(port(running().ports)), '-t', 'get,set'];
-    args.push('-n', String(REDIS_N), '-c', '20', '--csv');
+    args.push('-n', String(REDIS_N * run.scale), '-c', '20', '--csv');
     const { stdout } = await promisify(execFile)('redis-benchmark', args);
     const rates = [...stdout.matchAll(/^"(SET|GET)","([\d.]+)"/gm)].map((m) => Number(m[2]));
     if (rates.length !== 2) throw new Error(`redis-benchmark printed ${stdout}`);
@@ -203,19 +211,20 @@ export const suite: Suite = {
         'bulk (64 KiB write)',
         'portal',
         BULK_N,
-        (p) => `bulk ${p.portal.bytes} ${BULK_N}`,
+        (p, n) => `bulk ${p.portal.bytes} ${n}`,
       ),
       baseline: {
         name: 'tls_tunnel',
-        round: clientRound('bulk.tls_tunnel', 'tunnel', BULK_N, (p) => `bulk ${p.tunnel.bytes} ${BULK_N}`),
+        round: clientRound('bulk.tls_tunnel', 'tunnel', BULK_N, (p, n) => `bulk ${p.tunnel.bytes} ${n}`),
       },
       comparisons: [
         {
           name: 'tcp_relay',
-          round: clientRound('bulk.tcp_relay', 'relay', BULK_N, (p) => `bulk ${p.relay.bytes} ${BULK_N}`),
+          round: clientRound('bulk.tcp_relay', 'relay', BULK_N, (p, n) => `bulk ${p.relay.bytes} ${n}`),
         },
       ],
       goals: { ratioAtLeast: 0.8 },
+      scalable: true,
     },
     {
       name: 'portal.redis',
@@ -227,6 +236,7 @@ export const suite: Suite = {
       },
       comparisons: [{ name: 'direct', round: redisRound('redis.direct', 'direct', (p) => p.redis) }],
       goals: { ratioAtLeast: 0.8 },
+      scalable: true,
     },
     {
       name: 'portal.connect',
@@ -235,7 +245,7 @@ export const suite: Suite = {
         'connect (session)',
         'portal',
         CONNECT_N,
-        (p) => `connect ${p.portal.bytes} ${CONNECT_N}`,
+        (p, n) => `connect ${p.portal.bytes} ${n}`,
       ),
       baseline: {
         name: 'tls_tunnel',
@@ -243,7 +253,7 @@ export const suite: Suite = {
           'connect.tls_tunnel',
           'tunnel',
           CONNECT_N,
-          (p) => `connect ${p.tunnel.bytes} ${CONNECT_N}`,
+          (p, n) => `connect ${p.tunnel.bytes} ${n}`,
         ),
       },
       comparisons: [
@@ -253,10 +263,11 @@ export const suite: Suite = {
             'connect.tcp_relay',
             'relay',
             CONNECT_N,
-            (p) => `connect ${p.relay.bytes} ${CONNECT_N}`,
+            (p, n) => `connect ${p.relay.bytes} ${n}`,
           ),
         },
       ],
+      scalable: true,
     },
   ],
 };

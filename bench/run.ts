@@ -1,7 +1,8 @@
 /**
  * Runs the benchmark suites (every `bench/*.bench.ts`, or those named on the command line), prints a table
  * and records the results in bench/results/latest.json. `npm run bench -- local` runs one suite;
- * `npm run bench -- local.oneway` one benchmark; `--verbose` prints every round's figure. See bench/README.md.
+ * `npm run bench -- local.oneway` one benchmark; `--verbose` prints every round's figure. Each round is
+ * sized to last ~400 ms (`BENCH_ROUND_MS`: harness.ts). See bench/README.md.
  */
 import { readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,23 +39,27 @@ function select(suites: readonly Suite[], args: readonly string[]): Benchmark[] 
 }
 
 function printTable(rows: readonly Measured[]): void {
-  const header = ['name', 'value', 'unit', 'spread', 'baseline', 'ratio', 'goals'];
+  const header = ['name', 'value', 'unit', 'spread', 'r.spread', 'baseline', 'ratio', 'goals'];
+  const percent = (fraction: number | undefined): string =>
+    fraction === undefined ? '' : `${(fraction * 100).toFixed(0)}%`;
   const cells = rows.map((row) => {
     const baseline = rows.find((other) => other.name === row.baseline);
     return [
       row.name,
       formatValue(row.value),
       row.unit,
-      `${(row.spread * 100).toFixed(0)}%`,
+      percent(row.spread),
+      percent(row.ratioSpread),
       baseline ? `${baseline.name} ${formatValue(baseline.value)}` : '',
       row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}x`,
       row.goals ?? '',
     ];
   });
+  const numeric = new Set([1, 3, 4, 6]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: readonly string[]): string =>
     c
-      .map((cell, i) => (i === 1 || i === 3 || i === 5 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .map((cell, i) => (numeric.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
   console.log(line(header));
@@ -74,7 +79,15 @@ function record(ran: readonly Benchmark[], rows: readonly Measured[]): void {
     ran.some((b) => name === b.name || name.startsWith(`${b.name}.`));
   const results: Result[] = [
     ...previous.filter((row) => !replaced(row.name)),
-    ...rows.map(({ name, value, unit, baseline, ratio }) => ({ name, value, unit, baseline, ratio })),
+    ...rows.map(({ name, value, unit, spread, baseline, ratio, ratioSpread }) => ({
+      name,
+      value,
+      unit,
+      spread,
+      baseline,
+      ratio,
+      ratioSpread,
+    })),
   ].sort((a, b) => a.name.localeCompare(b.name));
   const tmp = `${RESULTS}.tmp`;
   writeFileSync(tmp, JSON.stringify(results, null, 2) + '\n');
@@ -108,7 +121,8 @@ async function main(): Promise<void> {
           for (const row of measured)
             console.error(`  ${row.name}: ${row.figures.map(formatValue).join(' ')}`);
         }
-        console.error(`${benchmark.name}: ${seconds(started)}`);
+        const scales = measured.map((row) => `x${row.scale}`).join(' ');
+        console.error(`${benchmark.name}: ${seconds(started)} (work per round ${scales})`);
       }
     } finally {
       await suite.teardown?.();
