@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { reportingDrops } from './counted-drops';
 import { CpuPerOp, childMeter, type CpuMeter } from './cpu-per-op';
 import { type Round, type Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
@@ -102,7 +103,8 @@ const cpu = new CpuPerOp(
 /**
  * A round: `command` to Alice or to the baseline client, which times it, with the CPU time that each of the
  * three processes spent per operation recorded (see `CpuPerOp`): a round trip or a message crosses all three
- * in turn, so on a 2-core machine the wall clock follows their sum.
+ * in turn, so on a 2-core machine the wall clock follows their sum. Should one of Alice's fail (a bulk
+ * round's count short), its error says what the hub and Bob counted as dropped (see `countedDrops`).
  */
 function round(driver: Driver, command: string, ops: number): Round {
   const trio = (): CpuMeter[] => {
@@ -111,7 +113,8 @@ function round(driver: Driver, command: string, ops: number): Round {
       childMeter(c),
     );
   };
-  return cpu.metered(command, trio, ops, () => running()[driver].figure(command));
+  const figure: Round = () => running()[driver].figure(command);
+  return cpu.metered(command, trio, ops, driver === 'alice' ? reportingDrops(figure, running) : figure);
 }
 
 /** Alice's handshakes with every identity binding verified, at both ends (see bench/binding-cache.ts). */
