@@ -79,6 +79,8 @@ interface Setup {
   readonly bus: FederationBus;
   readonly owner: Identity;
   readonly floor: Floor;
+  /** Bob's channel ends (for what they report missing). */
+  readonly bobChannels: readonly SecureChannel[];
 }
 
 let running: Setup | undefined;
@@ -164,7 +166,11 @@ async function setup(): Promise<void> {
   await TcpTransport.create(bobNode);
   const bob = bobNode.context(undefined, { acceptsTransportMessages: true });
   const bobIdentity = await Identity.create(await InMemoryVault.create());
-  await createSecureChannelListener(bob, bobIdentity, 'listener', { trustPolicy: TrustAnyIdentity });
+  const listener = await createSecureChannelListener(bob, bobIdentity, 'listener', {
+    trustPolicy: TrustAnyIdentity,
+  });
+  const bobChannels: SecureChannel[] = [];
+  listener.on('channelOpened', (channel) => bobChannels.push(channel));
   await bobNode.startWorker('echoer', { handleMessage: (ctx, m) => ctx.send(m.returnRoute, m.body) });
   await bobNode.startWorker('sink', { handleMessage: () => undefined });
   await FailoverForwarder.create(bob, [hubs[2]!.address], 'listener', {
@@ -198,6 +204,7 @@ async function setup(): Promise<void> {
     bus,
     owner: await Identity.create(await InMemoryVault.create()),
     floor,
+    bobChannels,
   };
 }
 
@@ -309,12 +316,33 @@ const bulk =
     const body = new Uint8Array(64 * 1024);
     const n = BULK_N * scale;
     const start = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) await alice.send(route(channel, 'sink'), body);
-    // The channel delivers in order: the echo of a last request follows every message before it.
-    await alice.request(route(channel, 'echoer'), new Uint8Array(1), { timeout: 30_000 });
+    try {
+      for (let i = 0; i < n; i++) await alice.send(route(channel, 'sink'), body);
+      // The channel delivers in order: the echo of a last request follows every message before it.
+      await alice.request(route(channel, 'echoer'), new Uint8Array(1), { timeout: 30_000 });
+    } catch (error) {
+      // A frame lost on the way (the request's, or its echo's) times the round out: say what was counted.
+      throw new Error(`${(error as Error).message}\n${countedLosses()}`, { cause: error });
+    }
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     return (n * 64 * 1024) / 1e6 / seconds;
   };
+
+/** What the hubs and Bob counted as lost or dropped so far, in words: for a round that failed. */
+function countedLosses(): string {
+  const { hubs, bobChannels } = state();
+  const perHub = hubs.map(({ node, hub }, i) => {
+    const { lost, lostTotal, slowConsumers, disconnects } = hub.federation.stats();
+    const reasons = Object.entries(lost).filter(([, n]) => n > 0);
+    const why = reasons.length === 0 ? '' : ` (${reasons.map(([r, n]) => `${n} ${r}`).join(', ')})`;
+    return (
+      `hub ${'abc'[i]}: ${lostTotal} lost${why}, ${node.deadLetters.count} dead letters, ` +
+      `${slowConsumers} slow-consumer notices, ${disconnects} NATS disconnects`
+    );
+  });
+  const missing = bobChannels.reduce((n, channel) => n + channel.stats.missing.frames, 0);
+  return `counted since the suite started: ${perHub.join('; ')}; Bob's channels ${missing} frames missing`;
+}
 
 /** `REGISTRATIONS_N` times the scale bound names claimed at once, spread over the three hubs. */
 const registrations: Round = async ({ scale }) => {

@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { reportingDrops } from './counted-drops';
 import { CpuPerOp, childMeter, type CpuMeter } from './cpu-per-op';
 import { type Round, type Suite } from './harness';
 import { selfSignedCert } from './procs/self-signed-cert';
@@ -110,6 +111,8 @@ type Command = (n: number | 'N') => string;
  * A round: `command` for `ops` times the round's scale to Alice or to the baseline client, which times it,
  * with the CPU time that each of the three processes spent per operation recorded (see `CpuPerOp`): a round
  * trip or a message crosses all three in turn, so on a 2-core machine the wall clock follows their sum.
+ * Should one of Alice's fail (a bulk round's count short), its error says what the hub and Bob counted as
+ * dropped (see `countedDrops`).
  */
 function round(driver: Driver, command: Command, ops: number): Round {
   const trio = (): CpuMeter[] => {
@@ -118,7 +121,8 @@ function round(driver: Driver, command: Command, ops: number): Round {
       childMeter(c),
     );
   };
-  return cpu.metered(command('N'), trio, ops, (run) => running()[driver].figure(command(ops * run.scale)));
+  const figure: Round = (run) => running()[driver].figure(command(ops * run.scale));
+  return cpu.metered(command('N'), trio, ops, driver === 'alice' ? reportingDrops(figure, running) : figure);
 }
 
 const coldHandshake = round('alice', (n) => `handshake ${n} cold`, HANDSHAKE_N);

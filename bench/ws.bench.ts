@@ -3,6 +3,7 @@
  * a WebSocket listener) to the same Bob (over TCP): the WebSocket transport's cost is the ratio. Every party
  * is a process of its own on 127.0.0.1; rounds are timed on the wall clock by the Alice that drives them.
  */
+import { reportingDrops } from './counted-drops';
 import type { Round, Suite } from './harness';
 import { BenchProcess } from './procs/spawn';
 
@@ -51,11 +52,13 @@ async function teardown(): Promise<void> {
   await hub.stop();
 }
 
+/** A round of Alice's; should it fail, its error says what the hub and Bob counted (see `countedDrops`). */
 function round(alice: 'overTcp' | 'overWs', command: string): Round {
-  return () => {
+  const running = () => {
     if (processes === undefined) throw new Error('the ws suite was not set up');
-    return processes[alice].figure(command);
+    return processes;
   };
+  return reportingDrops(() => running()[alice].figure(command), running);
 }
 
 export const suite: Suite = {

@@ -14,5 +14,17 @@ runProgram(async () => {
   if (process.argv[2] === 'ws') {
     bound.push(`ws#${await (await WebSocketTransport.create(node)).listen('127.0.0.1:0/sealroute')}`);
   }
-  serveCommands(bound, {}, () => node.stop());
+  serveCommands(
+    bound,
+    {
+      drops: () =>
+        JSON.stringify({
+          deadLetters: node.deadLetters.count,
+          undeliverable: node.deadLetters.countOf('undeliverable'),
+          queueBytesRefused: tcp.stats.queueBytesRefused,
+          notices: node.failureNotices.stats,
+        }),
+    },
+    () => node.stop(),
+  );
 });

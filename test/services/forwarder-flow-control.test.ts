@@ -199,6 +199,41 @@ describe('ForwardingService flow control per destination', () => {
     load.stop();
   });
 
+  it("every frame a stalled Bob never got is counted: the hub's refusal and the gap Bob's channel reports", async () => {
+    // The promise behind a default channel under overload: a hub may drop, but never unnoticed. Each frame of
+    // Alice's (messages and PINGs alike) is received by Bob or reported missing by his channel, and each
+    // missing one was refused by the hub as CONGESTED: one for one, none unaccounted.
+    const { hub, proxy, bob, alice, toBob, sunk } = await setUp({ connectionMailboxCapacity: 16 });
+    const [bobEnd] = [...bob.listener.channels];
+    expect(bob.listener.channels.size).toBe(1);
+    const load = flood(alice, toBob);
+    const thaw = proxy.freeze(0, 'fromTarget');
+    cleanup.add(thaw);
+    // Forced overload (waitFor scales its budgets itself): Bob's queue at the hub is full and Alice was told.
+    await waitFor(() => hub.tcp.stats.queueBytesRefused > 0, 20_000, 'a refusal at the hub');
+    await waitFor(() => toBob.stats.congestionHolds > 0, 10_000, "Alice's hold on her sends to Bob");
+    const sunkFrozen = sunk();
+    thaw();
+    // Alice's probe gets through, Bob's PONG releases her held sends, and he takes them.
+    await waitFor(() => sunk() > sunkFrozen, 20_000, 'Bob taking messages after the thaw');
+    load.stop();
+    // Everything Alice sent is now accounted for at Bob: received, or reported missing once a later frame came
+    // (her last messages go after the thaw, so no gap is left at the end). A silent loss never settles here.
+    const accounted = () => bobEnd!.stats.framesReceived + bobEnd!.stats.missing.frames;
+    await waitFor(() => accounted() === toBob.stats.framesSent, 20_000, 'every frame accounted for');
+    const refused = hub.tcp.stats.queueBytesRefused;
+    console.log(
+      `Alice sent ${toBob.stats.framesSent} frames (${toBob.stats.messagesSent} messages); Bob received ` +
+        `${bobEnd!.stats.framesReceived} (${sunk()} messages) and reported ${bobEnd!.stats.missing.frames} ` +
+        `missing in ${bobEnd!.stats.missing.gaps} gaps; the hub refused ${refused} as CONGESTED`,
+    );
+    expect(bobEnd!.stats.missing.frames).toBeGreaterThan(0);
+    expect(bobEnd!.stats.missing.frames).toBe(refused);
+    expect(hub.node.deadLetters.countOf('undeliverable')).toBe(refused);
+    // Every message Bob's channel took reached the sink (single-frame messages: 16 KiB each).
+    expect(sunk()).toBe(bobEnd!.stats.messagesReceived);
+  });
+
   it("when the hub drops a stalled Bob's forwarder, Alice's channel to him closes with the cause", async () => {
     const drainTimeoutMs = scaled(1_500);
     const { hub, service, proxy, alice, toBob, toCarol } = await setUp({ drainTimeoutMs });
