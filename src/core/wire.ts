@@ -141,10 +141,38 @@ export function encodeFrameHead(
 
 /** Writes version, onward and return routes, trace and the body's codec tag; returns where the body goes. */
 function writeHead(out: Buffer, at: number, onward: Route, back: Route, tag: number, trace?: string): number {
-  out[at] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
-  const offset = writeTrace(out, writeRoute(out, writeRoute(out, at + 1, onward), back), trace);
+  const offset = writeRoutes(out, at, onward, back, trace);
   out[offset] = tag;
   return offset + 1;
+}
+
+/** Writes version, both routes and a trace context already checked (`traceToWrite`); returns the end. */
+function writeRoutes(out: Uint8Array, at: number, onward: Route, back: Route, trace?: string): number {
+  out[at] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
+  return writeTrace(out, writeRoute(out, writeRoute(out, at + 1, onward), back), trace);
+}
+
+/**
+ * The size of a transport message's head, all that comes before its payload: version, both routes and the
+ * trace context (if a valid `traceparent`). Throws `EncodeError` for a route or an address no peer would
+ * accept. With `writeTransportHead`, a caller builds a message in a buffer of its own (a channel plaintext).
+ */
+export function transportHeadSize(onwardRoute: Route, returnRoute: Route, trace?: string): number {
+  return 1 + routeSize(onwardRoute) + routeSize(returnRoute) + traceSize(traceToWrite(trace));
+}
+
+/**
+ * Writes the head `transportHeadSize` measured (the same bytes `encodeTransportMessage` starts with) into
+ * `out` at `at`, whose room the caller checked; returns where the payload goes.
+ */
+export function writeTransportHead(
+  out: Uint8Array,
+  at: number,
+  onwardRoute: Route,
+  returnRoute: Route,
+  trace?: string,
+): number {
+  return writeRoutes(out, at, onwardRoute, returnRoute, traceToWrite(trace));
 }
 
 /** The wire tag of a bytes body (`codecs.bytes`), what `encodeFrameHead` writes. */
@@ -181,11 +209,7 @@ export function encodeTransportMessage(
     message.payload.length;
   if (size > maxSize) throw new MessageTooLargeError(size, maxSize);
   const out = new Uint8Array(size);
-  out[0] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
-  let offset = writeRoute(out, 1, message.onwardRoute);
-  offset = writeRoute(out, offset, message.returnRoute);
-  offset = writeTrace(out, offset, trace);
-  out.set(message.payload, offset);
+  out.set(message.payload, writeRoutes(out, 0, message.onwardRoute, message.returnRoute, trace));
   return out;
 }
 
