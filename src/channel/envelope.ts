@@ -1,5 +1,6 @@
 import { codecFor, codecs, decodeBody } from '../core/codec';
 import type { Route } from '../core/route';
+import type { LastRoute } from '../core/route-cache';
 import {
   decodeTransportMessage,
   encodeTransportMessage,
@@ -146,11 +147,25 @@ export interface OpenedEnvelope {
   readonly trace?: string;
 }
 
-/** Decodes a message written by `Envelope.write`. Throws `DecodeError`. */
-export function decodeEnvelope(bytes: Uint8Array): OpenedEnvelope {
+/** What a decryptor keeps between the messages it decodes: the last onward and return routes read. */
+export interface LastRoutes {
+  readonly onward: LastRoute;
+  readonly back: LastRoute;
+}
+
+/**
+ * Decodes a message written by `Envelope.write`. Throws `DecodeError`. With `last`, a route whose bytes are
+ * those of the last one read at its place is that same `Route` (a channel's messages repeat their routes).
+ */
+export function decodeEnvelope(bytes: Uint8Array, last?: LastRoutes): OpenedEnvelope {
   // The size was bounded by the frame or by reassembly already. The routes inside a channel end at a
   // request's own reply address as often as not: the route cache (for a connection's few routes) is left out.
-  const message = decodeTransportMessage(bytes, Number.MAX_SAFE_INTEGER, false);
+  const message = decodeTransportMessage(
+    bytes,
+    Number.MAX_SAFE_INTEGER,
+    last?.onward ?? false,
+    last?.back ?? false,
+  );
   return {
     onwardRoute: message.onwardRoute,
     returnRoute: message.returnRoute,

@@ -3,7 +3,7 @@ import { codecFor } from './codec';
 import { DecodeError, EncodeError, MessageTooLargeError } from './errors';
 import { isTraceparent, type TransportMessage } from './message';
 import { Route } from './route';
-import { cachedRoute, rememberRoute } from './route-cache';
+import { cachedRoute, rememberRoute, type LastRoute } from './route-cache';
 import { Reader, asBuffer } from './wire-reader';
 
 /** Version byte of the transport message encoding (docs/PROTOCOL.md). */
@@ -213,9 +213,12 @@ export function encodeTransportMessage(
   return out;
 }
 
-/** Reads one route (`cache` false: not through the cache, for routes seldom seen twice); throws `DecodeError`. */
-export function readRoute(reader: Reader, cache = true): Route {
-  if (!cache) return decodeRoute(reader);
+/**
+ * Reads one route; throws `DecodeError`. `cache`: true through the process's route cache, false not (for
+ * routes seldom seen twice), or a `LastRoute` of the caller's (the last route read at that place).
+ */
+export function readRoute(reader: Reader, cache: boolean | LastRoute = true): Route {
+  if (cache === false) return decodeRoute(reader);
   const { bytes, offset: start } = reader;
   // The structure alone first (every check but UTF-8's), to find the end; then the cache (route-cache.ts).
   const count = readRouteCount(reader);
@@ -225,11 +228,12 @@ export function readRoute(reader: Reader, cache = true): Route {
     reader.offset += length;
   }
   const end = reader.offset;
-  const cached = cachedRoute(bytes, start, end);
+  const cached = cache === true ? cachedRoute(bytes, start, end) : cache.get(bytes, start, end);
   if (cached !== undefined) return cached;
   reader.offset = start;
   const route = decodeRoute(reader);
-  rememberRoute(bytes, start, end, route);
+  if (cache === true) rememberRoute(bytes, start, end, route);
+  else cache.remember(bytes, start, end, route);
   return route;
 }
 
@@ -270,12 +274,14 @@ function decodeRoute(reader: Reader): Route {
 
 /**
  * Decodes a transport message. The payload is a view into `bytes` (no copy). Throws `DecodeError` with
- * `TOO_LARGE`, `UNSUPPORTED_VERSION`, `TRUNCATED` or `MALFORMED`. `cacheRoutes`: see `readRoute`.
+ * `TOO_LARGE`, `UNSUPPORTED_VERSION`, `TRUNCATED` or `MALFORMED`. `cacheRoutes` (and `cacheReturnRoute`
+ * for the return route, if another): see `readRoute`.
  */
 export function decodeTransportMessage(
   bytes: Uint8Array,
   maxSize: number = DEFAULT_MAX_MESSAGE_SIZE,
-  cacheRoutes = true,
+  cacheRoutes: boolean | LastRoute = true,
+  cacheReturnRoute = cacheRoutes,
 ): TransportMessage {
   if (bytes.length > maxSize)
     throw new DecodeError('TOO_LARGE', `message of ${bytes.length} bytes exceeds ${maxSize}`);
@@ -284,7 +290,7 @@ export function decodeTransportMessage(
   if (version !== WIRE_VERSION && version !== WIRE_VERSION_TRACED)
     throw new DecodeError('UNSUPPORTED_VERSION', `wire version ${version}`);
   const onwardRoute = readRoute(reader, cacheRoutes);
-  const returnRoute = readRoute(reader, cacheRoutes);
+  const returnRoute = readRoute(reader, cacheReturnRoute);
   if (version === WIRE_VERSION) return { onwardRoute, returnRoute, payload: reader.rest() };
   const trace = reader.utf8(reader.u8());
   if (!isTraceparent(trace)) throw new DecodeError('MALFORMED', 'the trace context is not a W3C traceparent');

@@ -2,6 +2,7 @@ import { Address } from '../../src/core/address';
 import { encodeBody } from '../../src/core/codec';
 import { Route } from '../../src/core/route';
 import { MAX_ADDRESS_BYTES, MAX_ROUTE_LENGTH, encodeTransportMessage } from '../../src/core/wire';
+import { LastRoute } from '../../src/core/route-cache';
 import { Envelope, decodeEnvelope } from '../../src/channel/envelope';
 
 const TRACE = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -53,5 +54,24 @@ describe('Envelope', () => {
       expect.objectContaining({ code: 'TOO_LARGE' }),
     );
     expect(() => Envelope.of(short, back, 'x', 10)).toThrow(expect.objectContaining({ code: 'TOO_LARGE' }));
+  });
+
+  it('reuses the last routes decoded only when their bytes are the same', () => {
+    const last = { onward: new LastRoute(), back: new LastRoute() };
+    const first = decodeEnvelope(expected(short, back, 'a'), last);
+    const again = decodeEnvelope(expected(short, back, 'b'), last);
+    expect(again.onwardRoute).toBe(first.onwardRoute);
+    expect(again.returnRoute).toBe(first.returnRoute);
+    expect(again.body).toBe('b');
+    // One byte of an address differs (the same length): a route of its own, decoded.
+    const other = Route.of([Address.local('app'), Address.local('ünïcodf')]);
+    const next = decodeEnvelope(expected(short, other, 'c'), last);
+    expect(next.onwardRoute).toBe(first.onwardRoute);
+    expect(next.returnRoute).not.toBe(first.returnRoute);
+    expect(next.returnRoute.equals(other)).toBe(true);
+    // Bytes that do not decode are refused as before, whatever was kept.
+    const bad = expected(short, other, 'c');
+    bad[bad.indexOf(0xc3)] = 0xff; // invalid UTF-8 in the kept route's place
+    expect(() => decodeEnvelope(bad, last)).toThrow(expect.objectContaining({ code: 'MALFORMED' }));
   });
 });
