@@ -7,12 +7,12 @@ import { Route } from '../../src/core/route';
 import {
   MAX_ADDRESS_BYTES,
   MAX_ROUTE_LENGTH,
-  Reader,
   WIRE_VERSION,
   decodeTransportMessage,
   encodeTransportMessage,
   readRoute,
 } from '../../src/core/wire';
+import { Reader } from '../../src/core/wire-reader';
 import { ALLOCATION_SLACK, measureAllocations } from './allocation-meter';
 import { INTERESTING_INTEGERS, leb128, mutatedArb, noiseArb } from './mutate';
 import {

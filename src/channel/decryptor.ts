@@ -1,10 +1,11 @@
 import { LocalMessage, TRACE_INFO, type LocalInfo } from '../core/message';
 import type { Route } from '../core/route';
+import { LastRoute } from '../core/route-cache';
 import type { ByteBudget } from '../node/byte-budget';
 import { untilQueued, type Context } from '../node/context';
 import { decryptedInfo, type SecureChannelInfo } from './access';
 import { secureChannelMemory } from './channel-memory';
-import { decodeEnvelope, type OpenedEnvelope } from './envelope';
+import { decodeEnvelope, type LastRoutes, type OpenedEnvelope } from './envelope';
 import { ReceiveKeys } from './epoch-keys';
 import { SecureChannelError, type SecureChannelErrorCode } from './errors';
 import {
@@ -60,6 +61,10 @@ export class Decryptor implements FrameOrderHost {
   private closed = false;
   /** Reliable channels: what arrived in sequence, and the acknowledgements. */
   readonly reliable: ReliableReceiver | undefined;
+  /** The routes of the last message decoded, and its return route with this channel in front. */
+  private readonly lastRoutes: LastRoutes = { onward: new LastRoute(), back: new LastRoute() };
+  private lastReturnRoute: Route | undefined;
+  private lastReplyRoute: Route | undefined;
 
   constructor(
     private readonly channel: SecureChannel,
@@ -259,7 +264,7 @@ export class Decryptor implements FrameOrderHost {
     }
     let message: OpenedEnvelope;
     try {
-      message = decodeEnvelope(bytes);
+      message = decodeEnvelope(bytes, this.lastRoutes);
     } catch {
       return this.drop('MALFORMED', 'an authenticated message that does not decode');
     }
@@ -270,13 +275,18 @@ export class Decryptor implements FrameOrderHost {
       this.localInfoVia = this.via;
       this.localInfo = decryptedInfo(this.info, this.via);
     }
+    // The same return route as the last message's (the same `Route`, see `LastRoute`): the same reply route.
+    if (message.returnRoute !== this.lastReturnRoute) {
+      this.lastReturnRoute = message.returnRoute;
+      this.lastReplyRoute = message.returnRoute.prepend(this.channel.address);
+    }
     // No transport flag: what comes out of a channel is authenticated, and says by whom. Its origin is the
     // path the frame came by followed by this channel, so it goes on only where flow controls allow.
     return untilQueued(
       this.ctx.deliver(
         new LocalMessage(
           message.onwardRoute,
-          message.returnRoute.prepend(this.channel.address),
+          this.lastReplyRoute!,
           message.body,
           message.trace === undefined ? this.localInfo : { ...this.localInfo, [TRACE_INFO]: message.trace },
         ),

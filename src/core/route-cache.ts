@@ -35,3 +35,31 @@ export function rememberRoute(bytes: Uint8Array, start: number, end: number, rou
   cachedRouteBytes[slot] = bytes.slice(start, end);
   cachedRoutes[slot] = route;
 }
+
+/**
+ * The last route read from one source, kept with its bytes: a secure channel's messages carry the same few
+ * routes as a rule, so one slot per route position saves decoding (and allocating) them again. Used, as the
+ * cache above, only when the bytes read equal the kept bytes, byte for byte (at most
+ * `ROUTE_CACHE_MAX_BYTES` of them compared).
+ */
+export class LastRoute {
+  private bytes: Uint8Array | undefined;
+  private route: Route | undefined;
+
+  /** The kept route if its bytes are `bytes[start..end)`. */
+  get(bytes: Uint8Array, start: number, end: number): Route | undefined {
+    const kept = this.bytes;
+    const size = end - start;
+    if (kept === undefined || kept.length !== size) return undefined;
+    let i = 0;
+    while (i < size && kept[i] === bytes[start + i]) i++;
+    return i === size ? this.route : undefined;
+  }
+
+  /** Keeps `route`, decoded from `bytes[start..end)` (a copy of them: the bytes are the caller's). */
+  remember(bytes: Uint8Array, start: number, end: number, route: Route): void {
+    if (end - start > ROUTE_CACHE_MAX_BYTES) return;
+    this.bytes = bytes.slice(start, end);
+    this.route = route;
+  }
+}

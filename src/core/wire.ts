@@ -3,7 +3,8 @@ import { codecFor } from './codec';
 import { DecodeError, EncodeError, MessageTooLargeError } from './errors';
 import { isTraceparent, type TransportMessage } from './message';
 import { Route } from './route';
-import { cachedRoute, rememberRoute } from './route-cache';
+import { cachedRoute, rememberRoute, type LastRoute } from './route-cache';
+import { Reader, asBuffer } from './wire-reader';
 
 /** Version byte of the transport message encoding (docs/PROTOCOL.md). */
 export const WIRE_VERSION = 1;
@@ -18,10 +19,6 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024 + 64 * 1024;
 export const MAX_ROUTE_LENGTH = 64;
 /** Address values longer than this (in bytes) are refused. */
 export const MAX_ADDRESS_BYTES = 1024;
-
-// ignoreBOM: a value that starts with U+FEFF keeps it (by default the decoder strips it, so such a value
-// would not round-trip, and one that is only a BOM would decode to an empty string).
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function varintSize(value: number): number {
   let size = 1;
@@ -39,84 +36,6 @@ function writeVarint(out: Uint8Array, offset: number, value: number): number {
   }
   out[offset++] = value;
   return offset;
-}
-
-/** A Buffer over the same bytes (no copy), for Buffer's native string reads and writes. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** A cursor over bytes from outside: every read checks the bytes are there before touching them. */
-export class Reader {
-  offset = 0;
-  private buffer: Buffer | undefined;
-  constructor(readonly bytes: Uint8Array) {}
-
-  get remaining(): number {
-    return this.bytes.length - this.offset;
-  }
-
-  u8(): number {
-    if (this.offset >= this.bytes.length) throw new DecodeError('TRUNCATED', 'unexpected end of message');
-    return this.bytes[this.offset++]!;
-  }
-
-  /** An unsigned LEB128 integer of at most 4 bytes (values up to 2^28 - 1). */
-  varint(): number {
-    let value = 0;
-    for (let shift = 0; shift < 28; shift += 7) {
-      const byte = this.u8();
-      value += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return value;
-    }
-    throw new DecodeError('MALFORMED', 'varint longer than 4 bytes');
-  }
-
-  take(length: number): Uint8Array {
-    // Checked against what is actually present before anything is allocated or sliced.
-    if (length > this.remaining)
-      throw new DecodeError('TRUNCATED', `need ${length} bytes, have ${this.remaining}`);
-    const out = this.bytes.subarray(this.offset, this.offset + length);
-    this.offset += length;
-    return out;
-  }
-
-  /**
-   * `length` bytes of strict UTF-8 as a string; throws `DecodeError` (`MALFORMED`) for invalid UTF-8. ASCII,
-   * what addresses almost always are, is read natively as Latin-1 (the same characters), many times faster
-   * than TextDecoder for short strings; anything else goes through the strict decoder.
-   */
-  utf8(length: number): string {
-    if (length > this.remaining)
-      throw new DecodeError('TRUNCATED', `need ${length} bytes, have ${this.remaining}`);
-    const { bytes } = this;
-    const start = this.offset;
-    const end = start + length;
-    let ascii = true;
-    for (let i = start; i < end; i++) {
-      if (bytes[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    let value: string;
-    if (ascii) {
-      this.buffer ??= asBuffer(bytes);
-      value = this.buffer.toString('latin1', start, end);
-    } else {
-      try {
-        value = utf8Decoder.decode(bytes.subarray(start, end));
-      } catch (cause) {
-        throw new DecodeError('MALFORMED', 'address is not valid UTF-8', { cause });
-      }
-    }
-    this.offset = end;
-    return value;
-  }
-
-  rest(): Uint8Array {
-    return this.take(this.remaining);
-  }
 }
 
 /** The encoded size of a route, checking its length and the size of each address. */
@@ -222,10 +141,38 @@ export function encodeFrameHead(
 
 /** Writes version, onward and return routes, trace and the body's codec tag; returns where the body goes. */
 function writeHead(out: Buffer, at: number, onward: Route, back: Route, tag: number, trace?: string): number {
-  out[at] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
-  const offset = writeTrace(out, writeRoute(out, writeRoute(out, at + 1, onward), back), trace);
+  const offset = writeRoutes(out, at, onward, back, trace);
   out[offset] = tag;
   return offset + 1;
+}
+
+/** Writes version, both routes and a trace context already checked (`traceToWrite`); returns the end. */
+function writeRoutes(out: Uint8Array, at: number, onward: Route, back: Route, trace?: string): number {
+  out[at] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
+  return writeTrace(out, writeRoute(out, writeRoute(out, at + 1, onward), back), trace);
+}
+
+/**
+ * The size of a transport message's head, all that comes before its payload: version, both routes and the
+ * trace context (if a valid `traceparent`). Throws `EncodeError` for a route or an address no peer would
+ * accept. With `writeTransportHead`, a caller builds a message in a buffer of its own (a channel plaintext).
+ */
+export function transportHeadSize(onwardRoute: Route, returnRoute: Route, trace?: string): number {
+  return 1 + routeSize(onwardRoute) + routeSize(returnRoute) + traceSize(traceToWrite(trace));
+}
+
+/**
+ * Writes the head `transportHeadSize` measured (the same bytes `encodeTransportMessage` starts with) into
+ * `out` at `at`, whose room the caller checked; returns where the payload goes.
+ */
+export function writeTransportHead(
+  out: Uint8Array,
+  at: number,
+  onwardRoute: Route,
+  returnRoute: Route,
+  trace?: string,
+): number {
+  return writeRoutes(out, at, onwardRoute, returnRoute, traceToWrite(trace));
 }
 
 /** The wire tag of a bytes body (`codecs.bytes`), what `encodeFrameHead` writes. */
@@ -262,17 +209,16 @@ export function encodeTransportMessage(
     message.payload.length;
   if (size > maxSize) throw new MessageTooLargeError(size, maxSize);
   const out = new Uint8Array(size);
-  out[0] = trace === undefined ? WIRE_VERSION : WIRE_VERSION_TRACED;
-  let offset = writeRoute(out, 1, message.onwardRoute);
-  offset = writeRoute(out, offset, message.returnRoute);
-  offset = writeTrace(out, offset, trace);
-  out.set(message.payload, offset);
+  out.set(message.payload, writeRoutes(out, 0, message.onwardRoute, message.returnRoute, trace));
   return out;
 }
 
-/** Reads one route (`cache` false: not through the cache, for routes seldom seen twice); throws `DecodeError`. */
-export function readRoute(reader: Reader, cache = true): Route {
-  if (!cache) return decodeRoute(reader);
+/**
+ * Reads one route; throws `DecodeError`. `cache`: true through the process's route cache, false not (for
+ * routes seldom seen twice), or a `LastRoute` of the caller's (the last route read at that place).
+ */
+export function readRoute(reader: Reader, cache: boolean | LastRoute = true): Route {
+  if (cache === false) return decodeRoute(reader);
   const { bytes, offset: start } = reader;
   // The structure alone first (every check but UTF-8's), to find the end; then the cache (route-cache.ts).
   const count = readRouteCount(reader);
@@ -282,11 +228,12 @@ export function readRoute(reader: Reader, cache = true): Route {
     reader.offset += length;
   }
   const end = reader.offset;
-  const cached = cachedRoute(bytes, start, end);
+  const cached = cache === true ? cachedRoute(bytes, start, end) : cache.get(bytes, start, end);
   if (cached !== undefined) return cached;
   reader.offset = start;
   const route = decodeRoute(reader);
-  rememberRoute(bytes, start, end, route);
+  if (cache === true) rememberRoute(bytes, start, end, route);
+  else cache.remember(bytes, start, end, route);
   return route;
 }
 
@@ -327,12 +274,14 @@ function decodeRoute(reader: Reader): Route {
 
 /**
  * Decodes a transport message. The payload is a view into `bytes` (no copy). Throws `DecodeError` with
- * `TOO_LARGE`, `UNSUPPORTED_VERSION`, `TRUNCATED` or `MALFORMED`. `cacheRoutes`: see `readRoute`.
+ * `TOO_LARGE`, `UNSUPPORTED_VERSION`, `TRUNCATED` or `MALFORMED`. `cacheRoutes` (and `cacheReturnRoute`
+ * for the return route, if another): see `readRoute`.
  */
 export function decodeTransportMessage(
   bytes: Uint8Array,
   maxSize: number = DEFAULT_MAX_MESSAGE_SIZE,
-  cacheRoutes = true,
+  cacheRoutes: boolean | LastRoute = true,
+  cacheReturnRoute = cacheRoutes,
 ): TransportMessage {
   if (bytes.length > maxSize)
     throw new DecodeError('TOO_LARGE', `message of ${bytes.length} bytes exceeds ${maxSize}`);
@@ -341,7 +290,7 @@ export function decodeTransportMessage(
   if (version !== WIRE_VERSION && version !== WIRE_VERSION_TRACED)
     throw new DecodeError('UNSUPPORTED_VERSION', `wire version ${version}`);
   const onwardRoute = readRoute(reader, cacheRoutes);
-  const returnRoute = readRoute(reader, cacheRoutes);
+  const returnRoute = readRoute(reader, cacheReturnRoute);
   if (version === WIRE_VERSION) return { onwardRoute, returnRoute, payload: reader.rest() };
   const trace = reader.utf8(reader.u8());
   if (!isTraceparent(trace)) throw new DecodeError('MALFORMED', 'the trace context is not a W3C traceparent');

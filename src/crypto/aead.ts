@@ -10,20 +10,23 @@ export type AeadAlgorithm = 'chacha20poly1305' | 'aes256gcm';
 export const AEAD_TAG_LENGTH = 16;
 
 /**
- * Plaintext length from which ChaCha20-Poly1305 uses node:crypto (OpenSSL) instead of libsodium's WASM
- * build. Both give identical bytes; node:crypto costs ~6-10 us per call to set up a cipher object, libsodium
- * is cheap per call but slow per byte. Measured on Node 20, 2 vCPU, with `npx ts-node bench/noise-aead.ts`
- * (seal / open, us per message):
+ * Plaintext length from which ChaCha20-Poly1305 seals with node:crypto (OpenSSL) instead of libsodium's WASM
+ * build. Both give identical bytes; node:crypto costs ~3-4 us per call to set up a cipher object, libsodium
+ * is cheap per call but slow per byte. Measured on Node 20, 2 vCPU (loaded), through the workspace's
+ * combined calls (`sodium-chacha.ts`) against node:crypto as `nodeSealInto` / `nodeOpen` use it (seal / open,
+ * us per message, the fastest of 15 batches):
  *
  *   size        libsodium        node:crypto
- *   64 B        1.8 / 1.2        6.7 / 5.9
- *   1 KiB       7.1 / 6.5       10.8 / 7.2
- *   2 KiB      10.1 / 9.4        9.4 / 7.5    <- crossover
- *   4 KiB      14.2 / 14.4      14.6 / 10.6
- *   16 KiB     52.8 / 55.3      26.7 / 15.9   (~300 vs ~600-1000 MB/s)
- *   64 KiB    206.7 / 226.9     60.1 / 47.8   (~300 vs ~1100-1370 MB/s)
+ *   1 KiB       2.4 / 3.1        3.5 / 3.6
+ *   1.5 KiB     3.4 / 4.0        4.2 / 3.9    <- open's crossover (`CHACHA_NODE_OPEN_THRESHOLD`)
+ *   1.75 KiB    4.0 / 4.3        4.2 / 4.1
+ *   2 KiB       4.5 / 5.0        4.3 / 4.1    <- seal's crossover
+ *   4 KiB       8.6 / 9.8        4.9 / 4.7
+ *   16 KiB     33.9 / 35.6      10.5 / 10.2
  */
 export const CHACHA_NODE_THRESHOLD = 2048;
+/** Plaintext length from which ChaCha20-Poly1305 opens with node:crypto (see `CHACHA_NODE_THRESHOLD`). */
+export const CHACHA_NODE_OPEN_THRESHOLD = 1536;
 
 type NodeAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm';
 
@@ -126,7 +129,7 @@ function viaWorkspace(ad: Uint8Array): boolean {
   return ad.length <= SODIUM_AD_MAX;
 }
 
-/** ChaCha20-Poly1305: libsodium below `CHACHA_NODE_THRESHOLD` bytes of plaintext, node:crypto from there. */
+/** ChaCha20-Poly1305: libsodium below the thresholds (seal, open) of plaintext, node:crypto from there. */
 const chacha20poly1305: Aead = {
   algorithm: 'chacha20poly1305',
   seal(key, nonce, ad, plaintext) {
@@ -153,7 +156,8 @@ const chacha20poly1305: Aead = {
   open(key, nonce, ad, ciphertext) {
     if (ciphertext.length < AEAD_TAG_LENGTH) return undefined;
     const length = ciphertext.length - AEAD_TAG_LENGTH;
-    if (length >= CHACHA_NODE_THRESHOLD) return nodeOpen('chacha20-poly1305', key, nonce, ad, ciphertext);
+    if (length >= CHACHA_NODE_OPEN_THRESHOLD)
+      return nodeOpen('chacha20-poly1305', key, nonce, ad, ciphertext);
     if (viaWorkspace(ad)) return sodiumChaCha().open(key, nonce, ad, ciphertext);
     try {
       return sodium().crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, key);

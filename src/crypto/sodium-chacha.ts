@@ -5,13 +5,13 @@ interface RawSodium {
   readonly HEAPU8: Uint8Array;
   _malloc(size: number): number;
   /*
-   * crypto_aead_chacha20poly1305_ietf_{en,de}crypt_detached, as the wrappers call them: every 64-bit length
-   * is two 32-bit arguments (low, high). Both return 0 on success; decryption -1 when the tag does not verify.
+   * crypto_aead_chacha20poly1305_ietf_{en,de}crypt, the combined calls (ciphertext || tag in one region), as
+   * the wrappers call them: every 64-bit length is two 32-bit arguments (low, high), and a null length
+   * pointer is not written. Both return 0 on success; decryption -1 when the tag does not verify.
    */
-  _crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+  _crypto_aead_chacha20poly1305_ietf_encrypt(
     c: number,
-    mac: number,
-    maclenP: number,
+    clenP: number,
     m: number,
     mlenLo: number,
     mlenHi: number,
@@ -22,13 +22,13 @@ interface RawSodium {
     npub: number,
     k: number,
   ): number;
-  _crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+  _crypto_aead_chacha20poly1305_ietf_decrypt(
     m: number,
+    mlenP: number,
     nsec: number,
     c: number,
     clenLo: number,
     clenHi: number,
-    mac: number,
     ad: number,
     adlenLo: number,
     adlenHi: number,
@@ -48,28 +48,27 @@ export const SODIUM_MESSAGE_MAX = 16 * 1024;
 
 /**
  * One region of libsodium's WASM memory, allocated once, that every short ChaCha20-Poly1305 message goes
- * through: key, nonce, tag, associated data and message. The wrappers' `crypto_aead_*` functions allocate
- * and free a buffer per argument and copy the result out into a new array on every call; here a message is
- * copied in, sealed or opened in place, and copied out straight to where the caller wants it. Synchronous
- * and single-threaded, so one workspace serves the whole process. The key and the plaintext are wiped from
- * the workspace after every call: no secret stays in WASM memory between messages.
+ * through: key, nonce, associated data and message (ciphertext || tag, the combined calls' layout). The
+ * wrappers' `crypto_aead_*` functions allocate and free a buffer per argument and copy the result out into a
+ * new array on every call; here a message is copied in, sealed or opened in place, and copied out straight to
+ * where the caller wants it, in one copy each way. Synchronous and single-threaded, so one workspace serves
+ * the whole process. The key and the plaintext are wiped from the workspace after every call: no secret stays
+ * in WASM memory between messages.
  */
 export class SodiumChaCha {
   private readonly lib: RawSodium;
   private readonly key: number;
   private readonly nonce: number;
-  private readonly tag: number;
   private readonly ad: number;
   private readonly message: number;
 
   constructor(readonly maxMessage: number) {
     this.lib = (sodium() as unknown as { libsodium: RawSodium }).libsodium;
-    const base = this.lib._malloc(KEY + NONCE_SLOT + TAG + SODIUM_AD_MAX + maxMessage);
+    const base = this.lib._malloc(KEY + NONCE_SLOT + SODIUM_AD_MAX + maxMessage + TAG);
     if (base === 0) throw new Error('libsodium could not allocate its ChaCha20-Poly1305 workspace');
     this.key = base;
     this.nonce = base + KEY;
-    this.tag = this.nonce + NONCE_SLOT;
-    this.ad = this.tag + TAG;
+    this.ad = this.nonce + NONCE_SLOT;
     this.message = this.ad + SODIUM_AD_MAX;
   }
 
@@ -85,18 +84,17 @@ export class SodiumChaCha {
     offset: number,
     more?: Uint8Array,
   ): void {
-    const { lib } = this;
+    const { lib, message } = this;
     this.load(key, nonce, ad, plaintext);
     let length = plaintext.length;
     if (more !== undefined && more.length > 0) {
-      lib.HEAPU8.set(more, this.message + length);
+      lib.HEAPU8.set(more, message + length);
       length += more.length;
     }
-    lib._crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-      this.message,
-      this.tag,
+    lib._crypto_aead_chacha20poly1305_ietf_encrypt(
+      message,
       0,
-      this.message,
+      message,
       length,
       0,
       this.ad,
@@ -107,46 +105,44 @@ export class SodiumChaCha {
       this.key,
     );
     const heap = lib.HEAPU8; // read again: a call that grew the memory replaced the view
-    out.set(heap.subarray(this.message, this.message + length), offset);
-    out.set(heap.subarray(this.tag, this.tag + TAG), offset + length);
+    out.set(heap.subarray(message, message + length + TAG), offset);
     this.wipe(heap, 0);
   }
 
-  /** The plaintext of `ciphertext` (ciphertext || tag) in a new array, or undefined if it does not verify. */
+  /**
+   * Opens `ciphertext` (ciphertext || tag): its plaintext in a new array, or undefined if it does not verify.
+   */
   open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined {
-    const { lib } = this;
+    const { lib, message } = this;
     const length = ciphertext.length - TAG;
-    const body = ciphertext.subarray(0, length);
-    const heap = this.load(key, nonce, ad, body);
-    heap.set(ciphertext.subarray(length), this.tag);
-    const failed = lib._crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-      this.message,
+    this.load(key, nonce, ad, ciphertext);
+    const failed = lib._crypto_aead_chacha20poly1305_ietf_decrypt(
+      message,
       0,
-      this.message,
-      length,
       0,
-      this.tag,
+      message,
+      ciphertext.length,
+      0,
       this.ad,
       ad.length,
       0,
       this.nonce,
       this.key,
     );
-    const current = lib.HEAPU8;
+    const heap = lib.HEAPU8;
     // libsodium writes no plaintext when the tag does not verify; the copy is made only when it did.
-    const plaintext = failed === 0 ? current.slice(this.message, this.message + length) : undefined;
-    this.wipe(current, length);
+    const plaintext = failed === 0 ? heap.slice(message, message + length) : undefined;
+    this.wipe(heap, length);
     return plaintext;
   }
 
-  /** Copies key, nonce, associated data and message into the workspace; the heap view it used. */
-  private load(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, message: Uint8Array): Uint8Array {
+  /** Copies key, nonce, associated data and message into the workspace. */
+  private load(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, bytes: Uint8Array): void {
     const heap = this.lib.HEAPU8;
     heap.set(key, this.key);
     heap.set(nonce, this.nonce);
     if (ad.length > 0) heap.set(ad, this.ad);
-    heap.set(message, this.message);
-    return heap;
+    heap.set(bytes, this.message);
   }
 
   /** Zeroes the key and, for an opened message, the plaintext left in the workspace. */

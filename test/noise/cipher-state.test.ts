@@ -8,6 +8,7 @@ import {
   NoiseErrorCode,
 } from '../../src/noise';
 
+import { CHACHA_NODE_OPEN_THRESHOLD } from '../../src/crypto/aead';
 import { sodium, sodiumReady } from '../../src/crypto/sodium';
 import { setNonce } from '../helpers/cipher-nonce';
 
@@ -247,6 +248,8 @@ describe('ChaChaPoly backends', () => {
     1,
     64,
     1024,
+    CHACHA_NODE_OPEN_THRESHOLD - 1,
+    CHACHA_NODE_OPEN_THRESHOLD,
     CHACHA_NODE_THRESHOLD - 1,
     CHACHA_NODE_THRESHOLD,
     CHACHA_NODE_THRESHOLD + 1,
