@@ -21,7 +21,11 @@ export class TcpStream implements ByteStream {
   }
 
   write(bytes: Uint8Array): boolean {
-    return this.socket.write(bytes);
+    // Node's own mark (16 KiB) is under one 64 KiB frame: every large frame made its sender wait for a
+    // 'drain', and the frames of one message left in separate writes. Once the socket's write returned
+    // false it emits 'drain' when its buffer empties, so telling the writer to go on below our mark is safe.
+    const taken = this.socket.write(bytes);
+    return taken || this.socket.writableLength < WRITE_BUFFER_BYTES;
   }
 
   unsentBytes(): number {
@@ -65,3 +69,10 @@ export class TcpStream implements ByteStream {
     return this.socket.destroyed;
   }
 }
+
+/**
+ * Bytes a socket may hold unsent before its writer waits for 'drain': a few 64 KiB frames (a secure
+ * channel's largest), so that a message's frames leave together; per connection, beside the up to
+ * `maxQueuedBytesPerConnection` its mailbox may hold, so a peer that stops reading still bounds it.
+ */
+const WRITE_BUFFER_BYTES = 256 * 1024;
