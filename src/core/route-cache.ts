@@ -22,17 +22,13 @@ export function cachedRoute(bytes: Uint8Array, start: number, end: number): Rout
   let hash = 0x811c9dc5; // FNV-1a
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
   slot = (hash >>> 0) & (ROUTE_CACHE_SLOTS - 1);
-  const cached = cachedRouteBytes[slot];
-  if (cached === undefined || cached.length !== size) return undefined;
-  let i = 0;
-  while (i < size && cached[i] === bytes[start + i]) i++;
-  return i === size ? cachedRoutes[slot] : undefined;
+  return sameBytes(cachedRouteBytes[slot], bytes, start, end) ? cachedRoutes[slot] : undefined;
 }
 
 /** Caches `route`, decoded from `bytes[start..end)`, in the slot the `cachedRoute` call just before chose. */
 export function rememberRoute(bytes: Uint8Array, start: number, end: number, route: Route): void {
   if (end - start > ROUTE_CACHE_MAX_BYTES) return;
-  cachedRouteBytes[slot] = bytes.slice(start, end);
+  cachedRouteBytes[slot] = copyOf(bytes, start, end);
   cachedRoutes[slot] = route;
 }
 
@@ -48,18 +44,31 @@ export class LastRoute {
 
   /** The kept route if its bytes are `bytes[start..end)`. */
   get(bytes: Uint8Array, start: number, end: number): Route | undefined {
-    const kept = this.bytes;
-    const size = end - start;
-    if (kept === undefined || kept.length !== size) return undefined;
-    let i = 0;
-    while (i < size && kept[i] === bytes[start + i]) i++;
-    return i === size ? this.route : undefined;
+    return sameBytes(this.bytes, bytes, start, end) ? this.route : undefined;
   }
 
   /** Keeps `route`, decoded from `bytes[start..end)` (a copy of them: the bytes are the caller's). */
   remember(bytes: Uint8Array, start: number, end: number, route: Route): void {
     if (end - start > ROUTE_CACHE_MAX_BYTES) return;
-    this.bytes = bytes.slice(start, end);
+    this.bytes = copyOf(bytes, start, end);
     this.route = route;
   }
+}
+
+/** Whether `kept` holds exactly the bytes `bytes[start..end)`. */
+function sameBytes(kept: Uint8Array | undefined, bytes: Uint8Array, start: number, end: number): boolean {
+  const size = end - start;
+  if (kept === undefined || kept.length !== size) return false;
+  let i = 0;
+  while (i < size && kept[i] === bytes[start + i]) i++;
+  return i === size;
+}
+
+/**
+ * A copy of `bytes[start..end)`, even when `bytes` is a Buffer (whose own `slice` is a view): a kept view
+ * would hold the whole frame or socket chunk in memory, and would change with it were that buffer reused,
+ * so that a cached route could answer for bytes it was not decoded from.
+ */
+function copyOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end);
 }
