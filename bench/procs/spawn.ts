@@ -78,7 +78,7 @@ export class BenchProcess {
       'procs',
       `${program}.js`,
     );
-    const nodeArgs = [...profileArgs(program), ...(options.nodeArgs ?? [])];
+    const nodeArgs = [...profileArgs(program), ...extraNodeArgs(program), ...(options.nodeArgs ?? [])];
     const child = spawn(process.execPath, [...nodeArgs, entry, ...args], {
       cwd: REPO_ROOT,
       env: childEnv(options.env),
@@ -152,8 +152,11 @@ export class BenchProcess {
   }
 
   private onLine(line: string): void {
-    // Anything else a program prints (a warning) is not an answer.
-    if (!/^(ready|result|error)\b/.test(line)) return;
+    // Anything else a program prints (a warning, `--trace-gc`'s lines) is not an answer.
+    if (!/^(ready|result|error)\b/.test(line)) {
+      if (process.env.BENCH_CHILD_STDOUT !== undefined) process.stderr.write(`[${this.name}] ${line}\n`);
+      return;
+    }
     this.waiters.shift()?.resolve(line);
   }
 
@@ -179,4 +182,13 @@ function profileArgs(program: string): string[] {
   profiled.set(program, n);
   const name = n === 1 ? program : `${program}-${n}`;
   return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
+}
+
+/**
+ * `BENCH_NODE_ARGS_<program>` (a dash in the name as `_`: `BENCH_NODE_ARGS_byte_server`): more `node` options
+ * for that child, space-separated, e.g. `BENCH_NODE_ARGS_bob=--trace-gc` with `BENCH_CHILD_STDOUT=1`.
+ */
+function extraNodeArgs(program: string): string[] {
+  const args = process.env[`BENCH_NODE_ARGS_${program.replaceAll('-', '_')}`];
+  return args === undefined ? [] : args.split(' ').filter((arg) => arg !== '');
 }
