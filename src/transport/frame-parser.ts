@@ -14,9 +14,9 @@ export type FrameEvent =
   /** The peer's preamble arrived and matched. */
   | { readonly kind: 'preamble' }
   /**
-   * One complete frame body: a view into the received chunk when the frame arrived within one (no copy;
-   * it pins at most that chunk, one socket read of up to 64 KiB, while the frame is in use), a copy when it
-   * spans chunks. The parser never writes to bytes it has returned.
+   * One complete frame body: a view into the received bytes when they lie in one buffer (no copy; it pins
+   * that buffer while the frame is in use, see `take`), a copy when they do not. The parser never writes to
+   * bytes it has returned.
    */
   | { readonly kind: 'frame'; readonly frame: Uint8Array };
 
@@ -178,20 +178,42 @@ export class FrameParser {
 
   /**
    * The next `count` buffered bytes (count <= buffered, and <= maxFrameSize: checked by the caller): a view
-   * when they lie within the head chunk, else a copy.
+   * when they lie in one buffer, back to back (within the head chunk, or across reads a `ReadSlab` placed
+   * one after the other), else a copy. A small frame in a large buffer is copied too, so that what a
+   * receiver keeps of a frame pins at most `MAX_PIN_FACTOR` times its size (or one 64 KiB read, as node's
+   * own reads always could).
    */
   private take(count: number): Uint8Array {
     const head = this.chunks[this.head];
-    if (head !== undefined && head.length - this.offset >= count) {
-      const view = head.subarray(this.offset, this.offset + count);
-      this.skip(count);
-      return view;
+    if (head !== undefined && this.isContiguous(count)) {
+      const pinned = head.buffer.byteLength;
+      if (pinned <= MAX_PINNED_READ || count * MAX_PIN_FACTOR >= pinned) {
+        const view = new Uint8Array(head.buffer, head.byteOffset + this.offset, count);
+        this.skip(count);
+        return view;
+      }
     }
     // Not zero-filled: `consume` writes all `count` bytes (the caller checked that many are buffered) before
-    // anything can read them. A Uint8Array, as before, not the Buffer itself (whose `slice` is a view).
-    const out = new Uint8Array(Buffer.allocUnsafeSlow(count).buffer, 0, count);
+    // anything can read them. A small one from node's shared pool (which pins at most its 8 KiB). A
+    // Uint8Array, as before, not the Buffer itself (whose `slice` is a view).
+    const copy = count < SMALL_FRAME ? Buffer.allocUnsafe(count) : Buffer.allocUnsafeSlow(count);
+    const out = new Uint8Array(copy.buffer, copy.byteOffset, count);
     this.consume(count, out);
     return out;
+  }
+
+  /** Whether the next `count` buffered bytes lie back to back in one buffer. */
+  private isContiguous(count: number): boolean {
+    let index = this.head;
+    let chunk = this.chunks[index]!;
+    let covered = chunk.length - this.offset;
+    while (covered < count) {
+      const next = this.chunks[++index]!;
+      if (next.buffer !== chunk.buffer || next.byteOffset !== chunk.byteOffset + chunk.length) return false;
+      covered += next.length;
+      chunk = next;
+    }
+    return true;
   }
 
   private consume(count: number, out: Uint8Array | undefined): void {
@@ -253,6 +275,15 @@ export class FrameParser {
   }
 }
 
+/**
+ * How many times its own size a frame handed out as a view may keep alive (the buffer it lies in), when that
+ * buffer is larger than one of node's reads.
+ */
+const MAX_PIN_FACTOR = 16;
+/** node's own reads are at most this large: a view into one pins no more than it always has. */
+const MAX_PINNED_READ = 64 * 1024;
+/** Copies under this size come from node's shared pool. */
+const SMALL_FRAME = 4 * 1024;
 /** Chunks up to this size may be coalesced into a tail buffer. */
 const SMALL_CHUNK = 1024;
 /** Size of a coalescing tail buffer. */

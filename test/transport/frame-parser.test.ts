@@ -220,16 +220,78 @@ describe('FrameParser', () => {
     expect(Array.from(frame)).toEqual([5, 6]);
   });
 
-  it('copies a frame that spans chunks into a buffer of its own', () => {
+  it('copies a frame that spans chunks of separate buffers', () => {
     const stream = encodeStream([Uint8Array.of(5, 6, 7)]);
     const parser = new FrameParser({ maxFrameSize: 100 });
     const cut = stream.length - 2;
-    parser.push(stream.slice(0, cut));
-    parser.push(stream.slice(cut));
+    const first = stream.slice(0, cut);
+    const second = stream.slice(cut);
+    parser.push(first);
+    parser.push(second);
     const [, event] = drain(parser);
     const frame = (event as { frame: Uint8Array }).frame;
     expect(Array.from(frame)).toEqual([5, 6, 7]);
-    expect(frame.byteLength).toBe(frame.buffer.byteLength);
+    expect(frame.buffer).not.toBe(first.buffer);
+    expect(frame.buffer).not.toBe(second.buffer);
+    // A copy, not a view: changing the chunks afterwards does not change the frame.
+    second.fill(0);
+    expect(Array.from(frame)).toEqual([5, 6, 7]);
+  });
+
+  it("returns a frame spanning chunks that lie back to back in one buffer as a view (a ReadSlab's reads)", () => {
+    const frame = Uint8Array.from({ length: 70_000 }, (_, i) => (i % 251) + 1);
+    const stream = encodeStream([frame]);
+    const parser = new FrameParser({ maxFrameSize: 70_000 });
+    // Three reads, one after the other in the same buffer.
+    for (const [from, to] of [
+      [0, 30_000],
+      [30_000, 60_000],
+      [60_000, stream.length],
+    ] as const) {
+      parser.push(stream.subarray(from, to));
+    }
+    const [, event] = drain(parser);
+    const got = (event as { frame: Uint8Array }).frame;
+    expect(got.buffer).toBe(stream.buffer);
+    expect(got.byteOffset).toBe(stream.length - frame.length);
+    expect(Buffer.from(got).equals(frame)).toBe(true);
+  });
+
+  it('copies a frame whose chunks share a buffer but are not back to back', () => {
+    const frame = Uint8Array.from({ length: 5_000 }, (_, i) => (i % 251) + 1);
+    const stream = encodeStream([frame]);
+    // The same bytes at two places of one buffer, with a gap between: chunk one, then chunk two.
+    const backing = new Uint8Array(stream.length + 100);
+    const cut = 2_000;
+    backing.set(stream.subarray(0, cut), 0);
+    backing.set(stream.subarray(cut), cut + 100);
+    const parser = new FrameParser({ maxFrameSize: 5_000 });
+    parser.push(backing.subarray(0, cut));
+    parser.push(backing.subarray(cut + 100));
+    const [, event] = drain(parser);
+    const got = (event as { frame: Uint8Array }).frame;
+    expect(got.buffer).not.toBe(backing.buffer);
+    expect(Buffer.from(got).equals(frame)).toBe(true);
+  });
+
+  it('copies a frame that would pin a buffer over 64 KiB and over 16 times its size', () => {
+    const small = Uint8Array.from({ length: 1_000 }, (_, i) => (i % 251) + 1);
+    const large = Uint8Array.from({ length: 40_000 }, (_, i) => (i % 241) + 1);
+    const stream = encodeStream([small, large]);
+    // One large buffer, as a 512 KiB ReadSlab is, holding both frames.
+    const backing = new Uint8Array(512 * 1024);
+    backing.set(stream);
+    const parser = new FrameParser({ maxFrameSize: 40_000 });
+    parser.push(backing.subarray(0, stream.length));
+    const [, first, second] = drain(parser);
+    const gotSmall = (first as { frame: Uint8Array }).frame;
+    const gotLarge = (second as { frame: Uint8Array }).frame;
+    expect(Buffer.from(gotSmall).equals(small)).toBe(true);
+    expect(Buffer.from(gotLarge).equals(large)).toBe(true);
+    // 1,000 bytes may not hold 512 KiB; 40,000 bytes (over 1/16 of it) may.
+    expect(gotSmall.buffer).not.toBe(backing.buffer);
+    expect(gotSmall.buffer.byteLength).toBeLessThanOrEqual(8 * 1024);
+    expect(gotLarge.buffer).toBe(backing.buffer);
   });
 
   it.each([[1], [7], [1000], [4095], [16_384], [65_535]])(

@@ -1,18 +1,55 @@
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { ByteStream, StreamEvents, StreamSettings } from '../byte-stream';
+import { ReadSlab } from './read-slab';
 
 /** A TCP socket as a `ByteStream`: the socket's own buffering, `'drain'`, idle timeout and keepalive. */
 export class TcpStream implements ByteStream {
   private error: Error | undefined;
+  /** Where `data` goes once started; a slab's reads arrive through it. */
+  private data: ((chunk: Uint8Array) => void) | undefined;
 
-  constructor(readonly socket: Socket) {}
+  /**
+   * A socket node:net made (an accepted one): its reads are node's, a buffer each. `slab`: the socket reads
+   * into it (`onread`, see `TcpStream.dial`).
+   */
+  constructor(
+    readonly socket: Socket,
+    private readonly slab?: ReadSlab,
+  ) {}
+
+  /**
+   * Connects out, reading into a `ReadSlab` so that a frame spanning reads is not copied. (node:net offers
+   * `onread` to outgoing sockets only, so an accepted socket reads the usual way.)
+   */
+  static dial(host: string, port: number): TcpStream {
+    const slab = new ReadSlab();
+    let stream: TcpStream | undefined = undefined;
+    const socket = connect({
+      host,
+      port,
+      onread: {
+        buffer: slab.region,
+        // `start` runs in the turn that dialled, before the socket can connect, so `data` is set by then.
+        // True: go on reading (`pause` is how backpressure stops it).
+        callback: (count: number) => {
+          stream!.data!(slab.took(count));
+          return true;
+        },
+      },
+    });
+    stream = new TcpStream(socket, slab);
+    return stream;
+  }
 
   start(events: StreamEvents, settings: StreamSettings): void {
     const socket = this.socket;
     socket.setNoDelay(true);
     if (settings.keepAliveMs > 0) socket.setKeepAlive(true, settings.keepAliveMs);
     if (settings.idleTimeoutMs > 0) socket.setTimeout(settings.idleTimeoutMs);
-    socket.on('data', events.data);
+    this.data = events.data;
+    if (this.slab === undefined) socket.on('data', events.data);
+    // Flowing, as a 'data' listener makes it: without it node:net would not see the peer's FIN through.
+    else socket.resume();
     socket.on('drain', events.drain);
     socket.on('error', (err) => (this.error ??= err));
     socket.on('timeout', events.idle);

@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { TCP } from '../../core/address';
 import type { Context } from '../../node/context';
 import type { NodeRuntime } from '../../node/node-runtime';
@@ -58,7 +58,7 @@ export class TcpTransport extends StreamTransport {
     const target = parseHostPort(remote);
     return {
       key: formatHostPort(target.host, target.port),
-      dial: () => new TcpStream(netConnect({ host: target.host, port: target.port })),
+      dial: () => TcpStream.dial(target.host, target.port),
     };
   }
 
