@@ -15,9 +15,10 @@ import {
   createHmac,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
+  randomBytes,
   type KeyObject,
 } from 'node:crypto';
+import { nodeX25519 } from '../../src/crypto/x25519';
 import { HandshakeState, staticKeyFromPrivateKey } from '../../src/noise';
 
 const PROTOCOL_NAME = 'Noise_XX_25519_ChaChaPoly_SHA256'; // exactly 32 bytes: h = the name, unhashed
@@ -31,10 +32,13 @@ export interface FloorKeyPair {
   readonly publicKey: Buffer;
 }
 
-/** A fresh X25519 key pair. */
+/**
+ * A fresh X25519 key pair: `generateKeyPairSync` with the public key as a JWK, through `nodeX25519` (which
+ * says why it must not be exported from the key object afterwards).
+ */
 export function floorKeyPair(): FloorKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url') };
+  const { privateKey, publicKey } = nodeX25519.generateKeyPair();
+  return { privateKey: privateKey as KeyObject, publicKey: Buffer.from(publicKey) };
 }
 
 /** A received raw X25519 public key as a KeyObject (the cheapest import node:crypto has: JWK). */
@@ -179,9 +183,7 @@ export function floorHandshake(si: FloorKeyPair, sr: FloorKeyPair): { k1: Buffer
  */
 export async function checkFloorInterop(): Promise<void> {
   const si = floorKeyPair();
-  const sr = await staticKeyFromPrivateKey(
-    Buffer.from(floorKeyPair().privateKey.export({ format: 'jwk' }).d!, 'base64url'),
-  );
+  const sr = await staticKeyFromPrivateKey(randomBytes(32));
   const initiator = new FloorSide(si);
   const responder = await HandshakeState.create({ initiator: false, s: sr });
   await responder.readMessage(initiator.writeFirst());

@@ -3,6 +3,7 @@ import {
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
+  type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
 
@@ -48,8 +49,13 @@ const PKCS8_PREFIX = Uint8Array.from([
  */
 export const nodeX25519: X25519 = {
   generateKeyPair() {
-    const { privateKey, publicKey } = generateKeyPairSync('x25519');
-    return { privateKey, publicKey: exportPublic(publicKey) };
+    // The public half comes encoded by the key generation itself, never by `publicKey.export()` afterwards:
+    // node 20's JWK export allocates while it holds the key's lock, and a garbage collection at that moment
+    // may finalise the finished generation job, whose destructor takes the same lock: the process hung
+    // for good (seen mid-benchmark; test/crypto/x25519-deadlock.test.ts forces it). Encoded here, the job
+    // is still alive while the lock is held. Same cost (~28 us a pair, both ways).
+    const { privateKey, publicKey } = generateWithJwkPublic();
+    return { privateKey, publicKey: fromBase64url(publicKey.x) };
   },
 
   keyPairFromPrivateKey(privateKey) {
@@ -80,6 +86,23 @@ export const nodeX25519: X25519 = {
 };
 
 function exportPublic(publicKey: KeyObject): Uint8Array {
-  // JWK is the cheapest raw export node:crypto has (~3 µs; DER goes through OpenSSL's encoders).
-  return Uint8Array.from(Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url'));
+  // JWK is the cheapest raw export node:crypto has (~3 µs; DER goes through OpenSSL's encoders). Only for
+  // keys no generation job made (see `generateKeyPair`).
+  return fromBase64url(publicKey.export({ format: 'jwk' }).x);
+}
+
+/**
+ * `generateKeyPairSync('x25519')` with the public key as a JWK and the private one a key object, as node
+ * gives it; @types/node has no signature for that mix of encodings.
+ */
+function generateWithJwkPublic(): { privateKey: KeyObject; publicKey: JsonWebKey } {
+  const generate = generateKeyPairSync as unknown as (
+    type: 'x25519',
+    options: { publicKeyEncoding: { format: 'jwk' } },
+  ) => { privateKey: KeyObject; publicKey: JsonWebKey };
+  return generate('x25519', { publicKeyEncoding: { format: 'jwk' } });
+}
+
+function fromBase64url(x: string | undefined): Uint8Array {
+  return Uint8Array.from(Buffer.from(x!, 'base64url'));
 }
