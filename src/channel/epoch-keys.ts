@@ -30,6 +30,25 @@ export class SendKeys {
    * (ciphertext || tag, 16 bytes more than the plaintext); returns its nonce.
    */
   encryptInto(plaintext: Uint8Array, out: Uint8Array, offset: number, more?: Uint8Array): number {
+    const nonce = this.nextNonce();
+    this.cipher.encryptWithNonceInto(nonce, EMPTY, plaintext, out, offset, more);
+    this.n = nonce + 1;
+    return nonce;
+  }
+
+  /**
+   * `encryptInto` giving ciphertext || tag as the AEAD's own parts, not copied into a frame (see
+   * `CipherState.encryptWithNonceParts`); returns its nonce beside them.
+   */
+  encryptParts(plaintext: Uint8Array, more?: Uint8Array): { nonce: number; parts: Uint8Array[] } {
+    const nonce = this.nextNonce();
+    const parts = this.cipher.encryptWithNonceParts(nonce, EMPTY, plaintext, more);
+    this.n = nonce + 1;
+    return { nonce, parts };
+  }
+
+  /** The next frame's nonce, rekeying first when it starts an epoch. */
+  private nextNonce(): number {
     const nonce = this.n;
     if (nonce >= MAX_NONCE) throw new SecureChannelError('CLOSED', 'the channel used up its nonces');
     // Nonces are sequential, so the epoch advances by at most one per frame.
@@ -37,8 +56,6 @@ export class SendKeys {
       this.cipher.rekey();
       this.epoch++;
     }
-    this.cipher.encryptWithNonceInto(nonce, EMPTY, plaintext, out, offset, more);
-    this.n = nonce + 1;
     return nonce;
   }
 

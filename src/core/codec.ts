@@ -1,4 +1,5 @@
 import { Encoder } from 'cbor-x';
+import { ByteParts } from './byte-parts';
 import { DeliveryFailureNotice, NOTICE_LENGTH } from './delivery-failure';
 import { DecodeError } from './errors';
 
@@ -42,7 +43,9 @@ const bytesCodec: Codec<Uint8Array> = {
   tag: 1,
   name: 'bytes',
   accepts: (value): value is Uint8Array => value instanceof Uint8Array,
-  encode: (value) => value,
+  // A `ByteParts` is a bytes body too (see `codecFor`): joined here, where something encodes it whole.
+  encode: (value) =>
+    (value as unknown) instanceof ByteParts ? (value as unknown as ByteParts).join() : value,
   decode: (bytes) => bytes,
 };
 
@@ -107,7 +110,7 @@ const byTag: readonly Codec<unknown>[] = [
 /** The codec that `encodeBody` picks for a value: strings and bytes travel raw, notices as such, the rest as CBOR. */
 export function codecFor(value: unknown): Codec<unknown> {
   if (typeof value === 'string') return stringCodec as Codec<unknown>;
-  if (value instanceof Uint8Array) return bytesCodec as Codec<unknown>;
+  if (value instanceof Uint8Array || value instanceof ByteParts) return bytesCodec as Codec<unknown>;
   if (value instanceof DeliveryFailureNotice) return noticeCodec as Codec<unknown>;
   return cborCodec;
 }
@@ -125,7 +128,7 @@ export function encodeBody(value: unknown): Uint8Array {
 /** The number of bytes `encodeBody(value)` will produce, without producing it for strings and bytes. */
 export function encodedBodySize(value: unknown): number {
   if (typeof value === 'string') return 1 + Buffer.byteLength(value, 'utf8');
-  if (value instanceof Uint8Array) return 1 + value.length;
+  if (value instanceof Uint8Array || value instanceof ByteParts) return 1 + value.length;
   if (value instanceof DeliveryFailureNotice) return 1 + NOTICE_LENGTH;
   return 1 + cborCodec.encode(value).length;
 }

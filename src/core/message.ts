@@ -60,6 +60,11 @@ export class LocalMessage<T = unknown> implements Routed<T> {
     return new LocalMessage(onwardRoute, returnRoute, this.body, this.localInfo);
   }
 
+  /** The same message with another body (routes and local info kept). */
+  withBody<U>(body: U): LocalMessage<U> {
+    return new LocalMessage(this.onwardRoute, this.returnRoute, body, this.localInfo);
+  }
+
   /** The same message with extra local info merged in. */
   withLocalInfo(extra: LocalInfo): LocalMessage<T> {
     return new LocalMessage(this.onwardRoute, this.returnRoute, this.body, { ...this.localInfo, ...extra });

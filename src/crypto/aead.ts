@@ -55,8 +55,36 @@ export interface Aead {
     offset: number,
     more?: Uint8Array,
   ): void;
+  /**
+   * ciphertext || tag as parts that are not joined: node:crypto's outputs as it gives them (the ciphertext of
+   * `plaintext`, of `more` if any, then the tag), so that a large frame's ciphertext is never copied into a
+   * buffer of the frame's (see `ByteParts`). Below the size where node:crypto seals, one part.
+   */
+  sealParts(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    more?: Uint8Array,
+  ): Uint8Array[];
   /** The plaintext, or `undefined` if the ciphertext does not authenticate. */
   open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined;
+}
+
+function nodeCipher(
+  algorithm: NodeAlgorithm,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  length: number,
+) {
+  const cipher =
+    algorithm === 'aes-256-gcm'
+      ? createCipheriv(algorithm, key, nonce)
+      : createCipheriv(algorithm, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+  // Empty associated data authenticates the same as none; skipping the call saves a native round trip.
+  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: length });
+  return cipher;
 }
 
 function nodeSealInto(
@@ -70,17 +98,29 @@ function nodeSealInto(
   more: Uint8Array = EMPTY,
 ): void {
   const length = plaintext.length + more.length;
-  const cipher =
-    algorithm === 'aes-256-gcm'
-      ? createCipheriv(algorithm, key, nonce)
-      : createCipheriv(algorithm, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
-  // Empty associated data authenticates the same as none; skipping the call saves a native round trip.
-  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: length });
+  const cipher = nodeCipher(algorithm, key, nonce, ad, length);
   // node:crypto cannot write into a caller's buffer: update's output is copied once, into place.
   out.set(cipher.update(plaintext), offset);
   if (more.length > 0) out.set(cipher.update(more), offset + plaintext.length);
   cipher.final(); // a stream cipher mode: final() emits nothing, it only computes the tag
   out.set(cipher.getAuthTag(), offset + length);
+}
+
+/** `Aead.sealParts` through node:crypto: its outputs, not copied. */
+function nodeSealParts(
+  algorithm: NodeAlgorithm,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+  more: Uint8Array = EMPTY,
+): Uint8Array[] {
+  const cipher = nodeCipher(algorithm, key, nonce, ad, plaintext.length + more.length);
+  const parts: Uint8Array[] = [cipher.update(plaintext)];
+  if (more.length > 0) parts.push(cipher.update(more));
+  cipher.final();
+  parts.push(cipher.getAuthTag());
+  return parts;
 }
 
 function nodeSeal(
@@ -143,6 +183,14 @@ const chacha20poly1305: Aead = {
     }
     return sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
   },
+  sealParts(key, nonce, ad, plaintext, more = EMPTY) {
+    const length = plaintext.length + more.length;
+    if (length >= CHACHA_NODE_THRESHOLD)
+      return nodeSealParts('chacha20-poly1305', key, nonce, ad, plaintext, more);
+    const out = new Uint8Array(length + AEAD_TAG_LENGTH);
+    this.sealInto(key, nonce, ad, plaintext, out, 0, more);
+    return [out];
+  },
   sealInto(key, nonce, ad, plaintext, out, offset, more = EMPTY) {
     if (plaintext.length + more.length >= CHACHA_NODE_THRESHOLD) {
       nodeSealInto('chacha20-poly1305', key, nonce, ad, plaintext, out, offset, more);
@@ -174,6 +222,8 @@ const aes256gcm: Aead = {
   sealInto(key, nonce, ad, plaintext, out, offset, more) {
     nodeSealInto('aes-256-gcm', key, nonce, ad, plaintext, out, offset, more);
   },
+  sealParts: (key, nonce, ad, plaintext, more) =>
+    nodeSealParts('aes-256-gcm', key, nonce, ad, plaintext, more),
   open(key, nonce, ad, ciphertext) {
     if (ciphertext.length < AEAD_TAG_LENGTH) return undefined;
     return nodeOpen('aes-256-gcm', key, nonce, ad, ciphertext);

@@ -154,6 +154,11 @@ const chacha20poly1305: Aead = {
     const whole = more === undefined || more.length === 0 ? plaintext : concat(plaintext, more);
     out.set(sodium().crypto_aead_chacha20poly1305_ietf_encrypt(whole, ad, null, nonce, key), offset);
   },
+  // libsodium's output is one array already: nothing to save by keeping parts apart.
+  sealParts(key, nonce, ad, plaintext, more) {
+    const whole = more === undefined || more.length === 0 ? plaintext : concat(plaintext, more);
+    return [sodium().crypto_aead_chacha20poly1305_ietf_encrypt(whole, ad, null, nonce, key)];
+  },
   open(key, nonce, ad, ciphertext) {
     if (ciphertext.length < TAG) return undefined;
     try {
@@ -172,6 +177,7 @@ export const sodiumAeads: Readonly<Record<AeadAlgorithm, Aead>> = {
     algorithm: 'aes256gcm',
     seal: () => unavailable('AES-256-GCM'),
     sealInto: () => unavailable('AES-256-GCM'),
+    sealParts: () => unavailable('AES-256-GCM'),
     open: () => unavailable('AES-256-GCM'),
   },
 };

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
+import { ByteParts } from '../core/byte-parts';
 import { DeliveryFailureNotice, type DeliveryFailureCode } from '../core/delivery-failure';
 import { LocalMessage } from '../core/message';
 import type { Refused } from './delivery';
@@ -117,7 +118,9 @@ export class DeadLetters extends EventEmitter<DeadLetterEvents> {
    * refines what a delivery failure notice says (by default the code follows `reason`). A delivery failure
    * notice that could not be delivered is only counted (`noticesDropped`).
    */
-  record(reason: DropReason, detail: string, message: LocalMessage, cause?: DropCause): Refused {
+  record(reason: DropReason, detail: string, dropped: LocalMessage, cause?: DropCause): Refused {
+    // What a listener or a notice reads is bytes, as a worker would have received it.
+    const message = dropped.body instanceof ByteParts ? dropped.withBody(dropped.body.join()) : dropped;
     const letter: DeadLetter = {
       reason,
       code: cause?.code ?? DEFAULT_CODES[reason],

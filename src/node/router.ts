@@ -1,4 +1,5 @@
 import { Address, LOCAL, addressTypeName, shortLivedRandomToken, type AddressType } from '../core/address';
+import { ByteParts } from '../core/byte-parts';
 import { NOTICE_MARKER } from '../core/delivery-failure';
 import type { LocalMessage } from '../core/message';
 import type { DeadLetters } from './dead-letters';
@@ -9,6 +10,8 @@ import { NodeError } from './errors';
 export interface Recipient {
   /** Accepts a message, and says what became of it. */
   deliver(message: LocalMessage): Delivery;
+  /** Takes a `ByteParts` body as it is (a stream connection); any other recipient gets it joined. */
+  readonly takesByteParts?: boolean;
 }
 
 /**
@@ -17,6 +20,8 @@ export interface Recipient {
  */
 export interface Deliverable {
   deliver(message: LocalMessage): Promise<void> | undefined;
+  /** As `Recipient.takesByteParts`. */
+  readonly takesByteParts?: boolean;
 }
 
 /**
@@ -181,6 +186,10 @@ export class Router {
     }
     if (target === undefined) {
       return this.deadLetters.record('no-route', `nothing is registered at ${next.key}`, message);
+    }
+    // Workers see bytes, never parts: a body made of parts stays so only on its way to a stream connection.
+    if (message.body instanceof ByteParts && target.takesByteParts !== true) {
+      message = message.withBody(message.body.join());
     }
     // A transport's router may still answer the old way (undefined: queued or dead-lettered). Until it
     // returns a `Delivery` (the Transport interface), a letter recorded during its call is its refusal.

@@ -85,6 +85,11 @@ export class WorkerCell implements Recipient, Runnable {
     return this.addresses[0]!;
   }
 
+  /** Whether the worker takes a `ByteParts` body unjoined (see `Worker.takesByteParts`). */
+  get takesByteParts(): boolean {
+    return this.worker.takesByteParts === true;
+  }
+
   get isRunning(): boolean {
     return this.state.is === 'idle' || this.state.is === 'busy';
   }

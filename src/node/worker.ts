@@ -13,6 +13,11 @@ export interface Worker<T = unknown> {
   /** Handles one message; a returned promise holds the next message back until it settles. */
   handleMessage(ctx: Context, message: Routed<T>): void | Promise<unknown>;
   shutdown?(ctx: Context): void | Promise<void>;
+  /**
+   * @internal True for a worker that takes a `ByteParts` body as it is (a stream connection, which gathers
+   * the parts into its write); every other worker gets such a body joined into one `Uint8Array`.
+   */
+  readonly takesByteParts?: boolean;
 }
 
 /**

@@ -36,6 +36,17 @@ export interface CipherFunction {
     offset: number,
     more?: Uint8Array,
   ): void;
+  /**
+   * ENCRYPT as parts, not joined (the AEAD's own outputs): ciphertext || tag of `plaintext || more`, the
+   * concatenation of the parts (see `Aead.sealParts`).
+   */
+  encryptParts(
+    k: Uint8Array,
+    nonce: Uint8Array,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    more?: Uint8Array,
+  ): Uint8Array[];
   /** DECRYPT: a new array holding the plaintext, or `DECRYPT_FAILED`. */
   decrypt(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
 }
@@ -60,6 +71,7 @@ function noiseCipher(
     encryptInto(k, nonce, ad, plaintext, out, offset, more) {
       aead.sealInto(k, nonce, ad, plaintext, out, offset, more);
     },
+    encryptParts: (k, nonce, ad, plaintext, more) => aead.sealParts(k, nonce, ad, plaintext, more),
     decrypt(k, nonce, ad, ciphertext) {
       const plaintext = aead.open(k, nonce, ad, ciphertext);
       if (plaintext === undefined) throw decryptFailed();

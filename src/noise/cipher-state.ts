@@ -126,19 +126,29 @@ export class CipherState {
     more?: Uint8Array,
   ): void {
     const k = this.requireKey();
-    const length = plaintext.length + (more?.length ?? 0);
-    if (length > MAX_PLAINTEXT_LENGTH) {
-      throw new NoiseError(
-        'MESSAGE_TOO_LARGE',
-        `${length} bytes exceed the Noise limit of ${MAX_PLAINTEXT_LENGTH}`,
-      );
-    }
+    const length = checkedLength(plaintext, more);
     if (offset < 0 || offset + length + TAG_LENGTH > out.length) {
       const room = `no room for ${length + TAG_LENGTH} bytes at offset ${offset}`;
       throw new NoiseError('INVALID_BUFFER', `${room} of a ${out.length}-byte buffer`);
     }
     this.formatExplicitNonce(n);
     this.cipher.encryptInto(k, this.nonceBytes, ad, plaintext, out, offset, more);
+  }
+
+  /**
+   * `encryptWithNonce` giving ciphertext || tag as the AEAD's own parts, not joined (see
+   * `CipherFunction.encryptParts`): a large frame's ciphertext is sent without a copy. Same checks and errors.
+   */
+  encryptWithNonceParts(
+    n: bigint | number,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    more?: Uint8Array,
+  ): Uint8Array[] {
+    const k = this.requireKey();
+    checkedLength(plaintext, more);
+    this.formatExplicitNonce(n);
+    return this.cipher.encryptParts(k, this.nonceBytes, ad, plaintext, more);
   }
 
   /**
@@ -228,4 +238,16 @@ function checkSize(data: Uint8Array, limit: number): Uint8Array {
 
 function exhausted(): NoiseError {
   return new NoiseError('NONCE_EXHAUSTED', 'the nonce counter reached 2^64-1; rekey or start a new session');
+}
+
+/** The length of `plaintext || more`, or `MESSAGE_TOO_LARGE` over the Noise limit. */
+function checkedLength(plaintext: Uint8Array, more: Uint8Array | undefined): number {
+  const length = plaintext.length + (more?.length ?? 0);
+  if (length > MAX_PLAINTEXT_LENGTH) {
+    throw new NoiseError(
+      'MESSAGE_TOO_LARGE',
+      `${length} bytes exceed the Noise limit of ${MAX_PLAINTEXT_LENGTH}`,
+    );
+  }
+  return length;
 }

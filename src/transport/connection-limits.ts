@@ -1,3 +1,4 @@
+import { ByteParts } from '../core/byte-parts';
 import { encodedBodySize } from '../core/codec';
 import type { LocalMessage } from '../core/message';
 import { ByteBudget } from '../node/byte-budget';
@@ -26,8 +27,8 @@ export interface StreamTransportStats {
 function queuedSize(message: LocalMessage): number {
   const body = message.body;
   const bodySize =
-    body instanceof Uint8Array
-      ? body.byteLength
+    body instanceof Uint8Array || body instanceof ByteParts
+      ? body.length
       : typeof body === 'string'
         ? body.length * 3
         : encodedBodySize(body);

@@ -1,4 +1,5 @@
 import type { Address } from '../core/address';
+import { ByteParts } from '../core/byte-parts';
 import { traceOf, type LocalMessage, type Routed } from '../core/message';
 import type { Route } from '../core/route';
 import { encodeFrame, encodeFrameHead } from '../core/wire';
@@ -72,7 +73,15 @@ export class ConnectionWriter {
       if (body instanceof Uint8Array && body.length >= GATHER_MIN_BYTES) {
         return this.writeGathered(
           this.encodeHead(onward, message.message, body.length),
-          body,
+          [body],
+          message.message,
+        );
+      }
+      // A secure channel's large frame: its parts, never joined, whatever their size.
+      if (body instanceof ByteParts) {
+        return this.writeGathered(
+          this.encodeHead(onward, message.message, body.length),
+          body.parts,
           message.message,
         );
       }
@@ -129,17 +138,26 @@ export class ConnectionWriter {
   }
 
   /**
-   * Writes a frame as its head and then its body, both while corked, so they leave in one `writev` without
-   * the body being copied; as `write` otherwise. The body must not change until the stream has sent it, as
-   * no sent body may (a sender's `send` settles once the message is queued, before any copy was made).
+   * Writes a frame as its head and then its body's parts, all while corked, so they leave in one `writev`
+   * without the body being copied; as `write` otherwise. The body must not change until the stream has sent
+   * it, as no sent body may (a sender's `send` settles once the message is queued, before any copy was made).
    */
-  private writeGathered(head: Uint8Array, body: Uint8Array, message: LocalMessage): void | Promise<void> {
+  private writeGathered(
+    head: Uint8Array,
+    parts: readonly Uint8Array[],
+    message: LocalMessage,
+  ): void | Promise<void> {
     this.corkForTurn();
     this.stream.write(head);
     this.unflushed?.wrote(head.length);
-    const taken = this.stream.write(body);
-    // The message stands for the whole frame: lost unless its last byte was handed on.
-    this.unflushed?.wrote(body.length, message);
+    let taken = true;
+    const last = parts.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const part = parts[i]!;
+      taken = this.stream.write(part);
+      // The message stands for the whole frame: lost unless its last byte was handed on.
+      this.unflushed?.wrote(part.length, i === last ? message : undefined);
+    }
     if (taken) return;
     return this.waitForDrain();
   }

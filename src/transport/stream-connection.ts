@@ -47,6 +47,8 @@ type ConnectionState = 'connecting' | 'handshaking' | 'open' | 'closed';
  * (`ConnectionReader`, `ConnectionWriter`, `ConnectionLiveness`); this class holds the lifecycle.
  */
 export class StreamConnection implements Worker<unknown>, TransportConnection {
+  /** A secure channel's frame made of parts is written as its parts (`ConnectionWriter.send`). */
+  readonly takesByteParts = true;
   /** True for a connection this node made; false for one a listener accepted. */
   readonly outgoing: boolean;
   private state: ConnectionState;

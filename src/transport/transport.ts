@@ -81,6 +81,8 @@ export interface ConnectionInfo extends TransportOrigin {
  */
 export function routeTransport(host: TransportHost, transport: Transport): () => void {
   return host.routeAddressType(transport.type, transport.name, {
+    // The connection it hands a message to takes parts or gets them joined (`Router.dispatch`).
+    takesByteParts: true,
     deliver(message: LocalMessage): Promise<void> | undefined {
       const next = message.onwardRoute.nextOrThrow();
       const origin = originOf(message);
