@@ -1,7 +1,5 @@
-import { ByteParts } from '../core/byte-parts';
 import { LocalMessage, traceOf, type Routed } from '../core/message';
 import { Route } from '../core/route';
-import { TAG_LENGTH } from '../noise';
 import { untilQueued, type Context } from '../node/context';
 import { ReplyAddress } from '../node/router';
 import type { Worker } from '../node/worker';
@@ -11,17 +9,16 @@ import { SecureChannelError } from './errors';
 import {
   CHUNK_HEADER_LENGTH,
   CHUNK_PIECE_LENGTH,
-  DATA_HEADER_LENGTH,
-  FrameType,
   MAX_SINGLE_FRAME_MESSAGE,
   PayloadKind,
   RELIABLE_ACK_AT,
   RELIABLE_HEADER_LENGTH,
   RELIABLE_PIECE_LENGTH,
   RELIABLE_SINGLE_FRAME_MESSAGE,
-  allocate,
+  dataFrame,
   encodeResume,
   scratch,
+  sealDataFrame,
   writeU32,
   writeU64,
 } from './frames';
@@ -225,7 +222,8 @@ export class Encryptor implements Worker {
   /** A PING to the peer's decryptor, in a RESUME frame to the listener at the end of `resumeVia`. */
   private probe(): void {
     if (this.closed) return;
-    const frame = this.encrypt(Uint8Array.of(PayloadKind.PING));
+    const frame = dataFrame(this.sendKeys, Uint8Array.of(PayloadKind.PING));
+    this.channel.stats.framesSent++;
     const resume = encodeResume(this.resumeId, frame);
     untilQueued(this.ctx.deliver(new LocalMessage(this.resumeVia!, this.replyRoute, resume)))?.catch(noop);
   }
@@ -316,43 +314,11 @@ export class Encryptor implements Worker {
    */
   private sendFrame(plaintext: Uint8Array, more?: Uint8Array): Promise<void> | undefined {
     if (this.closed) return undefined; // the route was lost mid-message: keys are gone
-    const length = plaintext.length + (more?.length ?? 0);
-    const frame =
-      length >= PARTS_MIN_BYTES ? this.encryptParts(plaintext, more) : this.encrypt(plaintext, more);
+    const frame = sealDataFrame(this.sendKeys, plaintext, more);
+    this.channel.stats.framesSent++;
     const sent = this.ctx.deliver(new LocalMessage(this.route, this.replyRoute, frame));
     // Refused on the spot: the first hop toward the peer (a connection, a relay client) is gone.
     if (sent.status === 'refused') this.channel.end.lifecycle.routeLost(sent.letter.code);
     return untilQueued(sent);
   }
-
-  /**
-   * `DATA nonce:u64 ciphertext` as parts: the header, then the AEAD's outputs as node:crypto gives them (it
-   * cannot encrypt into a buffer of ours), so a large frame's ciphertext is not copied into one; a stream
-   * connection writes the parts in one `writev`, any other hop gets them joined (`ByteParts`).
-   */
-  private encryptParts(plaintext: Uint8Array, more?: Uint8Array): ByteParts {
-    const { nonce, parts } = this.sendKeys.encryptParts(plaintext, more);
-    const header = new Uint8Array(DATA_HEADER_LENGTH);
-    header[0] = FrameType.DATA;
-    writeU64(header, 1, nonce);
-    this.channel.stats.framesSent++;
-    return new ByteParts([header, ...parts]);
-  }
-
-  /** `DATA nonce:u64 ciphertext`, encrypted straight into the frame after its header (no copy). */
-  private encrypt(plaintext: Uint8Array, more?: Uint8Array): Uint8Array {
-    const length = plaintext.length + (more?.length ?? 0);
-    const frame = allocate(DATA_HEADER_LENGTH + length + TAG_LENGTH);
-    const nonce = this.sendKeys.encryptInto(plaintext, frame, DATA_HEADER_LENGTH, more);
-    frame[0] = FrameType.DATA;
-    writeU64(frame, 1, nonce);
-    this.channel.stats.framesSent++;
-    return frame;
-  }
 }
-
-/**
- * A frame's plaintext from which it is sent as parts (`encryptParts`): node:crypto seals it (from 2 KiB),
- * and its ciphertext is large enough that the copy saved outweighs gathering four buffers into the write.
- */
-const PARTS_MIN_BYTES = 16 * 1024;

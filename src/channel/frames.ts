@@ -1,4 +1,6 @@
+import { ByteParts } from '../core/byte-parts';
 import { MAX_PLAINTEXT_LENGTH, TAG_LENGTH } from '../noise';
+import type { SendKeys } from './epoch-keys';
 import { SecureChannelError, type RefusalReason } from './errors';
 
 /**
@@ -191,3 +193,37 @@ export function allocate(size: number): Uint8Array {
  * serves every channel of the process: no plaintext is allocated per message.
  */
 export const scratch = allocate(MAX_FRAME_PLAINTEXT);
+
+/** `DATA nonce:u64 ciphertext` for the next nonce of `keys`, encrypted straight after its header (no copy). */
+export function dataFrame(keys: SendKeys, plaintext: Uint8Array, more?: Uint8Array): Uint8Array {
+  const length = plaintext.length + (more?.length ?? 0);
+  const frame = allocate(DATA_HEADER_LENGTH + length + TAG_LENGTH);
+  const nonce = keys.encryptInto(plaintext, frame, DATA_HEADER_LENGTH, more);
+  frame[0] = FrameType.DATA;
+  writeU64(frame, 1, nonce);
+  return frame;
+}
+
+/**
+ * `dataFrame`, but from `PARTS_MIN_BYTES` of plaintext as parts: the header, then the AEAD's outputs as
+ * node:crypto gives them (it cannot encrypt into a buffer of ours), so a large frame's ciphertext is never
+ * copied into one; a stream connection writes the parts in one `writev`, any other hop gets them joined.
+ */
+export function sealDataFrame(
+  keys: SendKeys,
+  plaintext: Uint8Array,
+  more?: Uint8Array,
+): Uint8Array | ByteParts {
+  if (plaintext.length + (more?.length ?? 0) < PARTS_MIN_BYTES) return dataFrame(keys, plaintext, more);
+  const { nonce, parts } = keys.encryptParts(plaintext, more);
+  const header = new Uint8Array(DATA_HEADER_LENGTH);
+  header[0] = FrameType.DATA;
+  writeU64(header, 1, nonce);
+  return new ByteParts([header, ...parts]);
+}
+
+/**
+ * A frame's plaintext from which it is sent as parts: node:crypto seals it (from 2 KiB), and its ciphertext
+ * is large enough that the copy saved outweighs gathering four buffers into the write.
+ */
+const PARTS_MIN_BYTES = 16 * 1024;

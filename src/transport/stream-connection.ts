@@ -139,10 +139,7 @@ export class StreamConnection implements Worker<unknown>, TransportConnection {
     return this.reader.partialFrameBytes;
   }
 
-  /**
-   * Marks the connection as in use: no longer closed for staying unvouched, nor evicted for a newcomer.
-   * See `TransportOrigin.vouch`.
-   */
+  /** Marks the connection in use: no longer closed for staying unvouched, nor evicted (`TransportOrigin.vouch`). */
   vouch(): void {
     this.vouching.vouch();
   }
