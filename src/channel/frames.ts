@@ -194,7 +194,7 @@ export function allocate(size: number): Uint8Array {
  */
 export const scratch = allocate(MAX_FRAME_PLAINTEXT);
 
-/** `DATA nonce:u64 ciphertext` for the next nonce of `keys`, encrypted straight after its header (no copy). */
+/** `DATA nonce:u64 ciphertext` for the next nonce of `keys`, sealed into one buffer after its header. */
 export function dataFrame(keys: SendKeys, plaintext: Uint8Array, more?: Uint8Array): Uint8Array {
   const length = plaintext.length + (more?.length ?? 0);
   const frame = allocate(DATA_HEADER_LENGTH + length + TAG_LENGTH);
