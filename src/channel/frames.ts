@@ -1,3 +1,4 @@
+import { allocate } from '../core/allocate';
 import { ByteParts } from '../core/byte-parts';
 import { MAX_PLAINTEXT_LENGTH, TAG_LENGTH } from '../noise';
 import type { SendKeys } from './epoch-keys';
@@ -176,16 +177,6 @@ export function readU32(bytes: Uint8Array, offset: number): number {
     ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>>
     0
   );
-}
-
-/**
- * A buffer of its own (never a slice of Node's shared pool, so no other data is reachable through
- * `.buffer`), uninitialised: for buffers whose every byte is written before anyone reads it (frames,
- * reassembled messages), skipping the zero fill that a 64 KiB frame would otherwise pay on every send.
- */
-export function allocate(size: number): Uint8Array {
-  const buffer = Buffer.allocUnsafeSlow(size);
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, size);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ByteBudget } from '../node/byte-budget';
 import { SecureChannelError } from './errors';
-import { CHUNK_PIECE_LENGTH, allocate } from './frames';
+import { allocate } from '../core/allocate';
+import { CHUNK_PIECE_LENGTH } from './frames';
 
 interface Partial {
   buffer: Uint8Array;

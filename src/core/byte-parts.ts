@@ -1,3 +1,5 @@
+import { allocate } from './allocate';
+
 /**
  * A bytes body made of parts that lie apart, sent as if they were one: what a secure channel's large frame
  * is (its header, node:crypto's ciphertext output, the tag), so that it is not first copied into one buffer
@@ -18,7 +20,7 @@ export class ByteParts {
 
   /** The parts in one new array. */
   join(): Uint8Array {
-    const out = new Uint8Array(Buffer.allocUnsafeSlow(this.length).buffer, 0, this.length);
+    const out = allocate(this.length);
     let at = 0;
     for (const part of this.parts) {
       out.set(part, at);

@@ -1,3 +1,4 @@
+import { allocate } from '../core/allocate';
 import { TransportError } from './errors';
 
 /** The first bytes each side of a stream connection sends: ASCII `SRTP` (Sealroute transport protocol). */
@@ -196,8 +197,7 @@ export class FrameParser {
     // Not zero-filled: `consume` writes all `count` bytes (the caller checked that many are buffered) before
     // anything can read them. A small one from node's shared pool (which pins at most its 8 KiB). A
     // Uint8Array, as before, not the Buffer itself (whose `slice` is a view).
-    const copy = count < SMALL_FRAME ? Buffer.allocUnsafe(count) : Buffer.allocUnsafeSlow(count);
-    const out = new Uint8Array(copy.buffer, copy.byteOffset, count);
+    const out = count < SMALL_FRAME ? pooled(count) : allocate(count);
     this.consume(count, out);
     return out;
   }
@@ -284,6 +284,12 @@ const MAX_PIN_FACTOR = 16;
 const MAX_PINNED_READ = 64 * 1024;
 /** Copies under this size come from node's shared pool. */
 const SMALL_FRAME = 4 * 1024;
+/** `count` uninitialised bytes of node's shared pool, as a Uint8Array. */
+function pooled(count: number): Uint8Array {
+  const buffer = Buffer.allocUnsafe(count);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, count);
+}
+
 /** Chunks up to this size may be coalesced into a tail buffer. */
 const SMALL_CHUNK = 1024;
 /** Size of a coalescing tail buffer. */

@@ -1,3 +1,5 @@
+import { allocate } from '../../core/allocate';
+
 /**
  * Where a socket's reads land (node:net's `onread`): each read gets the unused rest of one large buffer, so
  * reads that follow each other lie back to back in memory, and a frame that spans them is still one
@@ -49,8 +51,3 @@ const MIN_SLAB_BYTES = 64 * 1024;
 const MAX_SLAB_BYTES = 512 * 1024;
 /** A slab with less left than this is left to its views; the next read gets a new one. */
 const MIN_REGION_BYTES = 16 * 1024;
-
-function allocate(size: number): Uint8Array {
-  // Not zero-filled: a read writes the bytes before anything can see them, and only those are handed out.
-  return new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
-}
