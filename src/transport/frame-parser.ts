@@ -279,7 +279,7 @@ export class FrameParser {
  * How many times its own size a frame handed out as a view may keep alive (the buffer it lies in), when that
  * buffer is larger than one of node's reads.
  */
-const MAX_PIN_FACTOR = 16;
+const MAX_PIN_FACTOR = 8;
 /** node's own reads are at most this large: a view into one pins no more than it always has. */
 const MAX_PINNED_READ = 64 * 1024;
 /** Copies under this size come from node's shared pool. */

@@ -10,8 +10,8 @@ import { allocate } from '../../core/allocate';
  *
  * A region, once given to a read, is never given again: the parser and everything downstream may keep views
  * of what was read. A slab lives as long as any view into it; `FrameParser` copies a frame instead of a view
- * when the view would pin more than 16 times its size (see `MAX_PIN_FACTOR` there). Slabs start small (an
- * idle connection holds 64 KiB) and double, up to 512 KiB, each time a read fills the whole region it was
+ * when the view would pin more than 8 times its size (see `MAX_PIN_FACTOR` there). Slabs start small (an
+ * idle connection holds 64 KiB) and double, up to 256 KiB, each time a read fills the whole region it was
  * given (a sign that the peer is streaming and larger reads would take more per system call).
  */
 export class ReadSlab {
@@ -47,7 +47,10 @@ export class ReadSlab {
 
 /** A new slab's first size: what one idle connection keeps. */
 const MIN_SLAB_BYTES = 64 * 1024;
-/** The largest slab: what a view of a bulk frame may keep alive. */
-const MAX_SLAB_BYTES = 512 * 1024;
+/**
+ * The largest slab: what a view of a frame of 32 KiB or more may keep alive (a hostile hub can make each
+ * frame a receiver still holds pin one slab: at most 4x the 64 KiB one of node's reads could).
+ */
+const MAX_SLAB_BYTES = 256 * 1024;
 /** A slab with less left than this is left to its views; the next read gets a new one. */
 const MIN_REGION_BYTES = 16 * 1024;
