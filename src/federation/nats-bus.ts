@@ -4,6 +4,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { FederationError } from './errors';
 import { KvNameStore } from './kv-name-store';
 import { publishRaw, rawProtocolOf, type RawProtocol } from './nats-raw-publish';
+import { exactSplitPayloads } from './nats-split-payloads';
 import type { NameStore } from './name-store';
 
 export { NameConflict, NameStoreUnavailable, type NameEntry, type NameStore } from './name-store';
@@ -116,6 +117,8 @@ class NatsBus implements FederationBus {
     private readonly kvTimeoutMs: number,
   ) {
     this.raw = rawProtocolOf(nc);
+    // Frames from other hubs span socket reads: each gets one buffer of its size (the client's doubled).
+    exactSplitPayloads(nc);
     void (async () => {
       for await (const status of nc.status()) {
         const event: BusEvent | undefined =

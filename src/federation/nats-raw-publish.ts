@@ -15,6 +15,18 @@ export interface RawProtocol {
   /** The connection's statistics, kept up to date as the client's own `publish` does. */
   outBytes: number;
   outMsgs: number;
+  /** Whether the connection is up: `flushPending` writes nothing otherwise. */
+  readonly connected: boolean;
+  readonly infoReceived: boolean;
+  /** The connection's transport (a new one after each reconnect) and its socket, where `flushPending` writes. */
+  readonly transport: { readonly isClosed: boolean; readonly socket?: RawSocket };
+}
+
+/** What `publishRaw` writes a large message through: node:net's (or node:tls's) socket. */
+export interface RawSocket {
+  cork(): void;
+  uncork(): void;
+  write(chunk: Uint8Array): boolean;
 }
 
 /** The protocol handler of a connection of `@nats-io/transport-node`, if it still has the shape above. */
@@ -28,7 +40,13 @@ export function rawProtocolOf(connection: object): RawProtocol | undefined {
     typeof outbound?.length === 'function' &&
     typeof protocol.noMorePublishing === 'boolean' &&
     typeof protocol.outBytes === 'number' &&
-    typeof protocol.outMsgs === 'number';
+    typeof protocol.outMsgs === 'number' &&
+    typeof protocol.connected === 'boolean' &&
+    typeof protocol.infoReceived === 'boolean' &&
+    typeof protocol.transport === 'object' &&
+    protocol.transport !== null &&
+    'socket' in protocol.transport &&
+    typeof (protocol.transport as { isClosed?: unknown }).isClosed === 'boolean';
   return shaped ? (protocol as unknown as RawProtocol) : undefined;
 }
 
@@ -36,23 +54,22 @@ export function rawProtocolOf(connection: object): RawProtocol | undefined {
 const PLAIN_SUBJECT = /^[!-~]+$/;
 
 /**
- * A body at least this large is written alone: the client would copy a buffer it holds together with
- * anything queued before it (its outbound buffer packs several into one before a socket write), so what
- * is queued goes first and the large message follows as the only buffer, written without another copy.
+ * A body at least this large is not copied: it is written to the socket between the message's first line
+ * and its CR LF, in one writev, once everything the client queued before it is written.
  */
-const WRITE_ALONE_BYTES = 16 * 1024;
+const GATHER_BYTES = 16 * 1024;
 
-/** CR LF, the end of a message's payload. */
-const CR = 13;
-const LF = 10;
+/** CR LF, the end of a message's payload (never written to: the socket holds it until written). */
+const CRLF = new Uint8Array([13, 10]);
 
 /**
- * Publishes `head` followed by `body` as one message on `subject`, as `PUB <subject> <size>\r\n` + head +
- * body + `\r\n` in one buffer: the body is copied once, into that buffer. Through the client's own
- * `publish` it was copied twice: into one payload with the head, then with the line before it when the
- * client packs its outbound buffer. Returns false, having published nothing, for what it leaves to the
- * client's `publish` (which throws the client's own errors): a subject that is not plain ASCII, a payload
- * over `maxPayload`. The connection must be open and not draining.
+ * Publishes `head` followed by `body` as one message on `subject`: `PUB <subject> <size>\r\n`, head, body,
+ * `\r\n`. A large body is written where it lies, behind a small buffer of the line and the head (through
+ * the client's own `publish` it was copied twice: into one payload with the head, then with the line when
+ * the client packs its outbound buffer); anything smaller, or anything while the connection is down, is
+ * copied once into one buffer that the client queues. Returns false, having published nothing, for what it
+ * leaves to the client's `publish` (which throws the client's own errors): a subject that is not plain
+ * ASCII, a payload over `maxPayload`. The connection must be open and not draining.
  */
 export function publishRaw(
   protocol: RawProtocol,
@@ -64,20 +81,40 @@ export function publishRaw(
   const size = head.length + (body?.length ?? 0);
   if (size > maxPayload || !PLAIN_SUBJECT.test(subject)) return false;
   const line = `PUB ${subject} ${size}\r\n`;
-  // allocUnsafe: every byte is written below; small messages come from Node's pool.
-  const out = Buffer.allocUnsafe(line.length + size + 2);
-  let offset = out.write(line, 0, 'latin1');
-  out.set(head, offset);
-  offset += head.length;
-  if (body !== undefined) {
-    out.set(body, offset);
-    offset += body.length;
-  }
-  out[offset] = CR;
-  out[offset + 1] = LF;
-  if (size >= WRITE_ALONE_BYTES && protocol.outbound.length() > 0) protocol.flushPending();
   protocol.outBytes += size;
   protocol.outMsgs++;
+  if (body !== undefined && body.length >= GATHER_BYTES) {
+    // What is queued goes first (the client writes it through the same socket), then this message.
+    if (protocol.outbound.length() > 0) protocol.flushPending();
+    const socket = idleSocket(protocol);
+    if (socket !== undefined) {
+      socket.cork();
+      socket.write(lineAndHead(line, head, 0));
+      socket.write(body);
+      socket.write(CRLF);
+      socket.uncork();
+      return true;
+    }
+  }
+  // Every byte is written below; small messages come from node's pool.
+  const out = lineAndHead(line, head, size - head.length + CRLF.length);
+  if (body !== undefined) out.set(body, line.length + head.length);
+  out.set(CRLF, out.length - CRLF.length);
   protocol.sendCommand(out);
   return true;
+}
+
+/** The connection's socket, if it is up and nothing waits in the client's outbound buffer. */
+function idleSocket(protocol: RawProtocol): RawSocket | undefined {
+  const { transport } = protocol;
+  const up = protocol.connected && protocol.infoReceived && !transport.isClosed;
+  return up && protocol.outbound.length() === 0 ? transport.socket : undefined;
+}
+
+/** A buffer holding `line` (latin1) then `head`, with `extra` bytes after them left for the caller. */
+function lineAndHead(line: string, head: Uint8Array, extra: number): Buffer {
+  const out = Buffer.allocUnsafe(line.length + head.length + extra);
+  out.write(line, 0, 'latin1');
+  out.set(head, line.length);
+  return out;
 }

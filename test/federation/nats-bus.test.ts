@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { connectNats, type FederationBus } from '../../src/federation/nats-bus';
 import { publishRaw, rawProtocolOf } from '../../src/federation/nats-raw-publish';
+import { isSplitPayloadParser } from '../../src/federation/nats-split-payloads';
 import { waitFor } from '../helpers/async';
 import { natsServerAvailable, startNatsServer } from '../helpers/nats-server';
 import { scaled } from '../helpers/slowdown';
@@ -62,7 +63,14 @@ describeWithNats('NatsBus.publish', () => {
     expect(typeof protocol?.noMorePublishing).toBe('boolean');
     expect(typeof protocol?.outBytes).toBe('number');
     expect(typeof protocol?.outMsgs).toBe('number');
+    expect(protocol?.connected).toBe(true);
+    expect(protocol?.infoReceived).toBe(true);
+    const transport = protocol?.transport as { isClosed?: unknown; socket?: { cork?: unknown } } | undefined;
+    expect(transport?.isClosed).toBe(false);
+    expect(typeof transport?.socket?.cork).toBe('function');
     expect(rawProtocolOf(nc)).toBe(protocol);
+    // What exactSplitPayloads relies on (src/federation/nats-split-payloads.ts).
+    expect(isSplitPayloadParser(protocol?.parser)).toBe(true);
   });
 
   it('publishes a head with and without a body, byte for byte, through the raw path', async () => {
@@ -72,9 +80,12 @@ describeWithNats('NatsBus.publish', () => {
     const head = randomBytes(70);
     const body = randomBytes(64 * 1024);
     const before = { msgs: protocol.outMsgs, bytes: protocol.outBytes };
+    const queued = jest.spyOn(protocol, 'sendCommand');
     expect(publishRaw(protocol, 'fed.raw', head, undefined, nc.info!.max_payload)).toBe(true);
     expect(publishRaw(protocol, 'fed.raw', head, body, nc.info!.max_payload)).toBe(true);
     expect(publishRaw(protocol, 'fed.raw', head, new Uint8Array(0), nc.info!.max_payload)).toBe(true);
+    // The small ones are queued as one buffer each; the large body went to the socket without a copy.
+    expect(queued).toHaveBeenCalledTimes(2);
     expect(protocol.outMsgs - before.msgs).toBe(3);
     expect(protocol.outBytes - before.bytes).toBe(3 * head.length + body.length);
     await waitFor(() => received.length === 3, scaled(5_000));
@@ -118,5 +129,45 @@ describeWithNats('NatsBus.publish', () => {
     );
     await bus.close();
     expect(() => bus.publish('fed.closed', new Uint8Array(1), new Uint8Array(1))).toThrow();
+  });
+});
+
+describeWithNats('NatsBus.subscribe, payloads that span socket reads', () => {
+  /** Whether `data` is the whole of a buffer of its own (what ExactPayload hands out). */
+  const ownsItsBuffer = (data: Uint8Array): boolean =>
+    data.byteOffset === 0 && data.buffer.byteLength === data.length;
+
+  async function sendAndReceive(bus: FederationBus, receiver: FederationBus, subject: string): Promise<void> {
+    const received: Uint8Array[] = [];
+    receiver.subscribe(subject, (data) => received.push(data));
+    await receiver.flush();
+    // Larger than one 64 KiB socket read, up to the server's max_payload (1 MiB), between small ones.
+    const sizes = [70 * 1024, 10, 200 * 1024, 65 * 1024, 3, bus.maxPayload - 64, 100 * 1024 + 1];
+    const sent = sizes.map((size) => randomBytes(size));
+    for (const payload of sent) bus.publish(subject, payload.subarray(0, 64), payload.subarray(64));
+    await waitFor(() => received.length === sent.length, scaled(10_000));
+    received.forEach((data, i) => {
+      expect(Buffer.from(data).equals(sent[i]!)).toBe(true);
+      // Every one that cannot fit one read came in a buffer of exactly its size.
+      if (data.length > 64 * 1024) expect(ownsItsBuffer(data)).toBe(true);
+    });
+  }
+
+  it('hands each one over intact, in one buffer of its size, before and after a reconnect', async () => {
+    const nats = await startNatsServer(cleanup);
+    const bus = await busAt(nats.url);
+    const receiver = await connectNats({ servers: [nats.url] });
+    cleanup.add(() => receiver.close());
+    await sendAndReceive(bus, receiver, 'fed.split');
+
+    // A reconnect gives the client a new parser: it must get the same treatment.
+    const reconnected = new Promise<void>((resolve) =>
+      receiver.onEvent((event) => event.type === 'reconnect' && resolve()),
+    );
+    const nc = (receiver as unknown as { nc: { protocol: { transport: { socket: { destroy(): void } } } } })
+      .nc;
+    nc.protocol.transport.socket.destroy();
+    await reconnected;
+    await sendAndReceive(bus, receiver, 'fed.split.after');
   });
 });
