@@ -3,8 +3,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { FederationError } from './errors';
 import { KvNameStore } from './kv-name-store';
-import { publishRaw, rawProtocolOf, type RawProtocol } from './nats-raw-publish';
-import { exactSplitPayloads } from './nats-split-payloads';
+import { publishRaw, rawProtocolOf, type RawProtocol } from '../transport/nats/raw-publish';
+import { exactSplitPayloads } from '../transport/nats/split-payloads';
 import type { NameStore } from './name-store';
 
 export { NameConflict, NameStoreUnavailable, type NameEntry, type NameStore } from './name-store';

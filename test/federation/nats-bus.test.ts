@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { connectNats, type FederationBus } from '../../src/federation/nats-bus';
-import { publishRaw, rawProtocolOf } from '../../src/federation/nats-raw-publish';
-import { isSplitPayloadParser } from '../../src/federation/nats-split-payloads';
+import { publishRaw, rawProtocolOf } from '../../src/transport/nats/raw-publish';
+import { isSplitPayloadParser } from '../../src/transport/nats/split-payloads';
 import { waitFor } from '../helpers/async';
 import { natsServerAvailable, startNatsServer } from '../helpers/nats-server';
 import { scaled } from '../helpers/slowdown';
@@ -46,7 +46,7 @@ describe('the NATS client internal that publishRaw writes through', () => {
       .find(existsSync);
     const { version } = JSON.parse(readFileSync(core!, 'utf8')) as { version: string };
     // publishRaw depends on ProtocolHandler's sendCommand, flushPending, outbound and counters: re-check
-    // src/federation/nats-raw-publish.ts against the new client before moving this.
+    // src/transport/nats/raw-publish.ts and split-payloads.ts against the new client before moving this.
     expect(version).toMatch(/^3\.4\./);
   });
 });
@@ -69,7 +69,7 @@ describeWithNats('NatsBus.publish', () => {
     expect(transport?.isClosed).toBe(false);
     expect(typeof transport?.socket?.cork).toBe('function');
     expect(rawProtocolOf(nc)).toBe(protocol);
-    // What exactSplitPayloads relies on (src/federation/nats-split-payloads.ts).
+    // What exactSplitPayloads relies on (src/transport/nats/split-payloads.ts).
     expect(isSplitPayloadParser(protocol?.parser)).toBe(true);
   });
 

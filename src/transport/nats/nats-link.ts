@@ -1,5 +1,7 @@
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { TransportError } from '../errors';
+import { publishRaw, rawProtocolOf } from './raw-publish';
+import { exactSplitPayloads } from './split-payloads';
 
 /**
  * The little of a NATS connection a node's NATS transport uses: publish to any subject, subscribe to one
@@ -24,6 +26,8 @@ export interface NatsLinkOptions {
   readonly client?: Omit<NodeConnectionOptions, 'servers'>;
 }
 
+const EMPTY = new Uint8Array(0);
+
 // The connection's type, taken from `connect`: `@nats-io/nats-core`'s types do not resolve here.
 type NatsConnection = Awaited<ReturnType<typeof connect>>;
 
@@ -40,8 +44,16 @@ export async function connectNatsLink(options: NatsLinkOptions): Promise<NatsLin
     const at = options.servers.join(', ');
     throw new TransportError('CONNECT_FAILED', `cannot connect to NATS at ${at}`, { cause: err });
   }
+  // Segments span socket reads: each gets one buffer of its size (the client grows one by doubling).
+  exactSplitPayloads(nc);
+  const raw = rawProtocolOf(nc);
+  const maxPayload = (): number => nc.info?.max_payload ?? 1024 * 1024;
   return {
-    publish: (subject, data) => nc.publish(subject, data),
+    // A large segment is written where it lies; the client's own publish copies it (and throws its errors).
+    publish: (subject, data) => {
+      const open = raw !== undefined && !raw.noMorePublishing && !nc.isClosed();
+      if (!(open && publishRaw(raw, subject, EMPTY, data, maxPayload()))) nc.publish(subject, data);
+    },
     subscribe: (subject, onData) => {
       const sub = nc.subscribe(subject, {
         callback: (err: Error | null, msg: { data: Uint8Array }) => err === null && onData(msg.data),
@@ -50,7 +62,7 @@ export async function connectNatsLink(options: NatsLinkOptions): Promise<NatsLin
     },
     flush: () => nc.flush(),
     get maxPayload() {
-      return nc.info?.max_payload ?? 1024 * 1024;
+      return maxPayload();
     },
     close: async () => {
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());

@@ -5,7 +5,7 @@ import {
   exactSplitPayloads,
   type SplitPayload,
   type SplitPayloadParser,
-} from '../../src/federation/nats-split-payloads';
+} from '../../src/transport/nats/split-payloads';
 
 /** The client's growing buffer, as far as the parser uses it. */
 class GrowingPayload implements SplitPayload {
