@@ -6,7 +6,11 @@ import { HUB_NAME } from './name-record';
  *
  *   version:u8 (1) | kind:u8 | len(hub):u8 | hub | instance (16 bytes) | epoch:f64 | peerEpoch:f64 | seq:f64
  *   | frame (DATA only: a transport message as `encodeFrame` lays it out, relayed unchanged)
+ *   | offset:u32 | piece (PART and LAST: the bytes of frame `seq` from `offset` on; LAST is its final piece)
  *
+ * A frame larger than `PIECE_MAX_BYTES` crosses NATS as PARTs and a LAST, in order, all numbered with its
+ * `seq`: a message that fits one socket read costs nats-server and both NATS clients far less per byte
+ * than one that spans two (bench/README.md, `federation.*`).
  * `hub`, `instance` and `epoch` are the sender's; `peerEpoch` is the epoch of the hub it is meant for (a
  * restarted hub drops what was meant for its previous life); `seq` numbers DATA from one sender epoch to
  * one receiver (1, 2, ...), so that the receiver counts every gap as lost frames, and an ACK carries the
@@ -15,7 +19,7 @@ import { HUB_NAME } from './name-record';
 export const ENVELOPE_VERSION = 1;
 
 /** Kinds of envelope. */
-export const EnvelopeKind = { DATA: 1, ACK: 2, HEARTBEAT: 3 } as const;
+export const EnvelopeKind = { DATA: 1, ACK: 2, HEARTBEAT: 3, PART: 4, LAST: 5 } as const;
 export type EnvelopeKind = (typeof EnvelopeKind)[keyof typeof EnvelopeKind];
 
 /** A decoded envelope (`frame` is a view into the received bytes: no copy). */
@@ -26,7 +30,20 @@ export interface Envelope {
   readonly epoch: number;
   readonly peerEpoch: number;
   readonly seq: number;
+  /** DATA: the frame; PART, LAST: a piece of it, which starts at `offset` (0 for the other kinds). */
   readonly frame: Uint8Array;
+  readonly offset: number;
+}
+
+/** The largest envelope that crosses NATS whole (a frame of more goes in pieces of at most this). */
+export const PIECE_MAX_BYTES = 32_000;
+
+/** The bytes a piece's offset takes after the header. */
+export const PIECE_OFFSET_BYTES = 4;
+
+/** Whether an envelope of `kind` carries a frame or a piece of one. */
+function carriesBytes(kind: number): boolean {
+  return kind === EnvelopeKind.DATA || kind === EnvelopeKind.PART || kind === EnvelopeKind.LAST;
 }
 
 /** The envelope header's size for a hub name of `hubLength` bytes. */
@@ -84,18 +101,22 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   if (buf.length < size) throw new DecodeError('TRUNCATED', 'an envelope shorter than its header');
   const hub = buf.toString('latin1', 3, 3 + hubLength);
   if (!HUB_NAME.test(hub)) throw new DecodeError('MALFORMED', 'a malformed hub name');
-  let offset = 3 + hubLength;
-  const instance = buf.toString('hex', offset, offset + 16);
-  offset += 16;
-  const epoch = buf.readDoubleBE(offset);
-  const peerEpoch = buf.readDoubleBE(offset + 8);
-  const seq = buf.readDoubleBE(offset + 16);
+  const at = 3 + hubLength;
+  const instance = buf.toString('hex', at, at + 16);
+  const epoch = buf.readDoubleBE(at + 16);
+  const peerEpoch = buf.readDoubleBE(at + 24);
+  const seq = buf.readDoubleBE(at + 32);
   if (![epoch, peerEpoch, seq].every((n) => Number.isSafeInteger(n) && n >= 0)) {
     throw new DecodeError('MALFORMED', 'an envelope with a malformed epoch or sequence number');
   }
-  const frame = buf.subarray(size);
-  if ((kind === EnvelopeKind.DATA) !== frame.length > 0) {
+  const piece = kind === EnvelopeKind.PART || kind === EnvelopeKind.LAST;
+  if (piece && buf.length < size + PIECE_OFFSET_BYTES) {
+    throw new DecodeError('TRUNCATED', 'a piece without its offset');
+  }
+  const offset = piece ? buf.readUInt32BE(size) : 0;
+  const frame = buf.subarray(piece ? size + PIECE_OFFSET_BYTES : size);
+  if (carriesBytes(kind) !== frame.length > 0) {
     throw new DecodeError('MALFORMED', 'a frame where none belongs, or none where one does');
   }
-  return { kind: kind as EnvelopeKind, hub, instance, epoch, peerEpoch, seq, frame };
+  return { kind: kind as EnvelopeKind, hub, instance, epoch, peerEpoch, seq, frame, offset };
 }

@@ -5,6 +5,7 @@ import { isRefusal } from '../services/forwarding-options';
 import { ThrottledLog } from '../transport/throttled-log';
 import { InMemoryVault } from '../vault/in-memory-vault';
 import { EnvelopeKind, decodeEnvelope, type Envelope } from './envelope';
+import { FramePieces } from './frame-pieces';
 import {
   federationSettings,
   isBus,
@@ -48,6 +49,8 @@ export class Federation {
   private readonly links: HubLinks;
   private readonly names: NameRegistry;
   private readonly inbound: InboundFrames;
+  /** Frames that cross NATS in pieces (the largest a hub publishes is the bus's largest payload). */
+  private readonly pieces = new FramePieces(() => this.shared.bus.maxPayload);
   private timers: NodeJS.Timeout[] = [];
   private subscriptions: { unsubscribe(): void }[] = [];
 
@@ -250,6 +253,22 @@ export class Federation {
         return;
       case EnvelopeKind.DATA:
         return this.inbound.onData(envelope);
+      case EnvelopeKind.PART:
+      case EnvelopeKind.LAST:
+        return this.onPiece(envelope);
     }
+  }
+
+  /** A piece of a frame: on to the frame's other pieces, and the frame on once whole. */
+  private onPiece(piece: Envelope): void {
+    let frame: Envelope | undefined;
+    try {
+      frame = this.pieces.add(piece);
+    } catch (err) {
+      this.shared.counters.malformed++;
+      this.shared.warnings.warn({ err, from: piece.hub }, 'dropped the pieces of a frame from NATS');
+      return;
+    }
+    if (frame !== undefined) this.inbound.onData(frame);
   }
 }

@@ -3,8 +3,9 @@ import { MessageOrigin, ORIGIN_INFO, TRANSPORT_INFO, type LocalInfo, type Routed
 import { encodeFrame, encodeFrameHead } from '../core/wire';
 import type { Context } from '../node/context';
 import type { Worker } from '../node/worker';
-import { EnvelopeKind, headerSize, writeHeader } from './envelope';
+import { EnvelopeKind, PIECE_MAX_BYTES, headerSize, writeHeader } from './envelope';
 import type { FederationTransportInfo } from './federation-options';
+import { publishPieces } from './frame-pieces';
 import type { FederationShared } from './federation-shared';
 import type { Leases } from './leases';
 
@@ -120,10 +121,20 @@ export class HubLink implements Worker<unknown> {
         'UNDELIVERABLE',
       );
     }
-    const instance = host.instance ?? '0'.repeat(32);
-    writeHeader(frame, EnvelopeKind.DATA, host.hub, instance, host.epoch, this.peerEpoch, ++this.sent);
+    const ids = {
+      hub: host.hub,
+      instance: host.instance ?? '0'.repeat(32),
+      epoch: host.epoch,
+      peerEpoch: this.peerEpoch,
+      seq: ++this.sent,
+    };
     try {
-      host.bus.publish(host.subjectOf(this.hub), frame, tail);
+      if (size > PIECE_MAX_BYTES) {
+        publishPieces(host.bus, host.subjectOf(this.hub), ids, frame.subarray(header), tail);
+      } else {
+        writeHeader(frame, EnvelopeKind.DATA, ids.hub, ids.instance, ids.epoch, ids.peerEpoch, ids.seq);
+        host.bus.publish(host.subjectOf(this.hub), frame, tail);
+      }
     } catch (err) {
       this.sent--;
       host.counters.lost.queueFull++;

@@ -5,6 +5,7 @@ import { Identity } from '../../src/identity';
 import { InMemoryVault } from '../../src/vault';
 import { hubPermissions, inboxPrefixOf } from '../../src/federation/permissions';
 import { connectNats } from '../../src/federation/nats-bus';
+import { EnvelopeKind, PIECE_MAX_BYTES } from '../../src/federation/envelope';
 import { nameClaimStatement } from '../../src/services/forwarding-messages';
 import { waitFor, within } from '../helpers/async';
 import { startAlice } from '../helpers/alice-and-bob';
@@ -197,6 +198,31 @@ describeWithNats('a federation of hubs on NATS', () => {
     // Hub c saw each gap in hub a's numbering: exactly the frames the bus dropped, none silently.
     expect(c.hub.federation.stats().lost.inTransit).toBe(faulty.dropped);
     expect(bob.received.filter((r) => String(r.body).startsWith('frame '))).toHaveLength(10 - 5);
+  });
+
+  it('carries frames larger than one socket read across NATS in pieces, whole and in order', async () => {
+    const { faulty, a, c, alice, channel } = await throughFaultyBus();
+    const texts = [70_000, 200_000, 40_000, 3].map((length, i) => String(i).repeat(length));
+    for (const text of texts) expect(await alice.echo(channel, text)).toBe(text);
+    // Large frames (each large message is one or more) went as PARTs and a LAST, none over the limit.
+    const lasts = faulty.pieces.filter((p) => p.kind === EnvelopeKind.LAST).length;
+    expect(lasts).toBeGreaterThanOrEqual(3);
+    expect(faulty.pieces.length).toBeGreaterThan(lasts);
+    expect(Math.max(...faulty.pieces.map((p) => p.size))).toBeLessThanOrEqual(PIECE_MAX_BYTES);
+    expect(a.hub.federation.stats().lostTotal + c.hub.federation.stats().lostTotal).toBe(0);
+  });
+
+  it('loses a frame whose piece NATS lost, counted, and goes on with the next', async () => {
+    const { faulty, c, bob, alice, channel } = await throughFaultyBus();
+    faulty.dropPiece = (i) => i === 1; // the second piece of a one-frame message
+    await alice.ctx.send(route(channel, 'echoer'), 'x'.repeat(50_000));
+    await waitFor(() => faulty.pieces.some((p) => p.kind === EnvelopeKind.LAST), scaled(5_000));
+    faulty.dropPiece = () => false;
+    const next = 'y'.repeat(50_000);
+    expect(await alice.echo(channel, next)).toBe(next);
+    // Hub c counted the broken frame lost at the next one's arrival; Bob never saw it.
+    expect(c.hub.federation.stats().lost.inTransit).toBe(1);
+    expect(bob.received.some((r) => String(r.body).startsWith('x'))).toBe(false);
   });
 
   it('confirms small frames toward NATS with a flush per tick, not one per frame', async () => {

@@ -135,6 +135,9 @@ export class FaultyBus implements FederationBus {
   /** DATA envelopes published (or dropped) so far, and how many were dropped. */
   dataFrames = 0;
   dropped = 0;
+  /** PART and LAST envelopes published (or dropped) so far: their kind and size (header and piece). */
+  pieces: { kind: number; size: number }[] = [];
+  dropPiece: (index: number) => boolean = () => false;
 
   constructor(private readonly inner: FederationBus) {}
 
@@ -148,6 +151,10 @@ export class FaultyBus implements FederationBus {
         this.dropped++;
         return;
       }
+    }
+    if (data[1] === 4 || data[1] === 5) {
+      this.pieces.push({ kind: data[1], size: data.length + (body?.length ?? 0) });
+      if (this.dropPiece(this.pieces.length - 1)) return;
     }
     this.inner.publish(subject, data, body);
   }

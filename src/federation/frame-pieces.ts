@@ -1,0 +1,122 @@
+import { allocate } from '../core/allocate';
+import { DecodeError } from '../core/errors';
+import {
+  EnvelopeKind,
+  PIECE_MAX_BYTES,
+  PIECE_OFFSET_BYTES,
+  headerSize,
+  writeHeader,
+  type Envelope,
+} from './envelope';
+import type { FederationBus } from './nats-bus';
+
+/** What numbers the pieces of one frame: the sender, the two epochs and the frame's `seq`. */
+export interface PieceIds {
+  readonly hub: string;
+  readonly instance: string;
+  readonly epoch: number;
+  readonly peerEpoch: number;
+  readonly seq: number;
+}
+
+/**
+ * Publishes a frame (`head`, then `tail` if given: the envelope's frame bytes, without its header) as PART
+ * envelopes and a LAST, each at most `PIECE_MAX_BYTES`, the frame cut into pieces of equal size. What comes
+ * from `tail` is not copied (the bus writes it after the piece's header); what comes from `head` is copied
+ * into that header's buffer (a frame head is a few hundred bytes).
+ */
+export function publishPieces(
+  bus: FederationBus,
+  subject: string,
+  ids: PieceIds,
+  head: Uint8Array,
+  tail: Uint8Array | undefined,
+): void {
+  const total = head.length + (tail?.length ?? 0);
+  const header = headerSize(ids.hub.length) + PIECE_OFFSET_BYTES;
+  const count = Math.ceil(total / (PIECE_MAX_BYTES - header));
+  const step = Math.ceil(total / count);
+  for (let offset = 0; offset < total; offset += step) {
+    const end = Math.min(offset + step, total);
+    const kind = end === total ? EnvelopeKind.LAST : EnvelopeKind.PART;
+    const fromHead = head.subarray(Math.min(offset, head.length), Math.min(end, head.length));
+    const out = Buffer.allocUnsafe(header + fromHead.length);
+    writeHeader(out, kind, ids.hub, ids.instance, ids.epoch, ids.peerEpoch, ids.seq);
+    out.writeUInt32BE(offset, header - PIECE_OFFSET_BYTES);
+    out.set(fromHead, header);
+    const body = tail?.subarray(Math.max(offset - head.length, 0), end - head.length);
+    bus.publish(subject, out, body !== undefined && body.length > 0 ? body : undefined);
+  }
+}
+
+/** The pieces of one frame received so far. */
+interface Assembly {
+  readonly epoch: number;
+  readonly peerEpoch: number;
+  readonly seq: number;
+  readonly pieces: Uint8Array[];
+  length: number;
+}
+
+/**
+ * Frames that crossed NATS in pieces, put back together: one frame at a time per sending hub (NATS keeps
+ * one publisher's order on one subject, and loses whole messages). A piece that does not continue the
+ * frame being assembled (one before it was lost) ends that frame: its `seq` never completes, and the
+ * receiver's gap accounting counts it lost once a later frame arrives. What one hub may have assembled at
+ * once is bounded by `maxFrameBytes` (the largest frame a hub publishes).
+ */
+export class FramePieces {
+  private readonly assemblies = new Map<string, Assembly>();
+
+  constructor(private readonly maxFrameBytes: () => number) {}
+
+  /**
+   * A PART or LAST: the whole frame, as a DATA envelope, once its LAST piece came; undefined otherwise.
+   * Throws `DecodeError` `TOO_LARGE` for pieces that add up to more than a frame may be.
+   */
+  add(piece: Envelope): Envelope | undefined {
+    let assembly = this.assemblies.get(piece.hub);
+    if (piece.offset === 0) {
+      const { epoch, peerEpoch, seq } = piece;
+      assembly = { epoch, peerEpoch, seq, pieces: [], length: 0 };
+      this.assemblies.set(piece.hub, assembly);
+    } else if (!continues(assembly, piece)) {
+      this.assemblies.delete(piece.hub);
+      return undefined;
+    }
+    if (assembly!.length + piece.frame.length > this.maxFrameBytes()) {
+      this.assemblies.delete(piece.hub);
+      throw new DecodeError(
+        'TOO_LARGE',
+        `pieces of a frame add up to more than ${this.maxFrameBytes()} bytes`,
+      );
+    }
+    assembly!.pieces.push(piece.frame);
+    assembly!.length += piece.frame.length;
+    if (piece.kind !== EnvelopeKind.LAST) return undefined;
+    this.assemblies.delete(piece.hub);
+    return { ...piece, kind: EnvelopeKind.DATA, offset: 0, frame: join(assembly!) };
+  }
+}
+
+/** Whether `piece` is the next piece of the frame `assembly` holds. */
+function continues(assembly: Assembly | undefined, piece: Envelope): assembly is Assembly {
+  return (
+    assembly !== undefined &&
+    assembly.epoch === piece.epoch &&
+    assembly.peerEpoch === piece.peerEpoch &&
+    assembly.seq === piece.seq &&
+    assembly.length === piece.offset
+  );
+}
+
+/** The frame's bytes in one buffer of its own. */
+function join(assembly: Assembly): Uint8Array {
+  const frame = allocate(assembly.length);
+  let offset = 0;
+  for (const piece of assembly.pieces) {
+    frame.set(piece, offset);
+    offset += piece.length;
+  }
+  return frame;
+}
