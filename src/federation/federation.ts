@@ -50,7 +50,7 @@ export class Federation {
   private readonly names: NameRegistry;
   private readonly inbound: InboundFrames;
   /** Frames that cross NATS in pieces (the largest a hub publishes is the bus's largest payload). */
-  private readonly pieces = new FramePieces(() => this.shared.bus.maxPayload);
+  private readonly pieces: FramePieces;
   private timers: NodeJS.Timeout[] = [];
   private subscriptions: { unsubscribe(): void }[] = [];
 
@@ -63,6 +63,11 @@ export class Federation {
     this.links = new HubLinks(shared, this.leases);
     this.names = names(this.leases, this.links);
     this.inbound = new InboundFrames(shared, this.links);
+    this.pieces = new FramePieces(
+      () => shared.bus.maxPayload,
+      shared.settings.maxInboundBytes,
+      (hub) => shared.warnings.warn({ from: hub }, 'gave up a frame in pieces: too many bytes in pieces'),
+    );
   }
 
   /**

@@ -62,13 +62,26 @@ interface Assembly {
  * Frames that crossed NATS in pieces, put back together: one frame at a time per sending hub (NATS keeps
  * one publisher's order on one subject, and loses whole messages). A piece that does not continue the
  * frame being assembled (one before it was lost) ends that frame: its `seq` never completes, and the
- * receiver's gap accounting counts it lost once a later frame arrives. What one hub may have assembled at
- * once is bounded by `maxFrameBytes` (the largest frame a hub publishes).
+ * receiver's gap accounting counts it lost once a later frame arrives. One frame may not exceed
+ * `maxFrameBytes` (the largest a hub publishes), and all of them together not `maxHeldBytes`: the hub name
+ * in an envelope is the sender's say-so, so a hostile publisher could otherwise hold a frame's worth under
+ * every name it makes up. Going over evicts the oldest frames in progress (`onEvicted`).
  */
 export class FramePieces {
+  /** Frames in progress by sending hub, oldest first. */
   private readonly assemblies = new Map<string, Assembly>();
+  private held = 0;
 
-  constructor(private readonly maxFrameBytes: () => number) {}
+  constructor(
+    private readonly maxFrameBytes: () => number,
+    private readonly maxHeldBytes: number,
+    private readonly onEvicted: (hub: string) => void = () => undefined,
+  ) {}
+
+  /** Bytes of the frames in progress. */
+  get heldBytes(): number {
+    return this.held;
+  }
 
   /**
    * A PART or LAST: the whole frame, as a DATA envelope, once its LAST piece came; undefined otherwise.
@@ -76,26 +89,41 @@ export class FramePieces {
    */
   add(piece: Envelope): Envelope | undefined {
     let assembly = this.assemblies.get(piece.hub);
-    if (piece.offset === 0) {
+    if (piece.offset === 0 || !continues(assembly, piece)) {
+      this.forget(piece.hub);
+      if (piece.offset !== 0) return undefined;
       const { epoch, peerEpoch, seq } = piece;
       assembly = { epoch, peerEpoch, seq, pieces: [], length: 0 };
       this.assemblies.set(piece.hub, assembly);
-    } else if (!continues(assembly, piece)) {
-      this.assemblies.delete(piece.hub);
-      return undefined;
     }
-    if (assembly!.length + piece.frame.length > this.maxFrameBytes()) {
-      this.assemblies.delete(piece.hub);
+    const size = piece.frame.length;
+    if (assembly!.length + size > Math.min(this.maxFrameBytes(), this.maxHeldBytes)) {
+      this.forget(piece.hub);
       throw new DecodeError(
         'TOO_LARGE',
         `pieces of a frame add up to more than ${this.maxFrameBytes()} bytes`,
       );
     }
+    for (const hub of this.assemblies.keys()) {
+      if (this.held + size <= this.maxHeldBytes) break;
+      if (hub === piece.hub) continue;
+      this.forget(hub);
+      this.onEvicted(hub);
+    }
     assembly!.pieces.push(piece.frame);
-    assembly!.length += piece.frame.length;
+    assembly!.length += size;
+    this.held += size;
     if (piece.kind !== EnvelopeKind.LAST) return undefined;
-    this.assemblies.delete(piece.hub);
+    this.forget(piece.hub);
     return { ...piece, kind: EnvelopeKind.DATA, offset: 0, frame: join(assembly!) };
+  }
+
+  /** Drops the frame in progress from `hub`, if any. */
+  private forget(hub: string): void {
+    const assembly = this.assemblies.get(hub);
+    if (assembly === undefined) return;
+    this.held -= assembly.length;
+    this.assemblies.delete(hub);
   }
 }
 

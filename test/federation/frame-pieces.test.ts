@@ -63,7 +63,7 @@ describe('FramePieces', () => {
   const pieces = (): Envelope[] => piecesOf(frame.subarray(0, 10), frame.subarray(10)).envelopes;
 
   it('gives the whole frame as a DATA envelope once its LAST piece came', () => {
-    const assembled = new FramePieces(() => 1 << 20);
+    const assembled = new FramePieces(() => 1 << 20, 8 << 20);
     const [p0, p1, last] = pieces();
     expect(assembled.add(p0!)).toBeUndefined();
     expect(assembled.add(p1!)).toBeUndefined();
@@ -73,7 +73,7 @@ describe('FramePieces', () => {
   });
 
   it('drops a frame one of whose pieces was lost (the gap accounting counts it), then takes the next', () => {
-    const assembled = new FramePieces(() => 1 << 20);
+    const assembled = new FramePieces(() => 1 << 20, 8 << 20);
     const [p0, , last] = pieces();
     expect(assembled.add(p0!)).toBeUndefined();
     expect(assembled.add(last!)).toBeUndefined(); // does not continue: the frame is gone
@@ -84,7 +84,7 @@ describe('FramePieces', () => {
   });
 
   it('keeps each hub to its own frame', () => {
-    const assembled = new FramePieces(() => 1 << 20);
+    const assembled = new FramePieces(() => 1 << 20, 8 << 20);
     const fromA = pieces();
     const fromB = fromA.map((e) => ({ ...e, hub: 'b' }));
     for (let i = 0; i < 2; i++) {
@@ -95,8 +95,29 @@ describe('FramePieces', () => {
     expect(Buffer.from(assembled.add(fromA[2]!)!.frame).equals(frame)).toBe(true);
   });
 
+  it('holds at most its bound in all, under however many hub names pieces claim', () => {
+    const evicted: string[] = [];
+    const assembled = new FramePieces(
+      () => 1 << 20,
+      100_000,
+      (hub) => evicted.push(hub),
+    );
+    const [p0, p1] = pieces();
+    for (let i = 0; i < 50; i++) {
+      assembled.add({ ...p0!, hub: `h${i}` });
+      assembled.add({ ...p1!, hub: `h${i}` });
+      expect(assembled.heldBytes).toBeLessThanOrEqual(100_000);
+    }
+    // The oldest made room for the newest; a frame in progress from a real hub still completes.
+    expect(evicted.slice(0, 3)).toEqual(['h0', 'h1', 'h2']);
+    const real = pieces();
+    for (const piece of real.slice(0, 2)) assembled.add(piece);
+    expect(Buffer.from(assembled.add(real[2]!)!.frame).equals(frame)).toBe(true);
+    expect(assembled.heldBytes).toBeLessThanOrEqual(100_000);
+  });
+
   it('refuses pieces that add up to more than a frame may be (a hostile hub cannot pile them up)', () => {
-    const assembled = new FramePieces(() => 50_000);
+    const assembled = new FramePieces(() => 50_000, 8 << 20);
     const [p0, p1] = pieces();
     assembled.add(p0!);
     expect(() => assembled.add(p1!)).toThrow(DecodeError);
