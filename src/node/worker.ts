@@ -15,7 +15,8 @@ export interface Worker<T = unknown> {
   shutdown?(ctx: Context): void | Promise<void>;
   /**
    * @internal True for a worker that takes a `ByteParts` body as it is (a stream connection, which gathers
-   * the parts into its write); every other worker gets such a body joined into one `Uint8Array`.
+   * the parts into its write; a hub's forwarder, which passes the body on unread); every other worker gets
+   * such a body joined into one `Uint8Array`.
    */
   readonly takesByteParts?: boolean;
 }

@@ -16,6 +16,9 @@ import type { Entry } from './forwarder-table';
  * connection a message came by, nor that connection's traffic to anyone else.
  */
 export class Forwarder implements Worker<unknown> {
+  /** It passes a body on without reading it: a large frame that came in pieces stays in them. */
+  readonly takesByteParts = true;
+
   constructor(
     private readonly entry: Entry,
     private readonly counters: { forwarded: number },

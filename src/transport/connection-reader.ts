@@ -1,4 +1,4 @@
-import { decodeBody } from '../core/codec';
+import { ByteParts } from '../core/byte-parts';
 import {
   LocalMessage,
   MessageOrigin,
@@ -7,13 +7,20 @@ import {
   TRANSPORT_INFO,
   type LocalInfo,
 } from '../core/message';
-import { decodeTransportMessage } from '../core/wire';
+import { decodeFrame, decodeFrameParts } from '../core/wire-parts';
 import type { Logger } from '../node/logger';
 import type { ConnectionOptions } from './connection-options';
 import { TransportError } from './errors';
 import { FrameParser } from './frame-parser';
 import { refresh, type Timer } from './timers';
 import type { ConnectionInfo } from './transport';
+
+/**
+ * Frames of at least this many bytes that span socket reads are handed on as views of those reads
+ * (`ByteParts`), not copied: a hub's stream connection writes them as they are, the router joins them for
+ * any other recipient. Smaller ones are copied (a view would keep whole reads alive for a few bytes).
+ */
+const PARTS_FROM = 16 * 1024;
 
 /** What the reading side needs from its connection. */
 export interface ReaderHost {
@@ -62,7 +69,8 @@ export class ConnectionReader {
     const { connection } = host;
     const origin = MessageOrigin.of({ kind: 'transport', producer: connection.connection, info: connection });
     this.info = Object.freeze({ [TRANSPORT_INFO]: connection, [ORIGIN_INFO]: origin });
-    this.parser = new FrameParser({ maxFrameSize: host.options.maxFrameSize });
+    // A large frame that spans reads is handed on as views of them: a hub forwards it without a copy.
+    this.parser = new FrameParser({ maxFrameSize: host.options.maxFrameSize, partsFrom: PARTS_FROM });
   }
 
   /** Whether reading waits for a local mailbox to take a message. */
@@ -147,8 +155,8 @@ export class ConnectionReader {
         this.host.preamble();
         continue;
       }
-      if (event.frame.length <= 1 && this.host.control(event.frame)) continue;
-      const pending = this.receive(event.frame);
+      if (event.kind === 'frame' && event.frame.length <= 1 && this.host.control(event.frame)) continue;
+      const pending = this.receive(event.kind === 'frame' ? event.frame : event.parts);
       if (pending !== undefined) {
         // A local mailbox is full: stop reading until it takes the message, so the peer's writes back up
         // into its own stream and its senders wait in turn. Time spent here is not the peer's fault.
@@ -166,14 +174,16 @@ export class ConnectionReader {
   }
 
   /** Decodes a frame and hands the message on; a pending promise means the target's mailbox is full. */
-  private receive(frame: Uint8Array): Promise<void> | undefined {
+  private receive(frame: Uint8Array | ByteParts): Promise<void> | undefined {
     let message: LocalMessage;
     try {
-      const decoded = decodeTransportMessage(frame, this.host.options.maxFrameSize);
+      const { maxFrameSize } = this.host.options;
+      const decoded =
+        frame instanceof ByteParts ? decodeFrameParts(frame, maxFrameSize) : decodeFrame(frame, maxFrameSize);
       message = new LocalMessage(
         decoded.onwardRoute,
         decoded.returnRoute.prepend(this.host.connection.connection),
-        decodeBody(decoded.payload),
+        decoded.body,
         // A trace context travels on unchanged (a hub carries it as it came); most frames have none.
         decoded.trace === undefined ? this.info : { ...this.info, [TRACE_INFO]: decoded.trace },
       );

@@ -1,4 +1,5 @@
 import { allocate } from '../core/allocate';
+import { ByteParts } from '../core/byte-parts';
 import { TransportError } from './errors';
 
 /** The first bytes each side of a stream connection sends: ASCII `SRTP` (Sealroute transport protocol). */
@@ -19,7 +20,9 @@ export type FrameEvent =
    * that buffer while the frame is in use, see `take`), a copy when they do not. The parser never writes to
    * bytes it has returned.
    */
-  | { readonly kind: 'frame'; readonly frame: Uint8Array };
+  | { readonly kind: 'frame'; readonly frame: Uint8Array }
+  /** A frame of at least `partsFrom` bytes that lies in several buffers: views of them, not a copy. */
+  | { readonly kind: 'parts'; readonly parts: ByteParts };
 
 /** Options of a `FrameParser`. */
 export interface FrameParserOptions {
@@ -27,6 +30,12 @@ export interface FrameParserOptions {
   readonly maxFrameSize: number;
   /** Whether the stream starts with the peer's preamble. Default true. */
   readonly expectPreamble?: boolean;
+  /**
+   * A frame of at least this many bytes that does not lie back to back in one buffer comes as a `parts`
+   * event (views of the buffers it lies in) instead of a copy, unless those buffers are much larger than
+   * the frame (see `take`). Default: never.
+   */
+  readonly partsFrom?: number;
 }
 
 type ParserState = 'preamble' | 'header' | 'body' | 'failed';
@@ -53,6 +62,7 @@ export class FrameParser {
   private tailUsed = 0;
   private tailIndex = -1;
   private readonly maxFrameSize: number;
+  private readonly partsFrom: number;
 
   constructor(options: FrameParserOptions) {
     if (
@@ -66,6 +76,7 @@ export class FrameParser {
       );
     }
     this.maxFrameSize = options.maxFrameSize;
+    this.partsFrom = options.partsFrom ?? Infinity;
     this.state = (options.expectPreamble ?? true) ? 'preamble' : 'header';
   }
 
@@ -127,7 +138,7 @@ export class FrameParser {
         if (this.buffered < this.expected) return undefined;
         const frame = this.take(this.expected);
         this.state = 'header';
-        return { kind: 'frame', frame };
+        return frame instanceof ByteParts ? { kind: 'parts', parts: frame } : { kind: 'frame', frame };
       }
     }
   }
@@ -184,15 +195,16 @@ export class FrameParser {
    * receiver keeps of a frame pins at most `MAX_PIN_FACTOR` times its size (or one 64 KiB read, as node's
    * own reads always could).
    */
-  private take(count: number): Uint8Array {
+  private take(count: number): Uint8Array | ByteParts {
     const head = this.chunks[this.head];
     if (head !== undefined && this.isContiguous(count)) {
-      const pinned = head.buffer.byteLength;
-      if (pinned <= MAX_PINNED_READ || count * MAX_PIN_FACTOR >= pinned) {
+      if (mayPin(head.buffer.byteLength, count)) {
         const view = new Uint8Array(head.buffer, head.byteOffset + this.offset, count);
         this.skip(count);
         return view;
       }
+    } else if (count >= this.partsFrom && mayPin(this.pinnedBy(count), count)) {
+      return this.views(count);
     }
     // Not zero-filled: `consume` writes all `count` bytes (the caller checked that many are buffered) before
     // anything can read them. A small one from node's shared pool (which pins at most its 8 KiB). A
@@ -200,6 +212,32 @@ export class FrameParser {
     const out = count < SMALL_FRAME ? pooled(count) : allocate(count);
     this.consume(count, out);
     return out;
+  }
+
+  /** The bytes of the buffers the next `count` buffered bytes lie in (each buffer counted once). */
+  private pinnedBy(count: number): number {
+    let pinned = 0;
+    let last: ArrayBufferLike | undefined;
+    for (let index = this.head, covered = -this.offset; covered < count; index++) {
+      const chunk = this.chunks[index]!;
+      if (chunk.buffer !== last) pinned += chunk.buffer.byteLength;
+      last = chunk.buffer;
+      covered += chunk.length;
+    }
+    return pinned;
+  }
+
+  /** The next `count` buffered bytes as views of the chunks they lie in, consumed. */
+  private views(count: number): ByteParts {
+    const parts: Uint8Array[] = [];
+    while (count > 0) {
+      const chunk = this.chunks[this.head]!;
+      const step = Math.min(count, chunk.length - this.offset);
+      parts.push(chunk.subarray(this.offset, this.offset + step));
+      this.skip(step);
+      count -= step;
+    }
+    return new ByteParts(parts);
   }
 
   /** Whether the next `count` buffered bytes lie back to back in one buffer. */
@@ -282,6 +320,10 @@ export class FrameParser {
 const MAX_PIN_FACTOR = 8;
 /** node's own reads are at most this large: a view into one pins no more than it always has. */
 const MAX_PINNED_READ = 64 * 1024;
+/** Whether a frame of `count` bytes may be handed out as views that keep `pinned` bytes alive. */
+function mayPin(pinned: number, count: number): boolean {
+  return pinned <= MAX_PINNED_READ || count * MAX_PIN_FACTOR >= pinned;
+}
 /** Copies under this size come from node's shared pool. */
 const SMALL_FRAME = 4 * 1024;
 /** `count` uninitialised bytes of node's shared pool, as a Uint8Array. */

@@ -240,7 +240,8 @@ export class HostileProxy {
             to.write(PREAMBLE);
             continue;
           }
-          const frame = new ProxiedFrame(connection, direction, event.frame);
+          const bytes = event.kind === 'frame' ? event.frame : event.parts.join();
+          const frame = new ProxiedFrame(connection, direction, bytes);
           this.frames.push(frame);
           const rule = this.rules.find((r) => r.active && r.rule.match(frame));
           const out = rule === undefined ? frame.bytes : rule.apply(frame);

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { ByteParts } from '../../src/core/byte-parts';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../../src/core/wire';
 import { TransportError } from '../../src/transport/errors';
 import { FrameParser, PREAMBLE, frameHeader, type FrameEvent } from '../../src/transport/frame-parser';
@@ -335,5 +336,58 @@ describe('FrameParser', () => {
         expect.objectContaining({ name: 'TransportError', code: 'INVALID_OPTION' }),
       );
     }
+  });
+});
+
+describe('FrameParser: large frames that span buffers, as views (partsFrom)', () => {
+  /** A stream of one frame of `size` bytes (after the preamble), cut at `cut`, each piece in its own buffer. */
+  function split(size: number, cut: number): { body: Uint8Array; chunks: Uint8Array[] } {
+    const body = Uint8Array.from({ length: size }, (_, i) => (i * 31) & 0xff);
+    const stream = Buffer.concat([PREAMBLE, frameHeader(size), body]);
+    return {
+      body,
+      chunks: [Uint8Array.from(stream.subarray(0, cut)), Uint8Array.from(stream.subarray(cut))],
+    };
+  }
+
+  function frames(parser: FrameParser, chunks: Uint8Array[]): FrameEvent[] {
+    const events: FrameEvent[] = [];
+    for (const chunk of chunks) {
+      parser.push(chunk);
+      for (let event = parser.next(); event !== undefined; event = parser.next()) events.push(event);
+    }
+    return events.filter((event) => event.kind !== 'preamble');
+  }
+
+  it('hands out a frame of at least partsFrom bytes that spans buffers as views of them, not a copy', () => {
+    const { body, chunks } = split(20_000, 9_000);
+    const [event] = frames(new FrameParser({ maxFrameSize: 1 << 20, partsFrom: 16 * 1024 }), chunks);
+    expect(event!.kind).toBe('parts');
+    const { parts } = event as { parts: ByteParts };
+    expect(parts.parts.map((part) => part.buffer)).toEqual([chunks[0]!.buffer, chunks[1]!.buffer]);
+    expect(Buffer.from(parts.join()).equals(body)).toBe(true);
+  });
+
+  it('copies a smaller one, and any one without partsFrom', () => {
+    const small = split(10_000, 5_000);
+    const [a] = frames(new FrameParser({ maxFrameSize: 1 << 20, partsFrom: 16 * 1024 }), small.chunks);
+    expect(a!.kind).toBe('frame');
+    const large = split(20_000, 9_000);
+    const [b] = frames(new FrameParser({ maxFrameSize: 1 << 20 }), large.chunks);
+    expect(b!.kind).toBe('frame');
+    expect(Buffer.from((b as { frame: Uint8Array }).frame).equals(large.body)).toBe(true);
+  });
+
+  it('copies one whose views would keep buffers over 8 times its size alive', () => {
+    const { body, chunks } = split(20_000, 9_000);
+    // The second piece is a view into a 1 MiB buffer (as a slab's region would be).
+    const big = new Uint8Array(1 << 20);
+    big.set(chunks[1]!);
+    const [event] = frames(new FrameParser({ maxFrameSize: 1 << 20, partsFrom: 16 * 1024 }), [
+      chunks[0]!,
+      big.subarray(0, chunks[1]!.length),
+    ]);
+    expect(event!.kind).toBe('frame');
+    expect(Buffer.from((event as { frame: Uint8Array }).frame).equals(body)).toBe(true);
   });
 });
