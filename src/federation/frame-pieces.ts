@@ -1,4 +1,4 @@
-import { allocate } from '../core/allocate';
+import { ByteParts } from '../core/byte-parts';
 import { DecodeError } from '../core/errors';
 import {
   EnvelopeKind,
@@ -115,7 +115,7 @@ export class FramePieces {
     this.held += size;
     if (piece.kind !== EnvelopeKind.LAST) return undefined;
     this.forget(piece.hub);
-    return { ...piece, kind: EnvelopeKind.DATA, offset: 0, frame: join(assembly!) };
+    return { ...piece, kind: EnvelopeKind.DATA, offset: 0, frame: new ByteParts(assembly!.pieces).join() };
   }
 
   /** Drops the frame in progress from `hub`, if any. */
@@ -136,15 +136,4 @@ function continues(assembly: Assembly | undefined, piece: Envelope): assembly is
     assembly.seq === piece.seq &&
     assembly.length === piece.offset
   );
-}
-
-/** The frame's bytes in one buffer of its own. */
-function join(assembly: Assembly): Uint8Array {
-  const frame = allocate(assembly.length);
-  let offset = 0;
-  for (const piece of assembly.pieces) {
-    frame.set(piece, offset);
-    offset += piece.length;
-  }
-  return frame;
 }
