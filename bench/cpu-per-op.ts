@@ -4,6 +4,7 @@
  * process spent per operation does not, and on 2 cores it explains the wall-clock ratios.
  * `BENCH_CPU_BUDGET=1` also prints every round's figures (on stderr).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { median, type Round } from './harness';
 import type { BenchProcess } from './procs/spawn';
 
@@ -73,6 +74,23 @@ export function thisProcess(name = 'this process'): CpuMeter {
       return used.user + used.system;
     },
   };
+}
+
+/**
+ * The CPU time (µs) a process that is not ours (nats-server) has used so far, summed over its threads from
+ * /proc; 0 if unknown (not Linux, or the process is gone).
+ */
+export function cpuMicrosOfPid(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    return ns / 1_000;
+  } catch {
+    return 0;
+  }
 }
 
 /** A bench child as a meter: it answers `cpu` with its CPU time in µs (bench/procs/command-loop.ts). */

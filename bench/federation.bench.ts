@@ -31,7 +31,7 @@ import {
   type SecureChannel,
 } from '../src';
 import { nameClaimStatement } from '../src/services/forwarding-messages';
-import { CpuPerOp, thisProcess, type CpuMeter } from './cpu-per-op';
+import { CpuPerOp, cpuMicrosOfPid, thisProcess, type CpuMeter } from './cpu-per-op';
 import { type Round, type Suite, type Variant } from './harness';
 import { BenchProcess } from './procs/spawn';
 
@@ -88,17 +88,7 @@ let names = 0;
 
 /** The CPU time (µs) the suite's nats-server has used so far, summed over its threads (0 if unknown). */
 export function natsCpuMicros(): number {
-  const pid = running?.nats.pid;
-  if (pid === undefined) return 0;
-  try {
-    let ns = 0;
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    }
-    return ns / 1_000;
-  } catch {
-    return 0; // not Linux, or the process is gone
-  }
+  return cpuMicrosOfPid(running?.nats.pid);
 }
 
 /** Operations (round trips, messages, claims) in one round of the benchmark `name`, at scale 1. */

@@ -6,28 +6,16 @@
  * nats-server, and each per KiB as a ratio to the smallest size's (measured in the same run). It showed why federated frames cross NATS in
  * pieces (bench/README.md, `federation.*`): a message that spans two socket reads costs more per byte.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connectNats, type FederationBus } from '../src/federation/nats-bus';
 import { startNats } from './federation.bench';
+import { cpuMicrosOfPid } from './cpu-per-op';
 import { median } from './harness';
 
 const SIZES = [16 * 1024, 32_000, 64 * 1024, 256 * 1024];
 const MESSAGES = 5_000;
 const BATCH = 100;
 const ROUNDS = 5;
-
-/** CPU time (µs) used so far by the process `pid`, over its threads (0 if unknown: not Linux). */
-function cpuMicrosOf(pid: number): number {
-  try {
-    let ns = 0;
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    }
-    return ns / 1_000;
-  } catch {
-    return 0;
-  }
-}
 
 /** Sends `count` messages of `size` bytes, `BATCH` at a time, each batch waited for at the subscriber. */
 async function send(
@@ -67,11 +55,11 @@ async function main(): Promise<void> {
     const server = SIZES.map((): number[] => []);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, size] of SIZES.entries()) {
-        const before = { cpu: process.cpuUsage(), server: cpuMicrosOf(nats.pid!) };
+        const before = { cpu: process.cpuUsage(), server: cpuMicrosOfPid(nats.pid) };
         await send(publisher, 'sizes', size, MESSAGES, arrived);
         const used = process.cpuUsage(before.cpu);
         client[i]!.push((used.user + used.system) / MESSAGES);
-        server[i]!.push((cpuMicrosOf(nats.pid!) - before.server) / MESSAGES);
+        server[i]!.push((cpuMicrosOfPid(nats.pid) - before.server) / MESSAGES);
       }
     }
     const rows = SIZES.map((size, i) => ({ size, client: median(client[i]!), server: median(server[i]!) }));
