@@ -1,3 +1,7 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { connectNats } from '../../src/federation/nats-bus';
+import { waitFor } from '../helpers/async';
+import { scaled } from '../helpers/slowdown';
 import {
   EXACT_PAYLOAD_MAX_BYTES,
   ExactPayload,
@@ -113,5 +117,90 @@ describe('exactSplitPayloads', () => {
     protocol.parser = fakeParser(100, delivered);
     protocol.parser.parse(new Uint8Array(50));
     expect(protocol.parser.msgBuf).toBeInstanceOf(ExactPayload);
+  });
+});
+
+/**
+ * A hostile NATS server, as little of one as the client needs: INFO, PONG to every PING, and once the client
+ * subscribed, what `send` writes (announced messages it never completes).
+ */
+async function hostileServer(send: (socket: Socket) => void): Promise<{ url: string; close(): void }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.write(
+      `INFO {"server_id":"x","version":"2.9.0","proto":1,"max_payload":1048576,"headers":true}\r\n`,
+    );
+    let text = '';
+    let subscribed = false;
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      for (let at = text.indexOf('\r\n'); at >= 0; at = text.indexOf('\r\n')) {
+        const line = text.slice(0, at);
+        text = text.slice(at + 2);
+        if (line === 'PING') socket.write('PONG\r\n');
+        if (line.startsWith('SUB ') && !subscribed) {
+          subscribed = true;
+          send(socket);
+        }
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('a split payload from a hostile server, through the real client', () => {
+  type Nc = { protocol: { parser: SplitPayloadParser }; close(): Promise<void> };
+
+  /** A bus on `server`, subscribed, once the client's parser has begun the announced message. */
+  async function begun(server: { url: string }): Promise<{ parser: SplitPayloadParser; nc: Nc }> {
+    const bus = await connectNats({ servers: [server.url], client: { reconnect: false } });
+    const { nc } = bus as unknown as { nc: Nc };
+    bus.subscribe('subject', () => undefined);
+    // Not flushed: the server's PONG would be read as the message's payload, which never ends.
+    await waitFor(() => nc.protocol.parser.msgBuf !== undefined, scaled(5_000));
+    return { parser: nc.protocol.parser, nc };
+  }
+
+  it('gets no buffer for the bytes a server announces and never sends, past the bound', async () => {
+    // 60 MB: under the client's own limit (64 MB), far over EXACT_PAYLOAD_MAX_BYTES.
+    const server = await hostileServer((socket) =>
+      socket.write(`MSG subject 1 60000000\r\n${'x'.repeat(100)}`),
+    );
+    const before = process.memoryUsage().arrayBuffers;
+    const { parser, nc } = await begun(server);
+    try {
+      // The client's own buffer holds what came; nothing near the announced size was allocated.
+      expect(parser.msgBuf).not.toBeInstanceOf(ExactPayload);
+      expect(parser.msgBuf!.length).toBe(100);
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      server.close();
+      await nc.close().catch(() => undefined);
+    }
+  });
+
+  it('within the bound, gets one buffer of the announced size, which fills as bytes come', async () => {
+    const server = await hostileServer((socket) =>
+      socket.write(`MSG subject 1 1048576\r\n${'x'.repeat(100)}`),
+    );
+    const { parser, nc } = await begun(server);
+    try {
+      expect(parser.msgBuf).toBeInstanceOf(ExactPayload);
+      expect(parser.msgBuf!.length).toBe(100);
+      expect(parser.msgBuf!.bytes().buffer.byteLength).toBe(EXACT_PAYLOAD_MAX_BYTES);
+    } finally {
+      server.close();
+      await nc.close().catch(() => undefined);
+    }
   });
 });
