@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { connectNats, type FederationBus } from '../../src/federation/nats-bus';
 import { publishRaw, rawProtocolOf } from '../../src/transport/nats/raw-publish';
 import { isSplitPayloadParser } from '../../src/transport/nats/split-payloads';
-import { waitFor } from '../helpers/async';
+import { waitFor, within } from '../helpers/async';
 import { natsServerAvailable, startNatsServer } from '../helpers/nats-server';
 import { scaled } from '../helpers/slowdown';
 import { Cleanup } from '../helpers/tcp-fixtures';
@@ -167,7 +167,7 @@ describeWithNats('NatsBus.subscribe, payloads that span socket reads', () => {
     const nc = (receiver as unknown as { nc: { protocol: { transport: { socket: { destroy(): void } } } } })
       .nc;
     nc.protocol.transport.socket.destroy();
-    await reconnected;
+    await within(reconnected, scaled(10_000), 'the reconnect');
     await sendAndReceive(bus, receiver, 'fed.split.after');
   });
 });
