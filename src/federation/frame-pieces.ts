@@ -44,7 +44,8 @@ export function publishPieces(
     writeHeader(out, kind, ids.hub, ids.instance, ids.epoch, ids.peerEpoch, ids.seq);
     out.writeUInt32BE(offset, header - PIECE_OFFSET_BYTES);
     out.set(fromHead, header);
-    const body = tail?.subarray(Math.max(offset - head.length, 0), end - head.length);
+    // The part of this piece past the head (none while the head fills it: a long route can outgrow one).
+    const body = tail?.subarray(Math.max(offset - head.length, 0), Math.max(end - head.length, 0));
     bus.publish(subject, out, body !== undefined && body.length > 0 ? body : undefined);
   }
 }

@@ -50,6 +50,14 @@ describe('publishPieces', () => {
     expect(Buffer.concat(envelopes.map((e) => e.frame)).equals(Buffer.concat([head, tail]))).toBe(true);
   });
 
+  it('cuts a frame whose head alone is longer than a piece (a long route) into the same bytes', () => {
+    const head = randomBytes(70_000);
+    const tail = randomBytes(40_000);
+    const { envelopes } = piecesOf(head, tail);
+    expect(envelopes.at(-1)!.kind).toBe(EnvelopeKind.LAST);
+    expect(Buffer.concat(envelopes.map((e) => e.frame)).equals(Buffer.concat([head, tail]))).toBe(true);
+  });
+
   it('cuts a frame without a tail (a body encoded in it) the same way', () => {
     const head = randomBytes(100_000);
     const { envelopes } = piecesOf(head, undefined);
