@@ -1,6 +1,5 @@
-import { decodeBody } from '../core/codec';
 import { LocalMessage } from '../core/message';
-import { decodeTransportMessage } from '../core/wire';
+import { decodeFrame } from '../core/wire-parts';
 import { NAMED_PREFIX } from '../services/forwarding-messages';
 import { EnvelopeKind, encodeControl, type Envelope } from './envelope';
 import { subjectOf, type FederationShared } from './federation-shared';
@@ -60,11 +59,11 @@ export class InboundFrames {
     const link = this.links.to(envelope.hub);
     let message: LocalMessage;
     try {
-      const decoded = decodeTransportMessage(envelope.frame, envelope.frame.length);
+      const decoded = decodeFrame(envelope.frame, envelope.frame.length);
       message = new LocalMessage(
         decoded.onwardRoute,
         decoded.returnRoute.prepend(link.address),
-        decodeBody(decoded.payload),
+        decoded.body,
         link.info,
       );
     } catch (err) {

@@ -7,6 +7,7 @@ import { InMemoryVault } from '../../src/vault';
 import { FailoverForwarder, type FailoverForwarderOptions } from '../../src/federation/failover-forwarder';
 import { startFederatedHub, type FederatedHub } from '../../src/federation/federated-hub';
 import type { FederationOptions } from '../../src/federation/federation';
+import { EnvelopeKind } from '../../src/federation/envelope';
 import type { FederationBus } from '../../src/federation/nats-bus';
 import { FAST_FORWARDER, startTcpNode, type Cleanup, type TcpTestNode } from '../helpers/tcp-fixtures';
 import { startRecordingEchoer, type Received } from '../helpers/alice-and-bob';
@@ -146,13 +147,13 @@ export class FaultyBus implements FederationBus {
   }
 
   publish(subject: string, data: Uint8Array, body?: Uint8Array): void {
-    if (data[1] === 1) {
+    if (data[1] === EnvelopeKind.DATA) {
       if (this.drop(this.dataFrames++)) {
         this.dropped++;
         return;
       }
     }
-    if (data[1] === 4 || data[1] === 5) {
+    if (data[1] === EnvelopeKind.PART || data[1] === EnvelopeKind.LAST) {
       this.pieces.push({ kind: data[1], size: data.length + (body?.length ?? 0) });
       if (this.dropPiece(this.pieces.length - 1)) return;
     }
