@@ -1,7 +1,7 @@
 /**
  * Heap of a federated hub for 10,000 names over 3 hubs (docs/federation.md, issue 17): three hubs in this
  * process claim 10,000 bound names between them (no clients: each hub then holds 1/3 of the records and a
- * route with its worker for each of the other 2/3), and the heap growth is divided by three; beside it, as
+ * route, and an address of its relay worker, for each of the other 2/3), and the heap growth is divided by three; beside it, as
  * the baseline, one hub holding all 10,000 as its own (goal: at most 1.5x). Run with
  * `node --expose-gc -r ts-node/register bench/federation-memory.ts` (needs nats-server).
  */
@@ -28,7 +28,7 @@ function heap(): number {
 /**
  * The heap growth per hub (bytes) once `hubs` hubs in this process, federated on a nats-server of their
  * own, hold 10,000 bound names claimed round-robin among them (each hub then keeps its own records and a
- * route with its worker for every other name).
+ * route and a relay address for every other name).
  */
 async function perHub(names: readonly string[]): Promise<number> {
   const { nats, url } = await startNats();

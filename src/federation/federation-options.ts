@@ -47,7 +47,7 @@ export interface FederationOptions {
   readonly flushTimeoutMs?: number;
   /** Bytes received from NATS and waiting for full local mailboxes; beyond it, frames are dropped, counted. */
   readonly maxInboundBytes?: number;
-  /** Names on other hubs this hub keeps a route (and a small worker) for. */
+  /** Names on other hubs this hub keeps a route (and an address of its relay worker) for. */
   readonly maxRemoteNames?: number;
   /** The vault that checks the owners' signatures on records (default: a new in-memory vault). */
   readonly vault?: Vault;

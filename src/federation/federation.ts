@@ -34,9 +34,9 @@ export type { FederatedClaim } from './name-registry';
  * A hub's membership in a federation of hubs that act as one, on NATS (see docs/federation.md). It is
  * the forwarding service's `ForwarderDirectory`: a bound name is claimed in a JetStream key-value bucket
  * (create, or compare-and-swap on the revision for the owner taking it over), so that of hubs racing for a
- * name exactly one wins. Every hub watches the bucket and keeps, for each name on another hub, a small
- * worker at `fwd.n.<name>` that sends what it receives to that hub's one subject, unchanged; the hub
- * there hands it to its forwarder. Each hub renews a lease (an epoch) with heartbeats; routes to a hub
+ * name exactly one wins. Every hub watches the bucket and routes each name on another hub: one worker
+ * of the hub, at `fwd.n.<name>` for every such name, sends what it receives to that hub's one subject,
+ * unchanged; the hub there hands it to its forwarder. Each hub renews a lease (an epoch) with heartbeats; routes to a hub
  * whose lease ended, and records written in an earlier epoch, are not used, and frames that NATS may have
  * lost on the way are counted (`stats().lost`), never dropped silently.
  *

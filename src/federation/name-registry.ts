@@ -29,15 +29,18 @@ const NO_TRANSIT = 'a hub relays frames from another hub only to its own forward
 /**
  * The names of a federation, in its JetStream key-value bucket: this hub claims a bound name with `create`,
  * or takes it over with compare-and-swap on the revision, so that of hubs racing for a name exactly one wins;
- * it watches the bucket and keeps, for each verified record of a name on another hub, a route and a small
- * worker at `fwd.n.<name>` that relays to that hub's link. Records that do not verify are ignored (and this
+ * it watches the bucket and keeps, for each verified record of a name on another hub, a route, and its
+ * relay worker takes `fwd.n.<name>` to send what comes there to that hub's link. Records that do not verify are ignored (and this
  * hub's own put back); a record of an earlier epoch of this hub is stale.
  */
 export class NameRegistry {
   /** Names whose record is this hub's: the revision written and the record, to put back if overwritten. */
   private readonly own = new Map<string, { revision: number; bytes: Uint8Array }>();
   private readonly routes = new Map<string, RemoteRoute>();
-  private readonly proxies = new Map<string, Promise<void>>();
+  /** The worker that relays for every remote name, each at its `fwd.n.<name>` (see `watch`). */
+  private relays: Context | undefined;
+  /** Names whose `fwd.n.<name>` the relay worker has taken. */
+  private readonly relayed = new Set<string>();
   private readonly resolving = new Map<string, number>();
   private records: Promise<void> = Promise.resolve();
   private kvInFlight = 0;
@@ -63,8 +66,20 @@ export class NameRegistry {
     return this.routes.get(name)?.hub;
   }
 
-  /** Follows the bucket: every record, then every change, applied one at a time in order. */
+  /**
+   * Starts the worker that relays for remote names, then follows the bucket: every record, then every
+   * change, applied one at a time in order.
+   */
   async watch(): Promise<void> {
+    // One worker, at one more address per remote name, rather than one worker each: a hub of a federation
+    // routes to every name the other hubs hold.
+    const relay: Worker<unknown> = {
+      handleMessage: (ctx, message) =>
+        this.relay(ctx, message.address.value.slice(NAMED_PREFIX.length), message),
+    };
+    this.relays = await this.shared.ctx.startWorker(`fed.r.${this.shared.hub}`, relay, {
+      acceptsTransportMessages: true,
+    });
     this.watcher = await this.store.watch((entry) => {
       this.records = this.records
         .then(() => this.onRecord(entry))
@@ -74,11 +89,11 @@ export class NameRegistry {
     });
   }
 
-  /** Stops the watch, once the records already received are applied; returns the proxies' addresses. */
+  /** Stops the watch, once the records already received are applied; returns its worker's address. */
   async stop(): Promise<Address[]> {
     this.watcher?.stop();
     await this.records.catch(() => undefined);
-    return [...this.proxies.keys()].map((name) => Address.local(NAMED_PREFIX + name));
+    return this.relays === undefined ? [] : [this.relays.address];
   }
 
   /**
@@ -147,7 +162,7 @@ export class NameRegistry {
       const known = this.own.get(name);
       if (known === undefined || known.revision < revision) this.own.set(name, { revision, bytes });
       this.routes.delete(name);
-      await this.stopProxy(name);
+      this.unrelay(name);
       return undefined;
     }
     return { code: 'NAME_TAKEN', reason: `the name ${name} is being claimed elsewhere at the same time` };
@@ -184,7 +199,7 @@ export class NameRegistry {
     if (entry.value === undefined) {
       this.own.delete(name);
       this.routes.delete(name);
-      await this.stopProxy(name);
+      this.unrelay(name);
       return;
     }
     const checked = verifyRecord(name, entry.value, this.vault);
@@ -226,30 +241,23 @@ export class NameRegistry {
       epoch: record.epoch,
       revision: entry.revision,
     });
-    await this.startProxy(name);
+    this.relayTo(name);
   }
 
-  private startProxy(name: string): Promise<void> {
-    let started = this.proxies.get(name);
-    if (started === undefined) {
-      started = this.shared.ctx
-        .startWorker(NAMED_PREFIX + name, new NameProxy(this, name), { acceptsTransportMessages: true })
-        .then(() => undefined)
-        .catch((err: unknown) => {
-          this.proxies.delete(name);
-          this.shared.warnings.warn({ err, name }, 'could not start the route to a remote name');
-        });
-      this.proxies.set(name, started);
+  /** The relay worker takes `fwd.n.<name>` (if it has not already). */
+  private relayTo(name: string): void {
+    if (this.relayed.has(name) || this.relays === undefined) return;
+    try {
+      this.relays.addAddress(NAMED_PREFIX + name);
+      this.relayed.add(name);
+    } catch (err) {
+      this.shared.warnings.warn({ err, name }, 'could not start the route to a remote name');
     }
-    return started;
   }
 
-  private async stopProxy(name: string): Promise<void> {
-    const started = this.proxies.get(name);
-    if (started === undefined) return;
-    this.proxies.delete(name);
-    await started;
-    await this.shared.ctx.stopWorker(NAMED_PREFIX + name).catch(() => undefined);
+  /** The relay worker gives `fwd.n.<name>` up (if it had it). */
+  private unrelay(name: string): void {
+    if (this.relayed.delete(name)) this.relays?.removeAddress(NAMED_PREFIX + name);
   }
 
   /** Reads a name's record again (at most once per lease period per name), for a route that is not live. */
@@ -268,7 +276,7 @@ export class NameRegistry {
   }
 
   /** A frame for a name on another hub: on to that hub's link, or counted as lost. */
-  relay(ctx: Context, name: string, message: Routed<unknown>): Promise<unknown> | void {
+  private relay(ctx: Context, name: string, message: Routed<unknown>): Promise<unknown> | void {
     const info = message.localInfo[TRANSPORT_INFO] as Partial<FederationTransportInfo> | undefined;
     if (info?.hub !== undefined) {
       this.shared.counters.lost.transit++;
@@ -287,17 +295,5 @@ export class NameRegistry {
     return ctx
       .forward(message.message.withRoutes(message.onwardRoute.prepend(link.address), message.returnRoute))
       .then(() => undefined);
-  }
-}
-
-/** The worker at `fwd.n.<name>` on every hub but the name's own: sends what it receives to that hub. */
-class NameProxy implements Worker<unknown> {
-  constructor(
-    private readonly registry: NameRegistry,
-    private readonly name: string,
-  ) {}
-
-  handleMessage(ctx: Context, message: Routed<unknown>): Promise<unknown> | void {
-    return this.registry.relay(ctx, this.name, message);
   }
 }

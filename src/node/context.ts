@@ -55,6 +55,10 @@ export interface NodeHost {
   hasWorker(address: string | Address): boolean;
   /** Stops the worker at `address`. */
   stopWorker(address: string | Address): Promise<void>;
+  /** This worker takes what is sent to `address` too (see `Context.addAddress`). */
+  addAddress(address: string | Address): Address;
+  /** The reverse of `addAddress`. */
+  removeAddress(address: string | Address): void;
   /** A logger of the node's (not this context's), with `bindings`. */
   childLogger(bindings: Record<string, unknown>): Logger;
   /** Calls `listener` each time a worker of the node stops; returns the function that stops listening. */
@@ -232,6 +236,25 @@ export class Context implements NodeHost {
   /** Stops the worker at `address` (shutdown runs; queued messages become dead letters). */
   stopWorker(address: string | Address): Promise<void> {
     return this.node.stopWorker(address);
+  }
+
+  /**
+   * Makes this worker receive what is sent to `address` as well, until `removeAddress` or until it stops:
+   * a worker that stands for many addresses that come and go (a hub's routes to names on other hubs) needs
+   * one mailbox, not one worker each. Its handler tells them apart by `message.address`. The worker is
+   * still named by the addresses it started with (`stopWorker`, `hasWorker`, `addresses`). Throws
+   * `NodeError` `ADDRESS_IN_USE`, `INVALID_ADDRESS` (not local), or `WORKER_NOT_FOUND` (a detached
+   * context, or a worker that is stopping).
+   */
+  addAddress(address: string | Address): Address {
+    const added = typeof address === 'string' ? Address.local(address) : address;
+    this.node.addAddress(this.address, added);
+    return added;
+  }
+
+  /** Stops taking what is sent to `address`, an address `addAddress` added (any other: nothing happens). */
+  removeAddress(address: string | Address): void {
+    this.node.removeAddress(this.address, typeof address === 'string' ? Address.local(address) : address);
   }
 
   /** Stops the whole node. */

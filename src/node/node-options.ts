@@ -92,3 +92,18 @@ export interface StartClassOptions extends WorkerOptions<unknown> {
 export function resolveNodeOptions(options: NodeOptions) {
   return resolveOptions('NodeOptions', NODE_OPTIONS, options, invalidOption);
 }
+
+/** Events a node emits. */
+export interface NodeEvents {
+  /** A worker started (after `initialize`). */
+  workerStarted: [Address];
+  /** A worker stopped (after `shutdown`). */
+  workerStopped: [Address];
+  /**
+   * The node is about to stop: emitted first thing in `stop()`, while messages can still be sent (secure
+   * channels send their CLOSE here). Listeners must not wait: the stop goes on at once.
+   */
+  stopping: [];
+  /** The node stopped. */
+  stopped: [];
+}

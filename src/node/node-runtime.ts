@@ -17,6 +17,7 @@ import { Router } from './router';
 import {
   checkWorkerOptions,
   resolveNodeOptions,
+  type NodeEvents,
   type NodeOptions,
   type StartClassOptions,
   type WorkerConstructor,
@@ -30,26 +31,12 @@ import { WorkerCell, type CellHost } from './worker-cell';
 export {
   MAX_MAILBOX_CAPACITY,
   type BuiltWorker,
+  type NodeEvents,
   type NodeOptions,
   type StartClassOptions,
   type WorkerConstructor,
   type WorkerFactory,
 } from './node-options';
-
-/** Events a node emits. */
-export interface NodeEvents {
-  /** A worker started (after `initialize`). */
-  workerStarted: [Address];
-  /** A worker stopped (after `shutdown`). */
-  workerStopped: [Address];
-  /**
-   * The node is about to stop: emitted first thing in `stop()`, while messages can still be sent (secure
-   * channels send their CLOSE here). Listeners must not wait: the stop goes on at once.
-   */
-  stopping: [];
-  /** The node stopped. */
-  stopped: [];
-}
 
 function toAddress(address: string | Address): Address {
   return typeof address === 'string' ? Address.local(address) : address;
@@ -215,6 +202,24 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
     await cell.stop();
   }
 
+  /** @internal For `Context.addAddress` (which says what it throws): the worker at `owner` takes `address` too. */
+  addAddress(owner: Address, address: Address): void {
+    const cell = this.cells.get(owner.key);
+    if (cell === undefined || !cell.takesAddresses) {
+      throw new NodeError('WORKER_NOT_FOUND', `no running worker at ${owner.key} to take ${address.key}`);
+    }
+    this.router.register(address, cell);
+    cell.added.set(address.key, address);
+  }
+
+  /** @internal For `Context.removeAddress`: the reverse of `addAddress` (nothing if it was not added). */
+  removeAddress(owner: Address, address: Address): void {
+    const cell = this.cells.get(owner.key);
+    if (cell?.added.delete(address.key) !== true) return;
+    this.router.unregister(address, cell);
+    this.flowControls.forget(address);
+  }
+
   /** The worker at `address` is running. */
   hasWorker(address: string | Address): boolean {
     return this.cells.get(toAddress(address).key)?.isRunning ?? false;
@@ -296,11 +301,12 @@ export class NodeRuntime extends EventEmitter<NodeEvents> {
 
   /** Called by a cell (through its host) as it stops taking messages. */
   private release(cell: WorkerCell, announce: boolean): void {
-    for (const address of cell.addresses) {
+    for (const address of [...cell.addresses, ...cell.added.values()]) {
       this.router.unregister(address, cell);
       if (this.cells.get(address.key) === cell) this.cells.delete(address.key);
       this.flowControls.forget(address);
     }
+    cell.added.clear();
     if (announce) this.emit('workerStopped', cell.address);
   }
 

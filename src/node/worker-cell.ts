@@ -60,6 +60,8 @@ export class WorkerCell implements Recipient, Runnable {
   private stopped: Promise<void> | undefined;
   private readonly mailbox: Mailbox;
   private readonly gate: AccessGate;
+  /** Addresses the worker took while it ran (`Context.addAddress`), by key; released with the others. */
+  readonly added = new Map<string, Address>();
 
   constructor(
     private readonly host: CellHost,
@@ -88,6 +90,11 @@ export class WorkerCell implements Recipient, Runnable {
   /** Whether the worker takes a `ByteParts` body unjoined (see `Worker.takesByteParts`). */
   get takesByteParts(): boolean {
     return this.worker.takesByteParts === true;
+  }
+
+  /** Whether it may take another address: it has not begun to stop. */
+  get takesAddresses(): boolean {
+    return this.state.is === 'initializing' || this.isRunning;
   }
 
   get isRunning(): boolean {

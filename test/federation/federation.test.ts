@@ -153,6 +153,9 @@ describeWithNats('a federation of hubs on NATS', () => {
     );
     expect(a.hub.federation.stats().localNames).toBe(wonByA);
     expect(c.hub.federation.stats().localNames).toBe(names.length - wonByA);
+    expect(a.hub.federation.stats().remoteNames).toBe(names.length - wonByA);
+    // One worker relays for every remote name (at an address of each), not a worker per name.
+    for (const hub of [a, c]) expect(hub.node.workers().length).toBeLessThan(20);
   });
 
   it('lets a hub subscribe to its own subject only (NATS permissions of docs/federation.md)', async () => {
