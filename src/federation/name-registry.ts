@@ -72,7 +72,8 @@ export class NameRegistry {
    */
   async watch(): Promise<void> {
     // One worker, at one more address per remote name, rather than one worker each: a hub of a federation
-    // routes to every name the other hubs hold.
+    // routes to every name the other hubs hold. Sharing its mailbox costs no isolation worth a worker per
+    // name: every frame it relays leaves by the same NATS connection anyway.
     const relay: Worker<unknown> = {
       handleMessage: (ctx, message) =>
         this.relay(ctx, message.address.value.slice(NAMED_PREFIX.length), message),
