@@ -3,6 +3,8 @@
  * forwarding address>`; the hub as `ws#host:port/path` to reach it over WebSocket), prints `ready`, then runs each round the parent asks for on the wall clock:
  *
  *   rtt <n> [reliable] n sequential requests of 64 bytes to Bob's echoer: round trips/s
+ *   latency <n> <p>    the same n round trips: the p-th percentile of their latencies, as its inverse (per
+ *                      second, so that higher is better like every other figure)
  *   bulk <n> [reliable] n sends of 64 KiB to Bob's sink, at most 8 MiB unconfirmed (`BULK_CONFIRM_EVERY`),
  *                      then a request for its count: MB/s (10^6 bytes); fails, saying so with this end's
  *                      channel counters, if Bob did not count them all (`reliable`: through a second
@@ -62,6 +64,21 @@ runProgram(async () => {
           if (reply.body.length !== RTT_SIZE) throw new Error('a short echo');
         }
         return clock.perSecond(n);
+      },
+      async latency(args) {
+        const n = count(args);
+        const p = Number(args[1]);
+        if (!(p > 0 && p <= 100)) throw new Error(`latency: a percentile in (0, 100], not ${args[1]}`);
+        const echoer = route(channel, 'echoer');
+        const micros: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const start = process.hrtime.bigint();
+          const reply = await ctx.request<Uint8Array>(echoer, ping);
+          micros.push(Number(process.hrtime.bigint() - start) / 1_000);
+          if (reply.body.length !== RTT_SIZE) throw new Error('a short echo');
+        }
+        micros.sort((a, b) => a - b);
+        return 1e6 / micros[Math.min(n - 1, Math.floor((p / 100) * n))]!;
       },
       async bulk(args) {
         const n = count(args);

@@ -4,10 +4,13 @@
  * messages that came through a secure channel: `echoer` sends every body back, `sink` counts the bytes of
  * byte bodies and answers a text body (`count`) with the bytes counted since it started (a request that
  * can be asked again, unlike one that starts the count again).
+ * With a second argument, the hub is federated (bench/procs/hub.ts `nats`) and Bob registers that name, bound
+ * to his identity (`FailoverForwarder`), so that any hub of the federation reaches him at `fwd.n.<name>`.
  * Prints `ready <forwarding address>`. Commands: `cache on|off` (the binding cache, see binding-cache.ts);
  * `drops`, the frames his channels reported missing or dropped (see `SecureChannelStats`).
  */
 import {
+  FailoverForwarder,
   RemoteForwarder,
   TCP,
   TrustEveryone,
@@ -24,7 +27,7 @@ import { useBindingCache } from '../binding-cache';
 import { runProgram, serveCommands } from './command-loop';
 
 runProgram(async () => {
-  const hub = process.argv[2]!;
+  const [hub, name] = process.argv.slice(2) as [string, string | undefined];
   const { node, ctx, identity: bob } = await startTcpNode('bob');
   const listener = await createSecureChannelListener(ctx, bob, 'listener', { trustPolicy: TrustEveryone });
   // What his channels reported missing or dropped: the open ones read when asked, the closed ones summed.
@@ -65,7 +68,14 @@ runProgram(async () => {
     },
     { access },
   );
-  const forwarder = await RemoteForwarder.create(ctx, route([TCP, hub]), 'listener');
+  const forwarder =
+    name === undefined
+      ? await RemoteForwarder.create(ctx, route([TCP, hub]), 'listener')
+      : await FailoverForwarder.create(ctx, [hub], 'listener', {
+          name,
+          identity: bob,
+          deliverTo: ['listener'],
+        });
   serveCommands(
     [forwarder.forwardingAddress],
     {
