@@ -18,6 +18,7 @@ import { startTcpNode } from '../../reliability/lib/tcp-node';
 import { withoutBindingCache } from '../binding-cache';
 import { startClock } from '../harness';
 import { count, runProgram, serveCommands } from './command-loop';
+import { inversePercentile, latencies } from './latency';
 
 const RTT_SIZE = 64;
 const BULK_SIZE = 64 * 1024;
@@ -66,19 +67,12 @@ runProgram(async () => {
         return clock.perSecond(n);
       },
       async latency(args) {
-        const n = count(args);
-        const p = Number(args[1]);
-        if (!(p > 0 && p <= 100)) throw new Error(`latency: a percentile in (0, 100], not ${args[1]}`);
         const echoer = route(channel, 'echoer');
-        const micros: number[] = [];
-        for (let i = 0; i < n; i++) {
-          const start = process.hrtime.bigint();
+        const micros = await latencies(count(args), async () => {
           const reply = await ctx.request<Uint8Array>(echoer, ping);
-          micros.push(Number(process.hrtime.bigint() - start) / 1_000);
           if (reply.body.length !== RTT_SIZE) throw new Error('a short echo');
-        }
-        micros.sort((a, b) => a - b);
-        return 1e6 / micros[Math.min(n - 1, Math.floor((p / 100) * n))]!;
+        });
+        return inversePercentile(micros, args[1]);
       },
       async bulk(args) {
         const n = count(args);
