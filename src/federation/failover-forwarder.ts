@@ -1,4 +1,6 @@
 import { randomInt } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { TCP } from '../core/address';
 import { integerOption } from '../core/options';
@@ -7,6 +9,7 @@ import type { Identity } from '../identity/identity';
 import type { Context } from '../node/context';
 import { ServicesError } from '../services/errors';
 import { RemoteForwarder, type RemoteForwarderOptions } from '../services/remote-forwarder';
+import { formatHostPort, parseHostPort } from '../transport/tcp/host-port';
 import { FederationError } from './errors';
 
 /** How a `FailoverForwarder` behaves: a `RemoteForwarder`'s options, a name and an identity required. */
@@ -19,6 +22,11 @@ export interface FailoverForwarderOptions extends Omit<RemoteForwarderOptions, '
   readonly backoffMaxMs?: number;
   /** Shuffle the hubs (default true: clients spread over the hubs); false tries them in the given order. */
   readonly shuffle?: boolean;
+  /**
+   * The addresses of a hub given by name (`hubs.example.net:4000`), asked again at every round of hubs, so
+   * that a change of DNS records is followed. Default: the system's resolver, every A and AAAA record.
+   */
+  readonly resolve?: (host: string) => Promise<readonly string[]>;
 }
 
 /** The defaults of `FailoverForwarderOptions`. */
@@ -32,11 +40,14 @@ export interface FailoverForwarderEvents {
   lost: [hub: string, reason: Error];
   /** The name can no longer be registered anywhere (bound to another identity meanwhile): stopped. */
   failed: [reason: Error];
+  /** A hub given by name did not resolve this round; the others are tried. */
+  unresolved: [hub: string, reason: Error];
 }
 
 /**
  * Bob's side of a federation: a bound name registered at one of several hubs of a federation (`host:port`
- * each, from configuration or DNS). The list is shuffled once, so that clients spread over the hubs; when
+ * each; a host name stands for every address it resolves to, asked again at each round of hubs, so one DNS
+ * name can list the federation). The list is shuffled once, so that clients spread over the hubs; when
  * the hub is lost the forwarder moves to the next one, after a jittered pause, and registers there with a
  * fresh signed claim, which takes the name's record over (compare-and-swap). Senders keep their route
  * (`[TCP, any hub] => fwd.n.<name>`): every hub of the federation re-resolves the name.
@@ -87,6 +98,13 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
     options: FailoverForwarderOptions,
   ): Promise<FailoverForwarder> {
     if (hubs.length === 0) throw new FederationError('INVALID_OPTIONS', 'give at least one hub address');
+    for (const hub of hubs) {
+      try {
+        parseHostPort(hub);
+      } catch (err) {
+        throw new FederationError('INVALID_OPTIONS', (err as Error).message);
+      }
+    }
     const forwarder = new FailoverForwarder(ctx, hubs, destination, options);
     await forwarder.register(false);
     return forwarder;
@@ -109,36 +127,78 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
     this.current = undefined;
   }
 
-  /** Tries hubs in order, round after round, with a jittered, doubling pause between rounds. */
+  /**
+   * Tries hubs in order (going on after the last one tried), round after round, with a jittered, doubling
+   * pause between rounds; names are resolved again at each round.
+   */
   private async register(pauseFirst: boolean): Promise<void> {
-    const { backoffInitialMs: _a, backoffMaxMs: _b, shuffle: _c, ...forwarderOptions } = this.options;
+    const {
+      backoffInitialMs: _a,
+      backoffMaxMs: _b,
+      shuffle: _c,
+      resolve: _d,
+      ...forwarderOptions
+    } = this.options;
     let delay = this.backoffInitialMs;
     if (pauseFirst) await sleep(randomInt(0, delay + 1));
-    for (let tried = 0; !this.stopped; tried++) {
-      if (tried > 0 && tried % this.order.length === 0) {
+    for (let round = 0; !this.stopped; round++) {
+      if (round > 0) {
         await sleep(delay / 2 + randomInt(0, Math.ceil(delay / 2) + 1));
         delay = Math.min(this.backoffMaxMs, delay * 2);
       }
-      const hub = this.order[this.next++ % this.order.length]!;
-      try {
-        const forwarder = await RemoteForwarder.create(this.ctx, route([TCP, hub]), this.destination, {
-          ...forwarderOptions,
-          maxReconnectAttempts: 1,
-        });
-        if (this.stopped) {
-          await forwarder.stop();
-          return;
-        }
-        this.current = { hub, forwarder };
-        forwarder.once('lost', (reason) => this.onLost(hub, forwarder, reason));
-        this.emit('registered', hub, forwarder.forwardingAddress);
-        return;
-      } catch (err) {
-        // A name bound to another identity is so at every hub of the federation.
-        if (err instanceof ServicesError && (err.code === 'NAME_TAKEN' || err.code === 'INVALID_NAME'))
-          throw err;
+      const hubs = await this.addresses();
+      for (let tried = 0; tried < hubs.length && !this.stopped; tried++) {
+        const hub = hubs[this.next++ % hubs.length]!;
+        if (await this.tryHub(hub, forwarderOptions)) return;
       }
     }
+  }
+
+  /** The hubs of this round: the list, each name replaced by its addresses (in random order). */
+  private async addresses(): Promise<string[]> {
+    const resolve = this.options.resolve ?? resolveAll;
+    const out: string[] = [];
+    for (const entry of this.order) {
+      const { host, port } = parseHostPort(entry);
+      if (isIP(host) !== 0) {
+        out.push(entry);
+        continue;
+      }
+      try {
+        const found = await resolve(host);
+        if (found.length === 0) throw new Error(`${host} has no addresses`);
+        out.push(...shuffle(found).map((address) => formatHostPort(address, port)));
+      } catch (err) {
+        this.emit('unresolved', entry, err as Error);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Registers at `hub`: true once registered (or stopped meanwhile), false if that failed. Rethrows a
+   * refusal of the name itself: a name bound to another identity is so at every hub of the federation.
+   */
+  private async tryHub(hub: string, forwarderOptions: RemoteForwarderOptions): Promise<boolean> {
+    let forwarder: RemoteForwarder;
+    try {
+      forwarder = await RemoteForwarder.create(this.ctx, route([TCP, hub]), this.destination, {
+        ...forwarderOptions,
+        maxReconnectAttempts: 1,
+      });
+    } catch (err) {
+      if (err instanceof ServicesError && (err.code === 'NAME_TAKEN' || err.code === 'INVALID_NAME'))
+        throw err;
+      return false;
+    }
+    if (this.stopped) {
+      await forwarder.stop();
+      return true;
+    }
+    this.current = { hub, forwarder };
+    forwarder.once('lost', (reason) => this.onLost(hub, forwarder, reason));
+    this.emit('registered', hub, forwarder.forwardingAddress);
+    return true;
   }
 
   private onLost(hub: string, forwarder: RemoteForwarder, reason: Error): void {
@@ -162,6 +222,11 @@ function shuffle<T>(items: readonly T[]): T[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
+}
+
+/** Every address of `host` the system's resolver knows (A and AAAA records, /etc/hosts). */
+async function resolveAll(host: string): Promise<string[]> {
+  return (await lookup(host, { all: true })).map((found) => found.address);
 }
 
 function sleep(ms: number): Promise<void> {
