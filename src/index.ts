@@ -229,6 +229,7 @@ export {
   type ForwardingServiceOptions,
   type ForwardingStats,
   type ForwarderInfo,
+  type RegistrationAdmission,
 } from './services/forwarding-service';
 export { FORWARDER_NAME, REFUSAL_CODES, type RefusalCode } from './services/forwarding-messages';
 export {

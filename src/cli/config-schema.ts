@@ -27,6 +27,12 @@ const wsAddress = z
  * config directory knows it (`authority start` and `enroll` record it), or a file `authority start` wrote.
  */
 const authorityRef = z.string().min(1).max(4096);
+const natsUrl = z
+  .string()
+  .regex(
+    /^(nats|tls):\/\/[^\s/@]+$/,
+    'expected nats://host:port or tls://host:port (credentials go in user / passwordFile)',
+  );
 
 const attributes = z.record(z.string().min(1).max(128), z.string().max(1024));
 
@@ -125,6 +131,37 @@ export const nodeConfigSchema = z
           .default([])
           .describe(
             'Admit a forwarder only for a name bound to an identity whose credential from one of these authorities gives `relay=<name>` (or `relay=*`). Empty: anyone may register.',
+          ),
+        federation: z
+          .object({
+            nats: z
+              .array(natsUrl)
+              .min(1)
+              .describe('NATS servers of one cluster (the client fails over among them).'),
+            name: name
+              .optional()
+              .describe("This hub's name in the federation (its NATS subject). Default: the node name."),
+            user: z
+              .string()
+              .min(1)
+              .optional()
+              .describe('The NATS user (docs/federation.md: one per hub, with permissions).'),
+            passwordFile: z
+              .string()
+              .optional()
+              .describe("A file whose first line is the NATS user's password (relative to the config file)."),
+            replicas: z
+              .number()
+              .int()
+              .min(1)
+              .max(5)
+              .optional()
+              .describe('Replicas of the bucket of names: 3 in a 3-node cluster. Default 1.'),
+          })
+          .strict()
+          .optional()
+          .describe(
+            'Join a federation of hubs on NATS JetStream (docs/federation.md): names bound to identities are claimed federation-wide, and any hub reaches a name held at another. Names must then be bound.',
           ),
       })
       .strict()

@@ -94,6 +94,13 @@ export function parseNodeConfig(text: string, file: string): NodeConfig {
             ...config.hub,
             statePath: pathFrom(base, config.hub.statePath),
             authorities: config.hub.authorities.map((ref) => authorityFrom(base, ref)),
+            federation:
+              config.hub.federation === undefined
+                ? undefined
+                : {
+                    ...config.hub.federation,
+                    passwordFile: pathFrom(base, config.hub.federation.passwordFile),
+                  },
           },
     authority:
       config.authority === undefined

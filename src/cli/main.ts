@@ -77,7 +77,22 @@ export function parser(argv: readonly string[]): Argv {
               .option('name', {
                 type: 'string',
                 default: 'hub',
-                describe: 'Node name (control socket) and identity',
+                describe: 'Node name (control socket) and identity; its name in a federation',
+              })
+              .option('nats', {
+                type: 'string',
+                array: true,
+                describe:
+                  'Join a federation of hubs on these NATS servers (nats://host:port; docs/federation.md)',
+              })
+              .option('nats-user', { type: 'string', describe: 'The NATS user of this hub' })
+              .option('nats-password-file', {
+                type: 'string',
+                describe: "A file whose first line is the NATS user's password",
+              })
+              .option('replicas', {
+                type: 'number',
+                describe: "Replicas of the federation's bucket of names (3 in a 3-node NATS cluster)",
               })
               .option('metrics', { type: 'string', describe: 'Serve Prometheus metrics at host:port' }),
           action(async () => (await import('./commands/start')).hubStart),

@@ -132,11 +132,12 @@ export class NodeHost {
       }
     }
     if (config.hub !== undefined) {
-      const hub = await startHubService(ctx, config.hub);
+      const hub = await startHubService(ctx, config.hub, this.name);
       this.service = hub.service;
       metrics.trackForwardingService(this.service);
       if (hub.authorities.length > 0)
         say(`Admitting relays by credential from ${hub.authorities.join(', ')}`);
+      if (hub.federated !== undefined) say(`Federated: ${hub.federated}`);
     }
     const authority = await startAuthorityService(ctx, this.identity, this.identityName, config.authority);
     this.authority = authority?.service;

@@ -1,7 +1,9 @@
 /**
  * The services a declarative node may run besides its workers: a hub's forwarding service (admitting
- * forwarders by credential when it names authorities) and an authority behind its listener.
+ * forwarders by credential when it names authorities, federated on NATS when it says so) and an authority
+ * behind its listener.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
@@ -11,7 +13,10 @@ import {
   TrustAnyIdentity,
   TrustedAuthorities,
   createSecureChannelListener,
+  inboxPrefixOf,
   relayAdmission,
+  startFederatedHub,
+  type RegistrationAdmission,
   type Context,
   type Identity,
 } from '../index';
@@ -27,11 +32,16 @@ export function authorityKeys(refs: readonly string[]): string[] {
   return refs.map((ref) => resolveAuthority(ref).publicKey);
 }
 
-/** Starts the forwarding service of a hub; with authorities, it admits forwarders by credential only. */
+/**
+ * Starts the forwarding service of a hub; with authorities, it admits forwarders by credential only; with a
+ * `federation` section, it joins that federation as `federation.name` (default `nodeName`), and leaves it
+ * when the node stops. `federated` says where, for the node's output.
+ */
 export async function startHubService(
   ctx: Context,
   hub: NonNullable<NodeConfig['hub']>,
-): Promise<{ service: ForwardingService; authorities: string[] }> {
+  nodeName: string,
+): Promise<{ service: ForwardingService; authorities: string[]; federated?: string }> {
   const authorities = hub.authorities.map((ref) => resolveAuthority(ref));
   const admit =
     authorities.length === 0
@@ -42,11 +52,65 @@ export async function startHubService(
             authorities.map((a) => a.publicKey),
           ),
         );
+  const identifiers = authorities.map((a) => a.identifier);
+  if (hub.federation !== undefined) {
+    const { service, federated } = await startFederated(ctx, hub, nodeName, admit);
+    return { service, authorities: identifiers, federated };
+  }
   const service = await ForwardingService.start(ctx, 'forwarding_service', {
     statePath: hub.statePath,
     ...(admit === undefined ? {} : { admit }),
   });
-  return { service, authorities: authorities.map((a) => a.identifier) };
+  return { service, authorities: identifiers };
+}
+
+/** The federated side of `startHubService`. */
+async function startFederated(
+  ctx: Context,
+  hub: NonNullable<NodeConfig['hub']>,
+  nodeName: string,
+  admit: RegistrationAdmission | undefined,
+): Promise<{ service: ForwardingService; federated: string }> {
+  const federation = hub.federation!;
+  if (hub.statePath !== undefined) {
+    throw new CliError(
+      'CONFIG',
+      'hub.statePath: a federated hub keeps its names in the federation, not a file',
+    );
+  }
+  const name = federation.name ?? nodeName;
+  const hubHandle = await startFederatedHub(ctx, {
+    nats: {
+      servers: federation.nats,
+      client: {
+        // The reply inbox the NATS permissions of docs/federation.md let only this hub subscribe to.
+        inboxPrefix: inboxPrefixOf(name),
+        ...(federation.user === undefined ? {} : { user: federation.user }),
+        ...(federation.passwordFile === undefined ? {} : { pass: firstLine(federation.passwordFile) }),
+      },
+    },
+    hub: name,
+    ...(federation.replicas === undefined ? {} : { federation: { replicas: federation.replicas } }),
+    ...(admit === undefined ? {} : { admit }),
+  });
+  // Its heartbeats and NATS connection end with the node (the forwarding service stops with it).
+  ctx.node.once('stopped', () => void hubHandle.federation.stop());
+  return {
+    service: hubHandle.service,
+    federated: `hub ${name} of a federation on ${federation.nats.join(', ')}`,
+  };
+}
+
+/** The first line of a secret's file (a CONFIG error if it cannot be read or is empty). */
+function firstLine(file: string): string {
+  let line: string | undefined;
+  try {
+    line = readFileSync(file, 'utf8').split(/\r?\n/, 1)[0];
+  } catch (cause) {
+    throw new CliError('CONFIG', `cannot read ${file}`, { cause });
+  }
+  if (line === undefined || line === '') throw new CliError('CONFIG', `${file} is empty`);
+  return line;
 }
 
 /** An identifier, or the identifier of an identity of this config directory named so. */

@@ -48,7 +48,10 @@ function fromFlags(config: Record<string, unknown>): NodeConfig {
   return parseNodeConfig(JSON.stringify(config), '<flags>');
 }
 
-/** `hub start [--tcp host:port] [--ws host:port] [--authority ref] [--state file] [--metrics host:port]`. */
+/**
+ * `hub start [--tcp host:port] [--ws host:port] [--authority ref] [--state file] [--metrics host:port]
+ * [--nats url... [--nats-user u] [--nats-password-file f] [--replicas n]]`.
+ */
 export async function hubStart(args: {
   tcp: string;
   ws?: string[];
@@ -56,6 +59,10 @@ export async function hubStart(args: {
   state?: string;
   name: string;
   metrics?: string;
+  nats?: string[];
+  natsUser?: string;
+  natsPasswordFile?: string;
+  replicas?: number;
 }): Promise<void> {
   const config = fromFlags(
     withMetrics(
@@ -67,6 +74,7 @@ export async function hubStart(args: {
         hub: {
           ...(args.state === undefined ? {} : { statePath: args.state }),
           authorities: args.authority ?? [],
+          ...federationFlags(args),
         },
       },
       args.metrics,
@@ -75,7 +83,34 @@ export async function hubStart(args: {
   const host = await NodeHost.start(config, () => undefined);
   process.stdout.write(`Hub listening on ${host.tcpListeners[0]}\n`);
   for (const ws of host.wsListeners) process.stdout.write(`Hub listening on WebSocket ${ws}\n`);
+  if (args.nats !== undefined) {
+    process.stdout.write(`Federated: hub ${args.name} of a federation on ${args.nats.join(', ')}\n`);
+  }
   await runUntilSignal(host, undefined);
+}
+
+/**
+ * The `hub.federation` section from `hub start`'s flags, if `--nats` is given (the node's name is its name in
+ * the federation); the other NATS flags without it are a usage error.
+ */
+function federationFlags(args: {
+  nats?: string[];
+  natsUser?: string;
+  natsPasswordFile?: string;
+  replicas?: number;
+}): Record<string, unknown> {
+  if (args.nats === undefined) {
+    if (args.natsUser !== undefined || args.natsPasswordFile !== undefined || args.replicas !== undefined)
+      throw new CliError('USAGE', '--nats-user, --nats-password-file and --replicas need --nats');
+    return {};
+  }
+  const federation = {
+    nats: args.nats,
+    ...(args.natsUser === undefined ? {} : { user: args.natsUser }),
+    ...(args.natsPasswordFile === undefined ? {} : { passwordFile: args.natsPasswordFile }),
+    ...(args.replicas === undefined ? {} : { replicas: args.replicas }),
+  };
+  return { federation };
 }
 
 /** `authority start [--tcp host:port] [--enroller I…|name ...] [--credential-ttl s] [--state file]`. */

@@ -1,0 +1,102 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hubPermissions, inboxPrefixOf } from '../../src/federation/permissions';
+import { natsServerAvailable, startNatsServer } from '../helpers/nats-server';
+import { scaled } from '../helpers/slowdown';
+import { Cleanup } from '../helpers/tcp-fixtures';
+import { cliSession, runCli } from './cli-process';
+
+jest.setTimeout(scaled(60_000));
+
+const session = cliSession();
+const { env, start } = session;
+const cleanup = new Cleanup();
+afterAll(() => cleanup.run());
+
+const describeWithNats = natsServerAvailable() ? describe : describe.skip;
+
+describeWithNats('sealroute hub start --nats: hubs federated from a shell', () => {
+  it('reaches Bob, registered at hub c by name, through hub a; each hub with its own NATS user', async () => {
+    // Hub users with the permissions of docs/federation.md (a hub subscribes to its own subject only).
+    const users = ['hub-a', 'hub-c'].map((hub) => ({
+      user: hub,
+      password: `secret-${hub}`,
+      permissions: hubPermissions(hub),
+    }));
+    const nats = await startNatsServer(cleanup, {
+      config: `authorization { users: ${JSON.stringify(users)} }\n`,
+    });
+    const hubs: string[] = [];
+    for (const name of ['hub-a', 'hub-c']) {
+      const passwordFile = join(session.dir, `${name}.password`);
+      writeFileSync(passwordFile, `secret-${name}\n`, { mode: 0o600 });
+      const hub = start([
+        'hub',
+        'start',
+        '--tcp',
+        '127.0.0.1:0',
+        '--name',
+        name,
+        '--nats',
+        nats.url,
+        '--nats-user',
+        name,
+        '--nats-password-file',
+        passwordFile,
+      ]);
+      const federated = await hub.waitFor(/Federated: hub (\S+) of a federation on (\S+)/);
+      expect(federated.slice(1)).toEqual([name, nats.url]);
+      hubs.push((await hub.waitFor(/Hub listening on (\S+)/))[1]!);
+    }
+    expect(inboxPrefixOf('hub-a')).not.toBe(inboxPrefixOf('hub-c'));
+
+    const bobConfig = join(session.dir, 'bob.yaml');
+    writeFileSync(
+      bobConfig,
+      [
+        'name: bob',
+        'identity: bob',
+        'secureChannelListeners:',
+        '  - address: listener',
+        '    trust: any-identity',
+        'workers:',
+        '  - address: echoer',
+        '    builtin: echoer',
+        'relays:',
+        `  - hub: ${hubs[1]}`,
+        '    name: bob',
+        '',
+      ].join('\n'),
+    );
+    const bob = start(['node', 'start', '--config', bobConfig]);
+    const forwardingAddress = (await bob.waitFor(/Forwarding address: (\S+)/))[1]!;
+    expect(forwardingAddress).toMatch(/^I[0-9a-f]{40}@fwd\.n\.bob$/);
+
+    // Hub a learns where the name is from the federation's bucket (within milliseconds; a deadline here).
+    const deadline = Date.now() + scaled(10_000);
+    for (;;) {
+      const sent = await runCli(
+        ['message', 'send', `/tcp/${hubs[0]}/relay/${forwardingAddress}/service/echoer`, 'hello from a'],
+        env,
+      );
+      if (sent.code === 0) {
+        expect(sent.stdout).toBe('hello from a\n');
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`no echo through hub a: ${sent.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  it('refuses NATS flags without --nats, and a federated hub with a state file', async () => {
+    const alone = await runCli(['hub', 'start', '--tcp', '127.0.0.1:0', '--nats-user', 'x'], env);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/--nats-user, --nats-password-file and --replicas need --nats/);
+    const withState = await runCli(
+      ['hub', 'start', '--tcp', '127.0.0.1:0', '--nats', 'nats://127.0.0.1:1', '--state', 'x.json'],
+      env,
+    );
+    expect(withState.code).not.toBe(0);
+    expect(withState.stderr).toMatch(/a federated hub keeps its names in the federation/);
+  });
+});
