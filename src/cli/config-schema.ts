@@ -223,7 +223,14 @@ export const nodeConfigSchema = z
       .array(
         z
           .object({
-            hub: hostPort.describe("The hub's TCP address."),
+            hub: hostPort.optional().describe("The hub's TCP address (or `hubs`)."),
+            hubs: z
+              .array(hostPort)
+              .min(2)
+              .optional()
+              .describe(
+                'Hubs of one federation to fail over among (a host name stands for all its addresses, resolved again at each round); needs `name`.',
+              ),
             name: name
               .optional()
               .describe(
@@ -231,7 +238,13 @@ export const nodeConfigSchema = z
               ),
             to: workerAddress.default('listener').describe('The local address the relay delivers to.'),
           })
-          .strict(),
+          .strict()
+          .refine((relay) => (relay.hub === undefined) !== (relay.hubs === undefined), {
+            message: 'give either hub or hubs',
+          })
+          .refine((relay) => relay.hubs === undefined || relay.name !== undefined, {
+            message: 'a relay with several hubs needs a name (it fails over by its name)',
+          }),
       )
       .default([])
       .describe('Forwarders registered at hubs, so that peers reach this node through them.'),

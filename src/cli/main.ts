@@ -127,7 +127,9 @@ export function parser(argv: readonly string[]): Argv {
               })
               .option('relay', {
                 type: 'string',
-                describe: 'Without --config: register a relay at this hub (host:port)',
+                array: true,
+                describe:
+                  'Without --config: register a relay at this hub (host:port); repeated, fail over among hubs of one federation (needs --relay-name)',
               })
               .option('relay-name', {
                 type: 'string',

@@ -6,13 +6,10 @@
 import type { Server } from 'node:net';
 import {
   ForwardingService,
-  ForwardingAddress,
   type WebSocketTransport,
   type AuthorityService,
   type MemberCredentials,
-  RemoteForwarder,
   SecureChannel,
-  TCP,
   TcpTransport,
   TrustAnyIdentity,
   createNode,
@@ -21,7 +18,6 @@ import {
   type TcpInlet,
   type TcpOutlet,
   nodeMetrics,
-  route,
   type Context,
   type Identity,
   type NodeRuntime,
@@ -48,6 +44,7 @@ import { socketPath } from './paths';
 import { countTcpBytes } from './socket-bytes';
 import { enrolledCredentials } from './node-credentials';
 import { authorityKeys, startAuthorityService, startHubService } from './node-services';
+import { registerRelay } from './node-relays';
 
 export type { NodeStatus } from './node-status';
 
@@ -137,7 +134,11 @@ export class NodeHost {
       metrics.trackForwardingService(this.service);
       if (hub.authorities.length > 0)
         say(`Admitting relays by credential from ${hub.authorities.join(', ')}`);
-      if (hub.federated !== undefined) say(`Federated: ${hub.federated}`);
+      const { federated } = hub;
+      if (federated !== undefined) {
+        say(`Federated: ${federated.description}`);
+        node.once('stopped', () => void federated.stop()); // the forwarding service stops with the node
+      }
     }
     const authority = await startAuthorityService(ctx, this.identity, this.identityName, config.authority);
     this.authority = authority?.service;
@@ -189,7 +190,7 @@ export class NodeHost {
       say(`Metrics on ${endpoint.url}`);
     }
     for (const relay of config.relays) {
-      const address = await this.createRelay(relay.hub, relay.name, relay.to);
+      const address = await this.createRelay(relay.hubs ?? [relay.hub!], relay.name, relay.to);
       say(`Forwarding address: ${address}`);
     }
     for (const inlet of config.tcpInlets) {
@@ -220,21 +221,12 @@ export class NodeHost {
     void channel.closed().then(() => this.channels.delete(channel));
   }
 
-  /** Registers a relay at `hub` delivering to `to`; resolves with the forwarding address. */
-  async createRelay(hub: string, name: string | undefined, to = 'listener'): Promise<string> {
-    const relay: Relay = { hub, to, forwarder: undefined, registered: false };
-    const forwarder = await RemoteForwarder.create(this.ctx, route([TCP, hub]), to, {
-      ...(name !== undefined ? { name, identity: this.identity } : {}),
-      ...(name !== undefined && this.credentials !== undefined ? { credential: this.credentials } : {}),
-    });
-    relay.forwarder = forwarder;
-    relay.registered = true;
-    nodeMetrics(this.node).trackRemoteForwarder(forwarder);
-    forwarder.on('registered', () => (relay.registered = true));
-    forwarder.on('lost', () => (relay.registered = false));
-    forwarder.on('failed', () => (relay.registered = false));
+  /** Registers a relay at `hubs` (one, or several to fail over among) delivering to `to`; its address. */
+  async createRelay(hubs: readonly string[], name: string | undefined, to = 'listener'): Promise<string> {
+    const spec = { hubs, name, to };
+    const { relay, address } = await registerRelay(this.ctx, this.identity, this.credentials, spec);
     this.relays.push(relay);
-    return ForwardingAddress.of(forwarder, this.identity).format();
+    return address;
   }
 
   /** Starts a TCP outlet at `address` toward `target` for the channel peers `access` admits. */
@@ -288,7 +280,7 @@ export class NodeHost {
       case 'status':
         return this.status();
       case 'relay.create':
-        return { forwardingAddress: await this.createRelay(request.hub, request.name, request.to) };
+        return { forwardingAddress: await this.createRelay([request.hub], request.name, request.to) };
       case 'secure-channel.create':
         return this.createChannel(request.to);
       case 'tcp-outlet.create':

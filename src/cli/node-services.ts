@@ -32,6 +32,12 @@ export function authorityKeys(refs: readonly string[]): string[] {
   return refs.map((ref) => resolveAuthority(ref).publicKey);
 }
 
+/** A hub's membership in a federation: what to print, and how to leave (its heartbeats, its NATS connection). */
+export interface Federated {
+  readonly description: string;
+  stop(): Promise<void>;
+}
+
 /**
  * Starts the forwarding service of a hub; with authorities, it admits forwarders by credential only; with a
  * `federation` section, it joins that federation as `federation.name` (default `nodeName`), and leaves it
@@ -41,7 +47,7 @@ export async function startHubService(
   ctx: Context,
   hub: NonNullable<NodeConfig['hub']>,
   nodeName: string,
-): Promise<{ service: ForwardingService; authorities: string[]; federated?: string }> {
+): Promise<{ service: ForwardingService; authorities: string[]; federated?: Federated }> {
   const authorities = hub.authorities.map((ref) => resolveAuthority(ref));
   const admit =
     authorities.length === 0
@@ -70,7 +76,7 @@ async function startFederated(
   hub: NonNullable<NodeConfig['hub']>,
   nodeName: string,
   admit: RegistrationAdmission | undefined,
-): Promise<{ service: ForwardingService; federated: string }> {
+): Promise<{ service: ForwardingService; federated: Federated }> {
   const federation = hub.federation!;
   if (hub.statePath !== undefined) {
     throw new CliError(
@@ -93,11 +99,12 @@ async function startFederated(
     ...(federation.replicas === undefined ? {} : { federation: { replicas: federation.replicas } }),
     ...(admit === undefined ? {} : { admit }),
   });
-  // Its heartbeats and NATS connection end with the node (the forwarding service stops with it).
-  ctx.node.once('stopped', () => void hubHandle.federation.stop());
   return {
     service: hubHandle.service,
-    federated: `hub ${name} of a federation on ${federation.nats.join(', ')}`,
+    federated: {
+      description: `hub ${name} of a federation on ${federation.nats.join(', ')}`,
+      stop: () => hubHandle.federation.stop(),
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import {
   type Identity,
   type MetricsSnapshot,
   type NodeRuntime,
+  type FailoverForwarder,
   type RemoteForwarder,
   type SecureChannel,
   type TcpInlet,
@@ -58,11 +59,11 @@ export interface NodeStatus {
   readonly metrics: MetricsSnapshot;
 }
 
-/** A relay a node registered at a hub, as the node keeps it. */
+/** A relay a node registered at a hub, as the node keeps it (`hub`: where it is registered now). */
 export interface Relay {
-  readonly hub: string;
+  hub: string;
   readonly to: string;
-  forwarder: RemoteForwarder | undefined;
+  forwarder: RemoteForwarder | FailoverForwarder | undefined;
   registered: boolean;
 }
 

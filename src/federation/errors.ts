@@ -9,7 +9,9 @@ export type FederationErrorCode =
   /** The name is bound, federation-wide, to another identity. */
   | 'NAME_TAKEN'
   /** The federation was stopped. */
-  | 'STOPPED';
+  | 'STOPPED'
+  /** A hub given by host name has no address now (a `FailoverForwarder`'s `unresolved` event). */
+  | 'UNRESOLVED';
 
 /**
  * An error of a hub federation (src/federation). Its `origin` is `services`: the federation is a service

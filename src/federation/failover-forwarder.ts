@@ -164,13 +164,21 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
         out.push(entry);
         continue;
       }
+      let found: readonly string[] = [];
       try {
-        const found = await resolve(host);
-        if (found.length === 0) throw new Error(`${host} has no addresses`);
-        out.push(...shuffle(found).map((address) => formatHostPort(address, port)));
-      } catch (err) {
-        this.emit('unresolved', entry, err as Error);
+        found = await resolve(host);
+      } catch (cause) {
+        this.emit(
+          'unresolved',
+          entry,
+          new FederationError('UNRESOLVED', `${host} did not resolve`, { cause }),
+        );
+        continue;
       }
+      if (found.length === 0) {
+        this.emit('unresolved', entry, new FederationError('UNRESOLVED', `${host} has no addresses`));
+      }
+      out.push(...shuffle(found).map((address) => formatHostPort(address, port)));
     }
     return out;
   }

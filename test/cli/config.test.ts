@@ -105,6 +105,47 @@ describe('node configuration files', () => {
     expect(message.split('; ')).toHaveLength(4);
   });
 
+  it('takes a federated hub (password file relative to the file) and relays failing over among hubs', () => {
+    const config = parseNodeConfig(
+      [
+        'hub:',
+        '  federation:',
+        '    nats: [nats://127.0.0.1:4222, tls://n2.example.net:4222]',
+        '    user: hub-a',
+        '    passwordFile: secrets/nats.password',
+        '    replicas: 3',
+        'relays:',
+        '  - hubs: [hubs.example.net:4000, 127.0.0.1:4001]',
+        '    name: bob',
+      ].join('\n'),
+      '/etc/sealroute/node.yaml',
+    );
+    expect(config.hub?.federation).toEqual({
+      nats: ['nats://127.0.0.1:4222', 'tls://n2.example.net:4222'],
+      user: 'hub-a',
+      passwordFile: '/etc/sealroute/secrets/nats.password',
+      replicas: 3,
+    });
+    expect(config.relays[0]).toMatchObject({
+      hubs: ['hubs.example.net:4000', '127.0.0.1:4001'],
+      name: 'bob',
+    });
+  });
+
+  it('refuses a relay with both hub and hubs, or several hubs without a name, and NATS URLs with secrets', () => {
+    expect(
+      problems('relays:\n  - hub: 127.0.0.1:1\n    hubs: [127.0.0.1:2, 127.0.0.1:3]\n    name: b'),
+    ).toContain('relays[0]: give either hub or hubs');
+    expect(problems('relays:\n  - hubs: [127.0.0.1:2, 127.0.0.1:3]')).toContain(
+      'relays[0]: a relay with several hubs needs a name',
+    );
+    expect(problems('relays:\n  - to: listener')).toContain('relays[0]: give either hub or hubs');
+    expect(problems('hub:\n  federation:\n    nats: [nats://user:secret@127.0.0.1:4222]')).toContain(
+      'hub.federation.nats[0]: expected nats://host:port or tls://host:port',
+    );
+    expect(problems('hub:\n  federation:\n    nats: []')).toContain('hub.federation.nats');
+  });
+
   it('reports YAML syntax errors with their line', () => {
     expect(problems('name: bob\nrelays: [\n  - x\n')).toMatch(
       /^invalid YAML in node\.yaml: node\.yaml:\d+:\d+: /,

@@ -152,7 +152,7 @@ export async function nodeStart(args: {
   tcp?: string[];
   listener?: string;
   echoer?: boolean;
-  relay?: string;
+  relay?: string[];
   relayName?: string;
   metrics?: string;
   passphraseFile?: string;
@@ -185,7 +185,7 @@ export async function nodeStart(args: {
               ? []
               : [
                   {
-                    hub: args.relay,
+                    ...(args.relay.length === 1 ? { hub: args.relay[0] } : { hubs: args.relay }),
                     to: listener,
                     ...(args.relayName !== undefined ? { name: args.relayName } : {}),
                   },
