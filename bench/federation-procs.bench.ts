@@ -11,12 +11,10 @@
  * procs/nats-bridge.ts). See bench/README.md.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { startNats } from './federation.bench';
 import type { Benchmark, Round, Suite, Variant } from './harness';
-import { selfSignedCert } from './procs/self-signed-cert';
+import { certificateDir } from './procs/self-signed-cert';
 import { BenchProcess } from './procs/spawn';
 
 /** Round trips per round at scale 1 (the harness scales the count until a round lasts ~400 ms). */
@@ -45,20 +43,10 @@ function state(): Processes {
   return running;
 }
 
-/** A directory of PEM files for byte-server.ts (whose TLS listeners these rows do not use). */
-function certificates(): string {
-  const certs = mkdtempSync(join(tmpdir(), 'sealroute-bench-'));
-  for (const side of ['server', 'client']) {
-    const { key, cert } = selfSignedCert(side);
-    writeFileSync(join(certs, `${side}.key`), key, { mode: 0o600 });
-    writeFileSync(join(certs, `${side}.crt`), cert);
-  }
-  return certs;
-}
-
 async function setup(): Promise<void> {
   const { nats, dir, url } = await startNats();
-  const dirs = [dir, certificates()];
+  // PEM files for byte-server.ts, whose TLS listeners these rows do not use.
+  const dirs = [dir, certificateDir()];
   const children: BenchProcess[] = [];
   const start = async (program: string, args: readonly string[]) => {
     const started = await BenchProcess.start(program, args);

@@ -6,13 +6,11 @@
  * encrypt them. Processes wait on sockets, so rounds are timed on the wall clock, by the process that
  * drives them (Alice or the client). See bench/README.md.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { reportingDrops } from './counted-drops';
 import { CpuPerOp, childMeter, type CpuMeter } from './cpu-per-op';
 import { type Round, type Suite } from './harness';
-import { selfSignedCert } from './procs/self-signed-cert';
+import { certificateDir } from './procs/self-signed-cert';
 import { BenchProcess } from './procs/spawn';
 
 /**
@@ -44,12 +42,7 @@ function running(): Processes {
 
 /** Starts the processes, two or three at a time (each profiled with `BENCH_CPU_PROF=<dir>`: procs/spawn.ts). */
 async function setup(): Promise<void> {
-  const certs = mkdtempSync(join(tmpdir(), 'sealroute-bench-'));
-  for (const side of ['server', 'client']) {
-    const { key, cert } = selfSignedCert(side);
-    writeFileSync(join(certs, `${side}.key`), key, { mode: 0o600 });
-    writeFileSync(join(certs, `${side}.crt`), cert);
-  }
+  const certs = certificateDir();
   const started: BenchProcess[] = [];
   const start = async (program: string, args: readonly string[]) => {
     const { process: child, ready } = await BenchProcess.start(program, args);

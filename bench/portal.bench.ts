@@ -7,14 +7,12 @@
  * would be, with client certificates: the baseline the goals compare with). See bench/README.md.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CpuPerOp, childMeter, type CpuMeter } from './cpu-per-op';
 import { type Round, type Suite } from './harness';
-import { selfSignedCert } from './procs/self-signed-cert';
+import { certificateDir } from './procs/self-signed-cert';
 import { BenchProcess, type StartOptions } from './procs/spawn';
 
 /**
@@ -95,12 +93,7 @@ async function startRedis(): Promise<{ child: ChildProcess; port: number }> {
  */
 async function setup(): Promise<void> {
   const profile = process.env.BENCH_CPU_PROF;
-  const certs = mkdtempSync(join(tmpdir(), 'sealroute-bench-'));
-  for (const side of ['server', 'client']) {
-    const { key, cert } = selfSignedCert(side);
-    writeFileSync(join(certs, `${side}.key`), key, { mode: 0o600 });
-    writeFileSync(join(certs, `${side}.crt`), cert);
-  }
+  const certs = certificateDir();
   const children: BenchProcess[] = [];
   const byName = new Map<string, BenchProcess>();
   const start = async (program: string, args: readonly string[]): Promise<string[]> => {

@@ -4,6 +4,9 @@
  * be its own trust anchor), DER-encoded by hand. For the TLS baselines of the hub benchmarks.
  */
 import { X509Certificate, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A private key and its certificate, both PEM. */
 export interface KeyAndCert {
@@ -93,4 +96,18 @@ export function selfSignedCert(commonName: string): KeyAndCert {
     throw new Error('the self-signed certificate does not verify');
   }
   return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, cert };
+}
+
+/**
+ * A new temporary directory holding `server.key`, `server.crt`, `client.key` and `client.crt` (what
+ * byte-server.ts, byte-client.ts and tls-tunnel.ts read); the caller removes it.
+ */
+export function certificateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sealroute-bench-'));
+  for (const side of ['server', 'client']) {
+    const { key, cert } = selfSignedCert(side);
+    writeFileSync(join(dir, `${side}.key`), key, { mode: 0o600 });
+    writeFileSync(join(dir, `${side}.crt`), cert);
+  }
+  return dir;
 }
