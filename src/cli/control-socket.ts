@@ -12,7 +12,13 @@ import { CliError } from './output';
 /** A request to a running node. */
 export type ControlRequest =
   | { readonly op: 'status' }
-  | { readonly op: 'relay.create'; readonly hub: string; readonly name?: string; readonly to?: string }
+  | {
+      readonly op: 'relay.create';
+      /** One hub, or several of one federation to fail over among (with `name`). */
+      readonly hubs: readonly string[];
+      readonly name?: string;
+      readonly to?: string;
+    }
   | { readonly op: 'secure-channel.create'; readonly to: string }
   | {
       readonly op: 'tcp-outlet.create';

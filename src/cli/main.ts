@@ -148,7 +148,13 @@ export function parser(argv: readonly string[]): Argv {
           'Register a relay at a hub for a running node; prints its forwarding address',
           (c) =>
             nodeTarget(c)
-              .option('hub', { type: 'string', demandOption: true, describe: "The hub's host:port" })
+              .option('hub', {
+                type: 'string',
+                array: true,
+                demandOption: true,
+                describe:
+                  "The hub's host:port; repeated, hubs of one federation to fail over among (needs --name)",
+              })
               .option('name', { type: 'string', describe: 'A name bound to the identity (fwd.n.<name>)' })
               .option('to', {
                 type: 'string',

@@ -280,7 +280,7 @@ export class NodeHost {
       case 'status':
         return this.status();
       case 'relay.create':
-        return { forwardingAddress: await this.createRelay([request.hub], request.name, request.to) };
+        return { forwardingAddress: await this.createRelay(request.hubs, request.name, request.to) };
       case 'secure-channel.create':
         return this.createChannel(request.to);
       case 'tcp-outlet.create':

@@ -38,6 +38,10 @@ export async function registerRelay(
   spec: RelaySpec,
 ): Promise<{ relay: Relay; address: string }> {
   const { hubs, name, to } = spec;
+  // From a node file (checked by its schema) or the control socket (checked here).
+  if (!Array.isArray(hubs) || hubs.length === 0 || hubs.some((hub) => typeof hub !== 'string')) {
+    throw new CliError('USAGE', 'a relay needs at least one hub (host:port)');
+  }
   const bound =
     name === undefined ? {} : { name, identity, ...(credentials ? { credential: credentials } : {}) };
   let forwarder: RemoteForwarder | FailoverForwarder;

@@ -93,6 +93,15 @@ describeWithNats('sealroute hub start --nats: hubs federated from a shell', () =
 
     // Hub a learns where the name is from the federation's bucket (within milliseconds).
     await echoThrough(hubs.get('hub-a')!.address, forwardingAddress, 'hello from a');
+
+    // `relay create` on the running node: several hubs fail over by a name, so one is required.
+    const both = ['--hub', hubs.get('hub-a')!.address, '--hub', hubs.get('hub-c')!.address];
+    const unnamed = await runCli(['relay', 'create', '--node', 'bob', ...both], env);
+    expect(unnamed.code).toBe(1); // the node refused it
+    expect(unnamed.stderr).toMatch(/several hubs fails over among them by its name: give a name/);
+    const named = await ok(['relay', 'create', '--node', 'bob', ...both, '--name', 'bob-too']);
+    expect(named.trim()).toMatch(/^I[0-9a-f]{40}@fwd\.n\.bob-too$/);
+    await echoThrough(hubs.get('hub-a')!.address, named.trim(), 'hello again');
   });
 
   it('moves a relay given several hubs (--relay twice) to the other hub when its hub is killed', async () => {

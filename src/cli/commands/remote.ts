@@ -99,10 +99,12 @@ export async function status(args: Target & { json?: boolean }): Promise<void> {
   process.stdout.write(args.json === true ? `${JSON.stringify(result)}\n` : `${render(result)}\n`);
 }
 
-/** `relay create --hub host:port [--name n] [--to listener]` on a running node. */
-export async function relayCreate(args: Target & { hub: string; name?: string; to: string }): Promise<void> {
-  const result = (await step(`registering at ${args.hub}`, () =>
-    callControl(socketOf(args), { op: 'relay.create', hub: args.hub, name: args.name, to: args.to }),
+/** `relay create --hub host:port [--hub host:port ...] [--name n] [--to listener]` on a running node. */
+export async function relayCreate(
+  args: Target & { hub: string[]; name?: string; to: string },
+): Promise<void> {
+  const result = (await step(`registering at ${args.hub.join(' or ')}`, () =>
+    callControl(socketOf(args), { op: 'relay.create', hubs: args.hub, name: args.name, to: args.to }),
   )) as { forwardingAddress: string };
   process.stdout.write(`${result.forwardingAddress}\n`);
 }
