@@ -27,10 +27,20 @@ export interface FailoverForwarderOptions extends Omit<RemoteForwarderOptions, '
    * that a change of DNS records is followed. Default: the system's resolver, every A and AAAA record.
    */
   readonly resolve?: (host: string) => Promise<readonly string[]>;
+  /** How long a name may take to resolve before it is skipped this round (default 5 s). */
+  readonly resolveTimeoutMs?: number;
 }
 
 /** The defaults of `FailoverForwarderOptions`. */
-export const FAILOVER_DEFAULTS = Object.freeze({ backoffInitialMs: 100, backoffMaxMs: 5_000 });
+export const FAILOVER_DEFAULTS = Object.freeze({
+  backoffInitialMs: 100,
+  backoffMaxMs: 5_000,
+  // The system's resolver has no deadline of its own.
+  resolveTimeoutMs: 5_000,
+});
+
+/** The most addresses of one name tried in a round (a random sample of them, if DNS gives more). */
+const MAX_ADDRESSES_PER_NAME = 64;
 
 /** Events a `FailoverForwarder` emits. */
 export interface FailoverForwarderEvents {
@@ -60,6 +70,7 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
   private moving: Promise<void> | undefined;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
+  private readonly resolveTimeoutMs: number;
 
   private constructor(
     private readonly ctx: Context,
@@ -82,6 +93,13 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
       options.backoffMaxMs,
       FAILOVER_DEFAULTS.backoffMaxMs,
       { min: this.backoffInitialMs, max: 3_600_000 },
+      fail,
+    );
+    this.resolveTimeoutMs = integerOption(
+      'FailoverForwarderOptions.resolveTimeoutMs',
+      options.resolveTimeoutMs,
+      FAILOVER_DEFAULTS.resolveTimeoutMs,
+      { min: 1, max: 600_000 },
       fail,
     );
   }
@@ -137,6 +155,7 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
       backoffMaxMs: _b,
       shuffle: _c,
       resolve: _d,
+      resolveTimeoutMs: _e,
       ...forwarderOptions
     } = this.options;
     let delay = this.backoffInitialMs;
@@ -166,7 +185,7 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
       }
       let found: readonly string[] = [];
       try {
-        found = await resolve(host);
+        found = await withDeadline(resolve(host), this.resolveTimeoutMs, `${host} did not resolve in time`);
       } catch (cause) {
         this.emit(
           'unresolved',
@@ -178,7 +197,9 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
       if (found.length === 0) {
         this.emit('unresolved', entry, new FederationError('UNRESOLVED', `${host} has no addresses`));
       }
-      out.push(...shuffle(found).map((address) => formatHostPort(address, port)));
+      // Addresses only (a resolver of one's own could return anything), and a bounded sample of them.
+      const sample = shuffle(found.filter((address) => isIP(address) !== 0)).slice(0, MAX_ADDRESSES_PER_NAME);
+      out.push(...sample.map((address) => formatHostPort(address, port)));
     }
     return out;
   }
@@ -230,6 +251,19 @@ function shuffle<T>(items: readonly T[]): T[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
+}
+
+/** `promise`, or a rejection with `what` after `ms`. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FederationError('UNRESOLVED', what)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Every address of `host` the system's resolver knows (A and AAAA records, /etc/hosts). */

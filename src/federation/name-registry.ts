@@ -30,8 +30,8 @@ const NO_TRANSIT = 'a hub relays frames from another hub only to its own forward
  * The names of a federation, in its JetStream key-value bucket: this hub claims a bound name with `create`,
  * or takes it over with compare-and-swap on the revision, so that of hubs racing for a name exactly one wins;
  * it watches the bucket and keeps, for each verified record of a name on another hub, a route, and its
- * relay worker takes `fwd.n.<name>` to send what comes there to that hub's link. Records that do not verify are ignored (and this
- * hub's own put back); a record of an earlier epoch of this hub is stale.
+ * relay worker takes `fwd.n.<name>` to send what comes there to that hub's link. Records that do not verify
+ * are ignored (and this hub's own put back); a record of an earlier epoch of this hub is stale.
  */
 export class NameRegistry {
   /** Names whose record is this hub's: the revision written and the record, to put back if overwritten. */

@@ -84,6 +84,31 @@ describe('FailoverForwarder with hubs given by name', () => {
     expect(forwarder.hub).toBe(`127.0.0.1:${port}`);
   });
 
+  it('gives up a name whose resolver hangs (resolveTimeoutMs) and goes on with the next', async () => {
+    const port = await startHubPort();
+    const bob = await startBobNode();
+    const tried: string[] = [];
+    const forwarder = await within(
+      FailoverForwarder.create(bob.ctx, [`hangs.test:${port}`, `next.test:${port}`], 'listener', {
+        ...FAST_FORWARDER,
+        name: 'bob',
+        identity: bob.identity,
+        shuffle: false,
+        resolveTimeoutMs: 50,
+        resolve: (host) => {
+          tried.push(host);
+          if (host === 'hangs.test') return new Promise<never>(() => undefined); // never answers
+          return Promise.resolve(['127.0.0.1']);
+        },
+      }),
+      scaled(10_000),
+      'registration',
+    );
+    cleanup.add(() => forwarder.stop());
+    expect(forwarder.hub).toBe(`127.0.0.1:${port}`);
+    expect(tried.slice(0, 2)).toEqual(['hangs.test', 'next.test']);
+  });
+
   it("uses the system's resolver by default (localhost)", async () => {
     const port = await startHubPort();
     const bob = await startBobNode();
