@@ -137,7 +137,7 @@ export class NodeHost {
       const { federated } = hub;
       if (federated !== undefined) {
         say(`Federated: ${federated.description}`);
-        node.once('stopped', () => void federated.stop()); // the forwarding service stops with the node
+        node.once('stopped', () => void federated.stop().catch(() => undefined)); // the service stops with it
       }
     }
     const authority = await startAuthorityService(ctx, this.identity, this.identityName, config.authority);
