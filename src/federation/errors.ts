@@ -11,7 +11,9 @@ export type FederationErrorCode =
   /** The federation was stopped. */
   | 'STOPPED'
   /** A hub given by host name has no address now (a `FailoverForwarder`'s `unresolved` event). */
-  | 'UNRESOLVED';
+  | 'UNRESOLVED'
+  /** No hub of a `FailoverForwarder`'s list took its first registration within `registerTimeoutMs`. */
+  | 'UNREACHABLE';
 
 /**
  * An error of a hub federation (src/federation). Its `origin` is `services`: the federation is a service

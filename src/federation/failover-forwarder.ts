@@ -29,6 +29,11 @@ export interface FailoverForwarderOptions extends Omit<RemoteForwarderOptions, '
   readonly resolve?: (host: string) => Promise<readonly string[]>;
   /** How long a name may take to resolve before it is skipped this round (default 5 s). */
   readonly resolveTimeoutMs?: number;
+  /**
+   * How long `create` tries the hubs, round after round, before it gives up with `UNREACHABLE` (default
+   * 30 s). Once registered, a lost hub is replaced for as long as the forwarder runs.
+   */
+  readonly registerTimeoutMs?: number;
 }
 
 /** The defaults of `FailoverForwarderOptions`. */
@@ -37,6 +42,7 @@ export const FAILOVER_DEFAULTS = Object.freeze({
   backoffMaxMs: 5_000,
   // The system's resolver has no deadline of its own.
   resolveTimeoutMs: 5_000,
+  registerTimeoutMs: 30_000,
 });
 
 /** The most addresses of one name tried in a round (a random sample of them, if DNS gives more). */
@@ -107,7 +113,8 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
   /**
    * Registers `options.name`, bound to `options.identity`, at the first hub of the shuffled list that
    * takes it, leading to `destination`. Rejects with `ServicesError` `NAME_TAKEN` (bound to another
-   * identity: no other hub of the federation will differ) or `FederationError` `INVALID_OPTIONS`.
+   * identity: no other hub of the federation will differ), or `FederationError` `INVALID_OPTIONS` or
+   * `UNREACHABLE` (no hub took it within `registerTimeoutMs`; it then stops trying).
    */
   static async create(
     ctx: Context,
@@ -124,7 +131,24 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
       }
     }
     const forwarder = new FailoverForwarder(ctx, hubs, destination, options);
-    await forwarder.register(false);
+    const timeoutMs = integerOption(
+      'FailoverForwarderOptions.registerTimeoutMs',
+      options.registerTimeoutMs,
+      FAILOVER_DEFAULTS.registerTimeoutMs,
+      { min: 1, max: 3_600_000 },
+      (message) => new FederationError('INVALID_OPTIONS', message),
+    );
+    const what = `no hub of ${hubs.join(', ')} took the registration of ${options.name} in ${timeoutMs} ms`;
+    try {
+      await withDeadline(
+        forwarder.register(false),
+        timeoutMs,
+        () => new FederationError('UNREACHABLE', what),
+      );
+    } catch (err) {
+      await forwarder.stop(); // no further attempts (and a registration that lands late is undone)
+      throw err;
+    }
     return forwarder;
   }
 
@@ -156,6 +180,7 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
       shuffle: _c,
       resolve: _d,
       resolveTimeoutMs: _e,
+      registerTimeoutMs: _f,
       ...forwarderOptions
     } = this.options;
     let delay = this.backoffInitialMs;
@@ -185,7 +210,11 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
       }
       let found: readonly string[] = [];
       try {
-        found = await withDeadline(resolve(host), this.resolveTimeoutMs, `${host} did not resolve in time`);
+        found = await withDeadline(
+          resolve(host),
+          this.resolveTimeoutMs,
+          () => new FederationError('UNRESOLVED', `${host} did not resolve in time`),
+        );
       } catch (cause) {
         this.emit(
           'unresolved',
@@ -253,14 +282,14 @@ function shuffle<T>(items: readonly T[]): T[] {
   return out;
 }
 
-/** `promise`, or a rejection with `what` after `ms`. */
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/** `promise`, or a rejection with `late()` after `ms`. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, late: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FederationError('UNRESOLVED', what)), ms);
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), ms);
   });
   try {
-    return await Promise.race([promise, late]);
+    return await Promise.race([promise, expired]);
   } finally {
     clearTimeout(timer);
   }

@@ -134,3 +134,26 @@ describe('FailoverForwarder with hubs given by name', () => {
     ).rejects.toMatchObject({ name: 'FederationError', code: 'INVALID_OPTIONS' });
   });
 });
+
+describe('FailoverForwarder.create', () => {
+  it('gives up with UNREACHABLE when no hub takes the name within registerTimeoutMs', async () => {
+    const bob = await startBobNode();
+    const dead = await deadPort();
+    const started = Date.now();
+    await expect(
+      within(
+        FailoverForwarder.create(bob.ctx, [`127.0.0.1:${dead}`], 'listener', {
+          ...FAST_FORWARDER,
+          name: 'bob',
+          identity: bob.identity,
+          backoffInitialMs: 20,
+          backoffMaxMs: 50,
+          registerTimeoutMs: 300,
+        }),
+        scaled(10_000),
+        'the refusal',
+      ),
+    ).rejects.toMatchObject({ name: 'FederationError', code: 'UNREACHABLE' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+  });
+});
