@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { TCP } from '../core/address';
-import { integerOption } from '../core/options';
+import { resolveOptions, type ResolvedOptions } from '../core/options';
 import { route, type Route } from '../core/route';
 import type { Identity } from '../identity/identity';
 import type { Context } from '../node/context';
@@ -36,13 +36,24 @@ export interface FailoverForwarderOptions extends Omit<RemoteForwarderOptions, '
   readonly registerTimeoutMs?: number;
 }
 
-/** The defaults of `FailoverForwarderOptions`. */
-export const FAILOVER_DEFAULTS = Object.freeze({
-  backoffInitialMs: 100,
-  backoffMaxMs: 5_000,
+/** The bounds and defaults of `FailoverForwarderOptions`' timings (milliseconds). */
+const TIMING_SPECS = {
+  backoffInitialMs: { default: 100, min: 1, max: 600_000 },
+  backoffMaxMs: { default: 5_000, min: 1, max: 3_600_000 },
   // The system's resolver has no deadline of its own.
-  resolveTimeoutMs: 5_000,
-  registerTimeoutMs: 30_000,
+  resolveTimeoutMs: { default: 5_000, min: 1, max: 600_000 },
+  registerTimeoutMs: { default: 30_000, min: 1, max: 3_600_000 },
+} as const;
+
+/** A `FailoverForwarder`'s timings, checked. */
+type Timings = ResolvedOptions<typeof TIMING_SPECS>;
+
+/** The defaults of `FailoverForwarderOptions`. */
+export const FAILOVER_DEFAULTS: Timings = Object.freeze({
+  backoffInitialMs: TIMING_SPECS.backoffInitialMs.default,
+  backoffMaxMs: TIMING_SPECS.backoffMaxMs.default,
+  resolveTimeoutMs: TIMING_SPECS.resolveTimeoutMs.default,
+  registerTimeoutMs: TIMING_SPECS.registerTimeoutMs.default,
 });
 
 /** The most addresses of one name tried in a round (a random sample of them, if DNS gives more). */
@@ -74,40 +85,16 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
   private current: { hub: string; forwarder: RemoteForwarder } | undefined;
   private stopped = false;
   private moving: Promise<void> | undefined;
-  private readonly backoffInitialMs: number;
-  private readonly backoffMaxMs: number;
-  private readonly resolveTimeoutMs: number;
 
   private constructor(
     private readonly ctx: Context,
     hubs: readonly string[],
     private readonly destination: Route | string,
     private readonly options: FailoverForwarderOptions,
+    private readonly timings: Timings,
   ) {
     super();
     this.order = options.shuffle === false ? [...hubs] : shuffle(hubs);
-    const fail = (message: string): FederationError => new FederationError('INVALID_OPTIONS', message);
-    this.backoffInitialMs = integerOption(
-      'FailoverForwarderOptions.backoffInitialMs',
-      options.backoffInitialMs,
-      FAILOVER_DEFAULTS.backoffInitialMs,
-      { min: 1, max: 600_000 },
-      fail,
-    );
-    this.backoffMaxMs = integerOption(
-      'FailoverForwarderOptions.backoffMaxMs',
-      options.backoffMaxMs,
-      FAILOVER_DEFAULTS.backoffMaxMs,
-      { min: this.backoffInitialMs, max: 3_600_000 },
-      fail,
-    );
-    this.resolveTimeoutMs = integerOption(
-      'FailoverForwarderOptions.resolveTimeoutMs',
-      options.resolveTimeoutMs,
-      FAILOVER_DEFAULTS.resolveTimeoutMs,
-      { min: 1, max: 600_000 },
-      fail,
-    );
   }
 
   /**
@@ -130,14 +117,13 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
         throw new FederationError('INVALID_OPTIONS', (err as Error).message);
       }
     }
-    const forwarder = new FailoverForwarder(ctx, hubs, destination, options);
-    const timeoutMs = integerOption(
-      'FailoverForwarderOptions.registerTimeoutMs',
-      options.registerTimeoutMs,
-      FAILOVER_DEFAULTS.registerTimeoutMs,
-      { min: 1, max: 3_600_000 },
-      (message) => new FederationError('INVALID_OPTIONS', message),
-    );
+    const fail = (message: string): FederationError => new FederationError('INVALID_OPTIONS', message);
+    const timings = resolveOptions('FailoverForwarderOptions', TIMING_SPECS, options, fail);
+    if (timings.backoffMaxMs < timings.backoffInitialMs) {
+      throw fail('FailoverForwarderOptions.backoffMaxMs must not be below backoffInitialMs');
+    }
+    const forwarder = new FailoverForwarder(ctx, hubs, destination, options, timings);
+    const timeoutMs = timings.registerTimeoutMs;
     const what = `no hub of ${hubs.join(', ')} took the registration of ${options.name} in ${timeoutMs} ms`;
     try {
       await withDeadline(
@@ -183,12 +169,12 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
       registerTimeoutMs: _f,
       ...forwarderOptions
     } = this.options;
-    let delay = this.backoffInitialMs;
+    let delay = this.timings.backoffInitialMs;
     if (pauseFirst) await sleep(randomInt(0, delay + 1));
     for (let round = 0; !this.stopped; round++) {
       if (round > 0) {
         await sleep(delay / 2 + randomInt(0, Math.ceil(delay / 2) + 1));
-        delay = Math.min(this.backoffMaxMs, delay * 2);
+        delay = Math.min(this.timings.backoffMaxMs, delay * 2);
       }
       const hubs = await this.addresses();
       for (let tried = 0; tried < hubs.length && !this.stopped; tried++) {
@@ -212,7 +198,7 @@ export class FailoverForwarder extends EventEmitter<FailoverForwarderEvents> {
       try {
         found = await withDeadline(
           resolve(host),
-          this.resolveTimeoutMs,
+          this.timings.resolveTimeoutMs,
           () => new FederationError('UNRESOLVED', `${host} did not resolve in time`),
         );
       } catch (cause) {

@@ -136,6 +136,21 @@ describe('FailoverForwarder with hubs given by name', () => {
 });
 
 describe('FailoverForwarder.create', () => {
+  it.each([
+    [{ backoffInitialMs: 200, backoffMaxMs: 100 }, /backoffMaxMs must not be below backoffInitialMs/],
+    [{ registerTimeoutMs: 0 }, /registerTimeoutMs must be an integer in 1\.\.3600000, got 0/],
+    [{ resolveTimeoutMs: 1.5 }, /resolveTimeoutMs must be an integer/],
+  ])('refuses timings out of range (%p)', async (timings, message) => {
+    const bob = await startBobNode();
+    await expect(
+      FailoverForwarder.create(bob.ctx, ['127.0.0.1:1'], 'listener', {
+        name: 'bob',
+        identity: bob.identity,
+        ...timings,
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringMatching(message) });
+  });
+
   it('gives up with UNREACHABLE when no hub takes the name within registerTimeoutMs', async () => {
     const bob = await startBobNode();
     const dead = await deadPort();
