@@ -34,6 +34,7 @@ import { nameClaimStatement } from '../src/services/forwarding-messages';
 import { CpuPerOp, cpuMicrosOfPid, thisProcess, type CpuMeter } from './cpu-per-op';
 import { type Round, type Suite, type Variant } from './harness';
 import { BenchProcess } from './procs/spawn';
+import { latencies, percentile } from './procs/latency';
 
 /**
  * Operations per round at scale 1, every variant: the harness scales each variant's count until its round
@@ -238,25 +239,18 @@ async function teardown(): Promise<void> {
 }
 
 /** Round trip latencies (µs) of `n` sequential 64-byte requests through `channel`. */
-async function latencies(channel: SecureChannel, n: number): Promise<number[]> {
+function channelLatencies(channel: SecureChannel, n: number): Promise<number[]> {
   const { alice } = state();
   const body = new Uint8Array(64);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const start = process.hrtime.bigint();
-    await alice.request(route(channel, 'echoer'), body, { timeout: 10_000, acceptsTransportReplies: false });
-    out.push(Number(process.hrtime.bigint() - start) / 1_000);
-  }
-  return out;
+  const options = { timeout: 10_000, acceptsTransportReplies: false };
+  return latencies(n, async () => void (await alice.request(route(channel, 'echoer'), body, options)));
 }
 
 /** Round trip latencies (µs) of `n` bare NATS publishes to the echo on `<subject>.ping` and back. */
 async function floorLatencies(subject: string, n: number): Promise<number[]> {
   const { floor } = state();
   const body = new Uint8Array(FLOOR_BYTES);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const start = process.hrtime.bigint();
+  return latencies(n, async () => {
     const pong = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no pong from the NATS echo in 10 s')), 10_000);
       floor.waiting = () => {
@@ -266,14 +260,7 @@ async function floorLatencies(subject: string, n: number): Promise<number[]> {
     });
     floor.pinger.publish(`${subject}.ping`, body);
     await pong;
-    out.push(Number(process.hrtime.bigint() - start) / 1_000);
-  }
-  return out;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  });
 }
 
 /** Where a round's round trips go: `latencies` measures `n` of them, `label` names them in the output. */
@@ -397,8 +384,8 @@ const federation = (): SecureChannel => state().viaFederation;
 const sameHub = (): SecureChannel => state().viaSameHub;
 
 const paths = {
-  federation: { label: 'federation', latencies: (n) => latencies(federation(), n) },
-  sameHub: { label: 'same hub', latencies: (n) => latencies(sameHub(), n) },
+  federation: { label: 'federation', latencies: (n) => channelLatencies(federation(), n) },
+  sameHub: { label: 'same hub', latencies: (n) => channelLatencies(sameHub(), n) },
   floor: { label: 'nats floor', latencies: (n) => floorLatencies('floor.local', n) },
   floorProcess: { label: 'nats floor (2 processes)', latencies: (n) => floorLatencies('floor.process', n) },
 } satisfies Record<string, Path>;

@@ -11,10 +11,18 @@ export async function latencies(n: number, roundTrip: () => Promise<void>): Prom
   return micros;
 }
 
-/** The `p`-th percentile of `micros` as its inverse (per second: higher is better, like every figure). */
+/** The `p`-th percentile (0 < p <= 100) of `values`. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * The percentile `p` (a command's argument) of `micros` as its inverse (per second: higher is better, like
+ * every figure).
+ */
 export function inversePercentile(micros: readonly number[], p: string | undefined): number {
   const q = Number(p);
   if (!(q > 0 && q <= 100)) throw new Error(`a percentile in (0, 100], not ${p}`);
-  const sorted = [...micros].sort((a, b) => a - b);
-  return 1e6 / sorted[Math.min(sorted.length - 1, Math.floor((q / 100) * sorted.length))]!;
+  return 1e6 / percentile(micros, q);
 }
